@@ -1,0 +1,28 @@
+"""Thin, idempotent activities: one module per manager, plus inventory and placement.
+
+Each activity carries the operation id the workflow derived for its step, calls one adapter,
+mirrors the result into the inventory and logs the step. Adapter errors become Temporal
+`ApplicationError`s: invalid input and exhausted capacity are non-retryable; transient faults
+are retried by Temporal with the same operation id.
+"""
+
+from legato.activities.inventory import InventoryActivities
+from legato.activities.mcm import MCMActivities
+from legato.activities.pim import PIMActivities
+from legato.activities.placement import PlacementActivities
+from legato.activities.tcm import TCMActivities
+from legato.activities.wdm import WDMActivities
+from legato.adapters.registry import Adapters
+from legato.inventory import Inventory
+
+
+def build_activities(adapters: Adapters, inventory: Inventory) -> list:
+    groups = [
+        InventoryActivities(inventory),
+        PlacementActivities(inventory),
+        PIMActivities(adapters.pim, inventory),
+        MCMActivities(adapters.mcm, inventory),
+        WDMActivities(adapters.wdm, inventory),
+        TCMActivities(adapters.tcm, inventory),
+    ]
+    return [fn for group in groups for fn in group.activities()]

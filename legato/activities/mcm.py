@@ -1,0 +1,48 @@
+"""MCM activities: clusters created, grown, shrunk and deleted; mirrored into the inventory."""
+
+from temporalio import activity
+
+from legato.activities.base import ActivityGroup, maps_adapter_errors
+from legato.activities.contracts import ChangeNodes, CreateCluster, DeleteCluster
+from legato.adapters.mcm import MCM
+from legato.inventory import Inventory
+from legato.model import Cluster
+
+
+class MCMActivities(ActivityGroup):
+    def __init__(self, mcm: MCM, inventory: Inventory):
+        super().__init__(inventory)
+        self.mcm = mcm
+
+    @activity.defn(name="mcm.create_cluster")
+    @maps_adapter_errors
+    async def create_cluster(self, req: CreateCluster) -> Cluster:
+        cluster = await self.mcm.create_cluster(
+            req.op_id, req.cluster_id, req.site, req.host_ids, owner=req.service_id
+        )
+        await self.record(self.inventory.cluster_changed, cluster)
+        await self.log(req.service_id, req.op_id, req.step, "done", cluster.id)
+        return cluster
+
+    @activity.defn(name="mcm.add_nodes")
+    @maps_adapter_errors
+    async def add_nodes(self, req: ChangeNodes) -> Cluster:
+        cluster = await self.mcm.add_nodes(req.op_id, req.cluster_id, req.host_ids)
+        await self.record(self.inventory.cluster_changed, cluster)
+        await self.log(req.service_id, req.op_id, req.step, "done", ", ".join(req.host_ids))
+        return cluster
+
+    @activity.defn(name="mcm.remove_nodes")
+    @maps_adapter_errors
+    async def remove_nodes(self, req: ChangeNodes) -> None:
+        cluster = await self.mcm.remove_nodes(req.op_id, req.cluster_id, req.host_ids)
+        if cluster is not None:
+            await self.record(self.inventory.cluster_changed, cluster)
+        await self.log(req.service_id, req.op_id, req.step, "done", ", ".join(req.host_ids))
+
+    @activity.defn(name="mcm.delete_cluster")
+    @maps_adapter_errors
+    async def delete_cluster(self, req: DeleteCluster) -> None:
+        await self.mcm.delete_cluster(req.op_id, req.cluster_id)
+        await self.record(self.inventory.cluster_deleted, req.cluster_id)
+        await self.log(req.service_id, req.op_id, req.step, "done", req.cluster_id)

@@ -1,0 +1,31 @@
+"""PIM activities: hosts are allocated and released here, and mirrored into the inventory."""
+
+from temporalio import activity
+
+from legato.activities.base import ActivityGroup, maps_adapter_errors
+from legato.activities.contracts import AllocateHosts, ReleaseHosts
+from legato.adapters.pim import PIM
+from legato.inventory import Inventory
+from legato.model import Host
+
+
+class PIMActivities(ActivityGroup):
+    def __init__(self, pim: PIM, inventory: Inventory):
+        super().__init__(inventory)
+        self.pim = pim
+
+    @activity.defn(name="pim.allocate_hosts")
+    @maps_adapter_errors
+    async def allocate_hosts(self, req: AllocateHosts) -> list[Host]:
+        hosts = await self.pim.allocate_hosts(req.op_id, req.site, req.host_ids, owner=req.service_id)
+        await self.record(self.inventory.hosts_allocated, hosts, req.op_id)
+        await self.log(req.service_id, req.op_id, req.step, "done", ", ".join(h.id for h in hosts))
+        return hosts
+
+    @activity.defn(name="pim.release_hosts")
+    @maps_adapter_errors
+    async def release_hosts(self, req: ReleaseHosts) -> list[str]:
+        released = await self.pim.release_hosts(req.op_id, req.allocation_op_id, req.host_ids)
+        await self.record(self.inventory.hosts_released, released)
+        await self.log(req.service_id, req.op_id, req.step, "done", ", ".join(released))
+        return released

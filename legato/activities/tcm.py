@@ -1,0 +1,44 @@
+"""TCM activities: links between components' sites and user-access QoS; mirrored into the inventory."""
+
+from temporalio import activity
+
+from legato.activities.base import ActivityGroup, maps_adapter_errors
+from legato.activities.contracts import Connect, Disconnect, SetQos
+from legato.adapters.tcm import TCM, Connection
+from legato.inventory import Inventory
+from legato.inventory.tables import ConnectionRow
+
+
+class TCMActivities(ActivityGroup):
+    def __init__(self, tcm: TCM, inventory: Inventory):
+        super().__init__(inventory)
+        self.tcm = tcm
+
+    async def _made(self, req: Connect | SetQos, conn: Connection) -> Connection:
+        row = ConnectionRow(
+            id=conn.id, service_id=req.service_id, kind=conn.kind, description=req.description,
+            latency_ms=conn.latency_ms,
+        )
+        await self.record(self.inventory.connection_made, row)
+        await self.log(req.service_id, req.op_id, req.step, "done", f"{req.description} ({conn.latency_ms:g} ms)")
+        return conn
+
+    @activity.defn(name="tcm.connect")
+    @maps_adapter_errors
+    async def connect(self, req: Connect) -> Connection:
+        return await self._made(req, await self.tcm.connect(req.op_id, req.link))
+
+    @activity.defn(name="tcm.set_user_qos")
+    @maps_adapter_errors
+    async def set_user_qos(self, req: SetQos) -> Connection:
+        return await self._made(req, await self.tcm.set_user_qos(req.op_id, req.qos))
+
+    @activity.defn(name="tcm.disconnect")
+    @maps_adapter_errors
+    async def disconnect(self, req: Disconnect) -> None:
+        if req.kind == "qos":
+            await self.tcm.clear_user_qos(req.op_id, req.connection_id)
+        else:
+            await self.tcm.disconnect(req.op_id, req.connection_id)
+        await self.record(self.inventory.connection_removed, req.connection_id)
+        await self.log(req.service_id, req.op_id, req.step, "done", req.connection_id)

@@ -1,0 +1,62 @@
+"""WDM activities: workloads deployed, awaited until ready, removed; mirrored into the inventory."""
+
+import asyncio
+
+from temporalio import activity
+
+from legato.activities.base import ActivityGroup, heartbeat, maps_adapter_errors
+from legato.activities.contracts import DeployWorkload, RemoveWorkload, WaitReady
+from legato.adapters.errors import NotFound
+from legato.adapters.wdm import WDM, WorkloadStatus
+from legato.inventory import Inventory
+from legato.inventory.tables import ComponentRow
+
+
+class WDMActivities(ActivityGroup):
+    def __init__(self, wdm: WDM, inventory: Inventory):
+        super().__init__(inventory)
+        self.wdm = wdm
+
+    @activity.defn(name="wdm.deploy_workload")
+    @maps_adapter_errors
+    async def deploy_workload(self, req: DeployWorkload) -> WorkloadStatus:
+        w = req.workload
+        status = await self.wdm.deploy(req.op_id, req.cluster_id, w)
+        row = ComponentRow(
+            service_id=req.service_id,
+            name=w.component,
+            site=req.site,
+            cluster=req.cluster_id,
+            workload_id=w.id,
+            image=w.image,
+            version=w.version,
+            replicas=w.replicas,
+            cpu=w.cpu,
+            memory_mb=w.memory_mb,
+            gpu=w.gpu,
+            endpoint=status.endpoint,
+        )
+        await self.record(self.inventory.component_deployed, row)
+        await self.log(req.service_id, req.op_id, req.step, "done", f"{w.id} on {req.cluster_id}")
+        return status
+
+    @activity.defn(name="wdm.wait_ready")
+    @maps_adapter_errors
+    async def wait_ready(self, req: WaitReady) -> WorkloadStatus:
+        """Polls until every replica is ready; heartbeats so a dead worker is noticed quickly and
+        the retry resumes polling (the timeout of the whole wait is the workflow's choice)."""
+        while True:
+            status = await self.wdm.status(req.cluster_id, req.workload_id)
+            if status is None:
+                raise NotFound(f"workload {req.workload_id} is not on cluster {req.cluster_id}")
+            heartbeat(f"{status.ready_replicas}/{status.replicas} ready")
+            if status.ready:
+                return status
+            await asyncio.sleep(req.poll_seconds)
+
+    @activity.defn(name="wdm.remove_workload")
+    @maps_adapter_errors
+    async def remove_workload(self, req: RemoveWorkload) -> None:
+        await self.wdm.remove(req.op_id, req.cluster_id, req.workload_id)
+        await self.record(self.inventory.component_removed, req.service_id, req.component)
+        await self.log(req.service_id, req.op_id, req.step, "done", req.workload_id)

@@ -1,0 +1,55 @@
+"""Workload Deployment Manager: components onto clusters."""
+
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+
+class WorkloadSpec(BaseModel):
+    id: str
+    service_id: str
+    tenant: str
+    component: str
+    image: str
+    version: str
+    replicas: int
+    cpu: float
+    memory_mb: int
+    gpu: int = 0
+    features: list[str] = Field(default_factory=list)
+    ports: list[int] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class WorkloadStatus(BaseModel):
+    id: str
+    cluster: str
+    component: str
+    service_id: str
+    version: str
+    replicas: int
+    ready_replicas: int
+    endpoint: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.ready_replicas >= self.replicas
+
+
+class WDM(Protocol):
+    async def deploy(self, op_id: str, cluster_id: str, spec: WorkloadSpec) -> WorkloadStatus: ...
+
+    async def status(self, cluster_id: str, workload_id: str) -> WorkloadStatus | None: ...
+
+    async def scale(self, op_id: str, cluster_id: str, workload_id: str, replicas: int) -> WorkloadStatus: ...
+
+    async def upgrade(
+        self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str
+    ) -> WorkloadStatus: ...
+
+    async def remove(self, op_id: str, cluster_id: str, workload_id: str) -> None:
+        """Idempotent: removing a workload that does not exist succeeds."""
+        ...
+
+    async def list_workloads(self, cluster_id: str | None = None) -> list[WorkloadStatus]: ...

@@ -1,0 +1,60 @@
+"""Settings from `LEGATO_*` environment variables (pydantic-settings); embedded defaults."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEGATO_", extra="ignore")
+
+    data_dir: Path = Path(".legato")
+
+    # Temporal: the embedded dev server by default, any cluster / Temporal Cloud by address.
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_tls: bool = False
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None
+    temporal_api_key: SecretStr | None = None
+    temporal_ui_port: int = 8233
+    task_queue: str = "legato"
+
+    # Inventory (TCRR + TCWI): SQLite file by default, PostgreSQL by URL.
+    database_url: str | None = None
+
+    # The simulated continuum (the `sim` backends' own state, like an external system's).
+    topology: Path = PROJECT_ROOT / "deploy" / "topologies" / "default.yaml"
+    sim_database: Path | None = None
+
+    # API.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_tokens_file: Path | None = None
+    api_tokens: SecretStr | None = None  # "token=tenant,token2=tenant2"
+
+    # CLI.
+    api_url: str = "http://127.0.0.1:8000"
+    token: SecretStr | None = None
+
+    # Activity retry tuning (tests shorten these).
+    activity_max_interval_seconds: float = 10.0
+
+    @cached_property
+    def inventory_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'inventory.db'}"
+
+    @cached_property
+    def sim_path(self) -> Path:
+        return self.sim_database or self.data_dir / "sim.db"
+
+    @cached_property
+    def tokens_path(self) -> Path:
+        return self.api_tokens_file or self.data_dir / "tokens.yaml"

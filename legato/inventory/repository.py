@@ -1,0 +1,246 @@
+"""Reads and writes of the inventory. Writes are idempotent upserts: activities may be retried."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, delete, func, select
+
+from legato.inventory.db import open_engine
+from legato.inventory.tables import (
+    AreaRow,
+    ClusterRow,
+    ComponentRow,
+    ConnectionRow,
+    HostRow,
+    LatencyRow,
+    OperationRow,
+    ServiceRow,
+    SiteRow,
+    utcnow,
+)
+from legato.model import Cluster, Host, ServiceSpec, Site, Topology, UserAreaDef
+from legato.model.status import TERMINAL_STATES, ServiceState
+
+
+class Inventory:
+    def __init__(self, url_or_engine: str | Engine):
+        self.engine = open_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+            session.commit()
+
+    # --- resources (TCRR) -------------------------------------------------------------------
+
+    def load_topology(self, topology: Topology) -> None:
+        """Register the continuum. Sites, areas and latencies are refreshed; hosts and clusters
+        that already exist keep their allocation state (it is the backends' truth, mirrored)."""
+        with self.session() as s:
+            for site in topology.sites.values():
+                s.merge(SiteRow(**site.model_dump(exclude={"hosts", "clusters"})))
+                for host in site.hosts:
+                    if s.get(HostRow, host.id) is None:
+                        s.add(HostRow(**host.model_dump(exclude={"state", "cluster", "service_id"})))
+                for cluster in site.clusters:
+                    if s.get(ClusterRow, cluster.id) is None:
+                        s.add(ClusterRow(**cluster.model_dump()))
+                        for host_id in cluster.hosts:
+                            row = s.get(HostRow, host_id)
+                            if row is not None:
+                                row.state, row.cluster = "allocated", cluster.id
+            for area in topology.areas.values():
+                s.merge(AreaRow(**area.model_dump()))
+            for a, row in topology.site_latency_ms.items():
+                for b, ms in row.items():
+                    bw = topology.bandwidth(a, b)
+                    s.merge(LatencyRow(a=a, b=b, kind="site", ms=ms, bandwidth_mbps=None if bw == float("inf") else bw))
+            for area, row in topology.area_latency_ms.items():
+                for site_id, ms in row.items():
+                    s.merge(LatencyRow(a=area, b=site_id, kind="area", ms=ms))
+
+    def topology(self) -> Topology:
+        """The continuum as placement sees it now: hosts with their state, clusters with their nodes."""
+        with self.session() as s:
+            hosts: dict[str, list[Host]] = defaultdict(list)
+            for h in s.exec(select(HostRow)):
+                hosts[h.site].append(Host(**h.model_dump(exclude={"allocation_op"})))
+            clusters: dict[str, list[Cluster]] = defaultdict(list)
+            for c in s.exec(select(ClusterRow)):
+                clusters[c.site].append(Cluster(**c.model_dump()))
+            sites = {
+                r.id: Site(**r.model_dump(), hosts=hosts[r.id], clusters=clusters[r.id])
+                for r in s.exec(select(SiteRow).order_by(SiteRow.id))
+            }
+            areas = {r.id: UserAreaDef(**r.model_dump()) for r in s.exec(select(AreaRow))}
+            site_lat: dict[str, dict[str, float]] = defaultdict(dict)
+            area_lat: dict[str, dict[str, float]] = defaultdict(dict)
+            bandwidth: dict[str, dict[str, float]] = defaultdict(dict)
+            for r in s.exec(select(LatencyRow)):
+                if r.kind == "site":
+                    site_lat[r.a][r.b] = r.ms
+                    if r.bandwidth_mbps is not None:
+                        bandwidth[r.a][r.b] = r.bandwidth_mbps
+                else:
+                    area_lat[r.a][r.b] = r.ms
+        return Topology(
+            sites=sites,
+            areas=areas,
+            site_latency_ms=dict(site_lat),
+            area_latency_ms=dict(area_lat),
+            site_bandwidth_mbps=dict(bandwidth),
+        )
+
+    def cluster_usage(self) -> dict[str, tuple[float, int, int]]:
+        """(cpu, memory_mb, gpu) requested on each cluster by the components of live services."""
+        with self.session() as s:
+            rows = s.exec(
+                select(
+                    ComponentRow.cluster,
+                    func.sum(ComponentRow.cpu * ComponentRow.replicas),
+                    func.sum(ComponentRow.memory_mb * ComponentRow.replicas),
+                    func.sum(ComponentRow.gpu * ComponentRow.replicas),
+                ).group_by(ComponentRow.cluster)
+            ).all()
+        return {cluster: (float(cpu or 0), int(mem or 0), int(gpu or 0)) for cluster, cpu, mem, gpu in rows}
+
+    def hosts_allocated(self, hosts: list[Host], op_id: str) -> None:
+        with self.session() as s:
+            for h in hosts:
+                row = s.get(HostRow, h.id)
+                if row is not None:
+                    row.state, row.service_id, row.allocation_op = "allocated", h.service_id, op_id
+
+    def hosts_released(self, host_ids: list[str]) -> None:
+        with self.session() as s:
+            for host_id in host_ids:
+                row = s.get(HostRow, host_id)
+                if row is not None:
+                    row.state, row.service_id, row.allocation_op, row.cluster = "free", None, None, None
+
+    def cluster_changed(self, cluster: Cluster) -> None:
+        with self.session() as s:
+            s.merge(ClusterRow(**cluster.model_dump()))
+            for row in s.exec(select(HostRow).where(HostRow.cluster == cluster.id)):
+                if row.id not in cluster.hosts:
+                    row.cluster = None
+            for host_id in cluster.hosts:
+                row = s.get(HostRow, host_id)
+                if row is not None:
+                    row.cluster = cluster.id
+
+    def cluster_deleted(self, cluster_id: str) -> None:
+        with self.session() as s:
+            row = s.get(ClusterRow, cluster_id)
+            if row is not None:
+                s.delete(row)
+            for host in s.exec(select(HostRow).where(HostRow.cluster == cluster_id)):
+                host.cluster = None
+            s.exec(delete(ComponentRow).where(col(ComponentRow.cluster) == cluster_id))
+
+    # --- workloads (TCWI) -------------------------------------------------------------------
+
+    def service_accepted(self, spec: ServiceSpec) -> None:
+        with self.session() as s:
+            if s.get(ServiceRow, spec.id) is None:
+                s.add(
+                    ServiceRow(
+                        id=spec.id,
+                        tenant=spec.tenant,
+                        name=spec.name,
+                        state=ServiceState.accepted,
+                        spec=spec.model_dump(mode="json", by_alias=True),
+                    )
+                )
+
+    def service_updated(self, service_id: str, **fields) -> None:
+        with self.session() as s:
+            row = s.get(ServiceRow, service_id)
+            if row is None:
+                return
+            for key, value in fields.items():
+                setattr(row, key, value)
+            row.updated_at = utcnow()
+            s.add(row)
+
+    def component_deployed(self, row: ComponentRow) -> None:
+        with self.session() as s:
+            s.merge(row)
+
+    def component_removed(self, service_id: str, name: str) -> None:
+        with self.session() as s:
+            row = s.get(ComponentRow, (service_id, name))
+            if row is not None:
+                s.delete(row)
+
+    def connection_made(self, row: ConnectionRow) -> None:
+        with self.session() as s:
+            s.merge(row)
+
+    def connection_removed(self, connection_id: str) -> None:
+        with self.session() as s:
+            row = s.get(ConnectionRow, connection_id)
+            if row is not None:
+                s.delete(row)
+
+    def log(self, service_id: str, op_id: str, step: str, outcome: str, detail: str = "") -> None:
+        with self.session() as s:
+            s.add(OperationRow(service_id=service_id, op_id=op_id, step=step, outcome=outcome, detail=detail))
+
+    # --- reads for the API ------------------------------------------------------------------
+
+    def services(self, tenant: str | None, offset: int = 0, limit: int = 100) -> tuple[list[ServiceRow], int]:
+        with self.session() as s:
+            query = select(ServiceRow)
+            count = select(func.count()).select_from(ServiceRow)
+            if tenant is not None:
+                query = query.where(ServiceRow.tenant == tenant)
+                count = count.where(ServiceRow.tenant == tenant)
+            rows = s.exec(query.order_by(col(ServiceRow.created_at).desc()).offset(offset).limit(limit)).all()
+            return list(rows), s.exec(count).one()
+
+    def service(self, service_id: str) -> ServiceRow | None:
+        with self.session() as s:
+            return s.get(ServiceRow, service_id)
+
+    def components(self, service_id: str) -> list[ComponentRow]:
+        with self.session() as s:
+            return list(s.exec(select(ComponentRow).where(ComponentRow.service_id == service_id)))
+
+    def connections(self, service_id: str) -> list[ConnectionRow]:
+        with self.session() as s:
+            return list(s.exec(select(ConnectionRow).where(ConnectionRow.service_id == service_id)))
+
+    def operations(self, service_id: str) -> list[OperationRow]:
+        with self.session() as s:
+            return list(
+                s.exec(select(OperationRow).where(OperationRow.service_id == service_id).order_by(OperationRow.id))
+            )
+
+    def sites(self, offset: int = 0, limit: int = 100) -> tuple[list[SiteRow], int]:
+        return self._page(SiteRow, offset, limit)
+
+    def hosts(self, offset: int = 0, limit: int = 100, site: str | None = None) -> tuple[list[HostRow], int]:
+        return self._page(HostRow, offset, limit, site)
+
+    def clusters(self, offset: int = 0, limit: int = 100, site: str | None = None) -> tuple[list[ClusterRow], int]:
+        return self._page(ClusterRow, offset, limit, site)
+
+    def _page(self, table, offset: int, limit: int, site: str | None = None):
+        with self.session() as s:
+            query = select(table)
+            count = select(func.count()).select_from(table)
+            if site is not None:
+                query, count = query.where(table.site == site), count.where(table.site == site)
+            rows = s.exec(query.order_by(table.id).offset(offset).limit(limit)).all()
+            return list(rows), s.exec(count).one()
+
+    def live_service_ids(self) -> set[str]:
+        with self.session() as s:
+            terminal = [str(x) for x in TERMINAL_STATES]
+            return set(s.exec(select(ServiceRow.id).where(col(ServiceRow.state).not_in(terminal))))

@@ -1,0 +1,123 @@
+"""Inventory tables. JSON columns hold small nested lists the API returns as they are."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SiteRow(SQLModel, table=True):
+    __tablename__ = "sites"
+    id: str = Field(primary_key=True)
+    tier: str
+    provider: str
+    region: str
+    country: str
+    lat: float
+    lon: float
+    cost_per_vcpu_hour: float
+    energy_price_kwh: float
+    carbon_g_per_kwh: float
+
+
+class AreaRow(SQLModel, table=True):
+    __tablename__ = "areas"
+    id: str = Field(primary_key=True)
+    region: str = ""
+    lat: float
+    lon: float
+
+
+class LatencyRow(SQLModel, table=True):
+    """One-way latency and available bandwidth between two sites, or an area and a site."""
+
+    __tablename__ = "latencies"
+    a: str = Field(primary_key=True)  # site id, or area id when kind == "area"
+    b: str = Field(primary_key=True)  # site id
+    kind: str = Field(primary_key=True)  # site | area
+    ms: float
+    bandwidth_mbps: float | None = None
+
+
+class HostRow(SQLModel, table=True):
+    __tablename__ = "hosts"
+    id: str = Field(primary_key=True)
+    site: str = Field(index=True)
+    cpu: float
+    memory_mb: int
+    gpu: int = 0
+    features: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    state: str = "free"  # free | allocated
+    cluster: str | None = None
+    service_id: str | None = Field(default=None, index=True)
+    allocation_op: str | None = None
+
+
+class ClusterRow(SQLModel, table=True):
+    __tablename__ = "clusters"
+    id: str = Field(primary_key=True)
+    site: str = Field(index=True)
+    shared: bool = True
+    service_id: str | None = Field(default=None, index=True)
+    kubernetes_version: str = "1.31"
+    hosts: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+
+
+class ServiceRow(SQLModel, table=True):
+    __tablename__ = "services"
+    id: str = Field(primary_key=True)
+    tenant: str = Field(index=True)
+    name: str
+    state: str = Field(index=True)
+    spec: dict = Field(default_factory=dict, sa_column=Column(JSON))
+    placement: dict | None = Field(default=None, sa_column=Column(JSON))
+    endpoints: list = Field(default_factory=list, sa_column=Column(JSON))
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ComponentRow(SQLModel, table=True):
+    """A deployed component: where it runs and what it holds (cluster room is derived from these)."""
+
+    __tablename__ = "components"
+    service_id: str = Field(primary_key=True)
+    name: str = Field(primary_key=True)
+    site: str
+    cluster: str = Field(index=True)
+    workload_id: str
+    image: str
+    version: str
+    replicas: int
+    cpu: float
+    memory_mb: int
+    gpu: int = 0
+    endpoint: str | None = None
+
+
+class ConnectionRow(SQLModel, table=True):
+    __tablename__ = "connections"
+    id: str = Field(primary_key=True)
+    service_id: str = Field(index=True)
+    kind: str  # link | qos
+    description: str
+    latency_ms: float
+
+
+class OperationRow(SQLModel, table=True):
+    """Operations log: every step of every workflow, in order, with its outcome."""
+
+    __tablename__ = "operations"
+    id: int | None = Field(default=None, primary_key=True)
+    service_id: str = Field(index=True)
+    op_id: str
+    step: str
+    outcome: str  # started | done | failed | compensated
+    detail: str = ""
+    at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,42 @@
+"""A placement decision, with the reasons an operator reads to understand it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Candidate(BaseModel):
+    site: str
+    score: float | None = None
+    reason: str = ""
+
+
+class ComponentPlacement(BaseModel):
+    component: str
+    site: str
+    cluster: str | None = Field(default=None, description="existing cluster reused, if any")
+    score: float
+    score_breakdown: dict[str, float] = Field(default_factory=dict)
+    reasons: list[str] = Field(default_factory=list)
+    rejected: list[Candidate] = Field(default_factory=list)
+
+
+class SitePlan(BaseModel):
+    """What provisioning must do at one site so its components fit."""
+
+    site: str
+    components: list[str]
+    cluster: str | None = Field(default=None, description="existing cluster to reuse")
+    add_hosts: list[str] = Field(default_factory=list, description="hosts to allocate")
+    action: str = Field(description="reuse | scale | create")
+
+
+class PlacementDecision(BaseModel):
+    feasible: bool
+    components: list[ComponentPlacement] = Field(default_factory=list)
+    sites: list[SitePlan] = Field(default_factory=list)
+    infeasible_reason: str | None = None
+    objective: float | None = None
+
+    def site_of(self, component: str) -> str:
+        return next(p.site for p in self.components if p.component == component)

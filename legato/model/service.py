@@ -1,0 +1,150 @@
+"""What an operator asks for: a service graph of components, links and user areas."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Hardware features a component may require and a host may offer. A closed vocabulary, so a typo
+# in a spec ("srIOV", "dpkd") is rejected at the door instead of becoming an unplaceable service.
+KNOWN_FEATURES = frozenset(
+    {
+        "sriov",
+        "dpdk",
+        "ptp",
+        "gpu-t4",
+        "gpu-a100",
+        "gpu-l4",
+        "fpga",
+        "sgx",
+        "hugepages",
+        "nvme",
+    }
+)
+
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN, description="DNS-1123 label")]
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors: a misspelt key must not silently do nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ComponentKind(StrEnum):
+    container = "container"
+    vm = "vm"
+
+
+class Component(Strict):
+    name: Name
+    image: str = Field(min_length=1)
+    version: str = Field(default="latest", min_length=1)
+    replicas: int = Field(default=1, ge=1, le=1000)
+    cpu: float = Field(default=0.5, gt=0, description="vCPU per replica")
+    memory_mb: int = Field(default=512, gt=0, description="MiB per replica")
+    gpu: int = Field(default=0, ge=0, description="GPUs per replica")
+    features: list[str] = Field(default_factory=list, description="required hardware features")
+    kind: ComponentKind = ComponentKind.container
+    ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("features")
+    @classmethod
+    def _known_features(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - KNOWN_FEATURES)
+        if unknown:
+            raise ValueError(f"unknown feature(s) {unknown}; known: {sorted(KNOWN_FEATURES)}")
+        return sorted(set(value))
+
+    @property
+    def total_cpu(self) -> float:
+        return self.cpu * self.replicas
+
+    @property
+    def total_memory_mb(self) -> int:
+        return self.memory_mb * self.replicas
+
+    @property
+    def total_gpu(self) -> int:
+        return self.gpu * self.replicas
+
+
+class Link(Strict):
+    """A directed edge of the service graph; the connectivity manager wires it across sites."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source: Name = Field(alias="from")
+    target: Name = Field(alias="to")
+    bandwidth_mbps: float = Field(default=10, gt=0)
+    max_latency_ms: float = Field(default=100, gt=0)
+
+
+class UserArea(Strict):
+    """Where the service's users are, and what they must get."""
+
+    area: str = Field(min_length=1)
+    component: Name | None = Field(default=None, description="component the users reach (default: first)")
+    max_latency_ms: float = Field(default=50, gt=0)
+    qos_profile: str = Field(default="best-effort", pattern=r"^(best-effort|low-latency|guaranteed-bitrate)$")
+    bandwidth_mbps: float = Field(default=10, gt=0)
+
+
+class Policy(Strict):
+    """Telco Cloud Policy Manager input: objective weights and hard rules."""
+
+    weight_latency: float = Field(default=1.0, ge=0)
+    weight_cost: float = Field(default=1.0, ge=0)
+    weight_energy: float = Field(default=0.5, ge=0)
+    allowed_providers: list[str] | None = None
+    allowed_countries: list[str] | None = None
+    max_cost_per_hour: float | None = Field(default=None, gt=0)
+    prefer_existing_clusters: bool = True
+
+
+class ServiceSpec(Strict):
+    id: Name | None = Field(default=None, description="service id; generated when absent")
+    name: str = Field(min_length=1, max_length=200)
+    tenant: str | None = Field(default=None, description="set from the caller's token when absent")
+    components: list[Component] = Field(min_length=1, max_length=200)
+    links: list[Link] = Field(default_factory=list)
+    user_areas: list[UserArea] = Field(default_factory=list)
+    policy: Policy = Field(default_factory=Policy)
+    not_before: datetime | None = Field(default=None, description="deferred deployment start (UTC)")
+
+    @model_validator(mode="after")
+    def _graph_is_consistent(self) -> ServiceSpec:
+        names = [c.name for c in self.components]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"components: duplicate component name(s) {dupes}")
+        known = set(names)
+        for i, link in enumerate(self.links):
+            for end, value in (("from", link.source), ("to", link.target)):
+                if value not in known:
+                    raise ValueError(f"links[{i}].{end}: unknown component '{value}'")
+            if link.source == link.target:
+                raise ValueError(f"links[{i}]: a link must join two different components")
+        for i, area in enumerate(self.user_areas):
+            if area.component is not None and area.component not in known:
+                raise ValueError(f"user_areas[{i}].component: unknown component '{area.component}'")
+        return self
+
+    def component(self, name: str) -> Component:
+        return next(c for c in self.components if c.name == name)
+
+    def entry_component(self, area: UserArea) -> str:
+        return area.component or self.components[0].name
+
+
+def slug(text: str) -> str:
+    """A DNS-safe id fragment from free text (service names become part of ids)."""
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+    return cleaned[:40] or "service"

@@ -1,0 +1,51 @@
+"""The worker: Legato's workflows and activities, with the adapters chosen by configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from legato.activities import build_activities
+from legato.adapters.registry import Adapters, build_adapters
+from legato.config import Settings
+from legato.inventory import Inventory
+from legato.temporal import connect
+from legato.workflows import WORKFLOWS
+
+log = logging.getLogger("legato.worker")
+
+
+def build_worker(client: Client, settings: Settings, adapters: Adapters, inventory: Inventory) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=build_activities(adapters, inventory),
+        max_concurrent_activities=200,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    client = await connect(settings)
+    inventory = Inventory(settings.inventory_url)
+    worker = build_worker(client, settings, build_adapters(settings), inventory)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
+    async with worker:
+        await stop.wait()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_worker(Settings()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,8 @@
+"""Deterministic orchestration only: no I/O, no clocks, no randomness (see ARCHITECTURE.md)."""
+
+from legato.workflows.deploy_service import DeployService
+from legato.workflows.scale_cluster import ScaleCluster
+
+WORKFLOWS = [DeployService, ScaleCluster]
+
+__all__ = ["WORKFLOWS", "DeployService", "ScaleCluster"]

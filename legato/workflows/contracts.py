@@ -1,0 +1,34 @@
+"""Inputs of the workflows and the search attributes they carry."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from temporalio.common import SearchAttributeKey
+
+from legato.model import ServiceSpec
+
+SERVICE_ID = SearchAttributeKey.for_keyword("LegatoServiceId")
+TENANT = SearchAttributeKey.for_keyword("LegatoTenant")
+STATE = SearchAttributeKey.for_keyword("LegatoState")
+SEARCH_ATTRIBUTES = [SERVICE_ID, TENANT, STATE]
+
+
+def service_workflow_id(service_id: str) -> str:
+    return f"service-{service_id}"
+
+
+class DeployRequest(BaseModel):
+    spec: ServiceSpec
+    # False when the namespace has no Legato search attributes (upserting them would fail).
+    index_search_attributes: bool = True
+    ready_poll_seconds: float = 0.2
+
+
+class ScaleClusterRequest(BaseModel):
+    service_id: str
+    site: str
+    cluster_id: str
+    add_hosts: list[str] = Field(default_factory=list)
+    remove_hosts: list[str] = Field(default_factory=list)
+    # For removal: the operation that allocated the hosts being given back.
+    allocation_op_id: str | None = None

@@ -1,0 +1,38 @@
+"""Timeouts and retry policies of every activity call, in one place."""
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+NON_RETRYABLE = ["InvalidRequest", "CapacityExhausted", "PermanentFault", "NotFound"]
+
+# A forward step: retried on transient faults for a while, then the service rolls back.
+STEP = dict(
+    start_to_close_timeout=timedelta(minutes=2),
+    schedule_to_close_timeout=timedelta(minutes=15),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(milliseconds=200),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=5),
+        non_retryable_error_types=NON_RETRYABLE,
+    ),
+)
+
+# Waiting for readiness: long, heartbeating, so a dead worker is detected in seconds.
+WAIT = dict(
+    start_to_close_timeout=timedelta(minutes=10),
+    heartbeat_timeout=timedelta(seconds=15),
+    retry_policy=STEP["retry_policy"],
+)
+
+# A compensation must not give up: leaking a host is worse than waiting for a backend.
+UNDO = dict(
+    start_to_close_timeout=timedelta(minutes=2),
+    schedule_to_close_timeout=timedelta(hours=6),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(milliseconds=200),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        non_retryable_error_types=["InvalidRequest"],
+    ),
+)

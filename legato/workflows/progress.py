@@ -1,0 +1,55 @@
+"""Per-step progress of a workflow, served by its `status` query."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from legato.model import ServiceState, ServiceStatus, Step, StepState
+
+
+def error_text(err: BaseException) -> str:
+    """The innermost cause's message: what an operator needs, not the wrapping layers."""
+    while isinstance(err, (ActivityError, ChildWorkflowError)) and err.cause is not None:
+        err = err.cause
+    if isinstance(err, ApplicationError) and err.type and err.type != "ServiceFailed":
+        return f"{err.type}: {err.message}"
+    return str(err)
+
+
+class Progress:
+    def __init__(self, status: ServiceStatus):
+        self.status = status
+
+    def _step(self, name: str) -> Step:
+        for step in self.status.steps:
+            if step.name == name:
+                return step
+        step = Step(name=name, state=StepState.running, started_at=workflow.now())
+        self.status.steps.append(step)
+        return step
+
+    def state(self, state: ServiceState) -> None:
+        self.status.state = state
+
+    def begin(self, name: str, detail: str = "") -> None:
+        step = self._step(name)
+        step.state, step.detail, step.started_at, step.ended_at = StepState.running, detail, workflow.now(), None
+
+    def done(self, name: str, detail: str | None = None) -> None:
+        step = self._step(name)
+        step.state, step.ended_at = StepState.done, workflow.now()
+        if detail is not None:
+            step.detail = detail
+
+    def failed(self, name: str, detail: str) -> None:
+        step = self._step(name)
+        step.state, step.detail, step.ended_at = StepState.failed, detail, workflow.now()
+
+    def compensating(self, name: str) -> None:
+        self._step(name).state = StepState.compensating
+
+    def compensated(self, name: str) -> None:
+        step = self._step(name)
+        step.state, step.ended_at = StepState.compensated, workflow.now()

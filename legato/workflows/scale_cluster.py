@@ -1,0 +1,69 @@
+"""ScaleCluster: grow a cluster (PIM allocate -> MCM add nodes) or shrink it (MCM remove -> PIM release)."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from legato.activities.contracts import AllocateHosts, ChangeNodes, ReleaseHosts
+    from legato.model import Cluster
+    from legato.workflows.contracts import ScaleClusterRequest
+    from legato.workflows.options import STEP, UNDO
+    from legato.workflows.progress import error_text
+    from legato.workflows.saga import Saga
+
+
+def allocation_op(workflow_id: str) -> str:
+    """The op id under which a ScaleCluster run allocates its hosts (needed to give them back)."""
+    return f"{workflow_id}/allocate-hosts"
+
+
+@workflow.defn(name="ScaleCluster")
+class ScaleCluster:
+    @workflow.run
+    async def run(self, req: ScaleClusterRequest) -> Cluster | None:
+        wid = workflow.info().workflow_id
+        cluster: Cluster | None = None
+        if req.add_hosts:
+            saga = Saga()
+            alloc = allocation_op(wid)
+            nodes = ChangeNodes(
+                op_id=f"{wid}/add-nodes", service_id=req.service_id, step=f"add-nodes@{req.site}",
+                cluster_id=req.cluster_id, host_ids=req.add_hosts,
+            )
+            try:
+                saga.register("release-hosts", lambda: self._release(req, alloc, f"{wid}/undo-allocate"))
+                await workflow.execute_activity(
+                    "pim.allocate_hosts",
+                    AllocateHosts(op_id=alloc, service_id=req.service_id, step=f"allocate-hosts@{req.site}",
+                                  site=req.site, host_ids=req.add_hosts),
+                    **STEP,
+                )
+                saga.register("remove-nodes", lambda: self._remove_nodes(req, f"{wid}/undo-add-nodes"))
+                cluster = await workflow.execute_activity("mcm.add_nodes", nodes, result_type=Cluster, **STEP)
+            except Exception as err:
+                await saga.unwind()
+                raise ApplicationError(f"scale-up of {req.cluster_id} failed: {error_text(err)}",
+                                       type="ScaleClusterFailed", non_retryable=True) from err
+        if req.remove_hosts:
+            await self._remove_nodes(req, f"{wid}/remove-nodes", req.remove_hosts)
+            await self._release(req, req.allocation_op_id or allocation_op(wid), f"{wid}/release-hosts",
+                                req.remove_hosts)
+        return cluster
+
+    async def _remove_nodes(self, req: ScaleClusterRequest, op_id: str, hosts: list[str] | None = None) -> None:
+        await workflow.execute_activity(
+            "mcm.remove_nodes",
+            ChangeNodes(op_id=op_id, service_id=req.service_id, step=f"remove-nodes@{req.site}",
+                        cluster_id=req.cluster_id, host_ids=hosts or req.add_hosts),
+            **UNDO,
+        )
+
+    async def _release(self, req: ScaleClusterRequest, alloc: str, op_id: str, hosts: list[str] | None = None):
+        await workflow.execute_activity(
+            "pim.release_hosts",
+            ReleaseHosts(op_id=op_id, service_id=req.service_id, step=f"release-hosts@{req.site}",
+                         allocation_op_id=alloc, host_ids=hosts or req.add_hosts),
+            **UNDO,
+        )
