@@ -99,18 +99,12 @@ def parse_topology(data: Any, source: str = "<topology>") -> Topology:
     _check_keys(problems, latency_cfg, LATENCY_KEYS, "latency")
     _check_keys(problems, bandwidth_cfg, BANDWIDTH_KEYS, "bandwidth")
     per_100km, access = _latency_params(problems, latency_cfg)
-    regions = {
-        e["region"]
-        for e in data.get("sites") or []
-        if isinstance(e, dict) and isinstance(e.get("region"), str)
-    }
+    regions = {e["region"] for e in data.get("sites") or [] if isinstance(e, dict) and isinstance(e.get("region"), str)}
     site_overrides = _pair_overrides(problems, latency_cfg.get("sites"), "latency.sites", "ms", declared)
     area_overrides = _area_overrides(problems, latency_cfg.get("areas"), set(areas), declared)
     default_mbps = _number(problems, bandwidth_cfg, "default_mbps", DEFAULT_BANDWIDTH_MBPS, "bandwidth", True)
     bw_overrides = _pair_overrides(problems, bandwidth_cfg.get("sites"), "bandwidth.sites", "mbps", declared)
-    bw_regions = _pair_overrides(
-        problems, bandwidth_cfg.get("regions"), "bandwidth.regions", "mbps", regions, "region"
-    )
+    bw_regions = _pair_overrides(problems, bandwidth_cfg.get("regions"), "bandwidth.regions", "mbps", regions, "region")
     if problems.items:
         raise TopologyError(source, problems.items)
 
@@ -126,9 +120,7 @@ def parse_topology(data: Any, source: str = "<topology>") -> Topology:
                 bandwidth[a][b] = bw_overrides.get(pair, region_mbps)
     area_latency = {
         aid: {
-            sid: round(
-                area_overrides.get((aid, sid), _distance_ms(area.lat, area.lon, s, per_100km, access)), 1
-            )
+            sid: round(area_overrides.get((aid, sid), _distance_ms(area.lat, area.lon, s, per_100km, access)), 1)
             for sid, s in sites.items()
         }
         for aid, area in areas.items()
@@ -192,9 +184,7 @@ def _as_list(problems: _Problems, value: Any, path: str) -> list[Any]:
 
 def _check_keys(problems: _Problems, data: dict[str, Any], allowed: set[str], path: str) -> None:
     for key in sorted(set(data) - allowed, key=str):
-        problems.add(
-            f"{path}.{key}" if path else str(key), f"unknown key (allowed: {', '.join(sorted(allowed))})"
-        )
+        problems.add(f"{path}.{key}" if path else str(key), f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
 def _entry_path(list_path: str, index: int, entry: Any) -> str:
@@ -208,9 +198,7 @@ def _check_features(problems: _Problems, features: Any, path: str) -> None:
         return  # pydantic reports the wrong type
     for f in features:
         if f not in KNOWN_FEATURES:
-            problems.add(
-                f"{path}.features", f"unknown feature {f!r} (known: {', '.join(sorted(KNOWN_FEATURES))})"
-            )
+            problems.add(f"{path}.features", f"unknown feature {f!r} (known: {', '.join(sorted(KNOWN_FEATURES))})")
 
 
 def _number(
@@ -251,6 +239,7 @@ def _parse_sites(problems: _Problems, raw: Any) -> tuple[dict[str, Site], set[st
     numbering = _group_numbering(entries)
     host_site: dict[str, str] = {}  # global host id -> site id, for duplicates across sites
     sites: dict[str, Site] = {}
+    with_clusters: list[tuple[Site, Any, str]] = []  # clusters checked once every host is known
     for i, entry in enumerate(entries):
         path = _entry_path("sites", i, entry)
         if not isinstance(entry, dict):
@@ -269,8 +258,11 @@ def _parse_sites(problems: _Problems, raw: Any) -> tuple[dict[str, Site], set[st
         if not hosts and not entry.get("hosts") and not entry.get("host_groups"):
             problems.add(path, "a site needs at least one host (hosts or host_groups)")
         site.hosts = hosts
-        site.clusters = _parse_clusters(problems, entry.get("clusters"), path, site, host_site)
         sites[site.id] = site
+        with_clusters.append((site, entry.get("clusters"), path))
+    cluster_site: dict[str, str] = {}  # cluster ids are global too: the MCM names clusters by id
+    for site, clusters, path in with_clusters:
+        site.clusters = _parse_clusters(problems, clusters, path, site, host_site, cluster_site)
     return sites, declared
 
 
@@ -317,15 +309,15 @@ def _parse_hosts(
         start, width = numbering[prefix]
         numbering[prefix] = (start + count, width)
         fields = {key: v for key, v in g.items() if key in HOST_KEYS - {"id"}}
-        candidates.extend(
-            (gpath, {**fields, "id": f"{prefix}{n:0{width}d}"}) for n in range(start, start + count)
-        )
+        candidates.extend((gpath, {**fields, "id": f"{prefix}{n:0{width}d}"}) for n in range(start, start + count))
 
     hosts: list[Host] = []
     for hpath, fields in candidates:
         _check_features(problems, fields.get("features", []), hpath)
         host = problems.validate(Host, fields, hpath)
         if host is None:
+            if isinstance(fields.get("id"), str):  # known but invalid: clusters naming it stay quiet
+                host_site.setdefault(fields["id"], sid)
             continue
         if host.id in host_site:
             problems.add(hpath, f"duplicate host id {host.id!r} (already in site {host_site[host.id]!r})")
@@ -338,7 +330,7 @@ def _parse_hosts(
 
 
 def _parse_clusters(
-    problems: _Problems, raw: Any, path: str, site: Site, host_site: dict[str, str]
+    problems: _Problems, raw: Any, path: str, site: Site, host_site: dict[str, str], cluster_site: dict[str, str]
 ) -> list[Cluster]:
     by_id = {h.id: h for h in site.hosts}
     clusters: list[Cluster] = []
@@ -349,21 +341,23 @@ def _parse_clusters(
             continue
         _check_keys(problems, c, CLUSTER_KEYS, cpath)
         if "hosts" not in c:
-            problems.add(
-                f"{cpath}.hosts", "missing required key (the hosts of this site the cluster runs on)"
-            )
+            problems.add(f"{cpath}.hosts", "missing required key (the hosts of this site the cluster runs on)")
         cluster = problems.validate(Cluster, {k: v for k, v in c.items() if k in CLUSTER_KEYS}, cpath)
         if cluster is None:
             continue
+        if cluster.id in cluster_site:
+            problems.add(cpath, f"duplicate cluster id {cluster.id!r} (already in site {cluster_site[cluster.id]!r})")
+            continue
+        cluster_site[cluster.id] = site.id
         if not cluster.hosts and "hosts" in c:
             problems.add(f"{cpath}.hosts", "a cluster needs at least one host")
         for hid in cluster.hosts:
             if hid not in host_site:
                 problems.add(f"{cpath}.hosts", f"unknown host {hid!r}")
+            elif host_site[hid] != site.id:
+                problems.add(f"{cpath}.hosts", f"host {hid!r} belongs to site {host_site[hid]!r}, not {site.id!r}")
             elif hid not in by_id:
-                problems.add(
-                    f"{cpath}.hosts", f"host {hid!r} belongs to site {host_site[hid]!r}, not {site.id!r}"
-                )
+                continue  # an invalid host of this site, reported where it is defined
             elif by_id[hid].cluster is not None:
                 problems.add(f"{cpath}.hosts", f"host {hid!r} is already in cluster {by_id[hid].cluster!r}")
             else:
@@ -380,9 +374,7 @@ def _latency_params(problems: _Problems, cfg: dict[str, Any]) -> tuple[float, di
     raw = _as_dict(problems, cfg.get("access_ms") or {}, "latency.access_ms")
     for key in raw:
         if key not in {t.value for t in Tier}:
-            problems.add(
-                f"latency.access_ms.{key}", f"unknown tier (known: {', '.join(t.value for t in Tier)})"
-            )
+            problems.add(f"latency.access_ms.{key}", f"unknown tier (known: {', '.join(t.value for t in Tier)})")
         else:
             access[Tier(key)] = _number(problems, raw, key, access[Tier(key)], "latency.access_ms")
     return per_100km, access
@@ -404,9 +396,7 @@ def _pair_overrides(
     return out
 
 
-def _area_overrides(
-    problems: _Problems, raw: Any, areas: set[str], declared: set[str]
-) -> dict[tuple[str, str], float]:
+def _area_overrides(problems: _Problems, raw: Any, areas: set[str], declared: set[str]) -> dict[tuple[str, str], float]:
     out: dict[tuple[str, str], float] = {}
     for i, o in enumerate(_as_list(problems, raw, "latency.areas")):
         opath = f"latency.areas[{i}]"
@@ -433,9 +423,7 @@ def _override_shape(problems: _Problems, o: Any, path: str, keys: tuple[str, ...
     return not missing and not names
 
 
-def _check_names(
-    problems: _Problems, path: str, pairs: Iterable[tuple[str, Any]], known: set[str], kind: str
-) -> None:
+def _check_names(problems: _Problems, path: str, pairs: Iterable[tuple[str, Any]], known: set[str], kind: str) -> None:
     for key, value in pairs:
         if not isinstance(value, str) or value not in known:
             problems.add(f"{path}.{key}", f"unknown {kind} {value!r}")

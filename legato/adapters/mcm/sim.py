@@ -1,0 +1,33 @@
+"""MCM backend on the simulated continuum (the embedded default); the logic lives in SimContinuum."""
+
+from __future__ import annotations
+
+import asyncio
+
+from legato.adapters.sim_continuum import SimContinuum
+from legato.model import Cluster
+
+
+class SimMCM:
+    """Kubernetes clusters of the simulated continuum."""
+
+    def __init__(self, continuum: SimContinuum) -> None:
+        self.continuum = continuum
+
+    async def list_clusters(self, site: str | None = None) -> list[Cluster]:
+        return await asyncio.to_thread(self.continuum.clusters, site)
+
+    async def get_cluster(self, cluster_id: str) -> Cluster | None:
+        return await asyncio.to_thread(self.continuum.cluster, cluster_id)
+
+    async def create_cluster(self, op_id: str, cluster_id: str, site: str, host_ids: list[str], owner: str) -> Cluster:
+        return await self.continuum.create_cluster(op_id, cluster_id, site, host_ids, owner)
+
+    async def add_nodes(self, op_id: str, cluster_id: str, host_ids: list[str]) -> Cluster:
+        return await self.continuum.add_nodes(op_id, cluster_id, host_ids)
+
+    async def remove_nodes(self, op_id: str, cluster_id: str, host_ids: list[str]) -> Cluster | None:
+        return await self.continuum.remove_nodes(op_id, cluster_id, host_ids)
+
+    async def delete_cluster(self, op_id: str, cluster_id: str) -> None:
+        await self.continuum.delete_cluster(op_id, cluster_id)

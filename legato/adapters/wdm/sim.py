@@ -1,0 +1,33 @@
+"""WDM backend on the simulated continuum (the embedded default); the logic lives in SimContinuum."""
+
+from __future__ import annotations
+
+import asyncio
+
+from legato.adapters.sim_continuum import SimContinuum
+from legato.adapters.wdm import WorkloadSpec, WorkloadStatus
+
+
+class SimWDM:
+    """Workloads on the simulated continuum's clusters."""
+
+    def __init__(self, continuum: SimContinuum) -> None:
+        self.continuum = continuum
+
+    async def deploy(self, op_id: str, cluster_id: str, spec: WorkloadSpec) -> WorkloadStatus:
+        return await self.continuum.deploy(op_id, cluster_id, spec)
+
+    async def status(self, cluster_id: str, workload_id: str) -> WorkloadStatus | None:
+        return await self.continuum.workload_status(cluster_id, workload_id)
+
+    async def scale(self, op_id: str, cluster_id: str, workload_id: str, replicas: int) -> WorkloadStatus:
+        return await self.continuum.scale(op_id, cluster_id, workload_id, replicas)
+
+    async def upgrade(self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str) -> WorkloadStatus:
+        return await self.continuum.upgrade(op_id, cluster_id, workload_id, image, version)
+
+    async def remove(self, op_id: str, cluster_id: str, workload_id: str) -> None:
+        await self.continuum.remove(op_id, cluster_id, workload_id)
+
+    async def list_workloads(self, cluster_id: str | None = None) -> list[WorkloadStatus]:
+        return await asyncio.to_thread(self.continuum.workloads, cluster_id)

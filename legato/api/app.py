@@ -1,0 +1,74 @@
+"""The FastAPI application: one Temporal client, one inventory, token auth on every route."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from temporalio.client import Client
+
+from legato.api import resources, services
+from legato.api.auth import TokenStore
+from legato.config import Settings
+from legato.inventory import Inventory
+from legato.temporal import connect, search_attributes_registered
+
+log = logging.getLogger("legato.api")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    lock = asyncio.Lock()
+    client_box: list[Client] = []
+
+    async def get_temporal() -> Client:
+        """Connect lazily (and again after a failure) so the API starts before Temporal is up."""
+        if client_box:
+            return client_box[0]
+        async with lock:
+            if not client_box:
+                try:
+                    client = await connect(settings)
+                except Exception:  # noqa: BLE001 - reported to the caller as 503, details in our log
+                    log.exception("cannot reach Temporal at %s", settings.temporal_address)
+                    raise HTTPException(503, "the orchestration engine is unreachable; retry later") from None
+                app.state.indexed = await search_attributes_registered(client)
+                client_box.append(client)
+        return client_box[0]
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+
+    app = FastAPI(
+        title="Legato",
+        version="0.1.0",
+        description="Multi-Cloud Orchestrator for the telco cloud-edge continuum. Every route needs a bearer token.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.inventory = Inventory(settings.inventory_url)
+    app.state.tokens = TokenStore.from_settings(settings)
+    app.state.temporal = get_temporal
+    app.state.indexed = False
+    app.include_router(services.router)
+    app.include_router(resources.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": list(e.get("loc", [])), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+        ]
+        fields = "; ".join(".".join(str(p) for p in d["loc"][1:]) + ": " + d["msg"] for d in details)
+        return JSONResponse(status_code=422, content={"detail": details, "message": fields})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return JSONResponse(status_code=500, content={"detail": "internal error; see the Legato API log"})
+
+    return app

@@ -1,0 +1,52 @@
+"""/v1/sites, /v1/clusters, /v1/hosts: the continuum as the inventory knows it.
+
+Tenants see the infrastructure but not which other tenant's service holds a host or a cluster."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from legato.api.auth import Caller, current_caller
+from legato.api.schemas import Page
+
+router = APIRouter(prefix="/v1", tags=["continuum"])
+
+
+async def _page(request: Request, response: Response, caller: Caller, fetch, offset: int, limit: int, **kw) -> Page:
+    rows, total = await asyncio.to_thread(fetch, offset, limit, **kw)
+    mine = None
+    if not caller.admin:
+        rows_owned = [r for r in rows if getattr(r, "service_id", None)]
+        owners = {r.service_id for r in rows_owned}
+        inventory = request.app.state.inventory
+        mine = {sid for sid in owners if (row := inventory.service(sid)) is not None and row.tenant == caller.tenant}
+    items = []
+    for r in rows:
+        item = r.model_dump()
+        if mine is not None and item.get("service_id") and item["service_id"] not in mine:
+            item["service_id"] = "(another tenant)"
+        items.append(item)
+    response.headers["X-Total-Count"] = str(total)
+    return Page(items=items, total=total, offset=offset, limit=limit)
+
+
+@router.get("/sites", response_model=Page)
+async def list_sites(request: Request, response: Response, caller: Caller = Depends(current_caller),
+                     offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> Page:
+    return await _page(request, response, caller, request.app.state.inventory.sites, offset, limit)
+
+
+@router.get("/clusters", response_model=Page)
+async def list_clusters(request: Request, response: Response, caller: Caller = Depends(current_caller),
+                        offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+                        site: str | None = None) -> Page:
+    return await _page(request, response, caller, request.app.state.inventory.clusters, offset, limit, site=site)
+
+
+@router.get("/hosts", response_model=Page)
+async def list_hosts(request: Request, response: Response, caller: Caller = Depends(current_caller),
+                     offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+                     site: str | None = None) -> Page:
+    return await _page(request, response, caller, request.app.state.inventory.hosts, offset, limit, site=site)

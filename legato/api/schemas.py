@@ -1,0 +1,62 @@
+"""What the API returns (request bodies are the domain model's ServiceSpec)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from legato.model import PlacementDecision, Step
+from legato.model.status import Endpoint
+
+
+class Accepted(BaseModel):
+    id: str
+    workflow_id: str
+    state: str
+    location: str
+
+
+class ComponentOut(BaseModel):
+    name: str
+    site: str
+    cluster: str
+    workload_id: str
+    image: str
+    version: str
+    replicas: int
+    endpoint: str | None = None
+
+
+class ConnectionOut(BaseModel):
+    id: str
+    kind: str
+    description: str
+    latency_ms: float
+
+
+class ServiceSummary(BaseModel):
+    id: str
+    name: str
+    tenant: str
+    state: str
+    error: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ServiceDetail(ServiceSummary):
+    workflow_id: str
+    spec: dict
+    placement: PlacementDecision | None = None
+    endpoints: list[Endpoint] = Field(default_factory=list)
+    components: list[ComponentOut] = Field(default_factory=list)
+    connections: list[ConnectionOut] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list, description="live progress from the workflow")
+
+
+class Page(BaseModel):
+    items: list
+    total: int
+    offset: int
+    limit: int

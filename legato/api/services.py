@@ -1,0 +1,123 @@
+"""/v1/services: start, list, read and remove services (each one a DeployService workflow)."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from temporalio.client import Client, WorkflowUpdateStage
+from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from legato.api.auth import Caller, current_caller
+from legato.api.schemas import Accepted, ComponentOut, ConnectionOut, Page, ServiceDetail, ServiceSummary
+from legato.model import ServiceSpec, ServiceStatus
+from legato.model.service import slug
+from legato.model.status import TERMINAL_STATES
+from legato.validation import continuum_errors
+from legato.workflows.contracts import SERVICE_ID, STATE, TENANT, DeployRequest, service_workflow_id
+
+router = APIRouter(prefix="/v1/services", tags=["services"])
+
+
+async def temporal(request: Request) -> Client:
+    return await request.app.state.temporal()
+
+
+@router.post("", status_code=202, response_model=Accepted)
+async def create_service(spec: ServiceSpec, request: Request, response: Response,
+                         caller: Caller = Depends(current_caller)) -> Accepted:
+    if spec.tenant is not None and spec.tenant != caller.tenant and not caller.admin:
+        raise HTTPException(403, f"tenant '{spec.tenant}' is not yours (you are '{caller.tenant}')")
+    spec = spec.model_copy(update={
+        "tenant": spec.tenant or caller.tenant,
+        "id": spec.id or f"{slug(spec.name)}-{secrets.token_hex(3)}",
+    })
+    inventory = request.app.state.inventory
+    errors = continuum_errors(spec, await asyncio.to_thread(inventory.topology))
+    if errors:
+        raise RequestValidationError(errors)
+    client = await temporal(request)
+    workflow_id = service_workflow_id(spec.id)
+    indexed = request.app.state.indexed
+    try:
+        await client.start_workflow(
+            "DeployService",
+            DeployRequest(spec=spec, index_search_attributes=indexed),
+            id=workflow_id,
+            task_queue=request.app.state.settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            memo={"tenant": spec.tenant, "name": spec.name},
+            search_attributes=TypedSearchAttributes([
+                SERVICE_ID.value_set(spec.id), TENANT.value_set(spec.tenant), STATE.value_set("accepted"),
+            ]) if indexed else None,
+        )
+    except WorkflowAlreadyStartedError:
+        raise HTTPException(409, f"service id '{spec.id}' is already in use") from None
+    location = f"/v1/services/{spec.id}"
+    response.headers["Location"] = location
+    return Accepted(id=spec.id, workflow_id=workflow_id, state="accepted", location=location)
+
+
+@router.get("", response_model=Page)
+async def list_services(request: Request, response: Response, caller: Caller = Depends(current_caller),
+                        offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> Page:
+    rows, total = await asyncio.to_thread(
+        request.app.state.inventory.services, None if caller.admin else caller.tenant, offset, limit
+    )
+    response.headers["X-Total-Count"] = str(total)
+    items = [ServiceSummary(**r.model_dump()) for r in rows]
+    return Page(items=items, total=total, offset=offset, limit=limit)
+
+
+async def _live_status(client: Client, service_id: str) -> ServiceStatus | None:
+    try:
+        handle = client.get_workflow_handle(service_workflow_id(service_id))
+        return await asyncio.wait_for(handle.query("status", result_type=ServiceStatus), timeout=5)
+    except Exception:  # noqa: BLE001 - progress is best effort (worker busy, workflow gone)
+        return None
+
+
+@router.get("/{service_id}", response_model=ServiceDetail)
+async def get_service(service_id: str, request: Request, caller: Caller = Depends(current_caller)) -> ServiceDetail:
+    inventory = request.app.state.inventory
+    row = await asyncio.to_thread(inventory.service, service_id)
+    if row is None or not caller.sees(row.tenant):
+        raise HTTPException(404, f"service '{service_id}' not found")
+    components, connections = await asyncio.gather(
+        asyncio.to_thread(inventory.components, service_id), asyncio.to_thread(inventory.connections, service_id)
+    )
+    live = await _live_status(await temporal(request), service_id)
+    detail = ServiceDetail(
+        **row.model_dump(exclude={"placement", "endpoints"}),
+        workflow_id=service_workflow_id(service_id),
+        placement=row.placement,
+        endpoints=row.endpoints or [],
+        components=[ComponentOut(**c.model_dump()) for c in components],
+        connections=[ConnectionOut(**c.model_dump()) for c in connections],
+    )
+    if live is not None:
+        detail.steps = live.steps
+        detail.state = live.state
+        detail.error = live.error
+        detail.placement = detail.placement or live.placement
+        detail.endpoints = detail.endpoints or live.endpoints
+    return detail
+
+
+@router.delete("/{service_id}", status_code=202, response_model=Accepted)
+async def delete_service(service_id: str, request: Request, caller: Caller = Depends(current_caller)) -> Accepted:
+    row = await asyncio.to_thread(request.app.state.inventory.service, service_id)
+    if row is None or not caller.sees(row.tenant):
+        raise HTTPException(404, f"service '{service_id}' not found")
+    if row.state in TERMINAL_STATES:
+        raise HTTPException(409, f"service '{service_id}' is already {row.state}: nothing to remove")
+    handle = (await temporal(request)).get_workflow_handle(service_workflow_id(service_id))
+    try:
+        await handle.start_update("terminate", wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+    except Exception as err:  # noqa: BLE001 - the validator's refusal, or the workflow already closed
+        message = getattr(err, "message", None) or str(getattr(err, "cause", "") or err)
+        raise HTTPException(409, f"service '{service_id}' cannot be removed now: {message}") from None
+    return Accepted(id=service_id, workflow_id=handle.id, state="terminating", location=f"/v1/services/{service_id}")
