@@ -8,7 +8,7 @@ import secrets
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from temporalio.client import Client, WorkflowUpdateStage
-from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from legato.api.auth import Caller, current_caller
@@ -51,7 +51,8 @@ async def create_service(spec: ServiceSpec, request: Request, response: Response
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             memo={"tenant": spec.tenant, "name": spec.name},
             search_attributes=TypedSearchAttributes([
-                SERVICE_ID.value_set(spec.id), TENANT.value_set(spec.tenant), STATE.value_set("accepted"),
+                SearchAttributePair(SERVICE_ID, spec.id), SearchAttributePair(TENANT, spec.tenant),
+                SearchAttributePair(STATE, "accepted"),
             ]) if indexed else None,
         )
     except WorkflowAlreadyStartedError:

@@ -9,6 +9,7 @@ NON_RETRYABLE = ["InvalidRequest", "CapacityExhausted", "PermanentFault", "NotFo
 # A forward step: retried on transient faults for a while, then the service rolls back.
 STEP = dict(
     start_to_close_timeout=timedelta(minutes=2),
+    heartbeat_timeout=timedelta(seconds=10),
     schedule_to_close_timeout=timedelta(minutes=15),
     retry_policy=RetryPolicy(
         initial_interval=timedelta(milliseconds=200),
@@ -21,13 +22,14 @@ STEP = dict(
 # Waiting for readiness: long, heartbeating, so a dead worker is detected in seconds.
 WAIT = dict(
     start_to_close_timeout=timedelta(minutes=10),
-    heartbeat_timeout=timedelta(seconds=15),
+    heartbeat_timeout=timedelta(seconds=10),
     retry_policy=STEP["retry_policy"],
 )
 
 # A compensation must not give up: leaking a host is worse than waiting for a backend.
 UNDO = dict(
     start_to_close_timeout=timedelta(minutes=2),
+    heartbeat_timeout=timedelta(seconds=10),
     schedule_to_close_timeout=timedelta(hours=6),
     retry_policy=RetryPolicy(
         initial_interval=timedelta(milliseconds=200),

@@ -1,0 +1,179 @@
+"""`legato`: run the embedded stack, deploy and inspect services from a terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from legato.config import Settings
+
+app = typer.Typer(help="Legato: multi-cloud orchestration for the telco cloud-edge continuum.", no_args_is_help=True)
+console = Console()
+STEP_MARK = {"running": "…", "done": "✓", "failed": "✗", "compensating": "↶", "compensated": "↶"}
+FINAL = {"active", "failed", "terminated"}
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _token(settings: Settings, tenant: str) -> str:
+    if settings.token is not None:
+        return settings.token.get_secret_value()
+    path = settings.tokens_path
+    if path.exists():
+        for item in (yaml.safe_load(path.read_text()) or {}).get("tokens", []):
+            if item.get("tenant") == tenant:
+                return str(item["token"])
+    console.print(f"[red]no token: set LEGATO_TOKEN, or run `legato up` to create {path}[/red]")
+    raise typer.Exit(2)
+
+
+def _client(tenant: str) -> httpx.Client:
+    settings = _settings()
+    return httpx.Client(base_url=settings.api_url, timeout=30,
+                        headers={"Authorization": f"Bearer {_token(settings, tenant)}"})
+
+
+def _call(client: httpx.Client, method: str, path: str, **kw) -> dict:
+    try:
+        resp = client.request(method, path, **kw)
+    except httpx.HTTPError as err:
+        console.print(f"[red]cannot reach the Legato API at {client.base_url}: {err}[/red] (is `legato up` running?)")
+        raise typer.Exit(2) from None
+    if resp.status_code >= 400:
+        try:
+            body = resp.json()
+            detail = body.get("message") or body.get("detail")
+        except ValueError:
+            detail = resp.text
+        console.print(f"[red]{resp.status_code}: {detail}[/red]")
+        raise typer.Exit(1)
+    return resp.json()
+
+
+TENANT = typer.Option("demo", "--tenant", help="tenant whose token to use from the tokens file")
+
+
+@app.command()
+def up() -> None:
+    """Start Temporal (dev server), the worker, the API and the simulated continuum; Ctrl-C stops all."""
+    from legato.embedded import run_embedded
+
+    raise typer.Exit(run_embedded(_settings(), echo=console.print))
+
+
+@app.command()
+def deploy(spec_file: Path = typer.Argument(..., exists=True, readable=True),
+           wait: bool = typer.Option(False, "--wait", help="follow progress until active or failed"),
+           tenant: str = TENANT) -> None:
+    """Deploy a service from a YAML or JSON spec."""
+    try:
+        spec = yaml.safe_load(spec_file.read_text())
+    except yaml.YAMLError as err:
+        console.print(f"[red]{spec_file}: not valid YAML: {err}[/red]")
+        raise typer.Exit(1) from None
+    with _client(tenant) as client:
+        accepted = _call(client, "POST", "/v1/services", json=spec)
+        console.print(f"service [bold]{accepted['id']}[/bold] accepted (workflow {accepted['workflow_id']})")
+        if wait:
+            _follow(client, accepted["id"])
+
+
+def _follow(client: httpx.Client, service_id: str, until: set[str] = FINAL) -> None:
+    seen: dict[str, str] = {}
+    state = None
+    started = time.monotonic()
+    while True:
+        svc = _call(client, "GET", f"/v1/services/{service_id}")
+        if svc["state"] != state:
+            state = svc["state"]
+            console.print(f"[bold]{time.monotonic() - started:6.1f}s  state: {state}[/bold]")
+        for step in svc.get("steps", []):
+            if seen.get(step["name"]) != step["state"]:
+                seen[step["name"]] = step["state"]
+                mark = STEP_MARK.get(step["state"], "?")
+                console.print(f"{time.monotonic() - started:6.1f}s    {mark} {step['name']:<34} {step['state']:<12} "
+                              f"{step.get('detail') or ''}")
+        if state in until:
+            break
+        time.sleep(0.5)
+    if state == "failed":
+        console.print(f"[red]failed: {svc.get('error')}[/red]")
+        raise typer.Exit(1)
+    if state == "active":
+        _endpoints(svc)
+
+
+def _endpoints(svc: dict) -> None:
+    table = Table(title=f"endpoints of {svc['id']}")
+    for col in ("component", "site", "cluster", "address"):
+        table.add_column(col)
+    for e in svc.get("endpoints", []):
+        table.add_row(e["component"], e["site"], e["cluster"], e["address"])
+    console.print(table)
+
+
+@app.command("ls")
+def list_services(tenant: str = TENANT, limit: int = 100, offset: int = 0) -> None:
+    """List your services."""
+    with _client(tenant) as client:
+        page = _call(client, "GET", "/v1/services", params={"limit": limit, "offset": offset})
+    table = Table(title=f"services ({page['total']})")
+    for col in ("id", "name", "state", "updated"):
+        table.add_column(col)
+    for s in page["items"]:
+        table.add_row(s["id"], s["name"], s["state"], s["updated_at"][:19])
+    console.print(table)
+
+
+@app.command()
+def status(service_id: str, tenant: str = TENANT,
+           as_json: bool = typer.Option(False, "--json", help="print the whole record")) -> None:
+    """Show a service: state, steps, placement and endpoints."""
+    with _client(tenant) as client:
+        svc = _call(client, "GET", f"/v1/services/{service_id}")
+    if as_json:
+        sys.stdout.write(json.dumps(svc, indent=2) + "\n")
+        return
+    console.print(f"[bold]{svc['id']}[/bold] ({svc['name']}, tenant {svc['tenant']}): {svc['state']}")
+    if svc.get("error"):
+        console.print(f"[red]error: {svc['error']}[/red]")
+    for step in svc.get("steps", []):
+        console.print(f"  {STEP_MARK.get(step['state'], '?')} {step['name']:<34} {step['state']:<12} {step['detail']}")
+    for p in (svc.get("placement") or {}).get("components", []):
+        console.print(f"  {p['component']} → {p['site']} (score {p['score']}; {'; '.join(p['reasons'])})")
+    if svc.get("endpoints"):
+        _endpoints(svc)
+
+
+@app.command()
+def rm(service_id: str, tenant: str = TENANT,
+       wait: bool = typer.Option(False, "--wait", help="wait until everything is removed")) -> None:
+    """Remove a service: tear down links, workloads, clusters and hosts it holds."""
+    with _client(tenant) as client:
+        _call(client, "DELETE", f"/v1/services/{service_id}")
+        console.print(f"service {service_id}: terminating")
+        if wait:
+            _follow(client, service_id, until={"terminated", "failed"})
+            console.print(f"service {service_id}: terminated")
+
+
+@app.command()
+def worker() -> None:
+    """Run only the worker (when Temporal and the API run elsewhere)."""
+    from legato.worker import main
+
+    main()
+
+
+if __name__ == "__main__":
+    app()
