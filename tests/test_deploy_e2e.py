@@ -1,12 +1,16 @@
 """DeployService through the real API, on the real Temporal server, to `active` — and back."""
 
-import yaml
+import pytest
 
-from tests.stack import EXAMPLES
+from tests.specs import example, scale_path_spec
 
 
-def example(name: str) -> dict:
-    return yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
+async def assert_nothing_left(stack, service_id: str) -> None:
+    left = stack.sim.leftovers(service_id)
+    assert left == {k: 0 for k in left}, f"leaked in the sim: {left}"
+    assert stack.inventory_hosts(service_id) == set()
+    assert stack.inventory.components(service_id) == []
+    assert stack.inventory.connections(service_id) == []
 
 
 async def test_video_analytics_deploys_to_active_and_inventory_matches_sim(stack):
@@ -33,12 +37,82 @@ async def test_video_analytics_deploys_to_active_and_inventory_matches_sim(stack
     # Hosts the inventory says the service holds are the ones the PIM says it holds.
     assert stack.inventory_hosts(service_id) == await stack.sim_hosts(service_id)
 
-    # Every step ended done; progress is visible per step.
+    # Every step ended done; the operations log has them in order.
     assert svc["steps"] and all(s["state"] == "done" for s in svc["steps"])
+    assert [op.step for op in stack.inventory.operations(service_id)][:1]
 
     async with stack.http() as client:
         resp = await client.delete(f"/v1/services/{service_id}")
         assert resp.status_code == 202, resp.text
+        await stack.wait_state(service_id, {"terminated"})
+        again = await client.delete(f"/v1/services/{service_id}")
+        assert again.status_code == 409
+    await assert_nothing_left(stack, service_id)
+
+
+async def test_scale_path_grows_shared_cluster_and_gives_hosts_back(stack):
+    service_id = await stack.deploy(scale_path_spec())
+    svc = await stack.wait_state(service_id, {"active", "failed"})
+    assert svc["state"] == "active", svc.get("error")
+    plan = svc["placement"]["sites"][0]
+    assert plan["action"] == "scale" and plan["add_hosts"]
+    cluster = stack.sim.cluster(plan["cluster"])
+    assert set(plan["add_hosts"]) <= set(cluster.hosts)
+
+    async with stack.http() as client:
+        assert (await client.delete(f"/v1/services/{service_id}")).status_code == 202
     await stack.wait_state(service_id, {"terminated"})
-    assert stack.sim.leftovers(service_id) == {k: 0 for k in stack.sim.leftovers(service_id)}
-    assert stack.inventory_hosts(service_id) == set()
+    await assert_nothing_left(stack, service_id)
+    # The shared cluster is back to its own nodes, and still exists.
+    assert not set(plan["add_hosts"]) & set(stack.sim.cluster(plan["cluster"]).hosts)
+
+
+FAILING_STEPS = [
+    ("pim.allocate", "video-analytics", "allocate-hosts"),
+    ("mcm.create_cluster", "video-analytics", "create-cluster"),
+    ("mcm.add_nodes", "scale", "scale-cluster"),
+    ("wdm.deploy", "video-analytics", "deploy@"),
+    ("wdm.status", "video-analytics", "ready@"),
+    ("tcm.connect", "video-analytics", "link@"),
+    ("tcm.set_qos", "video-analytics", "user-qos@"),
+]
+
+
+@pytest.mark.parametrize(("kind", "spec_name", "step"), FAILING_STEPS, ids=[k for k, _, _ in FAILING_STEPS])
+async def test_permanent_failure_at_any_step_rolls_back_without_leaks(stack, kind, spec_name, step):
+    stack.sim.set_fault(kind, permanent=True)
+    spec = scale_path_spec() if spec_name == "scale" else example(spec_name)
+    service_id = await stack.deploy(spec)
+    svc = await stack.wait_state(service_id, {"active", "failed"})
+    assert svc["state"] == "failed"
+    assert f"injected permanent failure on {kind}" in svc["error"]
+    failed = [s for s in svc["steps"] if s["state"] == "failed"]
+    assert failed and failed[0]["name"].startswith(step), svc["steps"]
+    # Every step that ran (or was about to) was undone, newest first, and each undo succeeded.
+    steps = {s["name"]: s["state"] for s in svc["steps"]}
+    for name, state in steps.items():
+        if name.startswith("undo "):
+            assert state == "compensated", svc["steps"]
+        elif name != "place" and not name.startswith(("ready@", "reuse-cluster@")):
+            assert steps.get(f"undo {name}") == "compensated", (name, svc["steps"])
+    await assert_nothing_left(stack, service_id)
+    assert stack.inventory.service(service_id).state == "failed"
+
+
+async def test_transient_faults_everywhere_still_end_active_without_duplicates(stack):
+    from legato.adapters.sim_continuum import KINDS
+
+    for kind in KINDS:
+        stack.sim.set_fault(kind, transient_rate=0.3)
+    ids = [await stack.deploy(example("video-analytics")), await stack.deploy(example("web-shop"))]
+    for service_id in ids:
+        svc = await stack.wait_state(service_id, {"active", "failed"}, timeout=240)
+        assert svc["state"] == "active", svc.get("error")
+        assert stack.inventory_hosts(service_id) == await stack.sim_hosts(service_id)
+    assert stack.sim.duplicate_allocations() == 0
+    stack.sim.clear_faults()
+    for service_id in ids:
+        async with stack.http() as client:
+            assert (await client.delete(f"/v1/services/{service_id}")).status_code == 202
+        await stack.wait_state(service_id, {"terminated"})
+        await assert_nothing_left(stack, service_id)

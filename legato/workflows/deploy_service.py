@@ -180,9 +180,7 @@ class DeployService:
                                      remove_hosts=plan.add_hosts, allocation_op_id=allocation_op(child_id))
         step = f"scale-cluster@{site}"
         self.saga.register(step, partial(self._child, shrink, f"{self.wid}/shrink-cluster/{site}"))
-        self.progress.begin(step, f"{plan.cluster} += {', '.join(plan.add_hosts)}")
-        await self._child(grow, child_id)
-        self.progress.done(step)
+        await self._tracked(step, f"{plan.cluster} += {', '.join(plan.add_hosts)}", self._child(grow, child_id))
         return plan.cluster
 
     async def _child(self, req: ScaleClusterRequest, child_id: str) -> None:
@@ -209,13 +207,12 @@ class DeployService:
                          DeployWorkload(op_id=deploy_op, service_id=sid, step=step, cluster_id=cluster, site=site,
                                         workload=workload), result_type=WorkloadStatus)
         step = f"ready@{name}"
-        self.progress.begin(step)
-        ready = await workflow.execute_activity(
+        ready = await self._tracked(step, "waiting for replicas", workflow.execute_activity(
             "wdm.wait_ready",
             WaitReady(op_id=f"{base}/wait", service_id=sid, step=step, cluster_id=cluster, workload_id=workload_id,
                       poll_seconds=self.req.ready_poll_seconds),
             result_type=WorkloadStatus, **WAIT,
-        )
+        ))
         self.progress.done(step, f"{ready.ready_replicas}/{ready.replicas} ready at {ready.endpoint}")
         return ready
 
@@ -269,9 +266,15 @@ class DeployService:
         return results
 
     async def _step(self, step: str, detail: str, activity_name: str, arg, result_type=None):
+        return await self._tracked(
+            step, detail, workflow.execute_activity(activity_name, arg, result_type=result_type, **STEP)
+        )
+
+    async def _tracked(self, step: str, detail: str, work):
+        """Await `work` as one visible step of the progress: running, then done or failed."""
         self.progress.begin(step, detail)
         try:
-            result = await workflow.execute_activity(activity_name, arg, result_type=result_type, **STEP)
+            result = await work
         except Exception as err:
             self.progress.failed(step, error_text(err))
             raise

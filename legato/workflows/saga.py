@@ -27,7 +27,8 @@ class Saga:
         others still run: a stuck delete must not keep the hosts behind it allocated."""
         errors: list[str] = []
         while self._undo:
-            step, undo = self._undo.pop()
+            done, undo = self._undo.pop()
+            step = f"undo {done}"
             if self._progress:
                 self._progress.compensating(step)
             try:
