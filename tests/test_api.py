@@ -15,7 +15,8 @@ def bad(mutate) -> dict:
 
 
 INVALID = {
-    "unknown link endpoint": (lambda s: s["links"][0].update({"to": "nowhere"}), "links", "unknown component 'nowhere'"),
+    "unknown link endpoint": (lambda s: s["links"][0].update({"to": "nowhere"}), "links",
+                              "unknown component 'nowhere'"),
     "impossible latency": (lambda s: s["user_areas"][0].update({"max_latency_ms": 0.1}),
                            "user_areas.0.max_latency_ms", "impossible latency"),
     "negative resources": (lambda s: s["components"][0].update({"cpu": -2}), "components.0.cpu", "greater than 0"),
