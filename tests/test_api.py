@@ -87,3 +87,13 @@ async def test_continuum_listings_page(stack):
         assert (await client.get("/v1/clusters")).json()["total"] >= 3
         edge = (await client.get("/v1/hosts", params={"site": "paris-edge-1"})).json()["items"]
         assert edge and {h["site"] for h in edge} == {"paris-edge-1"}
+
+
+async def test_a_service_is_readable_right_after_it_is_accepted(stack):
+    async with stack.http() as client:
+        accepted = await client.post("/v1/services", json=example("web-shop"))
+        right_away = await client.get(accepted.headers["Location"])
+    assert right_away.status_code == 200, right_away.text
+    assert right_away.json()["state"] in {"accepted", "placing", "provisioning", "deploying", "connecting", "active"}
+    async with stack.http("beta") as beta:
+        assert (await beta.get(accepted.headers["Location"])).status_code == 404

@@ -85,7 +85,9 @@ async def _live_status(client: Client, service_id: str) -> ServiceStatus | None:
 async def get_service(service_id: str, request: Request, caller: Caller = Depends(current_caller)) -> ServiceDetail:
     inventory = request.app.state.inventory
     row = await asyncio.to_thread(inventory.service, service_id)
-    if row is None or not caller.sees(row.tenant):
+    if row is None:
+        return await _just_started(await temporal(request), service_id, caller)
+    if not caller.sees(row.tenant):
         raise HTTPException(404, f"service '{service_id}' not found")
     components, connections = await asyncio.gather(
         asyncio.to_thread(inventory.components, service_id), asyncio.to_thread(inventory.connections, service_id)
@@ -106,6 +108,25 @@ async def get_service(service_id: str, request: Request, caller: Caller = Depend
         detail.placement = detail.placement or live.placement
         detail.endpoints = detail.endpoints or live.endpoints
     return detail
+
+
+async def _just_started(client: Client, service_id: str, caller: Caller) -> ServiceDetail:
+    """Between the 202 and the workflow's first inventory write, the workflow alone knows the service."""
+    handle = client.get_workflow_handle(service_workflow_id(service_id))
+    try:
+        described = await handle.describe()
+        memo = await described.memo()
+    except Exception:  # noqa: BLE001 - no such workflow
+        raise HTTPException(404, f"service '{service_id}' not found") from None
+    if not caller.sees(str(memo.get("tenant"))):
+        raise HTTPException(404, f"service '{service_id}' not found")
+    live = await _live_status(client, service_id)
+    return ServiceDetail(
+        id=service_id, name=str(memo.get("name", "")), tenant=str(memo["tenant"]),
+        state=str(live.state) if live else "accepted", error=live.error if live else None,
+        created_at=described.start_time, updated_at=described.start_time, workflow_id=handle.id, spec={},
+        steps=live.steps if live else [],
+    )
 
 
 @router.delete("/{service_id}", status_code=202, response_model=Accepted)
