@@ -116,7 +116,7 @@ def _follow(client: httpx.Client, service_id: str, until: set[str] = FINAL) -> N
 def _endpoints(svc: dict) -> None:
     table = Table(title=f"endpoints of {svc['id']}")
     for col in ("component", "site", "cluster", "address"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for e in svc.get("endpoints", []):
         table.add_row(e["component"], e["site"], e["cluster"], e["address"])
     console.print(table)

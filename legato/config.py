@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     # The simulated continuum (the `sim` backends' own state, like an external system's).
     topology: Path = PROJECT_ROOT / "deploy" / "topologies" / "default.yaml"
     sim_database: Path | None = None
+    sim_profile: str = "realistic"  # realistic | instant (zero configured latency)
 
     # API.
     api_host: str = "127.0.0.1"

@@ -21,10 +21,13 @@ def prepare_continuum(settings: Settings) -> dict:
     """Load the topology into the inventory and seed the simulator (a no-op once seeded: the
     simulated infrastructure keeps its state across restarts, like a real one)."""
     from legato.adapters.sim_continuum import SimContinuum
+    from legato.adapters.sim_profiles import apply_profile
 
     topology = load_topology(settings.topology)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    SimContinuum(settings.sim_path).seed(topology)
+    sim = SimContinuum(settings.sim_path)
+    sim.seed(topology)
+    apply_profile(sim, settings.sim_profile)
     Inventory(settings.inventory_url).load_topology(topology)
     return topology_summary(topology)
 
@@ -52,7 +55,10 @@ def run_embedded(settings: Settings, echo=print) -> int:
     data.mkdir(parents=True, exist_ok=True)
     tokens = ensure_tokens_file(settings.tokens_path)
     summary = prepare_continuum(settings)
-    echo(f"continuum: {summary}")
+    tiers = ", ".join(f"{n} {tier}" for tier, n in summary["sites_per_tier"].items())
+    echo(f"continuum {settings.topology.name}: {summary['sites']} sites ({tiers}), {summary['hosts']} hosts, "
+         f"{summary['vcpu']:g} vCPU, {summary['gpu']} GPUs, {summary['areas']} user areas; "
+         f"sim profile {settings.sim_profile}")
 
     host, _, port = settings.temporal_address.rpartition(":")
     server = DevServer(data / "temporal.db", port=int(port), ui_port=settings.temporal_ui_port,

@@ -125,6 +125,7 @@ def make_settings(data_dir: Path, temporal_address: str) -> Settings:
         task_queue=f"legato-test-{uuid.uuid4().hex[:8]}",
         api_tokens=",".join(f"{token}={tenant}" for tenant, token in TOKENS.items()),
         api_tokens_file=data_dir / "no-tokens-file.yaml",
+        sim_profile="instant",
     )
 
 
