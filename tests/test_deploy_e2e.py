@@ -116,3 +116,14 @@ async def test_transient_faults_everywhere_still_end_active_without_duplicates(s
             assert (await client.delete(f"/v1/services/{service_id}")).status_code == 202
         await stack.wait_state(service_id, {"terminated"})
         await assert_nothing_left(stack, service_id)
+
+
+async def test_deferred_deployment_waits_for_not_before(stack):
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.now(UTC) + timedelta(seconds=4)
+    service_id = await stack.deploy({**example("web-shop"), "not_before": start.isoformat()})
+    assert (await stack.wait_state(service_id, {"scheduled"}))["state"] == "scheduled"
+    assert await stack.sim_workloads(service_id) == []
+    await stack.wait_state(service_id, {"active"})
+    assert datetime.now(UTC) >= start

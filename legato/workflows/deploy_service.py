@@ -84,7 +84,10 @@ class DeployService:
         if spec.not_before is not None and spec.not_before > workflow.now():
             await self._set_state(ServiceState.scheduled)
             delay = (spec.not_before - workflow.now()).total_seconds()
-            await workflow.wait_condition(lambda: self.terminate_requested, timeout=delay)
+            try:
+                await workflow.wait_condition(lambda: self.terminate_requested, timeout=delay)
+            except TimeoutError:
+                pass  # not_before reached
             if self.terminate_requested:
                 await self._set_state(ServiceState.terminated)
                 return self.status

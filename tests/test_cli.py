@@ -1,0 +1,44 @@
+"""The `legato` command as an operator types it, against a running API."""
+
+import asyncio
+import os
+import sys
+
+from tests.stack import EXAMPLES, TOKENS
+
+
+async def legato(stack, *args: str) -> tuple[int, str]:
+    env = {**os.environ, "LEGATO_API_URL": stack.base_url, "LEGATO_TOKEN": TOKENS["alpha"], "COLUMNS": "200"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "legato.cli", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=180)
+    return proc.returncode, out.decode()
+
+
+async def test_deploy_wait_ls_status_rm(stack):
+    stack.sim.set_latency("mcm.create_cluster", 1.0)  # long enough to see progress
+    code, out = await legato(stack, "deploy", str(EXAMPLES / "video-analytics.yaml"), "--wait")
+    assert code == 0, out
+    for words in ("✓ place", "allocate-hosts@", "create-cluster@", "deploy@ingest", "link@", "state: active",
+                  "endpoints of"):
+        assert words in out, (words, out)
+    service_id = out.split("service ", 1)[1].split()[0]
+
+    code, out = await legato(stack, "ls")
+    assert code == 0 and service_id in out and "active" in out
+    code, out = await legato(stack, "status", service_id)
+    assert code == 0 and "ingest →" in out and "active" in out
+    code, out = await legato(stack, "rm", service_id, "--wait")
+    assert code == 0 and "terminated" in out, out
+    assert stack.sim.leftovers(service_id) == {"hosts": 0, "clusters": 0, "workloads": 0, "connections": 0}
+
+
+async def test_cli_reports_bad_input_without_a_traceback(stack, tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: x\ncomponents:\n  - {name: a, image: i, cpu: -1}\n")
+    code, out = await legato(stack, "deploy", str(spec))
+    assert code == 1 and "422" in out and "components.0.cpu" in out and "Traceback" not in out
+    code, out = await legato(stack, "status", "missing")
+    assert code == 1 and "404" in out
