@@ -23,18 +23,9 @@ class WDMActivities(ActivityGroup):
         w = req.workload
         status = await self.wdm.deploy(req.op_id, req.cluster_id, w)
         row = ComponentRow(
-            service_id=req.service_id,
-            name=w.component,
-            site=req.site,
-            cluster=req.cluster_id,
-            workload_id=w.id,
-            image=w.image,
-            version=w.version,
-            replicas=w.replicas,
-            cpu=w.cpu,
-            memory_mb=w.memory_mb,
-            gpu=w.gpu,
+            service_id=req.service_id, name=w.component, site=req.site, cluster=req.cluster_id, workload_id=w.id,
             endpoint=status.endpoint,
+            **w.model_dump(include={"image", "version", "replicas", "cpu", "memory_mb", "gpu"}),
         )
         await self.record(self.inventory.component_deployed, row)
         await self.log(req.service_id, req.op_id, req.step, "done", f"{w.id} on {req.cluster_id}")
