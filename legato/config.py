@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -48,14 +47,14 @@ class Settings(BaseSettings):
     # Activity retry tuning (tests shorten these).
     activity_max_interval_seconds: float = 10.0
 
-    @cached_property
+    @property
     def inventory_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'inventory.db'}"
 
-    @cached_property
+    @property
     def sim_path(self) -> Path:
         return self.sim_database or self.data_dir / "sim.db"
 
-    @cached_property
+    @property
     def tokens_path(self) -> Path:
         return self.api_tokens_file or self.data_dir / "tokens.yaml"

@@ -130,9 +130,11 @@ def make_settings(data_dir: Path, temporal_address: str) -> Settings:
 
 
 @asynccontextmanager
-async def running_stack(data_dir: Path, temporal_address: str, worker: str = "inline"):
+async def running_stack(data_dir: Path, temporal_address: str, worker: str = "inline", database_url: str | None = None):
     """worker: "inline" (in this event loop), "process" (a child process), or "none"."""
     settings = make_settings(data_dir, temporal_address)
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
     prepare_continuum(settings)
     inventory = Inventory(settings.inventory_url)
     with ApiServer(settings) as api:
