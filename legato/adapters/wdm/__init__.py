@@ -37,6 +37,15 @@ class WorkloadStatus(BaseModel):
         return self.ready_replicas >= self.replicas
 
 
+class WorkloadMetrics(BaseModel):
+    """What a canary's health gate reads: the share of failed requests over the recent window."""
+
+    id: str
+    version: str
+    error_rate: float
+    requests: int = 0
+
+
 class WDM(Protocol):
     async def deploy(self, op_id: str, cluster_id: str, spec: WorkloadSpec) -> WorkloadStatus: ...
 
@@ -46,10 +55,15 @@ class WDM(Protocol):
 
     async def upgrade(
         self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str
-    ) -> WorkloadStatus: ...
+    ) -> WorkloadStatus:
+        """Rolling, with surge: old replicas keep serving until their replacements are ready, so
+        ready replicas never drop below the requested count (Kubernetes maxUnavailable=0)."""
+        ...
 
     async def remove(self, op_id: str, cluster_id: str, workload_id: str) -> None:
         """Idempotent: removing a workload that does not exist succeeds."""
         ...
 
     async def list_workloads(self, cluster_id: str | None = None) -> list[WorkloadStatus]: ...
+
+    async def metrics(self, cluster_id: str, workload_id: str) -> WorkloadMetrics | None: ...
