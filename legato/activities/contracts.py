@@ -79,6 +79,7 @@ class ServiceUpdate(BaseModel):
     error: str | None = None
     placement: dict | None = None
     endpoints: list[dict] | None = None
+    spec: dict | None = None
 
 
 class PlaceRequest(BaseModel):

@@ -19,6 +19,8 @@ def service_workflow_id(service_id: str) -> str:
 
 class DeployRequest(BaseModel):
     spec: ServiceSpec
+    # Carried by continue-as-new: the entity's whole state (None on the first run).
+    entity: ServiceEntity | None = None
     # False when the namespace has no Legato search attributes (upserting them would fail).
     index_search_attributes: bool = True
     ready_poll_seconds: float = 0.2
@@ -32,3 +34,8 @@ class ScaleClusterRequest(BaseModel):
     remove_hosts: list[str] = Field(default_factory=list)
     # For removal: the operation that allocated the hosts being given back.
     allocation_op_id: str | None = None
+
+
+from legato.workflows.entity import ServiceEntity  # noqa: E402  (entity refers to ScaleClusterRequest)
+
+DeployRequest.model_rebuild()

@@ -53,3 +53,14 @@ class Progress:
     def compensated(self, name: str) -> None:
         step = self._step(name)
         step.state, step.ended_at = StepState.compensated, workflow.now()
+
+    async def track(self, name: str, detail: str, work):
+        """Await `work` as one visible step: running, then done or failed (with the cause)."""
+        self.begin(name, detail)
+        try:
+            result = await work
+        except Exception as err:
+            self.failed(name, error_text(err))
+            raise
+        self.done(name)
+        return result

@@ -1,38 +1,45 @@
-"""Compensations registered before each step, run in reverse on failure or teardown."""
+"""Compensations registered before each step, run in reverse on failure, teardown, or selectively
+when a resource is given back (a move frees its source)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from temporalio import workflow
 
-from legato.workflows.progress import Progress, error_text
-
-Undo = Callable[[], Awaitable[object]]
+with workflow.unsafe.imports_passed_through():
+    from legato.workflows.entity import Compensation
+    from legato.workflows.options import UNDO
+    from legato.workflows.progress import Progress, error_text
 
 
 class Saga:
-    def __init__(self, progress: Progress | None = None):
-        self._undo: list[tuple[str, Undo]] = []
+    def __init__(self, undo: list[Compensation], progress: Progress | None = None):
+        self.undo = undo  # shared with the entity state: what is registered is what continues-as-new
         self._progress = progress
 
-    def register(self, step: str, undo: Undo) -> None:
-        self._undo.append((step, undo))
+    def register(self, compensation: Compensation) -> None:
+        self.undo.append(compensation)
 
-    def __len__(self) -> int:
-        return len(self._undo)
+    def activity(self, key: str, step: str, activity: str, arg) -> None:
+        self.register(Compensation(key=key, step=step, activity=activity, arg=arg.model_dump(mode="json")))
 
-    async def unwind(self) -> list[str]:
-        """Run every compensation, newest first. One that fails for good is reported and the
-        others still run: a stuck delete must not keep the hosts behind it allocated."""
+    def drop(self, keep: Callable[[Compensation], bool]) -> None:
+        """Forget compensations whose resource is gone by other means (e.g. moved away)."""
+        self.undo[:] = [c for c in self.undo if keep(c)]
+
+    async def unwind(self, only: Callable[[Compensation], bool] | None = None) -> list[str]:
+        """Run the compensations (all, or those `only` selects), newest first. One that fails for
+        good is reported and the others still run: a stuck delete must not keep hosts allocated."""
         errors: list[str] = []
-        while self._undo:
-            done, undo = self._undo.pop()
-            step = f"undo {done}"
+        chosen = [c for c in self.undo if only is None or only(c)]
+        self.undo[:] = [c for c in self.undo if not (only is None or only(c))]
+        for comp in reversed(chosen):
+            step = f"undo {comp.step}"
             if self._progress:
                 self._progress.compensating(step)
             try:
-                await undo()
+                await run_compensation(comp)
             except Exception as err:  # noqa: BLE001 - reported, never swallowed silently
                 workflow.logger.error("compensation %s failed: %s", step, error_text(err))
                 errors.append(f"{step}: {error_text(err)}")
@@ -42,3 +49,10 @@ class Saga:
             if self._progress:
                 self._progress.compensated(step)
         return errors
+
+
+async def run_compensation(comp: Compensation) -> None:
+    if comp.activity is not None:
+        await workflow.execute_activity(comp.activity, comp.arg, **UNDO)
+    elif comp.child is not None:
+        await workflow.execute_child_workflow("ScaleCluster", comp.child, id=comp.child_id)

@@ -26,44 +26,39 @@ class ScaleCluster:
         wid = workflow.info().workflow_id
         cluster: Cluster | None = None
         if req.add_hosts:
-            saga = Saga()
+            saga = Saga([])
             alloc = allocation_op(wid)
-            nodes = ChangeNodes(
-                op_id=f"{wid}/add-nodes", service_id=req.service_id, step=f"add-nodes@{req.site}",
-                cluster_id=req.cluster_id, host_ids=req.add_hosts,
-            )
             try:
-                saga.register("release-hosts", lambda: self._release(req, alloc, f"{wid}/undo-allocate"))
+                saga.activity("hosts", "allocate-hosts", "pim.release_hosts", self._release_req(
+                    req, alloc, f"{wid}/undo-allocate", req.add_hosts))
                 await workflow.execute_activity(
                     "pim.allocate_hosts",
                     AllocateHosts(op_id=alloc, service_id=req.service_id, step=f"allocate-hosts@{req.site}",
                                   site=req.site, host_ids=req.add_hosts),
                     **STEP,
                 )
-                saga.register("remove-nodes", lambda: self._remove_nodes(req, f"{wid}/undo-add-nodes"))
-                cluster = await workflow.execute_activity("mcm.add_nodes", nodes, result_type=Cluster, **STEP)
+                saga.activity("nodes", "add-nodes", "mcm.remove_nodes", self._nodes_req(
+                    req, f"{wid}/undo-add-nodes", req.add_hosts))
+                cluster = await workflow.execute_activity(
+                    "mcm.add_nodes", self._nodes_req(req, f"{wid}/add-nodes", req.add_hosts, "add-nodes"),
+                    result_type=Cluster, **STEP)
             except Exception as err:
                 await saga.unwind()
                 raise ApplicationError(f"scale-up of {req.cluster_id} failed: {error_text(err)}",
                                        type="ScaleClusterFailed", non_retryable=True) from err
         if req.remove_hosts:
-            await self._remove_nodes(req, f"{wid}/remove-nodes", req.remove_hosts)
-            await self._release(req, req.allocation_op_id or allocation_op(wid), f"{wid}/release-hosts",
-                                req.remove_hosts)
+            await workflow.execute_activity(
+                "mcm.remove_nodes", self._nodes_req(req, f"{wid}/remove-nodes", req.remove_hosts), **UNDO)
+            await workflow.execute_activity("pim.release_hosts", self._release_req(
+                req, req.allocation_op_id or allocation_op(wid), f"{wid}/release-hosts", req.remove_hosts), **UNDO)
         return cluster
 
-    async def _remove_nodes(self, req: ScaleClusterRequest, op_id: str, hosts: list[str] | None = None) -> None:
-        await workflow.execute_activity(
-            "mcm.remove_nodes",
-            ChangeNodes(op_id=op_id, service_id=req.service_id, step=f"remove-nodes@{req.site}",
-                        cluster_id=req.cluster_id, host_ids=hosts or req.add_hosts),
-            **UNDO,
-        )
+    @staticmethod
+    def _nodes_req(req: ScaleClusterRequest, op_id: str, hosts: list[str], verb: str = "remove-nodes") -> ChangeNodes:
+        return ChangeNodes(op_id=op_id, service_id=req.service_id, step=f"{verb}@{req.site}",
+                           cluster_id=req.cluster_id, host_ids=hosts)
 
-    async def _release(self, req: ScaleClusterRequest, alloc: str, op_id: str, hosts: list[str] | None = None):
-        await workflow.execute_activity(
-            "pim.release_hosts",
-            ReleaseHosts(op_id=op_id, service_id=req.service_id, step=f"release-hosts@{req.site}",
-                         allocation_op_id=alloc, host_ids=hosts or req.add_hosts),
-            **UNDO,
-        )
+    @staticmethod
+    def _release_req(req: ScaleClusterRequest, alloc: str, op_id: str, hosts: list[str]) -> ReleaseHosts:
+        return ReleaseHosts(op_id=op_id, service_id=req.service_id, step=f"release-hosts@{req.site}",
+                            allocation_op_id=alloc, host_ids=hosts)

@@ -1,0 +1,63 @@
+"""The state a service's entity workflow carries, also across continue-as-new."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from legato.model import ServiceSpec, ServiceStatus
+from legato.workflows.contracts import ScaleClusterRequest
+
+
+class Compensation(BaseModel):
+    """How to undo one step, as data (not a closure), so it survives continue-as-new and can be
+    run selectively: a move frees the source site's resources by running their compensations."""
+
+    key: str  # the resource it undoes: "hosts@<site>", "cluster@<site>", "workload@<component>", ...
+    step: str  # shown as "undo <step>"
+    activity: str | None = None
+    arg: dict = Field(default_factory=dict)
+    child: ScaleClusterRequest | None = None
+    child_id: str | None = None
+
+
+class ComponentState(BaseModel):
+    name: str
+    site: str
+    cluster: str
+    workload_id: str
+    image: str
+    version: str
+    replicas: int
+    endpoint: str = ""
+
+
+class ConnectionState(BaseModel):
+    key: str  # "link@<i>" or "qos@<i>"
+    kind: str  # link | qos
+    id: str
+    description: str
+
+
+class OperationRecord(BaseModel):
+    request_id: str
+    kind: str  # scale | upgrade | move | update | terminate
+    component: str | None = None
+    params: dict = Field(default_factory=dict)
+    requested_by: str = ""
+    state: str = "running"  # running | succeeded | failed | rolled-back | refused
+    detail: str = ""
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+class ServiceEntity(BaseModel):
+    spec: ServiceSpec
+    status: ServiceStatus
+    undo: list[Compensation] = Field(default_factory=list)
+    components: dict[str, ComponentState] = Field(default_factory=dict)
+    connections: list[ConnectionState] = Field(default_factory=list)
+    operations: dict[str, OperationRecord] = Field(default_factory=dict)  # finished, by request id
+    deployed: bool = False
+    terminate_requested: bool = False
