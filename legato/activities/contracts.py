@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from legato.adapters.tcm import LinkRequest, QosRequest
 from legato.adapters.wdm import WorkloadSpec
-from legato.model import ServiceSpec
+from legato.model import Candidate, ServiceSpec, SitePlan
 
 
 class Op(BaseModel):
@@ -85,3 +85,49 @@ class ServiceUpdate(BaseModel):
 class PlaceRequest(BaseModel):
     spec: ServiceSpec
     exclude_sites: list[str] = Field(default_factory=list)
+
+
+class ScaleWorkload(Op):
+    cluster_id: str
+    workload_id: str
+    component: str
+    replicas: int
+
+
+class UpgradeWorkload(Op):
+    cluster_id: str
+    workload_id: str
+    component: str
+    image: str
+    version: str
+
+
+class WorkloadRef(BaseModel):
+    cluster_id: str
+    workload_id: str
+
+
+class PlanGrowth(BaseModel):
+    spec: ServiceSpec
+    component: str
+    extra_replicas: int
+    site: str
+    cluster_id: str
+
+
+class PlaceComponent(BaseModel):
+    spec: ServiceSpec
+    component: str
+    current: dict[str, str]  # component -> site
+    target_site: str | None = None
+
+
+class SiteChoice(BaseModel):
+    plan: SitePlan | None
+    reason: str
+    rejected: list[Candidate] = Field(default_factory=list)
+
+
+class RecordOperation(BaseModel):
+    service_id: str
+    record: dict

@@ -3,7 +3,8 @@
 from temporalio import activity
 
 from legato.activities.base import ActivityGroup
-from legato.activities.contracts import ServiceUpdate
+from legato.activities.contracts import RecordOperation, ServiceUpdate
+from legato.inventory.tables import ServiceOperationRow
 from legato.model import ServiceSpec
 
 
@@ -18,3 +19,10 @@ class InventoryActivities(ActivityGroup):
         if update.error is None:
             fields["error"] = None
         await self.record(self.inventory.service_updated, update.service_id, **fields)
+
+    @activity.defn(name="inventory.record_operation")
+    async def record_operation(self, req: RecordOperation) -> None:
+        row = ServiceOperationRow.model_validate({**req.record, "service_id": req.service_id})
+        if row.started_at and row.ended_at:
+            row.duration_seconds = (row.ended_at - row.started_at).total_seconds()
+        await self.record(self.inventory.operation_recorded, row)

@@ -5,9 +5,9 @@ import asyncio
 from temporalio import activity
 
 from legato.activities.base import ActivityGroup
-from legato.activities.contracts import PlaceRequest
+from legato.activities.contracts import PlaceComponent, PlaceRequest, PlanGrowth, SiteChoice
 from legato.model import PlacementDecision
-from legato.placement import place
+from legato.placement import place, place_component, plan_growth
 
 
 class PlacementActivities(ActivityGroup):
@@ -18,3 +18,22 @@ class PlacementActivities(ActivityGroup):
         for site in request.exclude_sites:
             topology.sites.pop(site, None)
         return await asyncio.to_thread(place, request.spec, topology, usage)
+
+    @activity.defn(name="placement.place_component")
+    async def place_component(self, req: PlaceComponent) -> SiteChoice:
+        """Where a moved component goes, the others staying put."""
+        topology = await self.record(self.inventory.topology)
+        usage = await self.record(self.inventory.cluster_usage)
+        plan, reason, rejected = await asyncio.to_thread(
+            place_component, req.spec, req.component, topology, usage, req.current, req.target_site
+        )
+        return SiteChoice(plan=plan, reason=reason, rejected=rejected)
+
+    @activity.defn(name="placement.plan_growth")
+    async def plan_growth(self, req: PlanGrowth) -> SiteChoice:
+        """Room for more replicas on the component's cluster, or the hosts to add to make it."""
+        topology = await self.record(self.inventory.topology)
+        usage = await self.record(self.inventory.cluster_usage)
+        extra = req.spec.component(req.component).model_copy(update={"replicas": req.extra_replicas})
+        plan, reason = plan_growth(topology.sites[req.site], req.cluster_id, [extra], usage)
+        return SiteChoice(plan=plan, reason=reason)

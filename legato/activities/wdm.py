@@ -5,9 +5,16 @@ import asyncio
 from temporalio import activity
 
 from legato.activities.base import ActivityGroup, heartbeat, maps_adapter_errors
-from legato.activities.contracts import DeployWorkload, RemoveWorkload, WaitReady
+from legato.activities.contracts import (
+    DeployWorkload,
+    RemoveWorkload,
+    ScaleWorkload,
+    UpgradeWorkload,
+    WaitReady,
+    WorkloadRef,
+)
 from legato.adapters.errors import NotFound
-from legato.adapters.wdm import WDM, WorkloadStatus
+from legato.adapters.wdm import WDM, WorkloadMetrics, WorkloadStatus
 from legato.inventory import Inventory
 from legato.inventory.tables import ComponentRow
 
@@ -49,5 +56,30 @@ class WDMActivities(ActivityGroup):
     @maps_adapter_errors
     async def remove_workload(self, req: RemoveWorkload) -> None:
         await self.wdm.remove(req.op_id, req.cluster_id, req.workload_id)
-        await self.record(self.inventory.component_removed, req.service_id, req.component)
+        await self.record(self.inventory.component_removed, req.service_id, req.component, req.workload_id)
         await self.log(req.service_id, req.op_id, req.step, "done", req.workload_id)
+
+    @activity.defn(name="wdm.scale_workload")
+    @maps_adapter_errors
+    async def scale_workload(self, req: ScaleWorkload) -> WorkloadStatus:
+        status = await self.wdm.scale(req.op_id, req.cluster_id, req.workload_id, req.replicas)
+        await self.record(self.inventory.component_changed, req.service_id, req.component, replicas=req.replicas)
+        await self.log(req.service_id, req.op_id, req.step, "done", f"{req.workload_id} ×{req.replicas}")
+        return status
+
+    @activity.defn(name="wdm.upgrade_workload")
+    @maps_adapter_errors
+    async def upgrade_workload(self, req: UpgradeWorkload) -> WorkloadStatus:
+        status = await self.wdm.upgrade(req.op_id, req.cluster_id, req.workload_id, req.image, req.version)
+        await self.record(self.inventory.component_changed, req.service_id, req.component, image=req.image,
+                          version=req.version)
+        await self.log(req.service_id, req.op_id, req.step, "done", f"{req.workload_id} → {req.version}")
+        return status
+
+    @activity.defn(name="wdm.workload_metrics")
+    @maps_adapter_errors
+    async def workload_metrics(self, req: WorkloadRef) -> WorkloadMetrics:
+        metrics = await self.wdm.metrics(req.cluster_id, req.workload_id)
+        if metrics is None:
+            raise NotFound(f"no metrics for workload {req.workload_id} on {req.cluster_id}")
+        return metrics

@@ -18,6 +18,7 @@ from legato.inventory.tables import (
     HostRow,
     LatencyRow,
     OperationRow,
+    ServiceOperationRow,
     ServiceRow,
     SiteRow,
     utcnow,
@@ -172,11 +173,34 @@ class Inventory:
         with self.session() as s:
             s.merge(row)
 
-    def component_removed(self, service_id: str, name: str) -> None:
+    def component_removed(self, service_id: str, name: str, workload_id: str | None = None) -> None:
+        """Forget a component's workload; not if the row already names another one (a move wrote
+        the target before removing the source)."""
+        with self.session() as s:
+            row = s.get(ComponentRow, (service_id, name))
+            if row is not None and (workload_id is None or row.workload_id == workload_id):
+                s.delete(row)
+
+    def component_changed(self, service_id: str, name: str, **fields) -> None:
         with self.session() as s:
             row = s.get(ComponentRow, (service_id, name))
             if row is not None:
-                s.delete(row)
+                for key, value in fields.items():
+                    setattr(row, key, value)
+                s.add(row)
+
+    def operation_recorded(self, row: ServiceOperationRow) -> None:
+        with self.session() as s:
+            s.merge(row)
+
+    def service_operations(self, service_id: str) -> list[ServiceOperationRow]:
+        with self.session() as s:
+            query = select(ServiceOperationRow).where(ServiceOperationRow.service_id == service_id)
+            return list(s.exec(query.order_by(col(ServiceOperationRow.started_at))))
+
+    def service_operation(self, request_id: str) -> ServiceOperationRow | None:
+        with self.session() as s:
+            return s.get(ServiceOperationRow, request_id)
 
     def connection_made(self, row: ConnectionRow) -> None:
         with self.session() as s:

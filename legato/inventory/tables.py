@@ -121,3 +121,20 @@ class OperationRow(SQLModel, table=True):
     outcome: str  # started | done | failed | compensated
     detail: str = ""
     at: datetime = Field(default_factory=utcnow)
+
+
+class ServiceOperationRow(SQLModel, table=True):
+    """Day-2 operations: who asked what, when, how it ended and how long it took."""
+
+    __tablename__ = "service_operations"
+    request_id: str = Field(primary_key=True)
+    service_id: str = Field(index=True)
+    kind: str
+    component: str | None = None
+    params: dict = Field(default_factory=dict, sa_column=Column(JSON))
+    requested_by: str = ""
+    state: str
+    detail: str = ""
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_seconds: float | None = None

@@ -41,6 +41,34 @@ class ComponentKind(StrEnum):
     vm = "vm"
 
 
+class PlacementRules(Strict):
+    """Where a component may run (the Open Cluster Management way: change these, and placement moves it)."""
+
+    sites: list[str] | None = Field(default=None, description="only these sites")
+    avoid_sites: list[str] = Field(default_factory=list)
+    tiers: list[str] | None = Field(default=None, description="far-edge | edge | regional | cloud")
+    countries: list[str] | None = None
+
+    @field_validator("tiers")
+    @classmethod
+    def _known_tiers(cls, value: list[str] | None) -> list[str] | None:
+        bad = sorted(set(value or []) - {"far-edge", "edge", "regional", "cloud"})
+        if bad:
+            raise ValueError(f"unknown tier(s) {bad}; known: far-edge, edge, regional, cloud")
+        return value
+
+    def rejects(self, site_id: str, tier: str, country: str) -> str | None:
+        if self.sites is not None and site_id not in self.sites:
+            return f"not among the component's sites {self.sites}"
+        if site_id in self.avoid_sites:
+            return "avoided by the component's placement rules"
+        if self.tiers is not None and tier not in self.tiers:
+            return f"tier {tier} not in the component's tiers {self.tiers}"
+        if self.countries is not None and country not in self.countries:
+            return f"country {country} not in the component's countries {self.countries}"
+        return None
+
+
 class Component(Strict):
     name: Name
     image: str = Field(min_length=1)
@@ -54,6 +82,7 @@ class Component(Strict):
     ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
+    placement: PlacementRules = Field(default_factory=PlacementRules)
 
     @field_validator("features")
     @classmethod
@@ -117,6 +146,7 @@ class ServiceSpec(Strict):
     links: list[Link] = Field(default_factory=list)
     user_areas: list[UserArea] = Field(default_factory=list)
     policy: Policy = Field(default_factory=Policy)
+    labels: dict[str, str] = Field(default_factory=dict)
     not_before: datetime | None = Field(default=None, description="deferred deployment start (UTC)")
 
     @model_validator(mode="after")
@@ -139,6 +169,11 @@ class ServiceSpec(Strict):
 
     def component(self, name: str) -> Component:
         return next(c for c in self.components if c.name == name)
+
+    def with_component(self, name: str, **changes) -> ServiceSpec:
+        """A copy with one component changed (day-2 operations keep the spec the truth)."""
+        comps = [c.model_copy(update=changes) if c.name == name else c for c in self.components]
+        return self.model_copy(update={"components": comps})
 
     def entry_component(self, area: UserArea) -> str:
         return area.component or self.components[0].name

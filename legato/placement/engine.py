@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from legato.model import Candidate, Component, ComponentPlacement, PlacementDecision, ServiceSpec, Site, Topology
+from legato.model import (
+    Candidate,
+    Component,
+    ComponentPlacement,
+    PlacementDecision,
+    ServiceSpec,
+    Site,
+    SitePlan,
+    Topology,
+)
 from legato.placement.sites import ClusterUsage, plan_site
 
 NODE_BUDGET = 20_000
@@ -52,6 +61,9 @@ def _static_check(spec: ServiceSpec, comp: Component, site: Site, topo: Topology
         return None, f"provider {site.provider} not allowed by policy"
     if policy.allowed_countries is not None and site.country not in policy.allowed_countries:
         return None, f"country {site.country} not allowed by policy (sovereignty)"
+    ruled_out = comp.placement.rejects(site.id, str(site.tier), site.country)
+    if ruled_out:
+        return None, ruled_out
     missing = set(comp.features) - site.features
     if missing:
         return None, f"lacks features {sorted(missing)}"
@@ -225,3 +237,43 @@ def _decision(spec, topology, usage, assigned, breakdowns, candidates, rejected,
                 p.cluster = plan.cluster
                 p.reasons.append(f"site plan: {plan.action}" + (f" cluster {plan.cluster}" if plan.cluster else ""))
     return PlacementDecision(feasible=True, components=placements, sites=sites, objective=round(objective, 4))
+
+
+def place_component(
+    spec: ServiceSpec, name: str, topology: Topology, usage: ClusterUsage, current: dict[str, str],
+    target_site: str | None = None,
+) -> tuple[SitePlan | None, str, list[Candidate]]:
+    """Where to move one component, the others staying where they are (`current`: component -> site).
+    Never its current site; a named `target_site` is checked, not searched."""
+    comp = spec.component(name)
+    here = current[name]
+    others = {c: s for c, s in current.items() if c != name}
+    search = _Search(spec, topology, usage, [comp], {})
+    rejected: list[Candidate] = []
+    best: tuple[float, str, SitePlan] | None = None
+    sites = [target_site] if target_site else sorted(topology.sites)
+    for site_id in sites:
+        if site_id not in topology.sites:
+            return None, f"unknown site '{site_id}'", rejected
+        if site_id == here:
+            rejected.append(Candidate(site=site_id, reason="current site"))
+            continue
+        breakdown, why = _static_check(spec, comp, topology.sites[site_id], topology, usage)
+        if breakdown is None:
+            rejected.append(Candidate(site=site_id, reason=why))
+            continue
+        link, why = _link_cost(search, name, site_id, others)
+        if link is None:
+            rejected.append(Candidate(site=site_id, reason=why))
+            continue
+        plan, why = plan_site(topology.sites[site_id], [comp], usage, spec.policy.prefer_existing_clusters)
+        if plan is None:
+            rejected.append(Candidate(site=site_id, reason=why))
+            continue
+        score = sum(breakdown.values()) + link
+        if best is None or (score, site_id) < (best[0], best[1]):
+            best = (score, site_id, plan)
+    if best is None:
+        reasons = "; ".join(f"{c.site}: {c.reason}" for c in rejected[:5])
+        return None, f"no site can take component '{name}' ({reasons})", rejected
+    return best[2], f"{best[1]} scores {best[0]:.3f}", rejected

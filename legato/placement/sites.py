@@ -102,3 +102,25 @@ def plan_site(
     features = sorted(set().union(*(r.features for r in replicas)))
     detail = f" with {features}" if features else ""
     return None, f"not enough free capacity{detail}: needs {need_cpu:g} vCPU, {free_cpu:g} vCPU free in hosts"
+
+
+def plan_growth(
+    site: Site, cluster_id: str, extra: list[Component], usage: ClusterUsage
+) -> tuple[SitePlan | None, str]:
+    """Room for `extra` replicas on one existing cluster: fits as it is (reuse), or with these free
+    hosts added (scale), or not at all."""
+    cluster = next((c for c in site.clusters if c.id == cluster_id), None)
+    if cluster is None:
+        return None, f"cluster {cluster_id} is not at site {site.id}"
+    nodes = [h for h in site.hosts if h.id in cluster.hosts]
+    used = usage.get(cluster.id, (0.0, 0, 0))
+    room = [sum(n.cpu for n in nodes) - used[0], sum(n.memory_mb for n in nodes) - used[1],
+            sum(n.gpu for n in nodes) - used[2]]
+    names = [c.name for c in extra]
+    overflow = _pack_into_cluster(replicas_of(extra), nodes, room)
+    if not overflow:
+        return SitePlan(site=site.id, components=names, cluster=cluster_id, action="reuse"), ""
+    hosts = select_hosts(overflow, [h for h in site.hosts if h.state == "free"])
+    if hosts is None:
+        return None, f"cluster {cluster_id} is full and site {site.id} has no free host that fits"
+    return SitePlan(site=site.id, components=names, cluster=cluster_id, add_hosts=hosts, action="scale"), ""

@@ -1,8 +1,9 @@
 """Deterministic orchestration only: no I/O, no clocks, no randomness (see ARCHITECTURE.md)."""
 
 from legato.workflows.deploy_service import DeployService
+from legato.workflows.migrate_workload import MigrateWorkload
 from legato.workflows.scale_cluster import ScaleCluster
 
-WORKFLOWS = [DeployService, ScaleCluster]
+WORKFLOWS = [DeployService, ScaleCluster, MigrateWorkload]
 
-__all__ = ["WORKFLOWS", "DeployService", "ScaleCluster"]
+__all__ = ["WORKFLOWS", "DeployService", "MigrateWorkload", "ScaleCluster"]

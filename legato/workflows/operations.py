@@ -1,7 +1,256 @@
-"""Day-2 operations on a running service (Temporal updates on its entity workflow)."""
+"""Day-2 operations on a running service: Temporal updates on its entity workflow.
+
+One operation at a time per service: a second one, while the first runs, is rejected by the
+validator with type `Busy` (the API answers 409); clients retry. Each operation is idempotent on
+its request id: asking again returns the first outcome, whether it is still running or done."""
 
 from __future__ import annotations
 
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from legato.activities.contracts import (
+        PlaceComponent,
+        PlanGrowth,
+        RecordOperation,
+        ScaleWorkload,
+        SiteChoice,
+        UpgradeWorkload,
+        WorkloadRef,
+    )
+    from legato.adapters.wdm import WorkloadMetrics, WorkloadStatus
+    from legato.model import ServiceState
+    from legato.model.operations import Operation
+    from legato.workflows.entity import OperationRecord
+    from legato.workflows.migrate_workload import MigrateRequest, MigrateResult, MigrateWorkload
+    from legato.workflows.options import STEP, UNDO
+    from legato.workflows.progress import error_text
+    from legato.workflows.saga import Saga
+    from legato.workflows.steps import deploy_component, grow_cluster, wait_ready
+
+KEEP_FINISHED = 200  # finished operations remembered for idempotency (and carried across continue-as-new)
+
+
+class Refused(Exception):
+    """The operation cannot be done and nothing was changed (e.g. no site can take a moved component)."""
+
 
 class Operations:
-    """Mixed into DeployService: each operation is an update with a validator."""
+    """Mixed into DeployService (which provides entity, saga, progress, ctx(), record_service())."""
+
+    @workflow.update(name="operate")
+    async def operate(self, op: Operation) -> OperationRecord:
+        rid = op.request.request_id
+        if rid in self.entity.operations:
+            return self.entity.operations[rid]
+        if self.current_op is not None:
+            if self.current_op.request_id == rid:
+                await workflow.wait_condition(lambda: rid in self.entity.operations)
+                return self.entity.operations[rid]
+            raise ApplicationError(f"operation {self.current_op.request_id} ({self.current_op.kind}) is running",
+                                   type="Busy")
+        record = OperationRecord(request_id=rid, kind=op.kind, component=op.component,
+                                 params=op.request.model_dump(mode="json", exclude={"request_id", "requested_by"}),
+                                 requested_by=op.request.requested_by, started_at=workflow.now())
+        self.current_op = record
+        try:
+            await self._record_operation(record)
+            step = f"{op.kind}@{op.component}" if op.component else op.kind
+            try:
+                record.detail = await self.progress.track(f"{step} [{rid}]", "", self._dispatch(op, rid))
+                record.state = "succeeded"
+            except Refused as why:
+                record.state, record.detail = "refused", str(why)
+            except RolledBack as why:
+                record.state, record.detail = "rolled-back", str(why)
+            except Exception as err:  # the operation failed; the service keeps running as it was
+                record.state, record.detail = "failed", error_text(err)
+            record.ended_at = workflow.now()
+            self.entity.operations[rid] = record
+            for old in list(self.entity.operations)[:-KEEP_FINISHED]:
+                del self.entity.operations[old]
+            await self._record_operation(record)
+            await self.record_service()
+        finally:
+            self.current_op = None
+        return record
+
+    @operate.validator
+    def _validate(self, op: Operation) -> None:
+        rid = op.request.request_id
+        if not rid:
+            raise ApplicationError("request_id is required", type="InvalidOperation")
+        if rid in self.entity.operations or (self.current_op and self.current_op.request_id == rid):
+            return  # a retry: answered with the first outcome
+        if self.entity.terminate_requested or self.status.state != ServiceState.active:
+            raise ApplicationError(f"service is {self.status.state}; operations need it active", type="InvalidState")
+        if self.current_op is not None:
+            raise ApplicationError(f"operation {self.current_op.request_id} ({self.current_op.kind}) is running; "
+                                   "retry when it ends", type="Busy")
+        if op.kind != "update" and op.component not in self.entity.components:
+            raise ApplicationError(f"unknown component '{op.component}' (known: {sorted(self.entity.components)})",
+                                   type="NotFound")
+        if op.kind == "move" and op.move.site == self.entity.components[op.component].site:
+            raise ApplicationError(f"component '{op.component}' already runs at {op.move.site}",
+                                   type="InvalidOperation")
+
+    async def _dispatch(self, op: Operation, rid: str) -> str:
+        base = f"{self.wid}/op/{rid}"
+        if op.kind == "scale":
+            return await self._scale(op.component, op.scale.replicas, base)
+        if op.kind == "upgrade":
+            return await self._upgrade(op, base)
+        if op.kind == "move":
+            return await self._move(op, base)
+        spec = self.entity.spec
+        self.entity.spec = spec.model_copy(update={
+            "policy": op.update.policy or spec.policy,
+            "labels": spec.labels if op.update.labels is None else op.update.labels,
+        })
+        return "policy and labels updated; later moves use them"
+
+    # --- scale ---------------------------------------------------------------------------------
+
+    async def _scale(self, name: str, replicas: int, base: str) -> str:
+        state = self.entity.components[name]
+        before = state.replicas
+        if replicas == before:
+            return f"already {replicas} replicas"
+        local = Saga([], self.progress)
+        ctx = self.ctx()
+        ctx.saga = local
+        if replicas > before:
+            choice = await workflow.execute_activity("placement.plan_growth", PlanGrowth(
+                spec=self.entity.spec, component=name, extra_replicas=replicas - before, site=state.site,
+                cluster_id=state.cluster), result_type=SiteChoice, **STEP)
+            if choice.plan is None:
+                raise Refused(f"cannot scale {name} to {replicas}: {choice.reason}")
+            if choice.plan.action == "scale":
+                await grow_cluster(ctx, state.site, state.cluster, choice.plan.add_hosts, f"{base}/scale-cluster")
+        try:
+            step = f"scale-workload@{name}"
+            await self.progress.track(step, f"{before} → {replicas}", workflow.execute_activity(
+                "wdm.scale_workload", ScaleWorkload(
+                    op_id=f"{base}/scale", service_id=self.entity.spec.id, step=step, cluster_id=state.cluster,
+                    workload_id=state.workload_id, component=name, replicas=replicas),
+                result_type=WorkloadStatus, **STEP))
+            await wait_ready(ctx, name, state.cluster, state.workload_id, f"{base}/wait")
+        except Exception:
+            await local.unwind()  # give back the nodes grown for it
+            raise
+        self.saga.undo.extend(local.undo)
+        state.replicas = replicas
+        self.entity.spec = self.entity.spec.with_component(name, replicas=replicas)
+        return f"{name}: {before} → {replicas} replicas"
+
+    # --- upgrade -------------------------------------------------------------------------------
+
+    async def _upgrade(self, op: Operation, base: str) -> str:
+        name, req = op.component, op.upgrade
+        state = self.entity.components[name]
+        image = req.image or state.image
+        if (image, req.version) == (state.image, state.version):
+            return f"{name} already runs {image}:{req.version}"
+        canary = await self._canary_gate(name, image, req, base) if req.strategy == "canary" else Saga([])
+        try:
+            step = f"rolling-upgrade@{name}"
+            await self.progress.track(step, f"{state.version} → {req.version}", workflow.execute_activity(
+                "wdm.upgrade_workload", UpgradeWorkload(
+                    op_id=f"{base}/upgrade", service_id=self.entity.spec.id, step=step, cluster_id=state.cluster,
+                    workload_id=state.workload_id, component=name, image=image, version=req.version),
+                result_type=WorkloadStatus, **STEP))
+            await wait_ready(self.ctx(), name, state.cluster, state.workload_id, f"{base}/wait")
+        finally:
+            await canary.unwind()  # the canary served beside the old replicas until the new ones were ready
+        before = state.version
+        state.image, state.version = image, req.version
+        self.entity.spec = self.entity.spec.with_component(name, image=image, version=req.version)
+        return f"{name}: {before} → {req.version} ({req.strategy})"
+
+    async def _canary_gate(self, name: str, image: str, req, base: str) -> Saga:
+        """A few replicas of the new version beside the old ones; the gate reads their error rate.
+        Failing it removes the canary: the service never left the previous version. Passing it
+        returns the canary's saga, so the canary keeps serving until the main workload has rolled."""
+        state = self.entity.components[name]
+        canary = f"{name}-canary"
+        local = Saga([], self.progress)
+        spec = self.entity.spec.with_component(name, image=image, version=req.version, replicas=req.canary.replicas)
+        ctx = self.ctx(spec.model_copy(update={"components": [
+            c.model_copy(update={"name": canary}) if c.name == name else c for c in spec.components]}))
+        ctx.saga = local
+        step = f"canary-gate@{name}"
+        try:
+            deployed = await deploy_component(ctx, canary, state.site, state.cluster, f"{base}/canary")
+            self.progress.begin(step, f"observing {req.canary.observe_seconds:g}s, max error rate "
+                                      f"{req.canary.max_error_rate:g}")
+            await workflow.sleep(req.canary.observe_seconds)
+            metrics = await workflow.execute_activity("wdm.workload_metrics", WorkloadRef(
+                cluster_id=state.cluster, workload_id=deployed.workload_id), result_type=WorkloadMetrics, **STEP)
+        except Exception:
+            await local.unwind()
+            raise
+        if metrics.error_rate > req.canary.max_error_rate:
+            self.progress.failed(step, f"error rate {metrics.error_rate:g} > {req.canary.max_error_rate:g}")
+            await local.unwind()
+            raise RolledBack(f"canary {req.version} failed its health gate (error rate {metrics.error_rate:g} > "
+                             f"{req.canary.max_error_rate:g}); rolled back, {name} stays on {state.version}")
+        self.progress.done(step, f"error rate {metrics.error_rate:g} ≤ {req.canary.max_error_rate:g}")
+        return local
+
+    # --- move ----------------------------------------------------------------------------------
+
+    async def _move(self, op: Operation, base: str) -> str:
+        name, req = op.component, op.move
+        spec = self.entity.spec
+        if req.placement is not None:
+            spec = spec.with_component(name, placement=req.placement)
+        current = {n: c.site for n, c in self.entity.components.items()}
+        choice = await workflow.execute_activity("placement.place_component", PlaceComponent(
+            spec=spec, component=name, current=current, target_site=req.site), result_type=SiteChoice, **STEP)
+        if choice.plan is None:
+            raise Refused(f"{choice.reason}; {name} stays at {current[name]}")
+        source = self.entity.components[name]
+        result: MigrateResult = await workflow.execute_child_workflow(
+            MigrateWorkload.run,
+            MigrateRequest(spec=spec, component=name, plan=choice.plan, components=self.entity.components,
+                           connections=self.entity.connections, ready_poll_seconds=self.req.ready_poll_seconds),
+            id=f"{base}/migrate",
+        )
+        # Adopt the target's resources; forget what the switch replaced.
+        replaced = {c.key: c for c in result.connections}
+        gone = {f"workload@{name}@{source.cluster}"} | {
+            f"{c.key}#{c.id}" for c in self.entity.connections if c.key in replaced}
+        self.saga.drop(lambda c: c.key not in gone)
+        self.saga.undo.extend(result.undo)
+        self.entity.connections = [replaced.get(c.key, c) for c in self.entity.connections]
+        self.entity.components[name] = result.component
+        self.entity.spec = spec
+        self._update_placement(name, result.component.site, result.component.cluster)
+        self.refresh_endpoints()
+        await self._free_site(source.site)
+        return f"{name}: {source.site} → {result.component.site} ({choice.reason})"
+
+    async def _free_site(self, site: str) -> None:
+        """Give back what the service holds at a site none of its components uses any more."""
+        if any(c.site == site for c in self.entity.components.values()):
+            return
+        keys = {f"cluster@{site}", f"hosts@{site}", f"nodes@{site}"}
+        await self.saga.unwind(only=lambda c: c.key in keys)
+
+    def _update_placement(self, name: str, site: str, cluster: str) -> None:
+        placement = self.status.placement
+        if placement is None:
+            return
+        for p in placement.components:
+            if p.component == name:
+                p.site, p.cluster = site, cluster
+                p.reasons.append(f"moved to {site} by a day-2 operation")
+
+    async def _record_operation(self, record: OperationRecord) -> None:
+        await workflow.execute_activity("inventory.record_operation", RecordOperation(
+            service_id=self.entity.spec.id, record=record.model_dump(mode="json")), **UNDO)
+
+
+class RolledBack(Exception):
+    """The operation was undone on purpose (a canary failed its gate); the service is as before."""

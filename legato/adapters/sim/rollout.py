@@ -1,0 +1,91 @@
+"""How replicas get replaced without a background process: a rolling upgrade writes its whole
+timeline at once (Kubernetes maxSurge=1, maxUnavailable=0), and a node drain evicts and restarts."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from legato.adapters.errors import CapacityExhausted
+from legato.adapters.sim import rows
+from legato.adapters.sim.scheduling import Need, fit, free_nodes, schedule, why
+
+
+def rolling(db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str) -> bool:
+    """True while a rollout has steps still to come (a replica to create or to remove later)."""
+    return (
+        db.execute(
+            "SELECT 1 FROM replicas WHERE cluster = :c AND workload = :w "
+            "AND (created_at > :now OR removed_at > :now) LIMIT 1",
+            {"c": cluster_id, "w": workload_id, "now": now},
+        ).fetchone()
+        is not None
+    )
+
+
+def settle(db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str) -> None:
+    """Stop a rollout where it stands, before another change. Replacements not created yet never
+    will be, so the old replicas they were to replace stay; a surge replica not ready yet goes
+    (Kubernetes scales down unhealthy pods first). One live replica per index remains."""
+    args = {"c": cluster_id, "w": workload_id, "now": now}
+    db.execute("DELETE FROM replicas WHERE cluster = :c AND workload = :w AND created_at > :now", args)
+    db.execute("UPDATE replicas SET removed_at = NULL WHERE cluster = :c AND workload = :w AND removed_at > :now", args)
+    kept: dict[int, sqlite3.Row] = {}
+    for r in rows.live_replicas(db, now, cluster_id, workload_id):
+        other = kept.get(r["idx"])
+        if other is None:
+            kept[r["idx"]] = r
+            continue
+        if other["ready_at"] > now >= r["ready_at"]:  # keep a ready one over one still starting
+            other, kept[r["idx"]] = r, other
+        db.execute("UPDATE replicas SET removed_at = ? WHERE seq = ?", (now, (r if other is None else r)["seq"]))
+
+
+def roll(
+    db: sqlite3.Connection, now: float, delay: float, w: sqlite3.Row, *, skip_hosts: frozenset[str] = frozenset()
+) -> None:
+    """Replace every live replica not on w's image and version, one at a time: replacement k is
+    created when replacement k-1 is ready, becomes ready `delay` later, and the replica it replaces
+    is removed at that instant. The first needs room for one extra replica; each later one takes the
+    place just freed, so the rollout never needs more."""
+    target = (w["image"], w["version"])
+    outdated = [r for r in rows.live_replicas(db, now, w["cluster"], w["id"]) if (r["image"], r["version"]) != target]
+    if not outdated:
+        return
+    need = Need.of(w)
+    nodes = free_nodes(db, w["cluster"], now, skip_hosts=skip_hosts)
+    host = fit(nodes, need)
+    if host is None:
+        raise CapacityExhausted(
+            f"workload {w['id']}: no room for a surge replica to upgrade on cluster {w['cluster']}: {why(nodes, need)}"
+        )
+    created = now
+    for k, old in enumerate(outdated):
+        ready = now + (k + 1) * delay
+        rows.add_replica(db, w, idx=old["idx"], host=host, created_at=created, ready_at=ready)
+        db.execute("UPDATE replicas SET removed_at = ? WHERE seq = ?", (ready, old["seq"]))
+        host, created = old["host"], ready
+
+
+def drain(db: sqlite3.Connection, now: float, delay: float, cluster_id: str, gone: frozenset[str]) -> None:
+    """Evict the replicas on `gone` and start them on the remaining nodes, like a node drain. A
+    rollout under way is settled first and resumed after, so no replacement lands on a gone node."""
+    rolling_now = [
+        r["id"]
+        for r in db.execute("SELECT id FROM workloads WHERE cluster = ? ORDER BY id", (cluster_id,)).fetchall()
+        if rolling(db, now, cluster_id, r["id"])
+    ]
+    for workload_id in rolling_now:
+        settle(db, now, cluster_id, workload_id)
+    nodes = free_nodes(db, cluster_id, now, skip_hosts=gone)
+    marks = ",".join(f":h{i}" for i in range(len(gone)))
+    displaced = db.execute(
+        "SELECT r.seq, r.workload, r.idx, w.replicas, w.cpu, w.memory_mb, w.gpu, w.features FROM replicas r "
+        "JOIN workloads w ON w.cluster = r.cluster AND w.id = r.workload "
+        f"WHERE r.cluster = :c AND r.host IN ({marks}) AND {rows.live('r')} ORDER BY r.workload, r.idx, r.seq",
+        {"c": cluster_id, "now": now, **{f"h{i}": h for i, h in enumerate(sorted(gone))}},
+    ).fetchall()
+    for r in displaced:
+        (host,) = schedule(nodes, Need.of(r), range(r["idx"], r["idx"] + 1), r["replicas"], r["workload"], cluster_id)
+        rows.recreate_replica(db, r["seq"], host=host, now=now, ready_at=now + delay)
+    for workload_id in rolling_now:
+        roll(db, now, delay, rows.existing_workload(db, cluster_id, workload_id), skip_hosts=gone)

@@ -1,0 +1,112 @@
+"""Replica scheduling like kube-scheduler: first fit on the nodes' free capacity and features."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+from legato.adapters.errors import CapacityExhausted
+from legato.adapters.sim.rows import live
+from legato.adapters.sim.store import EPSILON
+
+
+@dataclass
+class Node:
+    """A cluster node's free capacity while the scheduler fills it."""
+
+    id: str
+    cpu: float
+    memory_mb: int
+    gpu: int
+    features: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Need:
+    """What one replica asks of a node."""
+
+    cpu: float
+    memory_mb: int
+    gpu: int
+    features: frozenset[str]
+
+    @classmethod
+    def of(cls, w: sqlite3.Row) -> Need:
+        return cls(w["cpu"], w["memory_mb"], w["gpu"], frozenset(json.loads(w["features"])))
+
+
+def free_nodes(
+    db: sqlite3.Connection,
+    cluster_id: str,
+    now: float,
+    *,
+    skip_hosts: frozenset[str] = frozenset(),
+    skip_workload: str | None = None,
+) -> list[Node]:
+    """The cluster's nodes (by host id) with what their live replicas leave free at `now`.
+
+    Replicas a rolling upgrade schedules for later take the place of one it removes at that same
+    instant, so capacity free now stays free: checking at `now` never over-commits the future."""
+    nodes = {
+        r["id"]: Node(r["id"], r["cpu"], r["memory_mb"], r["gpu"], frozenset(json.loads(r["features"])))
+        for r in db.execute(
+            "SELECT h.* FROM cluster_nodes n JOIN hosts h ON h.id = n.host WHERE n.cluster = ? ORDER BY h.id",
+            (cluster_id,),
+        )
+        if r["id"] not in skip_hosts
+    }
+    for r in db.execute(
+        "SELECT r.host, w.id, w.cpu, w.memory_mb, w.gpu FROM replicas r "
+        f"JOIN workloads w ON w.cluster = r.cluster AND w.id = r.workload WHERE r.cluster = :c AND {live('r')}",
+        {"c": cluster_id, "now": now},
+    ):
+        node = nodes.get(r["host"])
+        if node is not None and r["id"] != skip_workload:
+            node.cpu -= r["cpu"]
+            node.memory_mb -= r["memory_mb"]
+            node.gpu -= r["gpu"]
+    return list(nodes.values())
+
+
+def fit(nodes: list[Node], need: Need) -> str | None:
+    """First fit: the first node with the features and room; its free capacity shrinks."""
+    for n in nodes:
+        if (
+            need.features <= n.features
+            and n.cpu + EPSILON >= need.cpu
+            and n.memory_mb >= need.memory_mb
+            and n.gpu >= need.gpu
+        ):
+            n.cpu -= need.cpu
+            n.memory_mb -= need.memory_mb
+            n.gpu -= need.gpu
+            return n.id
+    return None
+
+
+def why(nodes: list[Node], need: Need) -> str:
+    if not nodes:
+        return "the cluster has no nodes"
+    able = [n for n in nodes if need.features <= n.features]
+    if not able:
+        return f"no node has features {sorted(need.features)}"
+    best = max(able, key=lambda n: (n.cpu, n.memory_mb, n.gpu))
+    return (
+        f"a replica needs {need.cpu:g} cpu, {need.memory_mb} MiB, {need.gpu} gpu; the freest node, "
+        f"{best.id}, has {max(best.cpu, 0):g} cpu, {best.memory_mb} MiB, {best.gpu} gpu free"
+    )
+
+
+def schedule(nodes: list[Node], need: Need, indexes: range, total: int, workload_id: str, cluster_id: str) -> list[str]:
+    """The node of each replica in `indexes`; CapacityExhausted (nothing written) if one does not fit."""
+    placed = []
+    for i in indexes:
+        host = fit(nodes, need)
+        if host is None:
+            raise CapacityExhausted(
+                f"workload {workload_id}: replica {i + 1} of {total} unschedulable on cluster {cluster_id}: "
+                f"{why(nodes, need)}"
+            )
+        placed.append(host)
+    return placed

@@ -1,0 +1,122 @@
+"""Day-2 operations: /v1/services/{id}/components/{name}/scale|upgrade|move, PATCH /v1/services/{id},
+/v1/services/{id}/operations. Synchronous by default: the call returns when the operation ends, or
+after `timeout` seconds with 202 and the operation's URL to poll."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from legato.api.auth import Caller, current_caller
+from legato.api.services import temporal
+from legato.model.operations import (
+    MoveRequest,
+    Operation,
+    ScaleRequest,
+    UpdateServiceRequest,
+    UpgradeRequest,
+)
+from legato.workflows.contracts import service_workflow_id
+from legato.workflows.entity import OperationRecord
+
+router = APIRouter(prefix="/v1/services/{service_id}", tags=["operations"])
+REFUSALS = {"Busy": 409, "InvalidState": 409, "NotFound": 404, "InvalidOperation": 422}
+
+
+async def _owned(request: Request, service_id: str, caller: Caller):
+    row = await asyncio.to_thread(request.app.state.inventory.service, service_id)
+    if row is None or not caller.sees(row.tenant):
+        raise HTTPException(404, f"service '{service_id}' not found")
+    return row
+
+
+async def _operate(request: Request, response: Response, service_id: str, caller: Caller, op: Operation,
+                   idempotency_key: str | None, wait: bool, timeout: float) -> OperationRecord | dict:
+    await _owned(request, service_id, caller)
+    body = op.request
+    body.request_id = body.request_id or idempotency_key or uuid.uuid4().hex
+    body.requested_by = caller.tenant
+    if op.kind == "move" and op.move.site is not None:
+        sites = {s.id for s in (await asyncio.to_thread(request.app.state.inventory.sites, 0, 100_000))[0]}
+        if op.move.site not in sites:
+            raise RequestValidationError([{"loc": ["body", "site"], "msg": f"unknown site '{op.move.site}'",
+                                           "type": "unknown_site"}])
+    handle = (await temporal(request)).get_workflow_handle(service_workflow_id(service_id))
+    try:
+        update = await handle.start_update("operate", op, id=body.request_id, result_type=OperationRecord,
+                                           wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+        location = f"/v1/services/{service_id}/operations/{body.request_id}"
+        response.headers["Location"] = location
+        if wait and timeout > 0:
+            return await asyncio.wait_for(update.result(), timeout)
+    except TimeoutError:
+        pass
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        if isinstance(cause, ApplicationError):
+            raise HTTPException(REFUSALS.get(cause.type or "", 409), cause.message) from None
+        raise HTTPException(409, str(cause)) from None
+    except RPCError as err:
+        raise HTTPException(409, f"service '{service_id}' is not running: {err.message}") from None
+    response.status_code = 202
+    return {"request_id": body.request_id, "state": "running", "location": location}
+
+
+WAIT = Query(True, description="return when the operation ends (else 202 at once)")
+TIMEOUT = Query(300.0, ge=0, le=3600, description="seconds to wait before answering 202")
+KEY = Header(None, alias="Idempotency-Key", description="same as body request_id")
+
+
+@router.post("/components/{name}/scale")
+async def scale(service_id: str, name: str, body: ScaleRequest, request: Request, response: Response,
+                caller: Caller = Depends(current_caller), wait: bool = WAIT, timeout: float = TIMEOUT,
+                idempotency_key: str | None = KEY):
+    op = Operation(kind="scale", component=name, scale=body)
+    return await _operate(request, response, service_id, caller, op, idempotency_key, wait, timeout)
+
+
+@router.post("/components/{name}/upgrade")
+async def upgrade(service_id: str, name: str, body: UpgradeRequest, request: Request, response: Response,
+                  caller: Caller = Depends(current_caller), wait: bool = WAIT, timeout: float = TIMEOUT,
+                  idempotency_key: str | None = KEY):
+    op = Operation(kind="upgrade", component=name, upgrade=body)
+    return await _operate(request, response, service_id, caller, op, idempotency_key, wait, timeout)
+
+
+@router.post("/components/{name}/move")
+async def move(service_id: str, name: str, body: MoveRequest, request: Request, response: Response,
+               caller: Caller = Depends(current_caller), wait: bool = WAIT, timeout: float = TIMEOUT,
+               idempotency_key: str | None = KEY):
+    op = Operation(kind="move", component=name, move=body)
+    return await _operate(request, response, service_id, caller, op, idempotency_key, wait, timeout)
+
+
+@router.patch("")
+async def update_service(service_id: str, body: UpdateServiceRequest, request: Request, response: Response,
+                         caller: Caller = Depends(current_caller), wait: bool = WAIT, timeout: float = TIMEOUT,
+                         idempotency_key: str | None = KEY):
+    op = Operation(kind="update", update=body)
+    return await _operate(request, response, service_id, caller, op, idempotency_key, wait, timeout)
+
+
+@router.get("/operations")
+async def list_operations(service_id: str, request: Request, caller: Caller = Depends(current_caller)) -> list:
+    await _owned(request, service_id, caller)
+    return await asyncio.to_thread(request.app.state.inventory.service_operations, service_id)
+
+
+@router.get("/operations/{request_id}")
+async def get_operation(service_id: str, request_id: str, request: Request,
+                        caller: Caller = Depends(current_caller)):
+    await _owned(request, service_id, caller)
+    row = await asyncio.to_thread(request.app.state.inventory.service_operation, request_id)
+    if row is None or row.service_id != service_id:
+        raise HTTPException(404, f"operation '{request_id}' not found")
+    return row
+

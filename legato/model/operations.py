@@ -1,0 +1,65 @@
+"""Day-2 operation requests: what a client may ask of a running service."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from legato.model.service import Name, PlacementRules, Policy, Strict
+
+RequestId = str
+
+
+class OperationRequest(Strict):
+    request_id: RequestId | None = Field(default=None, max_length=200,
+                                         description="idempotency key: a retried call with it never applies twice")
+    requested_by: str = ""
+
+
+class ScaleRequest(OperationRequest):
+    replicas: int = Field(ge=1, le=1000)
+
+
+class CanaryPolicy(Strict):
+    replicas: int = Field(default=1, ge=1, le=100, description="replicas of the new version first")
+    max_error_rate: float = Field(default=0.05, ge=0, le=1, description="health gate read from the backend")
+    observe_seconds: float = Field(default=10, ge=0, le=3600)
+
+
+class UpgradeRequest(OperationRequest):
+    version: str = Field(min_length=1)
+    image: str | None = Field(default=None, min_length=1)
+    strategy: Literal["rolling", "canary"] = "rolling"
+    canary: CanaryPolicy = Field(default_factory=CanaryPolicy)
+
+
+class MoveRequest(OperationRequest):
+    site: Name | None = Field(default=None, description="target site; or let placement choose")
+    placement: PlacementRules | None = Field(default=None, description="new placement rules of the component")
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> MoveRequest:
+        if self.site is None and self.placement is None:
+            raise ValueError("give a target `site`, or new `placement` rules for placement to apply")
+        return self
+
+
+class UpdateServiceRequest(OperationRequest):
+    policy: Policy | None = None
+    labels: dict[str, str] | None = None
+
+
+class Operation(Strict):
+    """What the workflow receives: the request plus which component and kind."""
+
+    kind: Literal["scale", "upgrade", "move", "update"]
+    component: str | None = None
+    scale: ScaleRequest | None = None
+    upgrade: UpgradeRequest | None = None
+    move: MoveRequest | None = None
+    update: UpdateServiceRequest | None = None
+
+    @property
+    def request(self) -> OperationRequest:
+        return getattr(self, self.kind)
