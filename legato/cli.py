@@ -88,10 +88,14 @@ def deploy(spec_file: Path = typer.Argument(..., exists=True, readable=True),
             _follow(client, accepted["id"])
 
 
-def _follow(client: httpx.Client, service_id: str, until: set[str] = FINAL) -> None:
+def _follow(client: httpx.Client, service_id: str, until: set[str] = FINAL, operation: str | None = None) -> dict:
+    """Print each step as it changes until the service reaches `until` (or the operation ends)."""
     seen: dict[str, str] = {}
     state = None
     started = time.monotonic()
+    if operation is not None:  # an operation shows only what it does, not the deployment before it
+        for step in _call(client, "GET", f"/v1/services/{service_id}").get("steps", []):
+            seen[step["name"]] = step["state"]
     while True:
         svc = _call(client, "GET", f"/v1/services/{service_id}")
         if svc["state"] != state:
@@ -103,7 +107,11 @@ def _follow(client: httpx.Client, service_id: str, until: set[str] = FINAL) -> N
                 mark = STEP_MARK.get(step["state"], "?")
                 console.print(f"{time.monotonic() - started:6.1f}s    {mark} {step['name']:<34} {step['state']:<12} "
                               f"{step.get('detail') or ''}")
-        if state in until:
+        if operation is not None:
+            op = _call(client, "GET", f"/v1/services/{service_id}/operations/{operation}")
+            if op["state"] != "running":
+                return op
+        elif state in until:
             break
         time.sleep(0.5)
     if state == "failed":
@@ -111,6 +119,7 @@ def _follow(client: httpx.Client, service_id: str, until: set[str] = FINAL) -> N
         raise typer.Exit(1)
     if state == "active":
         _endpoints(svc)
+    return svc
 
 
 def _endpoints(svc: dict) -> None:
@@ -165,6 +174,65 @@ def rm(service_id: str, tenant: str = TENANT,
         if wait:
             _follow(client, service_id, until={"terminated", "failed"})
             console.print(f"service {service_id}: terminated")
+
+
+def _operate(service_id: str, path: str, body: dict, tenant: str, method: str = "POST") -> None:
+    """Start a day-2 operation, follow its steps, and end with its outcome (exit 1 unless it succeeded)."""
+    with _client(tenant) as client:
+        started = _call(client, method, f"/v1/services/{service_id}{path}", json=body, params={"wait": False})
+        rid = started["request_id"]
+        console.print(f"operation {rid} started on {service_id}")
+        op = _follow(client, service_id, operation=rid)
+    colour = "green" if op["state"] == "succeeded" else "red"
+    console.print(f"[{colour}]{op['kind']} {op['state']}[/{colour}] in {op.get('duration_seconds') or 0:.1f}s: "
+                  f"{op['detail']}")
+    if op["state"] != "succeeded":
+        raise typer.Exit(1)
+
+
+@app.command()
+def scale(service_id: str, component: str, replicas: int, tenant: str = TENANT) -> None:
+    """Scale a component to N replicas (its cluster grows first if it must)."""
+    _operate(service_id, f"/components/{component}/scale", {"replicas": replicas}, tenant)
+
+
+@app.command()
+def upgrade(service_id: str, component: str, version: str, tenant: str = TENANT,
+            image: str = typer.Option(None, help="new image (default: the same)"),
+            canary: bool = typer.Option(False, "--canary", help="canary first, then a health gate"),
+            canary_replicas: int = 1, max_error_rate: float = 0.05, observe_seconds: float = 10) -> None:
+    """Roll out a new version: rolling by default (never fewer ready replicas), or canary."""
+    body = {"version": version, "image": image, "strategy": "canary" if canary else "rolling",
+            "canary": {"replicas": canary_replicas, "max_error_rate": max_error_rate,
+                       "observe_seconds": observe_seconds}}
+    _operate(service_id, f"/components/{component}/upgrade", {k: v for k, v in body.items() if v is not None},
+             tenant)
+
+
+@app.command()
+def move(service_id: str, component: str, tenant: str = TENANT,
+         site: str = typer.Option(None, help="target site"),
+         tier: list[str] = typer.Option(None, help="allowed tiers; placement chooses (repeatable)"),
+         avoid: list[str] = typer.Option(None, help="sites to avoid; placement chooses (repeatable)")) -> None:
+    """Move a component, make-before-break: to a site, or by new placement rules."""
+    body: dict = {"site": site} if site else {}
+    if tier or avoid:
+        body["placement"] = {"tiers": tier or None, "avoid_sites": avoid or []}
+    _operate(service_id, f"/components/{component}/move", body, tenant)
+
+
+@app.command()
+def ops(service_id: str, tenant: str = TENANT) -> None:
+    """The operations log of a service: who asked what, when, how it ended."""
+    with _client(tenant) as client:
+        rows = _call(client, "GET", f"/v1/services/{service_id}/operations")
+    table = Table(title=f"operations of {service_id}")
+    for col in ("request", "kind", "component", "by", "state", "started", "seconds", "detail"):
+        table.add_column(col, overflow="fold")
+    for o in rows:
+        table.add_row(o["request_id"], o["kind"], o["component"] or "", o["requested_by"], o["state"],
+                      (o["started_at"] or "")[:19], f"{o['duration_seconds'] or 0:.1f}", o["detail"])
+    console.print(table)
 
 
 @app.command()

@@ -31,13 +31,13 @@ def settle(db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str
     db.execute("UPDATE replicas SET removed_at = NULL WHERE cluster = :c AND workload = :w AND removed_at > :now", args)
     kept: dict[int, sqlite3.Row] = {}
     for r in rows.live_replicas(db, now, cluster_id, workload_id):
-        other = kept.get(r["idx"])
-        if other is None:
-            kept[r["idx"]] = r
+        first = kept.setdefault(r["idx"], r)
+        if first is r:
             continue
-        if other["ready_at"] > now >= r["ready_at"]:  # keep a ready one over one still starting
-            other, kept[r["idx"]] = r, other
-        db.execute("UPDATE replicas SET removed_at = ? WHERE seq = ?", (now, (r if other is None else r)["seq"]))
+        drop = r  # the later of two at one index is the surge replica, unless only it is ready
+        if first["ready_at"] > now >= r["ready_at"]:
+            drop, kept[r["idx"]] = first, r
+        db.execute("UPDATE replicas SET removed_at = ? WHERE seq = ?", (now, drop["seq"]))
 
 
 def roll(

@@ -1,0 +1,174 @@
+"""WDM part of the simulated continuum: workloads on clusters, replica by replica."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+from pydantic import TypeAdapter
+
+from legato.adapters.errors import InvalidRequest
+from legato.adapters.sim import rows
+from legato.adapters.sim.rollout import roll, rolling, settle
+from legato.adapters.sim.scheduling import Need, free_nodes, schedule
+from legato.adapters.sim.store import Store
+from legato.adapters.wdm import WorkloadMetrics, WorkloadSpec, WorkloadStatus
+
+WORKLOAD = TypeAdapter(WorkloadStatus)
+NOTHING = TypeAdapter(None)
+REQUESTS_PER_REPLICA = 100  # per metrics window: enough for a canary gate to judge a rate
+
+
+class WdmPart(Store):
+    def workloads(self, cluster_id: str | None = None) -> list[WorkloadStatus]:
+        with self._read() as db:
+            found = db.execute(
+                "SELECT cluster, id FROM workloads WHERE ? IS NULL OR cluster = ? ORDER BY cluster, id",
+                (cluster_id, cluster_id),
+            ).fetchall()
+            now = time.time()
+            return [s for r in found if (s := status(db, now, r["cluster"], r["id"])) is not None]
+
+    async def workload_status(self, cluster_id: str, workload_id: str) -> WorkloadStatus | None:
+        return await self._observe("wdm.status", lambda db: status(db, time.time(), cluster_id, workload_id))
+
+    async def metrics(self, cluster_id: str, workload_id: str) -> WorkloadMetrics | None:
+        return await self._observe("wdm.metrics", lambda db: metrics(db, time.time(), cluster_id, workload_id))
+
+    async def deploy(self, op_id: str, cluster_id: str, spec: WorkloadSpec) -> WorkloadStatus:
+        """Create the workload, or update it in place when `spec.id` already runs on the cluster."""
+
+        def act(db: sqlite3.Connection) -> WorkloadStatus:
+            now = time.time()
+            cl = rows.existing_cluster(db, cluster_id)
+            if spec.replicas < 0:
+                raise InvalidRequest(f"workload {spec.id}: replicas must be >= 0, not {spec.replicas}")
+            old = rows.workload(db, cluster_id, spec.id)
+            if old is not None and same_template(old, spec):
+                return self._rescale(db, now, cluster_id, spec.id, spec.replicas)
+            need = Need(spec.cpu, spec.memory_mb, spec.gpu, frozenset(spec.features))
+            nodes = free_nodes(db, cluster_id, now, skip_workload=spec.id)
+            placed = schedule(nodes, need, range(spec.replicas), spec.replicas, spec.id, cluster_id)
+            endpoint = f"{spec.id}.{cluster_id}.{cl['site']}.sim:{spec.ports[0] if spec.ports else 80}"
+            db.execute(
+                "INSERT OR REPLACE INTO workloads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (cluster_id, spec.id, spec.service_id, spec.tenant, spec.component, spec.image, spec.version,
+                 spec.replicas, spec.cpu, spec.memory_mb, spec.gpu, json.dumps(sorted(spec.features)),
+                 json.dumps(spec.ports), json.dumps(spec.env), json.dumps(spec.labels), endpoint),
+            )  # fmt: skip
+            rows.retire_replicas(db, now, cluster_id, spec.id)  # a new template restarts every replica
+            w, ready_at = rows.existing_workload(db, cluster_id, spec.id), now + self._ready_delay(db)
+            for i, host in enumerate(placed):
+                rows.add_replica(db, w, idx=i, host=host, created_at=now, ready_at=ready_at)
+            return status(db, now, cluster_id, spec.id)  # type: ignore[return-value]
+
+        return await self._mutate("wdm.deploy", op_id, WORKLOAD, act)
+
+    async def scale(self, op_id: str, cluster_id: str, workload_id: str, replicas: int) -> WorkloadStatus:
+        return await self._mutate(
+            "wdm.scale", op_id, WORKLOAD, lambda db: self._rescale(db, time.time(), cluster_id, workload_id, replicas)
+        )
+
+    def _rescale(
+        self, db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str, replicas: int
+    ) -> WorkloadStatus:
+        """Keep running replicas; schedule the extra ones (all must fit) or stop the surplus now."""
+        w = rows.existing_workload(db, cluster_id, workload_id)
+        if replicas < 0:
+            raise InvalidRequest(f"workload {workload_id}: replicas must be >= 0, not {replicas}")
+        have = w["replicas"]
+        if replicas > have:
+            nodes = free_nodes(db, cluster_id, now)
+            placed = schedule(nodes, Need.of(w), range(have, replicas), replicas, workload_id, cluster_id)
+            ready_at = now + self._ready_delay(db)
+            for i, host in enumerate(placed):
+                rows.add_replica(db, w, idx=have + i, host=host, created_at=now, ready_at=ready_at)
+        rows.retire_replicas(db, now, cluster_id, workload_id, from_idx=replicas)
+        db.execute(
+            "UPDATE workloads SET replicas = ? WHERE cluster = ? AND id = ?", (replicas, cluster_id, workload_id)
+        )
+        return status(db, now, cluster_id, workload_id)  # type: ignore[return-value]
+
+    async def upgrade(self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str) -> WorkloadStatus:
+        """Rolling with one surge replica (see rollout.roll); a rollout under way is settled first,
+        so upgrading again, or back, mid-way works. The same image and version changes nothing."""
+
+        def act(db: sqlite3.Connection) -> WorkloadStatus:
+            now = time.time()
+            w = rows.existing_workload(db, cluster_id, workload_id)
+            if (w["image"], w["version"]) != (image, version):
+                settle(db, now, cluster_id, workload_id)
+                db.execute(
+                    "UPDATE workloads SET image = ?, version = ? WHERE cluster = ? AND id = ?",
+                    (image, version, cluster_id, workload_id),
+                )
+                roll(db, now, self._ready_delay(db), rows.existing_workload(db, cluster_id, workload_id))
+            return status(db, now, cluster_id, workload_id)  # type: ignore[return-value]
+
+        return await self._mutate("wdm.upgrade", op_id, WORKLOAD, act)
+
+    async def remove(self, op_id: str, cluster_id: str, workload_id: str) -> None:
+        def act(db: sqlite3.Connection) -> None:
+            rows.retire_replicas(db, time.time(), cluster_id, workload_id)
+            db.execute("DELETE FROM workloads WHERE cluster = ? AND id = ?", (cluster_id, workload_id))
+
+        return await self._mutate("wdm.remove", op_id, NOTHING, act)
+
+
+def same_template(row: sqlite3.Row, spec: WorkloadSpec) -> bool:
+    """True when a re-deploy changes nothing but the replica count (no restart needed)."""
+    stored = (
+        row["service_id"], row["tenant"], row["component"], row["image"], row["version"], row["cpu"],
+        row["memory_mb"], row["gpu"], json.loads(row["features"]), json.loads(row["ports"]),
+        json.loads(row["env"]), json.loads(row["labels"]),
+    )  # fmt: skip
+    wanted = (
+        spec.service_id, spec.tenant, spec.component, spec.image, spec.version, spec.cpu, spec.memory_mb,
+        spec.gpu, sorted(spec.features), spec.ports, spec.env, spec.labels,
+    )  # fmt: skip
+    return stored == wanted
+
+
+def serving_by_version(db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str) -> dict[str, int]:
+    """Replicas ready at `now`, per version: the ones taking traffic."""
+    found = db.execute(
+        "SELECT version, COUNT(*) AS n FROM replicas "
+        f"WHERE cluster = :c AND workload = :w AND {rows.live()} AND ready_at <= :now GROUP BY version",
+        {"c": cluster_id, "w": workload_id, "now": now},
+    )
+    return {r["version"]: r["n"] for r in found}
+
+
+def status(db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str) -> WorkloadStatus | None:
+    """`version` is the target once an upgrade is committed. `ready_replicas` counts the replicas
+    serving (old ones not yet replaced included), but stays below `replicas` until a rollout is
+    done, so `ready` means every replica runs the target version and is ready."""
+    w = rows.workload(db, cluster_id, workload_id)
+    if w is None:
+        return None
+    serving = sum(serving_by_version(db, now, cluster_id, workload_id).values())
+    cap = w["replicas"] - 1 if rolling(db, now, cluster_id, workload_id) else w["replicas"]
+    return WorkloadStatus(
+        id=w["id"], cluster=cluster_id, component=w["component"], service_id=w["service_id"],
+        version=w["version"], replicas=w["replicas"], ready_replicas=max(0, min(serving, cap)),
+        endpoint=w["endpoint"],
+    )  # fmt: skip
+
+
+def metrics(db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str) -> WorkloadMetrics | None:
+    """The error rate is the injected rate of each serving replica's version, weighted by replicas,
+    so a rollout half done reports a mix; with nothing serving, the target version's rate."""
+    w = rows.workload(db, cluster_id, workload_id)
+    if w is None:
+        return None
+    rates = {r["version"]: r["rate"] for r in db.execute("SELECT version, rate FROM error_rates")}
+    serving = serving_by_version(db, now, cluster_id, workload_id)
+    total = sum(serving.values())
+    if total:
+        rate = sum(n * rates.get(v, 0.0) for v, n in serving.items()) / total
+    else:
+        rate = rates.get(w["version"], 0.0)
+    return WorkloadMetrics(
+        id=workload_id, version=w["version"], error_rate=rate, requests=total * REQUESTS_PER_REPLICA
+    )
