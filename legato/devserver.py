@@ -51,6 +51,7 @@ class DevServer:
     port: int = 7233
     ui_port: int | None = 8233
     log_file: Path | None = None
+    extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = field(default=None, init=False)
 
     @property
@@ -69,7 +70,7 @@ class DevServer:
         cmd += ["--ui-disable-news-fetch"] if self.ui_port else []
         for key in SEARCH_ATTRIBUTES:
             cmd += ["--search-attribute", f"{key.name}=Keyword"]
-        return cmd
+        return cmd + self.extra_args
 
     def start(self, timeout: float = 60.0) -> DevServer:
         self.db_file.parent.mkdir(parents=True, exist_ok=True)

@@ -88,6 +88,10 @@ class Stack:
     async def sim_workloads(self, service_id: str):
         return [w for w in await self.adapters.wdm.list_workloads() if w.service_id == service_id]
 
+    def sim_ops(self, kind: str) -> list[str]:
+        """Operation ids the simulator has recorded for one kind (what the backends were asked)."""
+        return self.sim.op_ids(kind)
+
     async def sim_connections(self, service_id: str):
         return await self.adapters.tcm.list_connections(service_id)
 

@@ -189,7 +189,10 @@ async def test_readiness_follows_the_ready_delay(continuum):
     await asyncio.sleep(0.35)
     assert (await wdm.status("edge-s1", "web-1")).ready
     upgraded = await wdm.upgrade("u-1", "edge-s1", "web-1", "nginx", "2")
-    assert upgraded.version == "2" and upgraded.ready_replicas == 0
+    # rolling: old replicas serve until replaced, yet the workload is ready only once all run "2"
+    assert upgraded.version == "2" and upgraded.ready_replicas == 1 and not upgraded.ready
+    await asyncio.sleep(0.65)
+    assert (await wdm.status("edge-s1", "web-1")).ready
     assert await wdm.status("edge-s1", "missing") is None
 
 

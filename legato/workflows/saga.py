@@ -13,6 +13,16 @@ with workflow.unsafe.imports_passed_through():
     from legato.workflows.progress import Progress, error_text
 
 
+# Teardown order by what a resource sits on: traffic paths, then workloads, then the nodes and
+# clusters they run on, then the hosts under those. Within a layer, newest first. Plain reverse
+# order is not enough once day-2 operations add nodes after the workloads that will use them.
+LAYERS = ("link@", "qos@", "workload@", "nodes@", "cluster@", "hosts@")
+
+
+def layer(comp: Compensation) -> int:
+    return next((i for i, prefix in enumerate(LAYERS) if comp.key.startswith(prefix)), len(LAYERS))
+
+
 class Saga:
     def __init__(self, undo: list[Compensation], progress: Progress | None = None):
         self.undo = undo  # shared with the entity state: what is registered is what continues-as-new
@@ -34,7 +44,8 @@ class Saga:
         errors: list[str] = []
         chosen = [c for c in self.undo if only is None or only(c)]
         self.undo[:] = [c for c in self.undo if not (only is None or only(c))]
-        for comp in reversed(chosen):
+        ordered = [c for _, c in sorted(enumerate(chosen), key=lambda ic: (layer(ic[1]), -ic[0]))]
+        for comp in ordered:
             step = f"undo {comp.step}"
             if self._progress:
                 self._progress.compensating(step)

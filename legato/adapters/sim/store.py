@@ -130,6 +130,12 @@ class Store:
         with self._read() as db:
             return db.execute("SELECT COUNT(*) FROM operations WHERE ? IS NULL OR kind = ?", (kind, kind)).fetchone()[0]
 
+    def op_ids(self, kind: str) -> list[str]:
+        """The operation ids that acted for one kind, oldest first (what the backend was asked)."""
+        with self._read() as db:
+            rows = db.execute("SELECT op_id FROM operations WHERE kind = ? ORDER BY rowid", (kind,)).fetchall()
+        return [r[0] for r in rows]
+
     # ---- fault injection and timing, stored in the file so any process can set them
 
     def set_fault(

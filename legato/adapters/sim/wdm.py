@@ -169,6 +169,4 @@ def metrics(db: sqlite3.Connection, now: float, cluster_id: str, workload_id: st
         rate = sum(n * rates.get(v, 0.0) for v, n in serving.items()) / total
     else:
         rate = rates.get(w["version"], 0.0)
-    return WorkloadMetrics(
-        id=workload_id, version=w["version"], error_rate=rate, requests=total * REQUESTS_PER_REPLICA
-    )
+    return WorkloadMetrics(id=workload_id, version=w["version"], error_rate=rate, requests=total * REQUESTS_PER_REPLICA)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from legato.adapters.sim_continuum import SimContinuum
-from legato.adapters.wdm import WorkloadSpec, WorkloadStatus
+from legato.adapters.wdm import WorkloadMetrics, WorkloadSpec, WorkloadStatus
 
 
 class SimWDM:
@@ -31,3 +31,6 @@ class SimWDM:
 
     async def list_workloads(self, cluster_id: str | None = None) -> list[WorkloadStatus]:
         return await asyncio.to_thread(self.continuum.workloads, cluster_id)
+
+    async def metrics(self, cluster_id: str, workload_id: str) -> WorkloadMetrics | None:
+        return await self.continuum.metrics(cluster_id, workload_id)

@@ -1,0 +1,52 @@
+"""The whole simulated continuum: the four managers' parts on one file, plus inspection for tests."""
+
+from __future__ import annotations
+
+import time
+
+from legato.adapters.sim import rows
+from legato.adapters.sim.history import HistoryPart
+from legato.adapters.sim.mcm import McmPart
+from legato.adapters.sim.pim import PimPart
+from legato.adapters.sim.tcm import TcmPart
+from legato.adapters.sim.wdm import WdmPart
+
+
+class SimContinuum(PimPart, McmPart, WdmPart, TcmPart, HistoryPart):
+    """One simulated continuum, stored at `path`; open it from as many processes as needed."""
+
+    def leftovers(self, service_id: str) -> dict[str, int]:
+        """What the service still holds; all zeros once it is terminated or rolled back."""
+        queries = {
+            "hosts": "SELECT COUNT(*) FROM hosts WHERE owner = ?",
+            "clusters": "SELECT COUNT(*) FROM clusters WHERE owner = ?",
+            "workloads": "SELECT COUNT(*) FROM workloads WHERE service_id = ?",
+            "connections": "SELECT COUNT(*) FROM connections WHERE service_id = ? AND removed_at IS NULL",
+        }
+        with self._read() as db:
+            return {name: db.execute(sql, (service_id,)).fetchone()[0] for name, sql in queries.items()}
+
+    def duplicate_allocations(self) -> int:
+        """Extra copies of one logical resource: a retry that acted twice instead of deduplicating.
+
+        Counted: workloads per (service, component, cluster), open connections per (service, kind,
+        ends), clusters Legato created per (service, site). Hosts are not judged: from here a second
+        allocation cannot be told from a scale-out.
+        """
+        groups = (
+            "SELECT COUNT(*) AS n FROM workloads GROUP BY service_id, component, cluster",
+            "SELECT COUNT(*) AS n FROM connections WHERE removed_at IS NULL "
+            "GROUP BY service_id, kind, source, target, source_endpoint, target_endpoint",
+            "SELECT COUNT(*) AS n FROM clusters WHERE owner IS NOT NULL GROUP BY owner, site",
+        )
+        with self._read() as db:
+            return sum(db.execute(f"SELECT COALESCE(SUM(n - 1), 0) FROM ({g})").fetchone()[0] for g in groups)
+
+    def delete_workload_behind_back(self, workload_id: str) -> int:
+        """Drift: the workload vanishes from every cluster without Legato asking (reconcile tests)."""
+        with self._tx() as db:
+            clusters = [r["cluster"] for r in db.execute("SELECT cluster FROM workloads WHERE id = ?", (workload_id,))]
+            for cluster_id in clusters:
+                rows.retire_replicas(db, time.time(), cluster_id, workload_id)
+                db.execute("DELETE FROM workloads WHERE cluster = ? AND id = ?", (cluster_id, workload_id))
+        return len(clusters)
