@@ -29,9 +29,16 @@ MAX_STEPS_KEPT = 300  # progress entries carried across continue-as-new
 
 @workflow.defn(name="DeployService")
 class DeployService(Operations):
-    def __init__(self) -> None:
-        self.entity: ServiceEntity | None = None
-        self.req: DeployRequest | None = None
+    @workflow.init
+    def __init__(self, req: DeployRequest) -> None:
+        """State exists before any handler runs: an update may reach a new run (after continue-as-new)
+        before `run` starts."""
+        self.req, self.wid = req, workflow.info().workflow_id
+        spec = req.spec
+        self.entity = req.entity or ServiceEntity(spec=spec, status=ServiceStatus(
+            service_id=spec.id, tenant=spec.tenant, name=spec.name, state=ServiceState.accepted))
+        self.progress = Progress(self.entity.status)
+        self.saga = Saga(self.entity.undo, self.progress)
         self.current_op = None
 
     # --- queries and updates ---------------------------------------------------------------
@@ -48,8 +55,6 @@ class DeployService(Operations):
 
     @terminate.validator
     def _validate_terminate(self) -> None:
-        if self.entity is None:
-            raise ApplicationError("service is starting; retry", type="Busy")
         if self.status.state in (ServiceState.terminating, ServiceState.terminated, ServiceState.failed):
             raise ApplicationError(f"service is already {self.status.state}", type="InvalidState")
 
@@ -65,13 +70,7 @@ class DeployService(Operations):
 
     @workflow.run
     async def run(self, req: DeployRequest) -> ServiceStatus:
-        self.req, self.wid = req, workflow.info().workflow_id
         spec = req.spec
-        self.entity = req.entity or ServiceEntity(spec=spec, status=ServiceStatus(
-            service_id=spec.id, tenant=spec.tenant, name=spec.name, state=ServiceState.accepted))
-        self.progress = Progress(self.entity.status)
-        self.saga = Saga(self.entity.undo, self.progress)
-
         if not self.entity.deployed:
             await self._activity("inventory.record_service", spec)
             if not await self._wait_not_before(spec):
