@@ -34,11 +34,12 @@ class MCMActivities(ActivityGroup):
 
     @activity.defn(name="mcm.remove_nodes")
     @maps_adapter_errors
-    async def remove_nodes(self, req: ChangeNodes) -> None:
+    async def remove_nodes(self, req: ChangeNodes) -> Cluster | None:
         cluster = await self.mcm.remove_nodes(req.op_id, req.cluster_id, req.host_ids)
         if cluster is not None:
             await self.record(self.inventory.cluster_changed, cluster)
         await self.log(req.service_id, req.op_id, req.step, "done", ", ".join(req.host_ids))
+        return cluster
 
     @activity.defn(name="mcm.delete_cluster")
     @maps_adapter_errors

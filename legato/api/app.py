@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
-from legato.api import operations, resources, services
+from legato.api import clusters, operations, resources, services
 from legato.api.auth import TokenStore
 from legato.config import Settings
 from legato.inventory import Inventory
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.indexed = False
     app.include_router(services.router)
     app.include_router(operations.router)
+    app.include_router(clusters.router)
     app.include_router(resources.router)
 
     @app.exception_handler(RequestValidationError)

@@ -32,8 +32,9 @@ class ScaleClusterRequest(BaseModel):
     cluster_id: str
     add_hosts: list[str] = Field(default_factory=list)
     remove_hosts: list[str] = Field(default_factory=list)
-    # For removal: the operation that allocated the hosts being given back.
+    # For removal: the operation that allocated the hosts being given back (one for all), or per host.
     allocation_op_id: str | None = None
+    allocations: dict[str, str] = Field(default_factory=dict)
 
 
 from legato.workflows.entity import ServiceEntity  # noqa: E402  (entity refers to ScaleClusterRequest)

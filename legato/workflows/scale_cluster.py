@@ -47,10 +47,17 @@ class ScaleCluster:
                 raise ApplicationError(f"scale-up of {req.cluster_id} failed: {error_text(err)}",
                                        type="ScaleClusterFailed", non_retryable=True) from err
         if req.remove_hosts:
-            await workflow.execute_activity(
-                "mcm.remove_nodes", self._nodes_req(req, f"{wid}/remove-nodes", req.remove_hosts), **UNDO)
-            await workflow.execute_activity("pim.release_hosts", self._release_req(
-                req, req.allocation_op_id or allocation_op(wid), f"{wid}/release-hosts", req.remove_hosts), **UNDO)
+            # Draining may be refused (the rest cannot hold the workloads): then nothing is released.
+            cluster = await workflow.execute_activity(
+                "mcm.remove_nodes", self._nodes_req(req, f"{wid}/remove-nodes", req.remove_hosts),
+                result_type=Cluster | None, **STEP)
+            by_allocation: dict[str, list[str]] = {}
+            for host in req.remove_hosts:
+                alloc = req.allocations.get(host) or req.allocation_op_id or allocation_op(wid)
+                by_allocation.setdefault(alloc, []).append(host)
+            for i, (alloc, hosts) in enumerate(sorted(by_allocation.items())):
+                await workflow.execute_activity("pim.release_hosts", self._release_req(
+                    req, alloc, f"{wid}/release-hosts/{i}", hosts), **UNDO)
         return cluster
 
     @staticmethod

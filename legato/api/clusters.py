@@ -1,0 +1,85 @@
+"""POST /v1/clusters/{id}/scale: grow a shared cluster by free hosts of its site, or shrink it
+(its workloads are drained onto the remaining nodes first; refused if they would not fit).
+Clusters a service created grow and shrink with that service's own operations instead."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import Field
+from temporalio.client import WorkflowFailureError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from legato.api.auth import Caller, current_caller
+from legato.api.services import temporal
+from legato.model import Cluster
+from legato.model.service import Strict
+from legato.workflows.contracts import ScaleClusterRequest
+from legato.workflows.progress import error_text
+
+router = APIRouter(prefix="/v1/clusters", tags=["continuum"])
+
+
+class ClusterScaleRequest(Strict):
+    add: int = Field(default=0, ge=0, le=100, description="free hosts of the cluster's site to add")
+    remove_hosts: list[str] = Field(default_factory=list, description="nodes to drain and give back")
+    request_id: str | None = Field(default=None, max_length=200)
+
+
+def _pick_free(hosts, count: int) -> list[str]:
+    """Plain hosts first: special hardware stays free for the workloads that need it."""
+    free = sorted((h for h in hosts if h.state == "free"), key=lambda h: (len(h.features), h.gpu, -h.cpu, h.id))
+    return [h.id for h in free[:count]]
+
+
+@router.post("/{cluster_id}/scale", response_model=Cluster | None)
+async def scale_cluster(cluster_id: str, body: ClusterScaleRequest, request: Request,
+                        caller: Caller = Depends(current_caller),
+                        timeout: float = Query(600.0, ge=1, le=3600)) -> Cluster | None:
+    if not caller.admin:
+        raise HTTPException(403, "scaling a shared cluster is an operator's action")
+    inventory = request.app.state.inventory
+    clusters, _ = await asyncio.to_thread(inventory.clusters, 0, 100_000)
+    cluster = next((c for c in clusters if c.id == cluster_id), None)
+    if cluster is None:
+        raise HTTPException(404, f"cluster '{cluster_id}' not found")
+    if not cluster.shared:
+        raise HTTPException(409, f"cluster '{cluster_id}' belongs to service '{cluster.service_id}': scale that "
+                                 "service's components instead")
+    if bool(body.add) == bool(body.remove_hosts):
+        raise HTTPException(422, "give either `add` (a number of hosts) or `remove_hosts`")
+    hosts, _ = await asyncio.to_thread(inventory.hosts, 0, 100_000, cluster.site)
+    allocations: dict[str, str] = {}
+    add: list[str] = []
+    if body.add:
+        add = _pick_free(hosts, body.add)
+        if len(add) < body.add:
+            raise HTTPException(409, f"site {cluster.site} has {len(add)} free host(s), not {body.add}")
+    for host_id in body.remove_hosts:
+        host = next((h for h in hosts if h.id == host_id), None)
+        if host is None or host.cluster != cluster_id:
+            raise HTTPException(422, f"remove_hosts: '{host_id}' is not a node of {cluster_id}")
+        if host.allocation_op is None:
+            raise HTTPException(409, f"remove_hosts: '{host_id}' was not allocated by Legato; it stays")
+        allocations[host_id] = host.allocation_op
+    rid = body.request_id or uuid.uuid4().hex
+    client = await temporal(request)
+    workflow_id = f"cluster-{cluster_id}/scale/{rid}"
+    req = ScaleClusterRequest(service_id=f"cluster-{cluster_id}", site=cluster.site, cluster_id=cluster_id,
+                              add_hosts=add, remove_hosts=body.remove_hosts, allocations=allocations)
+    try:
+        handle = await client.start_workflow("ScaleCluster", req, id=workflow_id,
+                                             task_queue=request.app.state.settings.task_queue,
+                                             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                                             result_type=Cluster)
+    except WorkflowAlreadyStartedError:
+        handle = client.get_workflow_handle(workflow_id, result_type=Cluster)  # a retry: same outcome
+    try:
+        return await asyncio.wait_for(handle.result(), timeout)
+    except WorkflowFailureError as err:
+        raise HTTPException(409, f"cluster {cluster_id} not scaled: {error_text(err.cause)}") from None
+    except TimeoutError:
+        raise HTTPException(504, f"still scaling; follow workflow {workflow_id} in the Temporal Web UI") from None
