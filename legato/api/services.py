@@ -18,6 +18,7 @@ from legato.model.service import slug
 from legato.model.status import TERMINAL_STATES
 from legato.validation import continuum_errors
 from legato.workflows.contracts import SERVICE_ID, STATE, TENANT, DeployRequest, service_workflow_id
+from legato.workflows.progress import CHILD_PREFIX
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
 
@@ -73,12 +74,27 @@ async def list_services(request: Request, response: Response, caller: Caller = D
     return Page(items=items, total=total, offset=offset, limit=limit)
 
 
-async def _live_status(client: Client, service_id: str) -> ServiceStatus | None:
+async def _query_status(client: Client, workflow_id: str) -> ServiceStatus | None:
     try:
-        handle = client.get_workflow_handle(service_workflow_id(service_id))
+        handle = client.get_workflow_handle(workflow_id)
         return await asyncio.wait_for(handle.query("status", result_type=ServiceStatus), timeout=5)
     except Exception:  # noqa: BLE001 - progress is best effort (worker busy, workflow gone)
         return None
+
+
+async def _live_status(client: Client, service_id: str) -> ServiceStatus | None:
+    """The workflow's progress, with the steps of a running child (a move) shown in place."""
+    status = await _query_status(client, service_workflow_id(service_id))
+    if status is None:
+        return None
+    steps = []
+    for step in status.steps:
+        steps.append(step)
+        if step.state == "running" and step.detail.startswith(CHILD_PREFIX):
+            child = await _query_status(client, step.detail.removeprefix(CHILD_PREFIX))
+            steps.extend(child.steps if child else [])
+    status.steps = steps
+    return status
 
 
 @router.get("/{service_id}", response_model=ServiceDetail)

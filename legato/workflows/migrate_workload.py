@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import Disconnect, RemoveWorkload
-    from legato.model import ServiceSpec, ServiceState, ServiceStatus, SitePlan
+    from legato.model import ServiceSpec, ServiceState, ServiceStatus, SitePlan, Step
     from legato.workflows.entity import Compensation, ComponentState, ConnectionState
     from legato.workflows.options import UNDO
     from legato.workflows.progress import Progress, error_text
@@ -33,6 +33,7 @@ class MigrateResult(BaseModel):
     component: ComponentState
     connections: list[ConnectionState]  # the new ones, replacing those with the same keys
     undo: list[Compensation] = Field(default_factory=list)  # how to undo what the target holds
+    steps: list[Step] = Field(default_factory=list)
 
 
 @workflow.defn(name="MigrateWorkload")
@@ -79,7 +80,8 @@ class MigrateWorkload:
                                  op_id=f"{wid}/remove-source", service_id=spec.id, step=f"remove-source@{name}",
                                  cluster_id=source.cluster, workload_id=source.workload_id, component=name), **UNDO))
         self.status.state = ServiceState.active
-        return MigrateResult(component=target, connections=new_connections, undo=list(saga.undo))
+        return MigrateResult(component=target, connections=new_connections, undo=list(saga.undo),
+                             steps=self.status.steps)
 
     @staticmethod
     def _touching(spec: ServiceSpec, name: str) -> tuple[list[int], list[int]]:

@@ -25,7 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.workflows.entity import OperationRecord
     from legato.workflows.migrate_workload import MigrateRequest, MigrateResult, MigrateWorkload
     from legato.workflows.options import STEP, UNDO
-    from legato.workflows.progress import error_text
+    from legato.workflows.progress import CHILD_PREFIX, error_text
     from legato.workflows.saga import Saga
     from legato.workflows.steps import deploy_component, grow_cluster, wait_ready
 
@@ -211,12 +211,14 @@ class Operations:
         if choice.plan is None:
             raise Refused(f"{choice.reason}; {name} stays at {current[name]}")
         source = self.entity.components[name]
-        result: MigrateResult = await workflow.execute_child_workflow(
-            MigrateWorkload.run,
-            MigrateRequest(spec=spec, component=name, plan=choice.plan, components=self.entity.components,
-                           connections=self.entity.connections, ready_poll_seconds=self.req.ready_poll_seconds),
-            id=f"{base}/migrate",
-        )
+        child_id = f"{base}/migrate"
+        result: MigrateResult = await self.progress.track(
+            f"migrate@{name}", f"{CHILD_PREFIX}{child_id}", workflow.execute_child_workflow(
+                MigrateWorkload.run,
+                MigrateRequest(spec=spec, component=name, plan=choice.plan, components=self.entity.components,
+                               connections=self.entity.connections, ready_poll_seconds=self.req.ready_poll_seconds),
+                id=child_id))
+        self.status.steps.extend(result.steps)  # the child's steps, kept with the service's
         # Adopt the target's resources; forget what the switch replaced.
         replaced = {c.key: c for c in result.connections}
         gone = {f"workload@{name}@{source.cluster}"} | {

@@ -9,6 +9,10 @@ with workflow.unsafe.imports_passed_through():
     from legato.model import ServiceState, ServiceStatus, Step, StepState
 
 
+# A step whose detail starts with this runs as a child workflow; the API shows its steps live.
+CHILD_PREFIX = "child workflow "
+
+
 def error_text(err: BaseException) -> str:
     """The innermost cause's message: what an operator needs, not the wrapping layers."""
     while isinstance(err, (ActivityError, ChildWorkflowError)) and err.cause is not None:

@@ -1,0 +1,19 @@
+"""`legato scale|upgrade|move|ops` as an operator types them."""
+
+from tests.specs import example
+from tests.test_cli import legato
+from tests.test_day2 import active
+
+
+async def test_scale_upgrade_move_and_the_operations_log(stack):
+    service_id = await active(stack, example("video-analytics"))
+    code, out = await legato(stack, "scale", service_id, "ingest", "3")
+    assert code == 0 and "scale succeeded" in out and "scale-workload@ingest" in out, out
+    code, out = await legato(stack, "upgrade", service_id, "analytics", "1.1.0", "--canary", "--observe-seconds", "0")
+    assert code == 0 and "upgrade succeeded" in out and "canary-gate@analytics" in out, out
+    code, out = await legato(stack, "move", service_id, "analytics", "--tier", "regional")
+    assert code == 0 and "move succeeded" in out and "remove-source@analytics" in out, out
+    code, out = await legato(stack, "move", service_id, "inference", "--site", "rome-far-edge-1")
+    assert code == 1 and "move refused" in out, out
+    code, out = await legato(stack, "ops", service_id)
+    assert code == 0 and out.count("succeeded") == 3 and "refused" in out and "alpha" in out, out
