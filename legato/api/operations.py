@@ -73,28 +73,23 @@ TIMEOUT = Query(300.0, ge=0, le=3600, description="seconds to wait before answer
 KEY = Header(None, alias="Idempotency-Key", description="same as body request_id")
 
 
-@router.post("/components/{name}/scale")
-async def scale(service_id: str, name: str, body: ScaleRequest, request: Request, response: Response,
-                caller: Caller = Depends(current_caller), wait: bool = WAIT, timeout: float = TIMEOUT,
-                idempotency_key: str | None = KEY):
-    op = Operation(kind="scale", component=name, scale=body)
-    return await _operate(request, response, service_id, caller, op, idempotency_key, wait, timeout)
+def _component_route(kind: str, body_type: type) -> None:
+    """POST /components/{name}/<kind>: the three component operations differ only by their body."""
+
+    async def handler(service_id: str, name: str, body, request: Request, response: Response,
+                      caller: Caller = Depends(current_caller), wait: bool = WAIT, timeout: float = TIMEOUT,
+                      idempotency_key: str | None = KEY):
+        op = Operation(kind=kind, component=name, **{kind: body})
+        return await _operate(request, response, service_id, caller, op, idempotency_key, wait, timeout)
+
+    handler.__annotations__["body"] = body_type
+    handler.__name__ = kind
+    router.post(f"/components/{{name}}/{kind}", summary=f"{kind.capitalize()} a component")(handler)
 
 
-@router.post("/components/{name}/upgrade")
-async def upgrade(service_id: str, name: str, body: UpgradeRequest, request: Request, response: Response,
-                  caller: Caller = Depends(current_caller), wait: bool = WAIT, timeout: float = TIMEOUT,
-                  idempotency_key: str | None = KEY):
-    op = Operation(kind="upgrade", component=name, upgrade=body)
-    return await _operate(request, response, service_id, caller, op, idempotency_key, wait, timeout)
-
-
-@router.post("/components/{name}/move")
-async def move(service_id: str, name: str, body: MoveRequest, request: Request, response: Response,
-               caller: Caller = Depends(current_caller), wait: bool = WAIT, timeout: float = TIMEOUT,
-               idempotency_key: str | None = KEY):
-    op = Operation(kind="move", component=name, move=body)
-    return await _operate(request, response, service_id, caller, op, idempotency_key, wait, timeout)
+_component_route("scale", ScaleRequest)
+_component_route("upgrade", UpgradeRequest)
+_component_route("move", MoveRequest)
 
 
 @router.patch("")
