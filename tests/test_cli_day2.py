@@ -12,7 +12,7 @@ async def test_scale_upgrade_move_and_the_operations_log(stack):
     code, out = await legato(stack, "upgrade", service_id, "analytics", "1.1.0", "--canary", "--observe-seconds", "0")
     assert code == 0 and "upgrade succeeded" in out and "canary-gate@analytics" in out, out
     code, out = await legato(stack, "move", service_id, "analytics", "--tier", "regional")
-    assert code == 0 and "move succeeded" in out and "remove-source@analytics" in out, out
+    assert code == 0 and "move succeeded" in out and "move analytics: remove-source@analytics" in out, out
     code, out = await legato(stack, "move", service_id, "inference", "--site", "rome-far-edge-1")
     assert code == 1 and "move refused" in out, out
     code, out = await legato(stack, "ops", service_id)

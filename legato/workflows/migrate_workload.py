@@ -50,7 +50,7 @@ class MigrateWorkload:
         wid, spec, name = workflow.info().workflow_id, req.spec, req.component
         self.status = ServiceStatus(service_id=spec.id, tenant=spec.tenant, name=spec.name,
                                     state=ServiceState.provisioning)
-        progress = Progress(self.status)
+        progress = Progress(self.status, prefix=f"move {name}: ")
         saga = Saga([], progress)
         ctx = Ctx(wid=wid, spec=spec, saga=saga, progress=progress, poll_seconds=req.ready_poll_seconds)
         source = req.components[name]

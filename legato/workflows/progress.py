@@ -23,10 +23,12 @@ def error_text(err: BaseException) -> str:
 
 
 class Progress:
-    def __init__(self, status: ServiceStatus):
+    def __init__(self, status: ServiceStatus, prefix: str = ""):
         self.status = status
+        self.prefix = prefix  # a child's steps stay apart from the parent's same-named ones
 
     def _step(self, name: str) -> Step:
+        name = self.prefix + name
         for step in self.status.steps:
             if step.name == name:
                 return step
