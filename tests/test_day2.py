@@ -181,3 +181,33 @@ async def test_terminate_waits_for_a_running_operation(stack):
         ops = (await client.get(f"/v1/services/{service_id}/operations")).json()
     assert ops[0]["state"] == "succeeded"
     assert stack.sim.leftovers(service_id) == {"hosts": 0, "clusters": 0, "workloads": 0, "connections": 0}
+
+
+async def test_canary_on_a_full_gpu_cluster_grows_it_first(stack):
+    service_id = await active(stack, example("video-analytics"))
+    [inference] = await component_workloads(stack, service_id, "inference")
+    nodes = set(stack.sim.cluster(inference.cluster).hosts)
+    since = time.time()
+    record = await operate(stack, service_id, "components/inference/upgrade", {
+        "version": "2.2.0", "strategy": "canary", "canary": {"replicas": 1, "observe_seconds": 0}})
+    assert record["state"] == "succeeded", record
+    assert len(set(stack.sim.cluster(inference.cluster).hosts) - nodes) == 1  # one more GPU host
+    assert stack.sim.serving(service_id, "inference", since).min_ready >= 1
+    [inference] = await component_workloads(stack, service_id, "inference")
+    assert inference.version == "2.2.0"
+    async with stack.http() as client:
+        assert (await client.delete(f"/v1/services/{service_id}")).status_code == 202
+    await stack.wait_state(service_id, {"terminated"})
+    assert stack.sim.leftovers(service_id) == {"hosts": 0, "clusters": 0, "workloads": 0, "connections": 0}
+
+
+async def test_a_named_site_overrides_earlier_placement_rules(stack):
+    service_id = await active(stack, example("video-analytics"))
+    first = await operate(stack, service_id, "components/analytics/move", {"placement": {"tiers": ["regional"]}})
+    assert first["state"] == "succeeded", first
+    back = await operate(stack, service_id, "components/analytics/move", {"site": "paris-cloud"})
+    assert back["state"] == "succeeded" and "→ paris-cloud" in back["detail"], back
+    [analytics] = await component_workloads(stack, service_id, "analytics")
+    assert analytics.cluster == "paris-cloud-k8s"
+    # the regional site it left is given back entirely
+    assert not [h for h in stack.sim.hosts() if h.site.endswith("-regional") and h.service_id == service_id]

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.adapters.wdm import WorkloadMetrics, WorkloadStatus
     from legato.model import ServiceState
     from legato.model.operations import Operation
+    from legato.model.service import PlacementRules
     from legato.workflows.entity import OperationRecord
     from legato.workflows.migrate_workload import MigrateRequest, MigrateResult, MigrateWorkload
     from legato.workflows.options import STEP, UNDO
@@ -121,13 +122,7 @@ class Operations:
         ctx = self.ctx()
         ctx.saga = local
         if replicas > before:
-            choice = await workflow.execute_activity("placement.plan_growth", PlanGrowth(
-                spec=self.entity.spec, component=name, extra_replicas=replicas - before, site=state.site,
-                cluster_id=state.cluster), result_type=SiteChoice, **STEP)
-            if choice.plan is None:
-                raise Refused(f"cannot scale {name} to {replicas}: {choice.reason}")
-            if choice.plan.action == "scale":
-                await grow_cluster(ctx, state.site, state.cluster, choice.plan.add_hosts, f"{base}/scale-cluster")
+            await self._make_room(name, replicas - before, local, base, f"cannot scale {name} to {replicas}")
         try:
             step = f"scale-workload@{name}"
             await self.progress.track(step, f"{before} → {replicas}", workflow.execute_activity(
@@ -144,6 +139,19 @@ class Operations:
         self.entity.spec = self.entity.spec.with_component(name, replicas=replicas)
         return f"{name}: {before} → {replicas} replicas"
 
+    async def _make_room(self, name: str, extra: int, saga: Saga, base: str, refusal: str) -> None:
+        """Room for `extra` more replicas on the component's cluster: grow it first if it is full."""
+        state = self.entity.components[name]
+        choice = await workflow.execute_activity("placement.plan_growth", PlanGrowth(
+            spec=self.entity.spec, component=name, extra_replicas=extra, site=state.site,
+            cluster_id=state.cluster), result_type=SiteChoice, **STEP)
+        if choice.plan is None:
+            raise Refused(f"{refusal}: {choice.reason}")
+        if choice.plan.action == "scale":
+            ctx = self.ctx()
+            ctx.saga = saga
+            await grow_cluster(ctx, state.site, state.cluster, choice.plan.add_hosts, f"{base}/scale-cluster")
+
     # --- upgrade -------------------------------------------------------------------------------
 
     async def _upgrade(self, op: Operation, base: str) -> str:
@@ -152,26 +160,30 @@ class Operations:
         image = req.image or state.image
         if (image, req.version) == (state.image, state.version):
             return f"{name} already runs {image}:{req.version}"
-        canary = await self._canary_gate(name, image, req, base) if req.strategy == "canary" else Saga([])
-        try:
-            step = f"rolling-upgrade@{name}"
-            await self.progress.track(step, f"{state.version} → {req.version}", workflow.execute_activity(
-                "wdm.upgrade_workload", UpgradeWorkload(
-                    op_id=f"{base}/upgrade", service_id=self.entity.spec.id, step=step, cluster_id=state.cluster,
-                    workload_id=state.workload_id, component=name, image=image, version=req.version),
-                result_type=WorkloadStatus, **STEP))
-            await wait_ready(self.ctx(), name, state.cluster, state.workload_id, f"{base}/wait")
-        finally:
-            await canary.unwind()  # the canary served beside the old replicas until the new ones were ready
+        # Surge and canary replicas run beside the old ones: make room first. Nodes grown for them stay
+        # with the service (given back at teardown) rather than draining the new replicas off again.
+        grown = Saga([], self.progress)
+        extra = max(1, req.canary.replicas) if req.strategy == "canary" else 1  # canary, then surge: never both
+        await self._make_room(name, extra, grown, base, f"no room to roll out {name} {req.version}")
+        self.saga.undo.extend(grown.undo)
+        if req.strategy == "canary":
+            await self._canary_gate(name, image, req, base)
+        step = f"rolling-upgrade@{name}"
+        await self.progress.track(step, f"{state.version} → {req.version}", workflow.execute_activity(
+            "wdm.upgrade_workload", UpgradeWorkload(
+                op_id=f"{base}/upgrade", service_id=self.entity.spec.id, step=step, cluster_id=state.cluster,
+                workload_id=state.workload_id, component=name, image=image, version=req.version),
+            result_type=WorkloadStatus, **STEP))
+        await wait_ready(self.ctx(), name, state.cluster, state.workload_id, f"{base}/wait")
         before = state.version
         state.image, state.version = image, req.version
         self.entity.spec = self.entity.spec.with_component(name, image=image, version=req.version)
         return f"{name}: {before} → {req.version} ({req.strategy})"
 
-    async def _canary_gate(self, name: str, image: str, req, base: str) -> Saga:
+    async def _canary_gate(self, name: str, image: str, req, base: str) -> None:
         """A few replicas of the new version beside the old ones; the gate reads their error rate.
-        Failing it removes the canary: the service never left the previous version. Passing it
-        returns the canary's saga, so the canary keeps serving until the main workload has rolled."""
+        Either way the canary then goes (the old replicas served all along): failing the gate ends
+        the operation on the previous version; passing it lets the main workload roll."""
         state = self.entity.components[name]
         canary = f"{name}-canary"
         local = Saga([], self.progress)
@@ -196,7 +208,7 @@ class Operations:
             raise RolledBack(f"canary {req.version} failed its health gate (error rate {metrics.error_rate:g} > "
                              f"{req.canary.max_error_rate:g}); rolled back, {name} stays on {state.version}")
         self.progress.done(step, f"error rate {metrics.error_rate:g} ≤ {req.canary.max_error_rate:g}")
-        return local
+        await local.unwind()
 
     # --- move ----------------------------------------------------------------------------------
 
@@ -205,6 +217,8 @@ class Operations:
         spec = self.entity.spec
         if req.placement is not None:
             spec = spec.with_component(name, placement=req.placement)
+        elif req.site is not None:  # the operator's choice of site wins over rules set before: pin it there
+            spec = spec.with_component(name, placement=PlacementRules(sites=[req.site]))
         current = {n: c.site for n, c in self.entity.components.items()}
         choice = await workflow.execute_activity("placement.place_component", PlaceComponent(
             spec=spec, component=name, current=current, target_site=req.site), result_type=SiteChoice, **STEP)
