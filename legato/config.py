@@ -44,8 +44,13 @@ class Settings(BaseSettings):
     api_url: str = "http://127.0.0.1:8000"
     token: SecretStr | None = None
 
-    # Activity retry tuning (tests shorten these).
-    activity_max_interval_seconds: float = 10.0
+    # Observability.
+    otel_exporter: str = "none"  # none | console | otlp
+    otel_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    worker_metrics_address: str | None = None  # e.g. 127.0.0.1:9464: the worker's Prometheus endpoint
+    worker_metrics_url: str | None = None  # what the API's /metrics appends (the worker's endpoint)
+    reconcile_every_seconds: float = 300.0
+    log_format: str = "json"  # json | text
 
     @property
     def inventory_url(self) -> str:

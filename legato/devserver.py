@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from legato.workflows.contracts import SEARCH_ATTRIBUTES
+from legato.workflows.contracts import SEARCH_ATTRIBUTES, search_attribute_type
 
 
 def temporal_binary() -> str:
@@ -69,7 +69,7 @@ class DevServer:
         cmd += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
         cmd += ["--ui-disable-news-fetch"] if self.ui_port else []
         for key in SEARCH_ATTRIBUTES:
-            cmd += ["--search-attribute", f"{key.name}=Keyword"]
+            cmd += ["--search-attribute", f"{key.name}={search_attribute_type(key)}"]
         return cmd + self.extra_args
 
     def start(self, timeout: float = 60.0) -> DevServer:

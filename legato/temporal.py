@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from legato.config import Settings
 from legato.workflows.contracts import SEARCH_ATTRIBUTES
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, runtime: Runtime | None = None) -> Client:
+    """A client whose calls (and the workers built on it) carry trace context."""
     tls: bool | TLSConfig = settings.temporal_tls
     if settings.temporal_tls and (settings.temporal_tls_cert or settings.temporal_tls_ca):
         tls = TLSConfig(
@@ -25,6 +28,8 @@ async def connect(settings: Settings) -> Client:
         tls=tls,
         api_key=api_key,
         data_converter=pydantic_data_converter,
+        interceptors=[TracingInterceptor()],
+        runtime=runtime,
     )
 
 

@@ -13,6 +13,9 @@ from legato.activities import build_activities
 from legato.adapters.registry import Adapters, build_adapters
 from legato.config import Settings
 from legato.inventory import Inventory
+from legato.logs import setup_logging
+from legato.schedules import ensure_schedules
+from legato.telemetry import setup_tracing, worker_runtime
 from legato.temporal import connect
 from legato.workflows import WORKFLOWS
 
@@ -30,7 +33,9 @@ def build_worker(client: Client, settings: Settings, adapters: Adapters, invento
 
 
 async def run_worker(settings: Settings) -> None:
-    client = await connect(settings)
+    setup_tracing(settings, "legato-worker")
+    client = await connect(settings, worker_runtime(settings))
+    await ensure_schedules(client, settings)
     inventory = Inventory(settings.inventory_url)
     worker = build_worker(client, settings, build_adapters(settings), inventory)
     stop = asyncio.Event()
@@ -43,8 +48,9 @@ async def run_worker(settings: Settings) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run_worker(Settings()))
+    settings = Settings()
+    setup_logging(settings)
+    asyncio.run(run_worker(settings))
 
 
 if __name__ == "__main__":

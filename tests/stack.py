@@ -24,6 +24,7 @@ from legato.config import Settings
 from legato.devserver import free_port, wait_for_port
 from legato.embedded import prepare_continuum
 from legato.inventory import Inventory
+from legato.telemetry import worker_runtime
 from legato.temporal import connect
 from legato.worker import build_worker
 
@@ -134,18 +135,17 @@ def make_settings(data_dir: Path, temporal_address: str) -> Settings:
 
 
 @asynccontextmanager
-async def running_stack(data_dir: Path, temporal_address: str, worker: str = "inline", database_url: str | None = None):
-    """worker: "inline" (in this event loop), "process" (a child process), or "none"."""
-    settings = make_settings(data_dir, temporal_address)
-    if database_url:
-        settings = settings.model_copy(update={"database_url": database_url})
+async def running_stack(data_dir: Path, temporal_address: str, worker: str = "inline", **overrides):
+    """worker: "inline" (in this event loop), "process" (a child process), or "none"; `overrides`
+    are settings (e.g. database_url)."""
+    settings = make_settings(data_dir, temporal_address).model_copy(update=overrides)
     prepare_continuum(settings)
     inventory = Inventory(settings.inventory_url)
     with ApiServer(settings) as api:
         stack = Stack(settings, f"http://127.0.0.1:{api.port}", SimContinuum(settings.sim_path), inventory)
         try:
             if worker == "inline":
-                client = await connect(settings)
+                client = await connect(settings, worker_runtime(settings))
                 async with build_worker(client, settings, build_adapters(settings), inventory):
                     yield stack
             else:

@@ -10,6 +10,7 @@ from legato.activities.inventory import InventoryActivities
 from legato.activities.mcm import MCMActivities
 from legato.activities.pim import PIMActivities
 from legato.activities.placement import PlacementActivities
+from legato.activities.reconcile import ReconcileActivities
 from legato.activities.tcm import TCMActivities
 from legato.activities.wdm import WDMActivities
 from legato.adapters.registry import Adapters
@@ -24,5 +25,6 @@ def build_activities(adapters: Adapters, inventory: Inventory) -> list:
         MCMActivities(adapters.mcm, inventory),
         WDMActivities(adapters.wdm, inventory),
         TCMActivities(adapters.tcm, inventory),
+        ReconcileActivities(adapters, inventory),
     ]
     return [fn for group in groups for fn in group.activities()]

@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 
 from legato.adapters.errors import AdapterError
 from legato.inventory import Inventory
+from legato.telemetry import adapter_span
 
 T = TypeVar("T")
 
@@ -38,10 +39,15 @@ def maps_adapter_errors(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaita
     @functools.wraps(fn)
     async def wrapper(*args, **kwargs):
         beat = asyncio.create_task(_keep_heartbeating()) if activity.in_activity() else None
+        request = args[-1] if args else None
         try:
-            return await fn(*args, **kwargs)
-        except AdapterError as err:
-            raise as_application_error(err) from None
+            name = activity.info().activity_type if activity.in_activity() else fn.__name__
+            with adapter_span(name, request) as span:
+                try:
+                    return await fn(*args, **kwargs)
+                except AdapterError as err:
+                    span.set_attribute("legato.error", err.type)
+                    raise as_application_error(err) from None
         finally:
             if beat is not None:
                 beat.cancel()

@@ -1,6 +1,7 @@
 """Placement reads the continuum and its free room from the inventory, then decides (pure)."""
 
 import asyncio
+import time
 
 from temporalio import activity
 
@@ -17,7 +18,12 @@ class PlacementActivities(ActivityGroup):
         usage = await self.record(self.inventory.cluster_usage)
         for site in request.exclude_sites:
             topology.sites.pop(site, None)
-        return await asyncio.to_thread(place, request.spec, topology, usage)
+        start = time.perf_counter()
+        decision = await asyncio.to_thread(place, request.spec, topology, usage)
+        activity.metric_meter().create_histogram_float(
+            "legato_placement_seconds", "Placement decision time", "s"
+        ).record(time.perf_counter() - start, {"feasible": str(decision.feasible).lower()})
+        return decision
 
     @activity.defn(name="placement.place_component")
     async def place_component(self, req: PlaceComponent) -> SiteChoice:

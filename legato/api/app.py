@@ -11,10 +11,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
-from legato.api import clusters, operations, resources, services
+from legato.api import clusters, health, metrics, operations, resources, services
 from legato.api.auth import TokenStore
 from legato.config import Settings
 from legato.inventory import Inventory
+from legato.telemetry import setup_tracing
 from legato.temporal import connect, search_attributes_registered
 
 log = logging.getLogger("legato.api")
@@ -22,6 +23,7 @@ log = logging.getLogger("legato.api")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    setup_tracing(settings, "legato-api")
     lock = asyncio.Lock()
     client_box: list[Client] = []
 
@@ -53,10 +55,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.inventory = Inventory(settings.inventory_url)
     app.state.tokens = TokenStore.from_settings(settings)
+    app.state.metrics = metrics.ApiMetrics(app.state.inventory)
+    app.add_middleware(metrics.RequestMetrics)
     app.state.temporal = get_temporal
     app.state.indexed = False
     app.include_router(services.router)
     app.include_router(operations.router)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(clusters.router)
     app.include_router(resources.router)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from opentelemetry import trace
 
 from legato.config import Settings
 
@@ -76,7 +77,7 @@ def ensure_tokens_file(path: Path) -> dict[str, str]:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def current_caller(
+async def current_caller(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Caller:
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -84,4 +85,5 @@ def current_caller(
     caller = request.app.state.tokens.caller(credentials.credentials)
     if caller is None:
         raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
+    trace.get_current_span().set_attribute("legato.tenant", caller.tenant)
     return caller

@@ -50,3 +50,16 @@ async def list_hosts(request: Request, response: Response, caller: Caller = Depe
                      offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
                      site: str | None = None) -> Page:
     return await _page(request, response, caller, request.app.state.inventory.hosts, offset, limit, site=site)
+
+
+@router.get("/findings")
+async def list_findings(request: Request, caller: Caller = Depends(current_caller),
+                        include_resolved: bool = Query(False)) -> list:
+    """What reconciliation found. Tenants see the findings on their own services only; orphans and
+    other unowned resources are the operator's."""
+    inventory = request.app.state.inventory
+    rows = await asyncio.to_thread(inventory.findings, not include_resolved)
+    if caller.admin:
+        return rows
+    mine = {r.id for r in (await asyncio.to_thread(inventory.services, caller.tenant, 0, 1_000_000))[0]}
+    return [r for r in rows if r.service_id in mine]

@@ -7,6 +7,7 @@ import secrets
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from opentelemetry import trace
 from temporalio.client import Client, WorkflowUpdateStage
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -36,6 +37,7 @@ async def create_service(spec: ServiceSpec, request: Request, response: Response
         "tenant": spec.tenant or caller.tenant,
         "id": spec.id or f"{slug(spec.name)}-{secrets.token_hex(3)}",
     })
+    trace.get_current_span().set_attribute("legato.service_id", spec.id)
     inventory = request.app.state.inventory
     errors = continuum_errors(spec, await asyncio.to_thread(inventory.topology))
     if errors:

@@ -15,6 +15,7 @@ from legato.inventory.tables import (
     ClusterRow,
     ComponentRow,
     ConnectionRow,
+    FindingRow,
     HostRow,
     LatencyRow,
     OperationRow,
@@ -70,7 +71,7 @@ class Inventory:
         with self.session() as s:
             hosts: dict[str, list[Host]] = defaultdict(list)
             for h in s.exec(select(HostRow)):
-                hosts[h.site].append(Host(**h.model_dump(exclude={"allocation_op"})))
+                hosts[h.site].append(Host(**h.model_dump(exclude={"allocation_op"})))  # power: the PIM's to tell
             clusters: dict[str, list[Cluster]] = defaultdict(list)
             for c in s.exec(select(ClusterRow)):
                 clusters[c.site].append(Cluster(**c.model_dump()))
@@ -263,6 +264,46 @@ class Inventory:
                 query, count = query.where(table.site == site), count.where(table.site == site)
             rows = s.exec(query.order_by(table.id).offset(offset).limit(limit)).all()
             return list(rows), s.exec(count).one()
+
+    def findings_seen(self, rows: list[FindingRow]) -> None:
+        """Record one scan: new findings appear, seen ones are refreshed, the rest are resolved."""
+        now = utcnow()
+        seen = {r.id for r in rows}
+        with self.session() as s:
+            for row in rows:
+                old = s.get(FindingRow, row.id)
+                if old is None or old.resolved_at is not None:
+                    s.merge(row.model_copy(update={"first_seen": now, "last_seen": now, "resolved_at": None}))
+                else:
+                    old.last_seen, old.detail, old.action = now, row.detail, row.action
+            for old in s.exec(select(FindingRow).where(col(FindingRow.resolved_at).is_(None))):
+                if old.id not in seen:
+                    old.resolved_at = now
+
+    def findings(self, open_only: bool = True) -> list[FindingRow]:
+        with self.session() as s:
+            query = select(FindingRow)
+            if open_only:
+                query = query.where(col(FindingRow.resolved_at).is_(None))
+            return list(s.exec(query.order_by(col(FindingRow.first_seen))))
+
+    def count_services_by_state(self) -> dict[str, int]:
+        with self.session() as s:
+            rows = s.exec(select(ServiceRow.state, func.count()).group_by(ServiceRow.state)).all()
+        return {state: count for state, count in rows}
+
+    def operation_outcomes(self) -> list[tuple[str, str, float | None]]:
+        with self.session() as s:
+            query = select(ServiceOperationRow.kind, ServiceOperationRow.state, ServiceOperationRow.duration_seconds)
+            return [tuple(r) for r in s.exec(query).all()]
+
+    def active_service_ids(self) -> set[str]:
+        with self.session() as s:
+            return set(s.exec(select(ServiceRow.id).where(ServiceRow.state == ServiceState.active)))
+
+    def all_components(self) -> list[ComponentRow]:
+        with self.session() as s:
+            return list(s.exec(select(ComponentRow)))
 
     def live_service_ids(self) -> set[str]:
         with self.session() as s:

@@ -138,3 +138,18 @@ class ServiceOperationRow(SQLModel, table=True):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     duration_seconds: float | None = None
+
+
+class FindingRow(SQLModel, table=True):
+    """What reconciliation found: drift it repaired, or something it must not touch (reported)."""
+
+    __tablename__ = "findings"
+    id: str = Field(primary_key=True)  # kind + resource: the same drift seen again updates one row
+    kind: str  # workload-missing | workload-short | connection-missing | orphan-* | host-powered-off
+    service_id: str | None = Field(default=None, index=True)
+    resource: str
+    detail: str
+    action: str  # repair-requested | reported
+    first_seen: datetime = Field(default_factory=utcnow)
+    last_seen: datetime = Field(default_factory=utcnow)
+    resolved_at: datetime | None = None

@@ -29,6 +29,7 @@ class Host(BaseModel):
     state: str = "free"
     cluster: str | None = None
     service_id: str | None = None
+    power: str | None = Field(default=None, description="on | off, as the PIM reports it")
 
 
 class Cluster(BaseModel):

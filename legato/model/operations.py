@@ -50,15 +50,31 @@ class UpdateServiceRequest(OperationRequest):
     labels: dict[str, str] | None = None
 
 
+class Finding(Strict):
+    """Drift between the inventory and what a backend reports."""
+
+    kind: str  # workload-missing | workload-short | connection-missing | orphan-* | host-powered-off
+    resource: str
+    detail: str
+    service_id: str | None = None
+    component: str | None = None
+    action: Literal["repair-requested", "reported"] = "reported"
+
+
+class RepairRequest(OperationRequest):
+    findings: list[Finding]
+
+
 class Operation(Strict):
     """What the workflow receives: the request plus which component and kind."""
 
-    kind: Literal["scale", "upgrade", "move", "update"]
+    kind: Literal["scale", "upgrade", "move", "update", "repair"]
     component: str | None = None
     scale: ScaleRequest | None = None
     upgrade: UpgradeRequest | None = None
     move: MoveRequest | None = None
     update: UpdateServiceRequest | None = None
+    repair: RepairRequest | None = None
 
     @property
     def request(self) -> OperationRequest:

@@ -2,8 +2,9 @@
 
 from legato.workflows.deploy_service import DeployService
 from legato.workflows.migrate_workload import MigrateWorkload
+from legato.workflows.reconcile import Reconcile
 from legato.workflows.scale_cluster import ScaleCluster
 
-WORKFLOWS = [DeployService, ScaleCluster, MigrateWorkload]
+WORKFLOWS = [DeployService, ScaleCluster, MigrateWorkload, Reconcile]
 
-__all__ = ["WORKFLOWS", "DeployService", "MigrateWorkload", "ScaleCluster"]
+__all__ = ["WORKFLOWS", "DeployService", "MigrateWorkload", "Reconcile", "ScaleCluster"]

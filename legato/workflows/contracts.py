@@ -10,7 +10,14 @@ from legato.model import ServiceSpec
 SERVICE_ID = SearchAttributeKey.for_keyword("LegatoServiceId")
 TENANT = SearchAttributeKey.for_keyword("LegatoTenant")
 STATE = SearchAttributeKey.for_keyword("LegatoState")
-SEARCH_ATTRIBUTES = [SERVICE_ID, TENANT, STATE]
+SITES = SearchAttributeKey.for_keyword_list("LegatoSites")
+OPERATION = SearchAttributeKey.for_keyword("LegatoOperation")  # the day-2 operation running, if any
+SEARCH_ATTRIBUTES = [SERVICE_ID, TENANT, STATE, SITES, OPERATION]
+
+
+def search_attribute_type(key: SearchAttributeKey) -> str:
+    """The type name Temporal's CLI takes (`Keyword`, `KeywordList`)."""
+    return "".join(word.capitalize() for word in key.indexed_value_type.name.split("_"))
 
 
 def service_workflow_id(service_id: str) -> str:

@@ -16,7 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import PlaceRequest, ServiceUpdate
     from legato.model import PlacementDecision, ServiceSpec, ServiceState, ServiceStatus
     from legato.model.status import Endpoint
-    from legato.workflows.contracts import STATE, DeployRequest
+    from legato.workflows.contracts import OPERATION, SITES, STATE, DeployRequest
     from legato.workflows.entity import ServiceEntity
     from legato.workflows.operations import Operations
     from legato.workflows.options import STEP, UNDO
@@ -81,11 +81,15 @@ class DeployService(Operations):
         while True:
             await workflow.wait_condition(
                 lambda: self.entity.terminate_requested or workflow.info().is_continue_as_new_suggested()
+                or (bool(self.entity.pending_repairs) and self.current_op is None)
             )
             # An operation in flight finishes first; terminate never cuts one in half.
             await workflow.wait_condition(lambda: self.current_op is None)
             if self.entity.terminate_requested:
                 break
+            if self.entity.pending_repairs:
+                await self.run_repairs()
+                continue
             await workflow.wait_condition(workflow.all_handlers_finished)
             if self.current_op is None and not self.entity.terminate_requested:
                 self._continue_as_new()
@@ -135,6 +139,7 @@ class DeployService(Operations):
             self.progress.failed("place", decision.infeasible_reason or "infeasible")
             raise ApplicationError(f"placement infeasible: {decision.infeasible_reason}", type="PlacementInfeasible")
         self.status.placement = decision
+        self.index(SITES.value_set(sorted({p.site for p in decision.components})))
         self.progress.done("place", ", ".join(f"{p.component}→{p.site}" for p in decision.components))
 
         ctx = self.ctx(spec)
@@ -171,10 +176,19 @@ class DeployService(Operations):
     async def _activity(self, name: str, arg, result_type=None):
         return await workflow.execute_activity(name, arg, result_type=result_type, **STEP)
 
+    def index(self, *updates) -> None:
+        """Search attributes for the Web UI, when the namespace has them."""
+        if self.req.index_search_attributes:
+            workflow.upsert_search_attributes(list(updates))
+
+    def index_operation(self, kind: str | None) -> None:
+        self.index(OPERATION.value_set(kind) if kind else OPERATION.value_unset())
+        if kind is None:
+            self.index(SITES.value_set(sorted({c.site for c in self.entity.components.values()})))
+
     async def _set_state(self, state: ServiceState) -> None:
         self.progress.state(state)
-        if self.req.index_search_attributes:
-            workflow.upsert_search_attributes([STATE.value_set(str(state))])
+        self.index(STATE.value_set(str(state)))
         await self.record_service()
 
     async def record_service(self) -> None:

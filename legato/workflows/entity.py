@@ -61,3 +61,4 @@ class ServiceEntity(BaseModel):
     operations: dict[str, OperationRecord] = Field(default_factory=dict)  # finished, by request id
     deployed: bool = False
     terminate_requested: bool = False
+    pending_repairs: list[dict] = Field(default_factory=list)  # RepairRequests signalled by Reconcile

@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import (
+        DeployWorkload,
         PlaceComponent,
         PlanGrowth,
         RecordOperation,
@@ -21,14 +22,21 @@ with workflow.unsafe.imports_passed_through():
     )
     from legato.adapters.wdm import WorkloadMetrics, WorkloadStatus
     from legato.model import ServiceState
-    from legato.model.operations import Operation
+    from legato.model.operations import Finding, Operation, RepairRequest
     from legato.model.service import PlacementRules
     from legato.workflows.entity import OperationRecord
     from legato.workflows.migrate_workload import MigrateRequest, MigrateResult, MigrateWorkload
     from legato.workflows.options import STEP, UNDO
     from legato.workflows.progress import CHILD_PREFIX, error_text
     from legato.workflows.saga import Saga
-    from legato.workflows.steps import deploy_component, grow_cluster, wait_ready
+    from legato.workflows.steps import (
+        connect_link,
+        deploy_component,
+        grow_cluster,
+        set_user_qos,
+        wait_ready,
+        workload_spec,
+    )
 
 KEEP_FINISHED = 200  # finished operations remembered for idempotency (and carried across continue-as-new)
 
@@ -51,10 +59,27 @@ class Operations:
                 return self.entity.operations[rid]
             raise ApplicationError(f"operation {self.current_op.request_id} ({self.current_op.kind}) is running",
                                    type="Busy")
+        return await self._execute(op, rid)
+
+    @workflow.signal(name="repair")
+    def repair(self, request: RepairRequest) -> None:
+        """From the Reconcile workflow: run when no operation is running (see the main loop)."""
+        if self.entity.deployed and self.status.state == ServiceState.active:
+            self.entity.pending_repairs.append(request.model_dump(mode="json"))
+
+    async def run_repairs(self) -> None:
+        findings = [f for r in self.entity.pending_repairs for f in RepairRequest.model_validate(r).findings]
+        self.entity.pending_repairs.clear()
+        rid = f"repair-{workflow.uuid4().hex[:12]}"
+        await self._execute(Operation(kind="repair", repair=RepairRequest(
+            request_id=rid, requested_by="reconcile", findings=findings)), rid)
+
+    async def _execute(self, op: Operation, rid: str) -> OperationRecord:
         record = OperationRecord(request_id=rid, kind=op.kind, component=op.component,
                                  params=op.request.model_dump(mode="json", exclude={"request_id", "requested_by"}),
                                  requested_by=op.request.requested_by, started_at=workflow.now())
         self.current_op = record
+        self.index_operation(op.kind)
         try:
             await self._record_operation(record)
             step = f"{op.kind}@{op.component}" if op.component else op.kind
@@ -68,6 +93,8 @@ class Operations:
             except Exception as err:  # the operation failed; the service keeps running as it was
                 record.state, record.detail = "failed", error_text(err)
             record.ended_at = workflow.now()
+            workflow.metric_meter().create_counter("legato_operation_outcomes", "Day-2 operations").add(
+                1, {"kind": op.kind, "outcome": record.state})
             self.entity.operations[rid] = record
             for old in list(self.entity.operations)[:-KEEP_FINISHED]:
                 del self.entity.operations[old]
@@ -75,6 +102,7 @@ class Operations:
             await self.record_service()
         finally:
             self.current_op = None
+            self.index_operation(None)
         return record
 
     @operate.validator
@@ -104,6 +132,8 @@ class Operations:
             return await self._upgrade(op, base)
         if op.kind == "move":
             return await self._move(op, base)
+        if op.kind == "repair":
+            return await self._repair(op.repair.findings, base)
         spec = self.entity.spec
         self.entity.spec = spec.model_copy(update={
             "policy": op.update.policy or spec.policy,
@@ -209,6 +239,40 @@ class Operations:
                              f"{req.canary.max_error_rate:g}); rolled back, {name} stays on {state.version}")
         self.progress.done(step, f"error rate {metrics.error_rate:g} ≤ {req.canary.max_error_rate:g}")
         await local.unwind()
+
+    # --- repair (drift found by Reconcile) ------------------------------------------------------
+
+    async def _repair(self, findings: list[Finding], base: str) -> str:
+        """Put back what the inventory records, through the same activities a deployment uses."""
+        done: list[str] = []
+        for name in sorted({f.component for f in findings if f.component in self.entity.components}):
+            state = self.entity.components[name]
+            comp = self.entity.spec.component(name)
+            step = f"redeploy@{name}"
+            await self.progress.track(step, f"{state.workload_id} ×{state.replicas} on {state.cluster}",
+                                      workflow.execute_activity("wdm.deploy_workload", DeployWorkload(
+                                          op_id=f"{base}/{name}/redeploy", service_id=self.entity.spec.id, step=step,
+                                          cluster_id=state.cluster, site=state.site,
+                                          workload=workload_spec(self.entity.spec, comp, state.workload_id,
+                                                                 version=state.version, replicas=state.replicas,
+                                                                 image=state.image)),
+                                          result_type=WorkloadStatus, **STEP))
+            await wait_ready(self.ctx(), name, state.cluster, state.workload_id, f"{base}/{name}/wait")
+            done.append(f"{name} redeployed")
+        lost = {f.resource for f in findings if f.kind == "connection-missing"}
+        for conn in [c for c in self.entity.connections if c.id in lost]:
+            kind, index = conn.key.split("@")
+            ctx, i = self.ctx(), int(index)
+            if kind == "link":
+                new = await connect_link(ctx, i, self.entity.spec.links[i], self.entity.components,
+                                         f"{base}/link/{i}")
+            else:
+                new = await set_user_qos(ctx, i, self.entity.spec.user_areas[i], self.entity.components,
+                                         f"{base}/qos/{i}")
+            self.saga.drop(lambda c, old=f"{conn.key}#{conn.id}": c.key != old)
+            self.entity.connections = [new if c.id == conn.id else c for c in self.entity.connections]
+            done.append(f"{conn.description} reconnected")
+        return "; ".join(done) or "nothing left to repair"
 
     # --- move ----------------------------------------------------------------------------------
 

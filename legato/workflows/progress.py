@@ -48,10 +48,12 @@ class Progress:
         step.state, step.ended_at = StepState.done, workflow.now()
         if detail is not None:
             step.detail = detail
+        _record_step(step, "done")
 
     def failed(self, name: str, detail: str) -> None:
         step = self._step(name)
         step.state, step.detail, step.ended_at = StepState.failed, detail, workflow.now()
+        _record_step(step, "failed")
 
     def compensating(self, name: str) -> None:
         self._step(name).state = StepState.compensating
@@ -70,3 +72,13 @@ class Progress:
             raise
         self.done(name)
         return result
+
+
+def _record_step(step: Step, outcome: str) -> None:
+    """Step durations for Prometheus (Temporal's workflow meter skips replays: no double counts)."""
+    if step.started_at is None or step.ended_at is None:
+        return
+    kind = step.name.split("@")[0].split(" [")[0].split(": ")[-1]
+    workflow.metric_meter().create_histogram_timedelta(
+        "legato_step_duration", "Duration of workflow steps", "s"
+    ).record(step.ended_at - step.started_at, {"step": kind, "outcome": outcome})

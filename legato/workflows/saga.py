@@ -59,6 +59,9 @@ class Saga:
                 continue
             if self._progress:
                 self._progress.compensated(step)
+            workflow.metric_meter().create_counter(
+                "legato_compensations", "Compensations run (rollbacks, teardowns, freed sites)"
+            ).add(1, {"resource": comp.key.split("@")[0]})
         return errors
 
 

@@ -42,6 +42,11 @@ class SimContinuum(PimPart, McmPart, WdmPart, TcmPart, HistoryPart):
         with self._read() as db:
             return sum(db.execute(f"SELECT COALESCE(SUM(n - 1), 0) FROM ({g})").fetchone()[0] for g in groups)
 
+    def power_off_behind_back(self, host_id: str) -> None:
+        """Drift: someone powers a host off at its BMC (reconcile must report it, not fix it)."""
+        with self._tx() as db:
+            db.execute("UPDATE hosts SET power = 'off' WHERE id = ?", (host_id,))
+
     def delete_workload_behind_back(self, workload_id: str) -> int:
         """Drift: the workload vanishes from every cluster without Legato asking (reconcile tests)."""
         with self._tx() as db:

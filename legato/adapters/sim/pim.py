@@ -80,6 +80,7 @@ def hosts(db: sqlite3.Connection, *, site: str | None = None, ids: list[str] | N
         r["id"]: Host(
             id=r["id"], site=r["site"], cpu=r["cpu"], memory_mb=r["memory_mb"], gpu=r["gpu"],
             features=json.loads(r["features"]), state=r["state"], cluster=r["cluster"], service_id=r["owner"],
+            power=r["power"],
         )
         for r in rows
     }  # fmt: skip

@@ -1,0 +1,58 @@
+"""/healthz (the process answers) and /readyz (Temporal reachable, inventory reachable, a worker
+polling the task queue). Authenticated like every route: probes send the operator's token."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+
+from legato.api.auth import Caller, current_caller
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz(_: Caller = Depends(current_caller)) -> dict:
+    return {"status": "ok"}
+
+
+async def _temporal(request: Request) -> str:
+    client = await request.app.state.temporal()
+    await asyncio.wait_for(client.service_client.check_health(), timeout=3)
+    return "ok"
+
+
+def _database(request: Request) -> str:
+    with request.app.state.inventory.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    return "ok"
+
+
+async def _worker(request: Request) -> str:
+    client = await request.app.state.temporal()
+    resp = await asyncio.wait_for(client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
+        namespace=client.namespace, task_queue=TaskQueue(name=request.app.state.settings.task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)), timeout=3)
+    if not resp.pollers:
+        raise RuntimeError(f"no worker polls task queue {request.app.state.settings.task_queue}")
+    return f"{len(resp.pollers)} poller(s)"
+
+
+@router.get("/readyz")
+async def readyz(request: Request, _: Caller = Depends(current_caller)) -> JSONResponse:
+    checks: dict[str, str] = {}
+    for name, check in (("temporal", _temporal(request)), ("database", asyncio.to_thread(_database, request)),
+                        ("worker", _worker(request))):
+        try:
+            checks[name] = await check
+        except Exception as err:  # noqa: BLE001 - reported per check; no stack trace to the caller
+            detail = getattr(err, "detail", None) or type(err).__name__
+            checks[name] = f"failing: {detail if not isinstance(err, RuntimeError) else err}"
+    ready = all(not v.startswith("failing") for v in checks.values())
+    return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})

@@ -1,0 +1,39 @@
+"""Reconcile: run by the Temporal Schedule `reconcile`. Scans for drift, then hands each service its
+repairs as a signal: the service's own workflow repairs through the normal activities, one
+operation at a time, so reconciliation never races an operator's change."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from legato.model.operations import Finding, RepairRequest
+    from legato.workflows.contracts import service_workflow_id
+    from legato.workflows.options import STEP
+
+
+class ReconcileSummary(BaseModel):
+    findings: int
+    repairs_requested: int
+    reported: int
+
+
+@workflow.defn(name="Reconcile")
+class Reconcile:
+    @workflow.run
+    async def run(self) -> ReconcileSummary:
+        findings: list[Finding] = await workflow.execute_activity(
+            "reconcile.scan", result_type=list[Finding], **STEP)
+        repairs: dict[str, list[Finding]] = {}
+        for f in findings:
+            if f.action == "repair-requested" and f.service_id:
+                repairs.setdefault(f.service_id, []).append(f)
+        for service_id, items in sorted(repairs.items()):
+            handle = workflow.get_external_workflow_handle(service_workflow_id(service_id))
+            try:
+                await handle.signal("repair", RepairRequest(findings=items, requested_by="reconcile"))
+            except Exception as err:  # noqa: BLE001 - the service ended meanwhile: nothing to repair
+                workflow.logger.info("service %s not repaired: %s", service_id, err)
+        repaired = sum(len(v) for v in repairs.values())
+        return ReconcileSummary(findings=len(findings), repairs_requested=repaired, reported=len(findings) - repaired)
