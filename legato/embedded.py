@@ -63,7 +63,9 @@ def run_embedded(settings: Settings, echo=print) -> int:
     host, _, port = settings.temporal_address.rpartition(":")
     server = DevServer(data / "temporal.db", port=int(port), ui_port=settings.temporal_ui_port,
                        log_file=data / "temporal.log")
-    env = {**os.environ, "LEGATO_DATA_DIR": str(data)}
+    metrics = settings.worker_metrics_address or "127.0.0.1:9464"
+    env = {**os.environ, "LEGATO_DATA_DIR": str(data), "LEGATO_WORKER_METRICS_ADDRESS": metrics,
+           "LEGATO_WORKER_METRICS_URL": settings.worker_metrics_url or f"http://{metrics}/metrics"}
     procs: list[subprocess.Popen] = []
     stopping = False
 
@@ -85,6 +87,7 @@ def run_embedded(settings: Settings, echo=print) -> int:
         echo("")
         echo(f"Legato is up.  API {base}   docs {base}/docs   Temporal Web UI http://127.0.0.1:{server.ui_port}")
         echo(f"tenants and tokens: {settings.tokens_path} ({', '.join(sorted(tokens))}); the CLI reads it itself")
+        echo(f"metrics {base}/metrics (worker: http://{metrics}/metrics)   health {base}/readyz")
         echo(f"logs: {data}/{{temporal,worker,api}}.log      Ctrl-C stops everything")
         while not stopping:
             dead = next((p for p in procs if p.poll() is not None), None)
