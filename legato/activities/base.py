@@ -19,7 +19,10 @@ T = TypeVar("T")
 
 
 def as_application_error(err: AdapterError) -> ApplicationError:
-    return ApplicationError(str(err), type=err.type, non_retryable=not err.retryable)
+    """Typed, but not flagged non-retryable here: whether to retry is the caller's retry policy's call.
+    A forward step gives up on PermanentFault (and rolls back); a compensation retries it, because
+    leaking a host is worse than waiting for a backend (see workflows/options.py)."""
+    return ApplicationError(str(err), type=err.type)
 
 
 HEARTBEAT_EVERY = 1.0

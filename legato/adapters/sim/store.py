@@ -139,12 +139,16 @@ class Store:
     # ---- fault injection and timing, stored in the file so any process can set them
 
     def set_fault(
-        self, kind: str, transient_rate: float = 0.0, permanent: bool = False, *, phase: str | None = None
+        self, kind: str, transient_rate: float = 0.0, permanent: bool = False, *, phase: str | None = None,
+        permanent_rate: float = 0.0,
     ) -> None:
-        """Inject faults on `kind`; `phase` pins transient faults to "before" or "after" the action."""
+        """Inject faults on `kind`: `permanent` fails every call, `permanent_rate` that share of calls
+        (chaos runs); `phase` pins transient faults to "before" or "after" the action."""
         check_kind(kind)
-        if not 0.0 <= transient_rate <= 1.0:
-            raise InvalidRequest(f"transient_rate must be between 0 and 1, not {transient_rate}")
+        for name, rate in (("transient_rate", transient_rate), ("permanent_rate", permanent_rate)):
+            if not 0.0 <= rate <= 1.0:
+                raise InvalidRequest(f"{name} must be between 0 and 1, not {rate}")
+        permanent = 1.0 if permanent else permanent_rate  # stored as the probability of a permanent fault
         if phase not in (None, "before", "after"):
             raise InvalidRequest(f"phase must be 'before', 'after' or None, not {phase!r}")
         with self._tx() as db:
@@ -194,7 +198,7 @@ class Store:
         row = db.execute("SELECT * FROM faults WHERE kind = ?", (kind,)).fetchone()
         if row is None:
             return False
-        if row["permanent"]:
+        if row["permanent"] and random.random() < float(row["permanent"]):
             raise PermanentFault(f"injected permanent failure on {kind}")
         if random.random() >= row["transient_rate"]:
             return False
