@@ -97,12 +97,16 @@ async def test_reconcile_heals_drift_and_reports_what_it_must_not_touch(stack):
     await client.get_schedule_handle(RECONCILE).trigger()
 
     deadline = time.monotonic() + 60
-    while not [w for w in await component_workloads(stack, service_id, "ingest") if w.ready]:
+    while True:  # the repair runs as an operation of the service: wait for its outcome
+        async with stack.http("operator") as http:
+            ops = (await http.get(f"/v1/services/{service_id}/operations")).json()
+        if ops and ops[0]["state"] != "running":
+            break
         assert time.monotonic() < deadline, "the deleted workload was never redeployed"
         await asyncio.sleep(0.3)
+    assert [w for w in await component_workloads(stack, service_id, "ingest") if w.ready]
     async with stack.http("operator") as http:
         findings = {(f["kind"], f["resource"]): f for f in (await http.get("/v1/findings")).json()}
-        ops = (await http.get(f"/v1/services/{service_id}/operations")).json()
     assert findings[("orphan-workload", "paris-cloud-k8s/miner")]["action"] == "reported"
     assert findings[("host-powered-off", held[0])]["action"] == "reported"
     assert ("workload-missing", f"{ingest.cluster}/{ingest.id}") in findings
