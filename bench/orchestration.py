@@ -18,17 +18,16 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import yaml
-from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowUpdateStage
 from temporalio.worker import Worker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.baseline import BareDeploy, noop  # noqa: E402
 from legato.activities import build_activities  # noqa: E402
 from legato.adapters.registry import build_adapters  # noqa: E402
 from legato.devserver import DevServer, free_port  # noqa: E402
@@ -40,25 +39,6 @@ from legato.temporal import connect  # noqa: E402
 from legato.workflows import WORKFLOWS  # noqa: E402
 from legato.workflows.contracts import DeployRequest, service_workflow_id  # noqa: E402
 from tests.stack import make_settings  # noqa: E402
-
-
-@activity.defn(name="bench.noop")
-async def noop(_: int) -> None:
-    return None
-
-
-@workflow.defn(name="BareDeploy")
-class BareDeploy:
-    """The baseline: batches of parallel no-op activities, nothing else."""
-
-    @workflow.run
-    async def run(self, batches: list[int]) -> int:
-        done = 0
-        for size in batches:
-            await asyncio.gather(*(workflow.execute_activity(
-                "bench.noop", i, start_to_close_timeout=timedelta(seconds=30)) for i in range(size)))
-            done += size
-        return done
 
 
 def bench_topology(path: Path, sites: int = 10) -> None:
