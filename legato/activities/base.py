@@ -73,8 +73,17 @@ class ActivityGroup:
         """Inventory writes run off the event loop (SQLite and PostgreSQL drivers block)."""
         return await asyncio.to_thread(fn, *args, **kwargs)
 
-    async def log(self, service_id: str, op_id: str, step: str, outcome: str, detail: str = "") -> None:
-        await self.record(self.inventory.log, service_id, op_id, step, outcome, detail)
+    async def mirror(self, req, detail: str, write: Callable[..., object] | None = None, *args, **kwargs) -> None:
+        """The backend's answer into the inventory and the step into the operations log, as one
+        transaction and one hop off the event loop (two of each made many-component steps slow)."""
+
+        def run() -> None:
+            with self.inventory.session():
+                if write is not None:
+                    write(*args, **kwargs)
+                self.inventory.log(req.service_id, req.op_id, req.step, "done", detail)
+
+        await asyncio.to_thread(run)
 
 
 def heartbeat(detail: str) -> None:

@@ -20,30 +20,25 @@ class MCMActivities(ActivityGroup):
         cluster = await self.mcm.create_cluster(
             req.op_id, req.cluster_id, req.site, req.host_ids, owner=req.service_id
         )
-        await self.record(self.inventory.cluster_changed, cluster)
-        await self.log(req.service_id, req.op_id, req.step, "done", cluster.id)
+        await self.mirror(req, cluster.id, self.inventory.cluster_changed, cluster)
         return cluster
 
     @activity.defn(name="mcm.add_nodes")
     @maps_adapter_errors
     async def add_nodes(self, req: ChangeNodes) -> Cluster:
         cluster = await self.mcm.add_nodes(req.op_id, req.cluster_id, req.host_ids)
-        await self.record(self.inventory.cluster_changed, cluster)
-        await self.log(req.service_id, req.op_id, req.step, "done", ", ".join(req.host_ids))
+        await self.mirror(req, ", ".join(req.host_ids), self.inventory.cluster_changed, cluster)
         return cluster
 
     @activity.defn(name="mcm.remove_nodes")
     @maps_adapter_errors
     async def remove_nodes(self, req: ChangeNodes) -> Cluster | None:
         cluster = await self.mcm.remove_nodes(req.op_id, req.cluster_id, req.host_ids)
-        if cluster is not None:
-            await self.record(self.inventory.cluster_changed, cluster)
-        await self.log(req.service_id, req.op_id, req.step, "done", ", ".join(req.host_ids))
+        await self.mirror(req, ", ".join(req.host_ids), self.inventory.cluster_changed if cluster else None, cluster)
         return cluster
 
     @activity.defn(name="mcm.delete_cluster")
     @maps_adapter_errors
     async def delete_cluster(self, req: DeleteCluster) -> None:
         await self.mcm.delete_cluster(req.op_id, req.cluster_id)
-        await self.record(self.inventory.cluster_deleted, req.cluster_id)
-        await self.log(req.service_id, req.op_id, req.step, "done", req.cluster_id)
+        await self.mirror(req, req.cluster_id, self.inventory.cluster_deleted, req.cluster_id)

@@ -18,14 +18,12 @@ class PIMActivities(ActivityGroup):
     @maps_adapter_errors
     async def allocate_hosts(self, req: AllocateHosts) -> list[Host]:
         hosts = await self.pim.allocate_hosts(req.op_id, req.site, req.host_ids, owner=req.service_id)
-        await self.record(self.inventory.hosts_allocated, hosts, req.op_id)
-        await self.log(req.service_id, req.op_id, req.step, "done", ", ".join(h.id for h in hosts))
+        await self.mirror(req, ", ".join(h.id for h in hosts), self.inventory.hosts_allocated, hosts, req.op_id)
         return hosts
 
     @activity.defn(name="pim.release_hosts")
     @maps_adapter_errors
     async def release_hosts(self, req: ReleaseHosts) -> list[str]:
         released = await self.pim.release_hosts(req.op_id, req.allocation_op_id, req.host_ids)
-        await self.record(self.inventory.hosts_released, released)
-        await self.log(req.service_id, req.op_id, req.step, "done", ", ".join(released))
+        await self.mirror(req, ", ".join(released), self.inventory.hosts_released, released)
         return released

@@ -19,8 +19,7 @@ class TCMActivities(ActivityGroup):
             id=conn.id, service_id=req.service_id, kind=conn.kind, description=req.description,
             latency_ms=conn.latency_ms,
         )
-        await self.record(self.inventory.connection_made, row)
-        await self.log(req.service_id, req.op_id, req.step, "done", f"{req.description} ({conn.latency_ms:g} ms)")
+        await self.mirror(req, f"{req.description} ({conn.latency_ms:g} ms)", self.inventory.connection_made, row)
         return conn
 
     @activity.defn(name="tcm.connect")
@@ -40,5 +39,4 @@ class TCMActivities(ActivityGroup):
             await self.tcm.clear_user_qos(req.op_id, req.connection_id)
         else:
             await self.tcm.disconnect(req.op_id, req.connection_id)
-        await self.record(self.inventory.connection_removed, req.connection_id)
-        await self.log(req.service_id, req.op_id, req.step, "done", req.connection_id)
+        await self.mirror(req, req.connection_id, self.inventory.connection_removed, req.connection_id)

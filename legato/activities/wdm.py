@@ -34,8 +34,7 @@ class WDMActivities(ActivityGroup):
             endpoint=status.endpoint,
             **w.model_dump(include={"image", "version", "replicas", "cpu", "memory_mb", "gpu"}),
         )
-        await self.record(self.inventory.component_deployed, row)
-        await self.log(req.service_id, req.op_id, req.step, "done", f"{w.id} on {req.cluster_id}")
+        await self.mirror(req, f"{w.id} on {req.cluster_id}", self.inventory.component_deployed, row)
         return status
 
     @activity.defn(name="wdm.wait_ready")
@@ -56,24 +55,23 @@ class WDMActivities(ActivityGroup):
     @maps_adapter_errors
     async def remove_workload(self, req: RemoveWorkload) -> None:
         await self.wdm.remove(req.op_id, req.cluster_id, req.workload_id)
-        await self.record(self.inventory.component_removed, req.service_id, req.component, req.workload_id)
-        await self.log(req.service_id, req.op_id, req.step, "done", req.workload_id)
+        await self.mirror(req, req.workload_id, self.inventory.component_removed, req.service_id, req.component,
+                          req.workload_id)
 
     @activity.defn(name="wdm.scale_workload")
     @maps_adapter_errors
     async def scale_workload(self, req: ScaleWorkload) -> WorkloadStatus:
         status = await self.wdm.scale(req.op_id, req.cluster_id, req.workload_id, req.replicas)
-        await self.record(self.inventory.component_changed, req.service_id, req.component, replicas=req.replicas)
-        await self.log(req.service_id, req.op_id, req.step, "done", f"{req.workload_id} ×{req.replicas}")
+        await self.mirror(req, f"{req.workload_id} ×{req.replicas}", self.inventory.component_changed,
+                          req.service_id, req.component, replicas=req.replicas)
         return status
 
     @activity.defn(name="wdm.upgrade_workload")
     @maps_adapter_errors
     async def upgrade_workload(self, req: UpgradeWorkload) -> WorkloadStatus:
         status = await self.wdm.upgrade(req.op_id, req.cluster_id, req.workload_id, req.image, req.version)
-        await self.record(self.inventory.component_changed, req.service_id, req.component, image=req.image,
-                          version=req.version)
-        await self.log(req.service_id, req.op_id, req.step, "done", f"{req.workload_id} → {req.version}")
+        await self.mirror(req, f"{req.workload_id} → {req.version}", self.inventory.component_changed,
+                          req.service_id, req.component, image=req.image, version=req.version)
         return status
 
     @activity.defn(name="wdm.workload_metrics")

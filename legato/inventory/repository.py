@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,12 +32,23 @@ from legato.model.status import TERMINAL_STATES, ServiceState
 class Inventory:
     def __init__(self, url_or_engine: str | Engine):
         self.engine = open_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+        self._local = threading.local()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """A transaction; nested uses in one thread join the outermost, so an activity's several
+        writes commit together (one transaction instead of one each)."""
+        outer = getattr(self._local, "session", None)
+        if outer is not None:
+            yield outer
+            return
         with Session(self.engine, expire_on_commit=False) as session:
-            yield session
-            session.commit()
+            self._local.session = session
+            try:
+                yield session
+                session.commit()
+            finally:
+                self._local.session = None
 
     # --- resources (TCRR) -------------------------------------------------------------------
 

@@ -109,12 +109,13 @@ async def deploy_component(ctx: Ctx, name: str, site: str, cluster: str, base: s
         op_id=f"{base}/remove", service_id=sid, step=f"remove@{name}", cluster_id=cluster, workload_id=workload_id,
         component=name))
     step = f"deploy@{name}"
-    await ctx.progress.track(
+    deployed = await ctx.progress.track(
         step, f"{comp.image}:{comp.version} ×{comp.replicas} on {cluster}",
         workflow.execute_activity("wdm.deploy_workload", DeployWorkload(
             op_id=deploy_op, service_id=sid, step=step, cluster_id=cluster, site=site,
             workload=workload_spec(ctx.spec, comp, workload_id)), result_type=WorkloadStatus, **STEP))
-    ready = await wait_ready(ctx, name, cluster, workload_id, f"{base}/wait")
+    # Already ready (a fast backend, or a retried deploy): no second round trip to find out.
+    ready = deployed if deployed.ready else await wait_ready(ctx, name, cluster, workload_id, f"{base}/wait")
     return ComponentState(name=name, site=site, cluster=cluster, workload_id=workload_id, image=comp.image,
                           version=comp.version, replicas=comp.replicas, endpoint=ready.endpoint or "")
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,6 +41,7 @@ class Store:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._topology_cache: tuple[str, Topology] | None = None
+        self._local = threading.local()
         db = self._connect()
         try:
             db.execute("PRAGMA journal_mode=WAL")
@@ -46,28 +49,33 @@ class Store:
         finally:
             db.close()
 
-    # ---- storage: a connection per call, so threads, tasks and processes never share one
+    # ---- storage: one connection per thread (never shared between threads, tasks or processes),
+    # reused across calls: opening one per call cost more than the transaction itself
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         db.execute("PRAGMA busy_timeout=30000")
+        db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
         db.row_factory = sqlite3.Row
         return db
+
+    def _connection(self) -> sqlite3.Connection:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():  # a forked child must not reuse its parent's
+            local.db, local.pid = self._connect(), os.getpid()
+        return local.db
 
     @contextmanager
     def _tx(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
         """One transaction; IMMEDIATE takes the write lock up front so check-then-act is atomic."""
-        db = self._connect()
+        db = self._connection()
+        db.execute(f"BEGIN {mode}")
         try:
-            db.execute(f"BEGIN {mode}")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def _read(self) -> Any:
         return self._tx("DEFERRED")
