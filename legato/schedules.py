@@ -22,10 +22,19 @@ from legato.config import Settings
 RECONCILE = "reconcile"
 
 
+def reconcile_id(settings: Settings) -> str:
+    """`reconcile` for the default task queue; one per task queue otherwise, so two Legato
+    installations sharing a namespace never drive each other's reconciliation."""
+    return RECONCILE if settings.task_queue == "legato" else f"{RECONCILE}-{settings.task_queue}"
+
+
 def reconcile_schedule(settings: Settings) -> Schedule:
+    every = timedelta(seconds=settings.reconcile_every_seconds)
     return Schedule(
-        action=ScheduleActionStartWorkflow("Reconcile", id=RECONCILE, task_queue=settings.task_queue),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=settings.reconcile_every_seconds))]),
+        # A run never outlives its interval: a stuck one (no worker) must not block the next (SKIP).
+        action=ScheduleActionStartWorkflow("Reconcile", id=reconcile_id(settings), task_queue=settings.task_queue,
+                                           execution_timeout=every),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),  # one scan at a time
     )
 
@@ -34,8 +43,9 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
     """Create the schedules, or bring their interval in line with the settings. A pause set by an
     operator in the Web UI is kept."""
     wanted = reconcile_schedule(settings)
+    schedule_id = reconcile_id(settings)
     try:
-        await client.create_schedule(RECONCILE, wanted)
+        await client.create_schedule(schedule_id, wanted)
     except ScheduleAlreadyRunningError:
 
         def update(current: ScheduleUpdateInput) -> ScheduleUpdate:
@@ -43,4 +53,4 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
             schedule.spec, schedule.action = wanted.spec, wanted.action
             return ScheduleUpdate(schedule=schedule)
 
-        await client.get_schedule_handle(RECONCILE).update(update)
+        await client.get_schedule_handle(schedule_id).update(update)

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from legato.adapters.wdm import WorkloadSpec
 from legato.devserver import free_port
-from legato.schedules import RECONCILE, ensure_schedules
+from legato.schedules import ensure_schedules, reconcile_id
 from legato.temporal import connect
 from tests.specs import example
 from tests.stack import running_stack
@@ -75,8 +75,12 @@ async def test_metrics_after_a_deployment(tmp_path, temporal_server):
 async def test_health_and_readiness(stack):
     async with stack.http("operator") as client:
         assert (await client.get("/healthz")).json() == {"status": "ok"}
-        ready = (await client.get("/readyz")).json()
-    assert ready["ready"] and ready["checks"]["temporal"] == "ok" and ready["checks"]["database"] == "ok"
+        for _ in range(30):  # as a probe does: the worker's first poll may not be registered yet
+            ready = (await client.get("/readyz")).json()
+            if ready["ready"]:
+                break
+            await asyncio.sleep(0.5)
+    assert ready["ready"] and ready["checks"]["temporal"] == "ok" and ready["checks"]["database"] == "ok", ready
     assert "poller" in ready["checks"]["worker"]
     async with stack.http("operator") as client:
         assert (await client.get("/readyz", headers={"Authorization": ""})).status_code == 401
@@ -94,7 +98,7 @@ async def test_reconcile_heals_drift_and_reports_what_it_must_not_touch(stack):
 
     client = await connect(stack.settings)
     await ensure_schedules(client, stack.settings)
-    await client.get_schedule_handle(RECONCILE).trigger()
+    await client.get_schedule_handle(reconcile_id(stack.settings)).trigger()
 
     deadline = time.monotonic() + 60
     while True:  # the repair runs as an operation of the service: wait for its outcome
@@ -119,7 +123,7 @@ async def test_reconcile_heals_drift_and_reports_what_it_must_not_touch(stack):
     assert mine and all(f["service_id"] == service_id for f in mine)
 
     # the next scan finds the repaired drift gone
-    await client.get_schedule_handle(RECONCILE).trigger()
+    await client.get_schedule_handle(reconcile_id(stack.settings)).trigger()
     deadline = time.monotonic() + 30
     while True:
         async with stack.http("operator") as http:
@@ -133,7 +137,7 @@ async def test_reconcile_heals_drift_and_reports_what_it_must_not_touch(stack):
 async def test_schedules_exist_after_start_and_can_be_paused(stack):
     client = await connect(stack.settings)
     await ensure_schedules(client, stack.settings)
-    handle = client.get_schedule_handle(RECONCILE)
+    handle = client.get_schedule_handle(reconcile_id(stack.settings))
     described = await handle.describe()
     assert described.schedule.spec.intervals[0].every.total_seconds() == stack.settings.reconcile_every_seconds
     await handle.pause(note="maintenance window")
