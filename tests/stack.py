@@ -89,6 +89,17 @@ class Stack:
     async def sim_workloads(self, service_id: str):
         return [w for w in await self.adapters.wdm.list_workloads() if w.service_id == service_id]
 
+    async def remove(self, service_id: str, tenant: str = "alpha") -> None:
+        """DELETE the service, wait until it is terminated, and check nothing of it is left anywhere."""
+        async with self.http(tenant) as client:
+            resp = await client.delete(f"/v1/services/{service_id}")
+        assert resp.status_code == 202, resp.text
+        await self.wait_state(service_id, {"terminated"}, tenant=tenant)
+        left = self.sim.leftovers(service_id)
+        assert left == {k: 0 for k in left}, f"leaked in the sim: {left}"
+        assert self.inventory_hosts(service_id) == set()
+        assert self.inventory.components(service_id) == [] and self.inventory.connections(service_id) == []
+
     def sim_ops(self, kind: str) -> list[str]:
         """Operation ids the simulator has recorded for one kind (what the backends were asked)."""
         return self.sim.op_ids(kind)

@@ -44,10 +44,7 @@ async def test_scale_keeps_serving_and_grows_the_cluster_when_needed(stack):
     assert batch.replicas == 14 and batch.ready
 
     for sid in (service_id, big):
-        async with stack.http() as client:
-            assert (await client.delete(f"/v1/services/{sid}")).status_code == 202
-        await stack.wait_state(sid, {"terminated"})
-        assert stack.sim.leftovers(sid) == {"hosts": 0, "clusters": 0, "workloads": 0, "connections": 0}
+        await stack.remove(sid)
 
 
 async def test_rolling_upgrade_never_drops_below_requested_replicas(stack):
@@ -102,10 +99,7 @@ async def test_move_make_before_break_keeps_users_connected(stack):
     assert ingest.cluster == moved["cluster"]  # the source is drained and removed
     assert len(await stack.sim_connections(service_id)) == 3  # links and QoS rewired, not doubled
     assert stack.inventory_hosts(service_id) == await stack.sim_hosts(service_id)
-    async with stack.http() as client:
-        assert (await client.delete(f"/v1/services/{service_id}")).status_code == 202
-    await stack.wait_state(service_id, {"terminated"})
-    assert stack.sim.leftovers(service_id) == {"hosts": 0, "clusters": 0, "workloads": 0, "connections": 0}
+    await stack.remove(service_id)
 
 
 async def test_move_failing_at_target_leaves_source_serving_and_nothing_at_target(stack):
@@ -195,10 +189,7 @@ async def test_canary_on_a_full_gpu_cluster_grows_it_first(stack):
     assert stack.sim.serving(service_id, "inference", since).min_ready >= 1
     [inference] = await component_workloads(stack, service_id, "inference")
     assert inference.version == "2.2.0"
-    async with stack.http() as client:
-        assert (await client.delete(f"/v1/services/{service_id}")).status_code == 202
-    await stack.wait_state(service_id, {"terminated"})
-    assert stack.sim.leftovers(service_id) == {"hosts": 0, "clusters": 0, "workloads": 0, "connections": 0}
+    await stack.remove(service_id)
 
 
 async def test_a_named_site_overrides_earlier_placement_rules(stack):
