@@ -83,6 +83,16 @@ class Component(Strict):
     env: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
     placement: PlacementRules = Field(default_factory=PlacementRules)
+    colocate_with: list[Name] = Field(
+        default_factory=list,
+        description="components that must run on the same site as this one (e.g. a sidecar-like helper); "
+        "placement treats co-located components as one unit",
+    )
+    anti_affinity: list[Name] = Field(
+        default_factory=list,
+        description="components that must not run on the same site as this one (resilience: a site failure "
+        "takes down at most one of them); symmetric",
+    )
 
     @field_validator("features")
     @classmethod
@@ -136,6 +146,11 @@ class Policy(Strict):
     allowed_countries: list[str] | None = None
     max_cost_per_hour: float | None = Field(default=None, gt=0)
     prefer_existing_clusters: bool = True
+    min_sites: int = Field(
+        default=1, ge=1, le=200,
+        description="the service's components span at least this many distinct sites (resilience: no single "
+        "site failure takes the whole service down); a component's replicas always share its site",
+    )
 
 
 class ServiceSpec(Strict):
@@ -165,7 +180,36 @@ class ServiceSpec(Strict):
         for i, area in enumerate(self.user_areas):
             if area.component is not None and area.component not in known:
                 raise ValueError(f"user_areas[{i}].component: unknown component '{area.component}'")
+        self._hints_are_consistent(known)
+        if self.policy.min_sites > len(names):
+            raise ValueError(f"policy.min_sites: {self.policy.min_sites} sites, but the service has only "
+                             f"{len(names)} component(s)")
         return self
+
+    def _hints_are_consistent(self, known: set[str]) -> None:
+        """Placement hints name known components, never the component itself, and never ask two
+        components to share a site (directly or through a chain of co-locations) and not to."""
+        group = {n: n for n in known}
+
+        def root(n: str) -> str:
+            while group[n] != n:
+                n = group[n]
+            return n
+
+        for i, comp in enumerate(self.components):
+            for field in ("colocate_with", "anti_affinity"):
+                for value in getattr(comp, field):
+                    if value not in known:
+                        raise ValueError(f"components[{i}].{field}: unknown component '{value}'")
+                    if value == comp.name:
+                        raise ValueError(f"components[{i}].{field}: a component cannot name itself")
+            for value in comp.colocate_with:
+                group[root(value)] = root(comp.name)
+        for i, comp in enumerate(self.components):
+            for value in comp.anti_affinity:
+                if root(value) == root(comp.name):
+                    raise ValueError(f"components[{i}].anti_affinity: '{value}' must also share the site of "
+                                     f"'{comp.name}' (colocate_with)")
 
     def component(self, name: str) -> Component:
         return next(c for c in self.components if c.name == name)

@@ -1,279 +1,330 @@
-"""First placement engine: filter, score, and a bounded branch-and-bound over sites.
+"""The placement engine: graph-aware, policy-driven, near-optimal, and fast on large continua.
 
-Components are placed in graph order (user-facing first, then along links) so that each link's
-latency is checked as soon as both ends are placed; the search backtracks when a choice leaves a
-neighbour without a feasible site, which a per-component filter-and-score would not."""
+`place` decides a site for every component of a service; `place_component` moves one component
+with the others staying where they are. Both are pure and deterministic: same input, same output.
+
+How (details in `search.py` and `index.py`, the model in `problem.py`):
+- the continuum is read through an index (`SiteIndex`) so each component looks only at a few
+  good sites (its best by score, found by the threshold algorithm over sorted lists; the best near
+  its users and its neighbours' sites, found by nearest-first walks), never at all of them (a small
+  continuum is examined whole, and every rejection explained);
+- the service graph's spanning tree is solved exactly by dynamic programming over those sites,
+  inside a branch-and-bound that enforces what couples components (shared capacity, joint
+  bandwidth, max cost — also priced into the DP, Lagrangian style —, anti-affinity, min_sites,
+  links off the tree);
+- the candidate sets grow until no component could gain by moving alone to a site not examined.
+
+The decision records, per component, the score breakdown, the reasons, and a bounded list of the
+rejected sites (the best alternatives and examples of each static rejection) with the count of
+sites rejected for each reason."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from legato.model import (
     Candidate,
-    Component,
     ComponentPlacement,
     PlacementDecision,
     ServiceSpec,
-    Site,
     SitePlan,
     Topology,
 )
-from legato.placement.sites import ClusterUsage, plan_site
+from legato.placement.continuum import Continuum
+from legato.placement.index import OrderedSites, SiteIndex, as_index
+from legato.placement.problem import NO_REUSE_PENALTY, Problem, Unit
+from legato.placement.search import Outcome, Search, optimise
+from legato.placement.sites import ClusterUsage
 
-NODE_BUDGET = 20_000
-NO_REUSE_PENALTY = 0.5
-
-
-@dataclass
-class _Search:
-    spec: ServiceSpec
-    topology: Topology
-    usage: ClusterUsage
-    order: list[Component]
-    candidates: dict[str, list[tuple[float, str, dict[str, float]]]]
-    best: tuple[float, dict[str, str]] | None = None
-    nodes: int = 0
-    link_failures: dict[str, int] = field(default_factory=dict)
+MAX_REJECTED = 20
+MAX_ALTERNATIVES = 10
+REASON_LINES = 5
 
 
-def _graph_order(spec: ServiceSpec) -> list[Component]:
-    entries = [spec.entry_component(a) for a in spec.user_areas]
-    seeds = list(dict.fromkeys(entries + [c.name for c in spec.components]))
-    neighbours: dict[str, list[str]] = {c.name: [] for c in spec.components}
-    for link in spec.links:
-        neighbours[link.source].append(link.target)
-        neighbours[link.target].append(link.source)
-    order: list[str] = []
-    for seed in seeds:
-        queue = [seed]
-        while queue:
-            name = queue.pop(0)
-            if name not in order:
-                order.append(name)
-                queue.extend(n for n in neighbours[name] if n not in order)
-    return [spec.component(n) for n in order]
-
-
-def _static_check(spec: ServiceSpec, comp: Component, site: Site, topo: Topology, usage: ClusterUsage):
-    """Reasons a site can never host this component, whatever the others do; or its base score."""
-    policy = spec.policy
-    if policy.allowed_providers is not None and site.provider not in policy.allowed_providers:
-        return None, f"provider {site.provider} not allowed by policy"
-    if policy.allowed_countries is not None and site.country not in policy.allowed_countries:
-        return None, f"country {site.country} not allowed by policy (sovereignty)"
-    ruled_out = comp.placement.rejects(site.id, str(site.tier), site.country)
-    if ruled_out:
-        return None, ruled_out
-    missing = set(comp.features) - site.features
-    if missing:
-        return None, f"lacks features {sorted(missing)}"
-    if comp.total_gpu and not any(h.gpu >= comp.gpu for h in site.hosts):
-        return None, f"no host with {comp.gpu} GPU(s)"
-    user_latency = 0.0
-    for area in spec.user_areas:
-        if spec.entry_component(area) != comp.name:
-            continue
-        ms = topo.area_latency(area.area, site.id)
-        if ms > area.max_latency_ms:
-            return None, f"latency to users in {area.area} {ms:g} ms > {area.max_latency_ms:g} ms"
-        user_latency += ms
-    plan, why = plan_site(site, [comp], usage, policy.prefer_existing_clusters)
-    if plan is None:
-        return None, why
-    breakdown = {
-        "latency": round(user_latency / 10 * policy.weight_latency, 4),
-        "cost": round(site.cost_per_vcpu_hour * comp.total_cpu * 10 * policy.weight_cost, 4),
-        "energy": round(site.carbon_g_per_kwh / 100 * comp.total_cpu * 0.1 * policy.weight_energy, 4),
-        "reuse": 0.0 if plan.action == "reuse" else NO_REUSE_PENALTY,
-    }
-    return breakdown, ""
-
-
-def _link_cost(search: _Search, comp: str, site: str, assigned: dict[str, str]) -> tuple[float | None, str]:
-    """Latency score of links between `comp` at `site` and already placed components."""
-    spec, topo = search.spec, search.topology
-    total = 0.0
-    pair_bw: dict[tuple[str, str], float] = {}
-    for link in spec.links:
-        other = link.target if link.source == comp else link.source if link.target == comp else None
-        if other is None or other not in assigned:
-            continue
-        ms = topo.latency(site, assigned[other])
-        if ms > link.max_latency_ms:
-            limit = link.max_latency_ms
-            return None, f"link {link.source}->{link.target}: {ms:g} ms to {assigned[other]} > {limit:g} ms"
-        total += ms
-    for link in spec.links:
-        a, b = assigned.get(link.source), assigned.get(link.target)
-        a = site if link.source == comp else a
-        b = site if link.target == comp else b
-        if a and b and a != b:
-            key = tuple(sorted((a, b)))
-            pair_bw[key] = pair_bw.get(key, 0.0) + link.bandwidth_mbps
-            if pair_bw[key] > topo.bandwidth(a, b):
-                return None, f"links between {a} and {b} need {pair_bw[key]:g} Mbps > {topo.bandwidth(a, b):g} Mbps"
-    return total / 10 * spec.policy.weight_latency, ""
-
-
-def _cost_per_hour(spec: ServiceSpec, topo: Topology, assigned: dict[str, str]) -> float:
-    return sum(topo.sites[s].cost_per_vcpu_hour * spec.component(c).total_cpu for c, s in assigned.items())
-
-
-def _search(search: _Search, depth: int, assigned: dict[str, str], score: float) -> None:
-    if search.nodes >= NODE_BUDGET or (search.best and score >= search.best[0]):
-        return
-    search.nodes += 1
-    max_cost = search.spec.policy.max_cost_per_hour
-    if max_cost is not None and _cost_per_hour(search.spec, search.topology, assigned) > max_cost:
-        return
-    if depth == len(search.order):
-        search.best = (score, dict(assigned))
-        return
-    comp = search.order[depth]
-    for base, site_id, _ in search.candidates[comp.name]:
-        link, why = _link_cost(search, comp.name, site_id, assigned)
-        if link is None:
-            search.link_failures[why] = search.link_failures.get(why, 0) + 1
-            continue
-        together = [search.spec.component(c) for c, s in assigned.items() if s == site_id] + [comp]
-        plan, _ = plan_site(
-            search.topology.sites[site_id], together, search.usage, search.spec.policy.prefer_existing_clusters
-        )
-        if plan is None:
-            continue
-        assigned[comp.name] = site_id
-        _search(search, depth + 1, assigned, score + base + link)
-        del assigned[comp.name]
-
-
-def place(spec: ServiceSpec, topology: Topology, usage: ClusterUsage) -> PlacementDecision:
+def place(spec: ServiceSpec, topology: Topology | Continuum | SiteIndex, usage: ClusterUsage) -> PlacementDecision:
     """Place every component of `spec`; deterministic for the same inputs."""
-    order = _graph_order(spec)
-    candidates: dict[str, list[tuple[float, str, dict[str, float]]]] = {}
-    rejected: dict[str, dict[str, str]] = {}
-    breakdowns: dict[tuple[str, str], dict[str, float]] = {}
-    for comp in order:
-        candidates[comp.name], rejected[comp.name] = [], {}
-        for site in topology.sites.values():
-            breakdown, why = _static_check(spec, comp, site, topology, usage)
-            if breakdown is None:
-                rejected[comp.name][site.id] = why
-                continue
-            breakdowns[(comp.name, site.id)] = breakdown
-            candidates[comp.name].append((sum(breakdown.values()), site.id, breakdown))
-        candidates[comp.name].sort(key=lambda t: (t[0], t[1]))
-        if not candidates[comp.name]:
-            return PlacementDecision(feasible=False, infeasible_reason=_summarise(comp.name, rejected[comp.name]))
-
-    search = _Search(spec, topology, usage, order, candidates)
-    _search(search, 0, {}, 0.0)
-    if search.best is None:
-        reason = "no combination of sites satisfies the links and shared capacity"
-        if search.link_failures:
-            worst = max(search.link_failures, key=search.link_failures.get)
-            reason += f" (most frequent conflict: {worst})"
-        if spec.policy.max_cost_per_hour is not None:
-            reason += f" within max_cost_per_hour {spec.policy.max_cost_per_hour:g}"
-        return PlacementDecision(feasible=False, infeasible_reason=reason)
-
-    objective, assigned = search.best
-    return _decision(spec, topology, usage, assigned, breakdowns, candidates, rejected, objective, search)
+    index = as_index(topology)
+    for i, area in enumerate(spec.user_areas):
+        if area.area not in index.areas:
+            return PlacementDecision(feasible=False,
+                                     infeasible_reason=f"user_areas[{i}].area: unknown user area '{area.area}'")
+    prob = Problem(spec, index, usage)
+    search, out = optimise(prob)
+    for unit in prob.units:
+        if not unit.candidates:
+            return PlacementDecision(feasible=False, infeasible_reason=_no_site(prob, unit))
+    if out.assign is None:
+        return PlacementDecision(feasible=False, infeasible_reason=_no_combination(prob, search, out))
+    return _decision(prob, search, out)
 
 
-def _summarise(component: str, reasons: dict[str, str]) -> str:
-    counts: dict[str, int] = {}
-    for why in reasons.values():
-        key = why.split(":")[0] if why.startswith("not enough") else why
-        counts[key] = counts.get(key, 0) + 1
-    top = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
-    return f"component '{component}': no site fits (" + "; ".join(f"{n} site(s): {w}" for w, n in top) + ")"
+def _unit_name(unit: Unit) -> str:
+    if len(unit.components) == 1:
+        return f"component '{unit.names[0]}'"
+    return "co-located components " + "+".join(f"'{n}'" for n in unit.names)
 
 
-def _decision(spec, topology, usage, assigned, breakdowns, candidates, rejected, objective, search):
+def _no_site(prob: Problem, unit: Unit) -> str:
+    top = sorted(unit.reject_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    detail = "; ".join(f"{n} site(s): {w}" for w, n in top) or "no site examined"
+    return f"{_unit_name(unit)}: no site fits ({detail})"
+
+
+def _no_combination(prob: Problem, search: Search, out: Outcome) -> str:
+    reason = "no combination of sites satisfies the links and shared capacity"
+    if out.conflicts:
+        worst = sorted(out.conflicts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        reason += f" (most frequent conflict: {search.conflict_detail(worst)})"
+    if prob.max_cost is not None:
+        reason += f" within max_cost_per_hour {prob.max_cost:g}"
+    if prob.min_sites > 1:
+        reason += f" across min_sites {prob.min_sites}"
+    capped = [u.label for u in prob.units if not u.exhausted]
+    if capped:
+        reason += f"; searched the best {max(len(u.candidates) for u in prob.units)} site(s) of each component"
+    return reason
+
+
+def _decision(prob: Problem, search: Search, out: Outcome) -> PlacementDecision:
+    spec, index = prob.spec, prob.index
+    assign = out.assign
+    site_of = {name: assign[prob.unit_of[name]] for name in prob.unit_of}
+    plans: dict[int, SitePlan] = {}
+    for i in sorted(set(assign), key=lambda k: index.ids[k]):
+        comps = [c for c in spec.components if site_of[c.name] == i]
+        names = [c.name for c in comps]
+        replicas = sorted((r for u in {prob.unit_of[n] for n in names} for r in prob.units[u].replicas),
+                          key=lambda r: (r.gpu, len(r.features), r.cpu, r.memory_mb), reverse=True)
+        plan, why = index.planner(i).plan(names, replicas, prob.usage, prob.prefer)
+        if plan is None:  # the search only returns groups whose plan fits: a bug if it ever happens
+            raise RuntimeError(f"placement chose {index.ids[i]} for {names}, which do not fit there: {why}")
+        plans[i] = plan
+    wl = spec.policy.weight_latency
+    link_score: dict[str, float] = {c.name: 0.0 for c in spec.components}
+    for link in spec.links:
+        ms = prob.latency(site_of[link.source], site_of[link.target])
+        link_score[link.source] += ms / 10 * wl
+        link_score[link.target] += ms / 10 * wl
+    search_note = _search_note(out)
     placements = []
     for comp in spec.components:
-        site = assigned[comp.name]
-        breakdown = dict(breakdowns[(comp.name, site)])
-        others = {c: s for c, s in assigned.items() if c != comp.name}
-        link_score, _ = _link_cost(search, comp.name, site, others)
-        breakdown["links"] = round(link_score or 0.0, 4)
-        chosen_score = sum(breakdown.values())
-        rows = [Candidate(site=s, reason=why) for s, why in sorted(rejected[comp.name].items())]
-        for base, other_site, _ in candidates[comp.name]:
-            if other_site == site:
-                continue
-            link, why = _link_cost(search, comp.name, other_site, others)
-            if link is None:
-                rows.append(Candidate(site=other_site, score=round(base, 4), reason=why))
-            else:
-                rows.append(
-                    Candidate(
-                        site=other_site,
-                        score=round(base + link, 4),
-                        reason=f"score {base + link:.3f} worse than chosen {chosen_score:.3f}",
-                    )
-                )
-        site_obj = topology.sites[site]
-        placements.append(
-            ComponentPlacement(
-                component=comp.name,
-                site=site,
-                score=round(chosen_score, 4),
-                score_breakdown=breakdown,
-                reasons=[
-                    f"{site_obj.tier} site of {site_obj.provider} in {site_obj.country}",
-                    f"best weighted score of {len(candidates[comp.name])} feasible site(s)",
-                ],
-                rejected=rows,
-            )
-        )
-    sites = []
-    for site_id in sorted(set(assigned.values())):
-        comps = [spec.component(c) for c in assigned if assigned[c] == site_id]
-        plan, _ = plan_site(topology.sites[site_id], comps, usage, spec.policy.prefer_existing_clusters)
-        sites.append(plan)
-        for p in placements:
-            if p.site == site_id:
-                p.cluster = plan.cluster
-                p.reasons.append(f"site plan: {plan.action}" + (f" cluster {plan.cluster}" if plan.cluster else ""))
-    return PlacementDecision(feasible=True, components=placements, sites=sites, objective=round(objective, 4))
+        i = site_of[comp.name]
+        unit = prob.units[prob.unit_of[comp.name]]
+        info = index.info[i]
+        plan = plans[i]
+        user_ms = sum(index.area_latency(a.area, info.id) for a in spec.user_areas
+                      if spec.entry_component(a) == comp.name)
+        breakdown = {
+            "latency": round(user_ms / 10 * wl, 4),
+            "cost": round(info.cost * comp.total_cpu * 10 * spec.policy.weight_cost, 4),
+            "energy": round(info.carbon / 100 * comp.total_cpu * 0.1 * spec.policy.weight_energy, 4),
+            "reuse": 0.0 if plan.action == "reuse" else NO_REUSE_PENALTY,
+            "links": round(link_score[comp.name], 4),
+        }
+        score = round(sum(breakdown.values()), 4)
+        feasible = len(unit.candidates)
+        reasons = [
+            f"{info.tier} site of {info.provider} in {info.country}",
+            f"best joint score among {feasible} candidate site(s) that fit ({unit.examined} examined of "
+            f"{len(index)})",
+            f"site plan: {plan.action}" + (f" cluster {plan.cluster}" if plan.cluster else ""),
+        ]
+        reasons += _reject_lines(prob, unit)
+        reasons.append(search_note)
+        placements.append(ComponentPlacement(
+            component=comp.name, site=info.id, cluster=plan.cluster, score=score, score_breakdown=breakdown,
+            reasons=reasons, rejected=_rejected(prob, search, unit, assign),
+        ))
+    return PlacementDecision(feasible=True, components=placements, sites=list(plans.values()),
+                             objective=round(out.objective, 4))
+
+
+def _search_note(out: Outcome) -> str:
+    if out.proven and out.certified:
+        note = "joint search: optimal among the candidates, and no component gains by moving alone elsewhere"
+    elif out.proven:
+        note = "joint search: optimal among the candidates (candidate sets at their cap)"
+    else:
+        gap = (out.objective - out.lower_bound) / max(abs(out.objective), 1e-9)
+        note = f"joint search: within {gap:.1%} of the candidates' lower bound (node budget spent)"
+    return note + f"; {out.nodes} node(s), {out.rounds} round(s)"
+
+
+def _reject_lines(prob: Problem, unit: Unit) -> list[str]:
+    counts = unit.reject_counts
+    lines = [f"rejected {n} site(s): {w}" for w, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    lines = lines[:REASON_LINES]
+    rest = len(prob.index) - unit.examined - unit.explained
+    if rest > 0 and isinstance(unit.stream, OrderedSites):
+        lines.append(f"{rest} site(s) not examined: each scores at least {prob.frontier(unit):.3f} on its own")
+    return lines
+
+
+def _move_score(prob: Problem, search: Search, unit: Unit, j: int, assign: list[int]) -> tuple[float | None, str]:
+    """The unit's own score at j with every other unit where it is, or why it cannot go there."""
+    u = unit.index
+    score = unit.base[j]
+    for v, e in prob.neighbours[u]:
+        k = assign[v]
+        ms = prob.latency(j, k)
+        if ms > e.max_latency_ms:
+            return None, f"{e.label()}: {ms:g} ms to {prob.index.ids[k]} > {e.max_latency_ms:g} ms"
+        if j != k and search.bandwidth(j, k) < e.bandwidth_mbps:
+            return None, (f"{e.label()}: needs {e.bandwidth_mbps:g} Mbps, {search.bandwidth(j, k):g} Mbps to "
+                          f"{prob.index.ids[k]}")
+        score += e.weight * ms
+    others = tuple(sorted(v for v in range(len(assign)) if v != u and assign[v] == j))
+    for v in others:
+        if (min(u, v), max(u, v)) in prob.anti:
+            return None, f"anti-affinity with {prob.units[v].label} there"
+    if others and not search.group(j, tuple(sorted(others + (u,))))[0]:
+        return None, "not enough room together with " + ", ".join(prob.units[v].label for v in others)
+    return score, ""
+
+
+def _rejected(prob: Problem, search: Search, unit: Unit, assign: list[int]) -> list[Candidate]:
+    chosen = assign[unit.index]
+    chosen_score, _ = _move_score(prob, search, unit, chosen, assign)
+    alternatives = []
+    for j in unit.candidates:
+        if j == chosen:
+            continue
+        score, why = _move_score(prob, search, unit, j, assign)
+        if score is None:
+            alternatives.append((1, unit.base[j], j, None, why))
+        else:
+            alternatives.append((0, score, j, round(score, 4),
+                                 f"score {score:.3f} worse than chosen {chosen_score:.3f}"))
+    alternatives.sort()
+    rows = [Candidate(site=prob.index.ids[j], score=s, reason=why) for _, _, j, s, why in alternatives]
+    rows = rows[:MAX_ALTERNATIVES] if len(unit.rejected) else rows[:MAX_REJECTED]
+    statics = sorted(unit.rejected.items(), key=lambda kv: prob.index.ids[kv[0]])
+    room = MAX_REJECTED - len(rows)
+    rows += [Candidate(site=prob.index.ids[i], reason=why) for i, why in statics[:room]]
+    return rows
 
 
 def place_component(
-    spec: ServiceSpec, name: str, topology: Topology, usage: ClusterUsage, current: dict[str, str],
-    target_site: str | None = None,
+    spec: ServiceSpec, name: str, topology: Topology | Continuum | SiteIndex, usage: ClusterUsage,
+    current: dict[str, str], target_site: str | None = None,
 ) -> tuple[SitePlan | None, str, list[Candidate]]:
     """Where to move one component, the others staying where they are (`current`: component -> site).
-    Never its current site; a named `target_site` is checked, not searched."""
+    Never its current site; a named `target_site` is checked, not searched. The best site over the
+    whole continuum: candidates come in increasing score on their own, and the walk stops once
+    that alone is no better than the best found (links only add to it)."""
+    index = as_index(topology)
     comp = spec.component(name)
     here = current[name]
-    others = {c: s for c, s in current.items() if c != name}
-    search = _Search(spec, topology, usage, [comp], {})
-    rejected: list[Candidate] = []
-    best: tuple[float, str, SitePlan] | None = None
-    sites = [target_site] if target_site else sorted(topology.sites)
-    for site_id in sites:
-        if site_id not in topology.sites:
-            return None, f"unknown site '{site_id}'", rejected
-        if site_id == here:
-            rejected.append(Candidate(site=site_id, reason="current site"))
+    unknown = sorted({a.area for a in spec.user_areas} - set(index.areas))
+    if unknown:
+        return None, f"unknown user area(s) {unknown}", []
+    partners = sorted(set(comp.colocate_with) | {c.name for c in spec.components if name in c.colocate_with})
+    if partners:
+        return None, f"component '{name}' is co-located with {partners} (colocate_with): it cannot move alone", []
+    prob = Problem(spec, index, usage)
+    unit = prob.units[prob.unit_of[name]]
+    others = {c: s for c, s in current.items() if c != name and c in prob.unit_of}
+    rejected: list[tuple[int, float, str, str]] = []  # (rank, score, site, reason)
+
+    def check(i: int) -> tuple[float | None, str]:
+        sid = index.ids[i]
+        if sid == here:
+            return None, "current site"
+        _, why, _, _ = prob.screen(unit, i)
+        if why is not None:
+            return None, why
+        fits, reuse = prob.exact(unit, i)
+        if not fits:
+            return None, unit.rejected.get(i, "not enough free capacity")
+        score = prob.base_score(unit, i, reuse)
+        pair_bw: dict[str, float] = {}
+        for link in spec.links:
+            ends = (link.source, link.target)
+            if name not in ends:
+                a, b = others.get(link.source), others.get(link.target)
+                if a is not None and b is not None and a != b and sid in (a, b):
+                    far = b if a == sid else a
+                    pair_bw[far] = pair_bw.get(far, 0.0) + link.bandwidth_mbps
+                continue
+            other = link.target if link.source == name else link.source
+            there = others.get(other)
+            if there is None:
+                continue
+            ms = index.latency(sid, there)
+            if ms > link.max_latency_ms:
+                return None, f"link {link.source}->{link.target}: {ms:g} ms to {there} > {link.max_latency_ms:g} ms"
+            score += ms / 10 * spec.policy.weight_latency
+            if there != sid:
+                pair_bw[there] = pair_bw.get(there, 0.0) + link.bandwidth_mbps
+        for far, need in sorted(pair_bw.items()):
+            if need > index.bandwidth(sid, far):
+                return None, f"links between {sid} and {far} need {need:g} Mbps > {index.bandwidth(sid, far):g} Mbps"
+        for other in sorted(set(comp.anti_affinity) | {c.name for c in spec.components if name in c.anti_affinity}):
+            if others.get(other) == sid:
+                return None, f"anti-affinity with {other} there"
+        if prob.max_cost is not None:
+            cost = sum(index.sites[s].cost_per_vcpu_hour * spec.component(c).total_cpu for c, s in others.items())
+            cost += index.info[i].cost * comp.total_cpu
+            if cost > prob.max_cost + 1e-9:
+                return None, f"cost {cost:.3f}/h > max_cost_per_hour {prob.max_cost:g}"
+        if len(set(others.values()) | {sid}) < prob.min_sites:
+            return None, f"the service would span fewer than min_sites {prob.min_sites} sites"
+        return score, ""
+
+    best: tuple[float, int] | None = None
+    if target_site is not None:
+        if target_site not in index.pos:
+            return None, f"unknown site '{target_site}'", []
+        pool = [index.pos[target_site]]
+    else:
+        prob.open_stream(unit)
+        pool = _walk(prob, unit, lambda: best[0] if best else None)
+    for i in pool:
+        score, why = check(i)
+        if score is None:
+            rejected.append((2, 0.0, index.ids[i], why))
             continue
-        breakdown, why = _static_check(spec, comp, topology.sites[site_id], topology, usage)
-        if breakdown is None:
-            rejected.append(Candidate(site=site_id, reason=why))
-            continue
-        link, why = _link_cost(search, name, site_id, others)
-        if link is None:
-            rejected.append(Candidate(site=site_id, reason=why))
-            continue
-        plan, why = plan_site(topology.sites[site_id], [comp], usage, spec.policy.prefer_existing_clusters)
-        if plan is None:
-            rejected.append(Candidate(site=site_id, reason=why))
-            continue
-        score = sum(breakdown.values()) + link
-        if best is None or (score, site_id) < (best[0], best[1]):
-            best = (score, site_id, plan)
+        rejected.append((0, score, index.ids[i], f"score {score:.3f}"))
+        if best is None or (score, index.ids[i]) < (best[0], index.ids[best[1]]):
+            best = (score, i)
+    statics = [(2, 0.0, index.ids[i], why) for i, why in unit.rejected.items()]
+    rows = _bounded(rejected + statics, best, index)
     if best is None:
-        reasons = "; ".join(f"{c.site}: {c.reason}" for c in rejected[:5])
-        return None, f"no site can take component '{name}' ({reasons})", rejected
-    return best[2], f"{best[1]} scores {best[0]:.3f}", rejected
+        reasons = "; ".join(f"{c.site}: {c.reason}" for c in rows[:5])
+        return None, f"no site can take component '{name}' ({reasons})", rows
+    plan, why = index.planner(best[1]).plan([name], unit.replicas, usage, prob.prefer)
+    return plan, f"{index.ids[best[1]]} scores {best[0]:.3f}", rows
+
+
+def _walk(prob: Problem, unit: Unit, best_score):
+    """The unit's sites in increasing base score, until none left can beat the best found."""
+    stream = unit.stream
+    while True:
+        if isinstance(stream, OrderedSites):
+            nxt = next(stream, None)
+        else:
+            nxt = stream.popleft() if stream else None
+        if nxt is None:
+            return
+        bound, i = nxt
+        current = best_score()
+        if current is not None and bound > current + 1e-9:
+            return
+        yield i
+
+
+def _bounded(rows: list[tuple[int, float, str, str]], best: tuple[float, int] | None,
+             index: SiteIndex) -> list[Candidate]:
+    chosen = index.ids[best[1]] if best else None
+    seen: set[str] = set()
+    out = []
+    for rank, score, site, why in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
+        if site == chosen or site in seen:
+            continue
+        seen.add(site)
+        if rank == 0:
+            why = f"{why} worse than chosen {best[0]:.3f}"
+            out.append(Candidate(site=site, score=round(score, 4), reason=why))
+        else:
+            out.append(Candidate(site=site, reason=why))
+        if len(out) >= MAX_REJECTED:
+            break
+    return out

@@ -1,0 +1,217 @@
+"""An index over the continuum that lets placement look at a few sites instead of all of them.
+
+Built once per continuum (it is part of the input, like a database index: linear in the number of
+sites), it holds, per site, what the filters need (tier, provider, country, features, largest
+GPU count) and, per *bucket* of sites sharing a tier, a feature set and whether they are full
+(no free host, no shared cluster): the sites sorted by cost per vCPU-hour, by carbon intensity,
+by both together (their weight in the score with the default policy), and by latency to each
+user area; and, per user area, the sites within AREA_INDEX_MS of it sorted by cost, by carbon
+and by both.
+
+A component's score at a site is at least a non-negative weighted sum of those keys (plus a
+reuse penalty), so the threshold algorithm (Fagin et al.) over the sorted lists of the buckets
+that can host it yields its sites in increasing score, looking at a few of them: it stops as
+soon as the best unseen site is provably worse. Only the buckets whose tier and features fit,
+and that are not full, are visited at all."""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from array import array
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from legato.model import Site, Topology
+from legato.placement.continuum import Continuum
+from legato.placement.sites import SitePlanner
+
+AREA_INDEX_MS = 20.0
+VALUE_COST, VALUE_CARBON = 10.0, 0.0005
+
+
+@dataclass(slots=True)
+class SiteInfo:
+    id: str
+    tier: str
+    provider: str
+    country: str
+    cost: float
+    carbon: float
+    features: frozenset[str]
+    max_gpu: int
+
+
+@dataclass(slots=True)
+class Bucket:
+    tier: str
+    features: frozenset[str]
+    full: bool  # no free host and no shared cluster: nothing new can run there
+    sites: list[int] = field(default_factory=list)
+    by_cost: list[tuple[float, int]] = field(default_factory=list)
+    by_carbon: list[tuple[float, int]] = field(default_factory=list)
+    by_value: list[tuple[float, int]] = field(default_factory=list)  # cost and carbon together (`value`)
+    by_area: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    # the sites within AREA_INDEX_MS of each area, by cost and by carbon: what a unit pinned near its
+    # users walks, instead of the whole continuum's cheapest sites (mostly far from them)
+    near_cost: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    near_carbon: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    near_value: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+
+
+class SiteIndex:
+    """The continuum plus the sorted lists placement walks. Satisfies `Continuum` itself."""
+
+    def __init__(self, continuum: Continuum | Topology):
+        self.continuum = continuum
+        self.sites = continuum.sites
+        self.areas = continuum.areas
+        self.latency = continuum.latency
+        self.area_latency = continuum.area_latency
+        self.bandwidth = continuum.bandwidth
+        self.ids: list[str] = sorted(continuum.sites)
+        self.pos: dict[str, int] = {sid: i for i, sid in enumerate(self.ids)}
+        self.info: list[SiteInfo] = []
+        buckets: dict[tuple[str, frozenset[str], bool], Bucket] = {}
+        self.bucket_of: list[Bucket] = []
+        for i, sid in enumerate(self.ids):
+            s = continuum.sites[sid]
+            features = frozenset(f for h in s.hosts for f in h.features)
+            info = SiteInfo(sid, str(s.tier), s.provider, s.country, s.cost_per_vcpu_hour, s.carbon_g_per_kwh,
+                            features, max((h.gpu for h in s.hosts), default=0))
+            self.info.append(info)
+            full = not any(h.state == "free" for h in s.hosts) and not any(c.shared for c in s.clusters)
+            key = (info.tier, features, full)
+            bucket = buckets.get(key)
+            if bucket is None:
+                bucket = buckets[key] = Bucket(info.tier, features, full)
+            bucket.sites.append(i)
+            self.bucket_of.append(bucket)
+        area_ids = sorted(continuum.areas)
+        # every site's latency to every user area, by position (user areas are few; reading it here
+        # is cheaper than asking the continuum again and again)
+        self.area_ms: dict[str, array] = {
+            area: array("d", (continuum.area_latency(area, sid) for sid in self.ids)) for area in area_ids}
+        for bucket in buckets.values():
+            bucket.by_cost = sorted((self.info[i].cost, i) for i in bucket.sites)
+            bucket.by_carbon = sorted((self.info[i].carbon, i) for i in bucket.sites)
+            bucket.by_value = sorted((self.value(i), i) for i in bucket.sites)
+            for area in area_ids:
+                ms = self.area_ms[area]
+                bucket.by_area[area] = sorted((ms[i], i) for i in bucket.sites)
+                near = [i for ms, i in bucket.by_area[area] if ms <= AREA_INDEX_MS]
+                bucket.near_cost[area] = sorted((self.info[i].cost, i) for i in near)
+                bucket.near_carbon[area] = sorted((self.info[i].carbon, i) for i in near)
+                bucket.near_value[area] = sorted((self.value(i), i) for i in near)
+        self.buckets = [buckets[k] for k in sorted(buckets, key=lambda k: (k[0], sorted(k[1]), k[2]))]
+        # what capacity planning derives from each site's hosts, once (usage is applied per call)
+        self._planners = [SitePlanner(continuum.sites[sid]) for sid in self.ids]
+
+    def value(self, i: int) -> float:
+        """What a vCPU-hour at site i weighs in the score with the default weights (cost 1, energy
+        0.5): 10 × cost + 0.0005 × carbon. With other weights, a multiple of it is a lower bound of
+        the cost and energy terms, so one list sorted by it serves every policy."""
+        info = self.info[i]
+        return VALUE_COST * info.cost + VALUE_CARBON * info.carbon
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def planner(self, i: int) -> SitePlanner:
+        return self._planners[i]
+
+    def site(self, i: int) -> Site:
+        return self.continuum.sites[self.ids[i]]
+
+
+def as_index(continuum: Continuum | Topology | SiteIndex) -> SiteIndex:
+    return continuum if isinstance(continuum, SiteIndex) else SiteIndex(continuum)
+
+
+class OrderedSites:
+    """Sites of the given buckets in increasing `score`, lazily (the threshold algorithm).
+
+    `lists` are (weight, per-bucket sorted list, key of a site in that list): the lower bound of a
+    site's score is `floor` (a bound of the terms no list is walked for) plus the weighted sum of
+    its keys, and `evaluate(i)` returns its exact score (never
+    below that bound) or None when the site is ruled out. `area_cutoffs` end the walk early: a
+    site farther than the cutoff from an area is infeasible, so once that area's list passes the
+    cutoff every feasible site has been seen.
+
+    Memory stays small whatever the number of sites: a site met in one list is known to have been
+    met already when another list's position is past its key there (no set of seen sites), and
+    only the best `keep` evaluated sites wait in the heap (the rest only lower the frontier)."""
+
+    def __init__(self, buckets: list[Bucket],
+                 lists: list[tuple[float, Callable[[Bucket], list], Callable[[int], float]]],
+                 evaluate: Callable[[int], float | None], area_cutoffs: dict[int, float] | None = None,
+                 keep: int = 128, floor: float = 0.0, budget: int | None = None):
+        self.evaluate = evaluate
+        self.floor = floor  # a lower bound of the score terms no list is walked for
+        self.weights = [w for w, _, _ in lists]
+        self.keys = [key for _, _, key in lists]
+        self.iters = [heapq.merge(*(get(b) for b in buckets)) for _, get, _ in lists]
+        self.cutoffs = area_cutoffs or {}
+        self.position: list[tuple[float, int] | None] = [None] * len(lists)
+        self.waiting: list[tuple[float, int]] = []  # the best `keep` evaluated sites, sorted
+        self.keep = keep
+        self.dropped = float("inf")  # the best score dropped from the heap: nothing at or above it is emitted
+        self.done = not buckets
+        self.cut_by: int | None = None  # the list whose cutoff ended the walk
+        self.examined = 0
+        self.budget = budget  # sites to examine at most; past it the walk stops, the frontier stays valid
+
+    @property
+    def frontier(self) -> float:
+        """A lower bound on the score of every site not yet returned."""
+        best = self.waiting[0][0] if self.waiting else float("inf")
+        return min(best, self.dropped, float("inf") if self.done else self.threshold)
+
+    @property
+    def spent(self) -> bool:
+        """Stopped short of the end: the examination budget is used up, or every site it could
+        still return scores at least what it dropped (so walking on would return nothing)."""
+        if self.done:
+            return False
+        if self.budget is not None and self.examined >= self.budget:
+            return True
+        return self.dropped <= self.threshold and (not self.waiting or self.waiting[0][0] >= self.dropped)
+
+    @property
+    def threshold(self) -> float:
+        return self.floor + sum(w * p[0] for w, p in zip(self.weights, self.position, strict=True)
+                                if p is not None)
+
+    def __iter__(self) -> Iterator[tuple[float, int]]:
+        return self
+
+    def __next__(self) -> tuple[float, int]:
+        while True:
+            spent = self.spent
+            if self.waiting:
+                score, i = self.waiting[0]
+                if score < self.dropped and (self.done or spent or score <= self.threshold):
+                    return self.waiting.pop(0)  # when spent: the best seen, no longer proven the best
+            if self.done or spent:
+                raise StopIteration
+            self._advance()
+
+    def _advance(self) -> None:
+        for k, it in enumerate(self.iters):
+            nxt = next(it, None)
+            if nxt is None or (k in self.cutoffs and nxt[0] > self.cutoffs[k]):
+                self.done = True  # every site of these buckets (or every feasible one) has been seen
+                self.cut_by = k if nxt is not None else None
+                return
+            self.position[k] = nxt
+            i = nxt[1]
+            if len(self.iters) > 1 and any(p is not None and kk != k and (self.keys[kk](i), i) <= p
+                                           for kk, p in enumerate(self.position)):
+                continue  # met already in another list
+            self.examined += 1
+            score = self.evaluate(i)
+            if score is None:
+                continue
+            bisect.insort(self.waiting, (score, i))
+            if len(self.waiting) > self.keep:
+                self.dropped = min(self.dropped, self.waiting.pop()[0])

@@ -1,0 +1,494 @@
+"""A service spec compiled for search: units, edges, scores and each unit's candidate sites.
+
+- A *unit* is a set of components that must share a site (`colocate_with`, transitively); most
+  units are one component. Search places units.
+- An *edge* joins two units that have links between them: its latency limit is the tightest of
+  those links, its bandwidth their sum, its weight the objective's per-millisecond price.
+- A unit's *base score* at a site is everything that depends on that site alone: user latency,
+  cost, energy/carbon, and the reuse penalty (as if the unit were alone there).
+
+Scores are the first engine's, per component at a site (sum over its user areas for latency):
+    latency = weight_latency × user-area ms / 10
+    cost    = weight_cost × cost_per_vcpu_hour × vCPU × 10
+    energy  = weight_energy × carbon_g_per_kwh / 100 × vCPU × 0.1
+    reuse   = 0 if its site plan reuses an existing cluster, else 0.5
+plus, per link, weight_latency × link ms / 10. The objective is their sum."""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from legato.model import Component, ServiceSpec
+from legato.model.service import PlacementRules
+from legato.placement.index import AREA_INDEX_MS, VALUE_CARBON, VALUE_COST, Bucket, OrderedSites, SiteIndex
+from legato.placement.sites import ClusterUsage, Replica, replicas_of
+
+NO_REUSE_PENALTY = 0.5
+EXHAUSTIVE_SITES = 160  # up to this many sites every site is examined (and every rejection explained)
+EXAMPLES_PER_REASON = 3
+FULL = "not enough free capacity: no free host and no shared cluster"
+ANCHOR_MS = 25.0
+ANCHOR_BUDGET = 400  # sites an anchored (heuristic) stream examines at most
+EXAMINE_BUDGET = 4000  # sites a unit's base stream examines at most
+
+
+@dataclass(slots=True)
+class LinkInfo:
+    index: int
+    source: str
+    target: str
+    max_latency_ms: float
+    bandwidth_mbps: float
+
+
+@dataclass(slots=True)
+class Edge:
+    a: int  # unit indices
+    b: int
+    weight: float  # objective per ms of latency between the two sites
+    max_latency_ms: float
+    bandwidth_mbps: float
+    links: list[LinkInfo]
+
+    def label(self) -> str:
+        link = min(self.links, key=lambda lk: (lk.max_latency_ms, lk.index))
+        return f"link {link.source}->{link.target}"
+
+
+@dataclass
+class Unit:
+    index: int
+    components: list[Component]
+    replicas: list[Replica]
+    areas: list[tuple[str, float, int]]  # (area, tightest max ms, how many user areas weigh it)
+    cost_weight: float
+    carbon_weight: float
+    latency_weight: float  # per user-area ms
+    # candidates, in increasing base score
+    candidates: list[int] = field(default_factory=list)
+    base: dict[int, float] = field(default_factory=dict)
+    reuse: dict[int, bool] = field(default_factory=dict)
+    stream: OrderedSites | deque | None = None
+    exhausted: bool = False
+    rejected: dict[int, str] = field(default_factory=dict)  # site -> reason (examples when streaming)
+    reject_counts: Counter = field(default_factory=Counter)
+    examined: int = 0
+    buckets: set[int] | None = None  # ids of the index buckets that may host the unit (when streaming)
+    anchored: object = None  # the stream ordered by closeness to the anchor's users
+    spent: bool = False  # its stream stopped at the examination budget
+    beyond_counted: bool = False
+    explained: int = 0  # sites rejected without being examined one by one (whole buckets, beyond a cutoff)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.components]
+
+    @property
+    def label(self) -> str:
+        return "+".join(self.names)
+
+    def __post_init__(self) -> None:
+        self.cpu = sum(c.total_cpu for c in self.components)
+        self.features = frozenset(f for c in self.components for f in c.features)
+        self.gpu = max(c.gpu for c in self.components)
+        self.shapes = tuple(sorted({(r.cpu, r.memory_mb, r.gpu, r.features) for r in self.replicas},
+                                   key=lambda s: (s[0], s[1], s[2], sorted(s[3]))))
+        self.totals = (sum(r.cpu for r in self.replicas), sum(r.memory_mb for r in self.replicas),
+                       sum(r.gpu for r in self.replicas))
+        self.ruled = [c for c in self.components if c.placement != PlacementRules()]
+        detail = f" with {sorted(self.features)}" if self.features else ""
+        self.capacity_key = f"not enough free capacity{detail}"
+
+
+class Problem:
+    def __init__(self, spec: ServiceSpec, index: SiteIndex, usage: ClusterUsage):
+        self.spec, self.index, self.usage = spec, index, usage
+        policy = spec.policy
+        self.prefer = policy.prefer_existing_clusters
+        self.allowed_providers = set(policy.allowed_providers) if policy.allowed_providers is not None else None
+        self.allowed_countries = set(policy.allowed_countries) if policy.allowed_countries is not None else None
+        self.max_cost = policy.max_cost_per_hour
+        self.min_sites = policy.min_sites
+        self.exhaustive = len(index) <= EXHAUSTIVE_SITES
+
+        # units: union-find over colocate_with
+        names = [c.name for c in spec.components]
+        parent = {n: n for n in names}
+
+        def root(n: str) -> str:
+            while parent[n] != n:
+                n = parent[n]
+            return n
+
+        for c in spec.components:
+            for other in c.colocate_with:
+                ra, rb = root(c.name), root(other)
+                if ra != rb:
+                    parent[max(ra, rb, key=names.index)] = min(ra, rb, key=names.index)
+        groups: dict[str, list[Component]] = {}
+        for c in spec.components:
+            groups.setdefault(root(c.name), []).append(c)
+        area_of: dict[str, dict[str, tuple[float, int]]] = {n: {} for n in names}
+        for ua in spec.user_areas:
+            entry = spec.entry_component(ua)
+            ms, count = area_of[entry].get(ua.area, (float("inf"), 0))
+            area_of[entry][ua.area] = (min(ms, ua.max_latency_ms), count + 1)
+        self.units: list[Unit] = []
+        self.unit_of: dict[str, int] = {}
+        wl, wc, we = policy.weight_latency, policy.weight_cost, policy.weight_energy
+        for members in groups.values():
+            areas: dict[str, tuple[float, int]] = {}
+            for m in members:
+                for area, (ms, count) in area_of[m.name].items():
+                    old = areas.get(area, (float("inf"), 0))
+                    areas[area] = (min(old[0], ms), old[1] + count)
+            cpu = sum(m.total_cpu for m in members)
+            unit = Unit(len(self.units), members, replicas_of(members),
+                        [(a, ms, n) for a, (ms, n) in sorted(areas.items())],
+                        cost_weight=wc * 10 * cpu, carbon_weight=we * 0.001 * cpu, latency_weight=wl / 10)
+            self.units.append(unit)
+            for m in members:
+                self.unit_of[m.name] = unit.index
+
+        # edges: links between different units, merged per unit pair
+        edges: dict[tuple[int, int], Edge] = {}
+        for i, link in enumerate(spec.links):
+            a, b = self.unit_of[link.source], self.unit_of[link.target]
+            if a == b:
+                continue
+            key = (min(a, b), max(a, b))
+            info = LinkInfo(i, link.source, link.target, link.max_latency_ms, link.bandwidth_mbps)
+            edge = edges.get(key)
+            if edge is None:
+                edges[key] = Edge(key[0], key[1], wl / 10, link.max_latency_ms, link.bandwidth_mbps, [info])
+            else:
+                edge.weight += wl / 10
+                edge.max_latency_ms = min(edge.max_latency_ms, link.max_latency_ms)
+                edge.bandwidth_mbps += link.bandwidth_mbps
+                edge.links.append(info)
+        self.edges = [edges[k] for k in sorted(edges)]
+        self.neighbours: list[list[tuple[int, Edge]]] = [[] for _ in self.units]
+        for e in self.edges:
+            self.neighbours[e.a].append((e.b, e))
+            self.neighbours[e.b].append((e.a, e))
+        self.anti: set[tuple[int, int]] = set()
+        for c in spec.components:
+            for other in c.anti_affinity:
+                a, b = self.unit_of[c.name], self.unit_of[other]
+                self.anti.add((min(a, b), max(a, b)))
+        if self.min_sites > 1 and self.min_sites >= len(self.units):  # as many sites as units: all apart
+            self.anti |= {(a, b) for a in range(len(self.units)) for b in range(a + 1, len(self.units))}
+        self._latency: dict[int, float] = {}  # site pair (packed: low * sites + high) -> ms
+        self.n_sites = len(index)
+
+    # --- continuum lookups (memoised per call) --------------------------------------------------
+
+    def latency(self, i: int, j: int) -> float:
+        if i == j:
+            return 0.0
+        key = i * self.n_sites + j if i < j else j * self.n_sites + i
+        ms = self._latency.get(key)
+        if ms is None:
+            ms = self._latency[key] = self.index.latency(self.index.ids[i], self.index.ids[j])
+        return ms
+
+    def bandwidth(self, i: int, j: int) -> float:
+        return self.index.bandwidth(self.index.ids[i], self.index.ids[j])
+
+    # --- static feasibility and base score -------------------------------------------------------
+
+    def screen(self, unit: Unit, i: int) -> tuple[str, str | None, float, bool]:
+        """Everything about site `i` for `unit` that does not depend on the other units:
+        (reason key, reason or None, user-latency ms, reuses a cluster as it is). Capacity is
+        checked by necessary conditions here (exact for reuse); `exact` plans it for real."""
+        info = self.index.info[i]
+        lat = 0.0
+        for area, max_ms, count in unit.areas:
+            ms = self.index.area_ms[area][i]
+            if ms > max_ms:
+                key = f"latency to users in {area} > {max_ms:g} ms"
+                return key, f"latency to users in {area} {ms:.4g} ms > {max_ms:g} ms", 0.0, False
+            lat += count * ms
+        if self.allowed_providers is not None and info.provider not in self.allowed_providers:
+            why = f"provider {info.provider} not allowed by policy"
+            return why, why, 0.0, False
+        if self.allowed_countries is not None and info.country not in self.allowed_countries:
+            why = f"country {info.country} not allowed by policy (sovereignty)"
+            return why, why, 0.0, False
+        for c in unit.ruled:
+            ruled_out = c.placement.rejects(info.id, info.tier, info.country)
+            if ruled_out:
+                why = ruled_out if len(unit.components) == 1 else f"{c.name}: {ruled_out}"
+                return why, why, 0.0, False
+        if not unit.features <= info.features:
+            why = f"lacks features {sorted(unit.features - info.features)}"
+            return why, why, 0.0, False
+        if unit.gpu and info.max_gpu < unit.gpu:
+            why = f"no host with {unit.gpu} GPU(s)"
+            return why, why, 0.0, False
+        planner = self.index.planner(i)
+        for s in unit.shapes:
+            if not any(s[0] <= h[0] + 1e-9 and s[1] <= h[1] and s[2] <= h[2] and s[3] <= h[3]
+                       for h in planner.shapes):
+                return unit.capacity_key, self._capacity_reason(unit, planner), lat, False
+        cpu, mem, gpu = unit.totals
+        best_cpu, best_gpu = 0.0, 0
+        if self.prefer:
+            for cluster in planner.clusters:
+                room = planner.room(cluster, self.usage)
+                if (cpu <= room[0] + 1e-9 and mem <= room[1] and gpu <= room[2]
+                        and all(any(s[0] <= n.cpu + 1e-9 and s[1] <= n.memory_mb and s[2] <= n.gpu
+                                    and s[3] <= n.features for n in cluster.nodes) for s in unit.shapes)):
+                    return "", None, lat, True
+                best_cpu, best_gpu = max(best_cpu, room[0]), max(best_gpu, room[2])
+        if cpu > best_cpu + planner.free_cpu + 1e-9 or gpu > best_gpu + planner.free_gpu:
+            return unit.capacity_key, self._capacity_reason(unit, planner), lat, False
+        return "", None, lat, False
+
+    def static_reason(self, unit: Unit, i: int) -> str | None:
+        """Why site `i` can never host `unit`, whatever the other units do (None: it may)."""
+        return self.screen(unit, i)[1]
+
+    def _capacity_reason(self, unit: Unit, planner) -> str:
+        return f"{unit.capacity_key}: needs {unit.cpu:g} vCPU, {planner.free_cpu:g} vCPU free in hosts"
+
+    def base_score(self, unit: Unit, i: int, reuse: bool, user_ms: float | None = None) -> float:
+        info = self.index.info[i]
+        if user_ms is None:
+            user_ms = 0.0
+            for area, _, count in unit.areas:
+                user_ms += count * self.index.area_ms[area][i]
+        penalty = 0.0 if reuse else NO_REUSE_PENALTY * len(unit.components)
+        return (unit.latency_weight * user_ms + unit.cost_weight * info.cost + unit.carbon_weight * info.carbon
+                + penalty)
+
+    def evaluate(self, unit: Unit, i: int) -> float | None:
+        """Lower bound of the unit's base score at `i` (exact unless packing fails), or None."""
+        key, why, user_ms, reuse = self.screen(unit, i)
+        if why is not None:
+            self._reject(unit, i, key, why)
+            return None
+        return self.base_score(unit, i, reuse, user_ms)
+
+    def _reject(self, unit: Unit, i: int, key: str, why: str) -> None:
+        unit.reject_counts[key] += 1
+        if self.exhaustive or unit.reject_counts[key] <= EXAMPLES_PER_REASON:
+            unit.rejected[i] = why
+
+    def exact(self, unit: Unit, i: int) -> tuple[bool, bool]:
+        """(fits, reuses a cluster) from the real site plan of the unit alone."""
+        plan, why = self.index.planner(i).plan(unit.names, unit.replicas, self.usage, self.prefer)
+        if plan is None:
+            self._reject(unit, i, why.split(":")[0], why)
+            return False, False
+        return True, plan.action == "reuse"
+
+    # --- candidate generation ---------------------------------------------------------------------
+
+    def open_stream(self, unit: Unit) -> None:
+        index = self.index
+        explicit: set[str] | None = None
+        for c in unit.components:
+            if c.placement.sites is not None:
+                explicit = set(c.placement.sites) if explicit is None else explicit & set(c.placement.sites)
+        if self.exhaustive or explicit is not None:
+            pool = range(len(index)) if explicit is None else sorted(index.pos[s] for s in explicit if s in index.pos)
+            if explicit is not None and not self.exhaustive:
+                for s in sorted(explicit - set(index.pos)):
+                    unit.reject_counts[f"unknown site '{s}'"] += 1
+                outside = len(index) - len(pool)
+                if outside:
+                    unit.reject_counts["not among the component's sites"] += outside
+                    unit.explained += outside
+            scored = []
+            for i in pool:
+                score = self.evaluate(unit, i)
+                if score is not None:
+                    scored.append((score, i))
+            unit.examined = len(pool)
+            scored.sort()
+            unit.stream = deque(scored)
+            return
+        tiers: set[str] | None = None
+        for c in unit.components:
+            if c.placement.tiers is not None:
+                tiers = set(c.placement.tiers) if tiers is None else tiers & set(c.placement.tiers)
+        features = set().union(*(set(c.features) for c in unit.components))
+        buckets: list[Bucket] = []
+        unit.buckets = set()
+        for b in index.buckets:
+            if tiers is not None and b.tier not in tiers:
+                unit.reject_counts[f"tier {b.tier} not in the component's tiers {sorted(tiers)}"] += len(b.sites)
+                unit.explained += len(b.sites)
+            elif not features <= b.features:
+                unit.reject_counts[f"lacks features {sorted(features - b.features)}"] += len(b.sites)
+                unit.explained += len(b.sites)
+            elif b.full:
+                unit.reject_counts[FULL] += len(b.sites)
+                unit.explained += len(b.sites)
+            else:
+                buckets.append(b)
+                unit.buckets.add(id(b))
+        lists: list[tuple[float, object, object]] = []
+        cutoffs: dict[int, float] = {}
+        for area, max_ms, count in unit.areas:
+            cutoffs[len(lists)] = max_ms
+            lists.append((unit.latency_weight * count, lambda b, a=area: b.by_area[a],
+                          index.area_ms[area].__getitem__))
+        floor = 0.0
+        if lists and unit.areas[0][1] <= AREA_INDEX_MS:  # users pin the unit near them: their neighbourhood only
+            lists += self._value_lists(unit, near=unit.areas[0][0])
+        elif lists:  # walk only the area lists, cost and carbon at their minimum
+            floor = self._floor(unit, buckets)
+        else:
+            lists += self._value_lists(unit)
+        unit.stream = OrderedSites(buckets, lists, lambda i: self.evaluate(unit, i), cutoffs, floor=floor,
+                                   budget=EXAMINE_BUDGET)
+
+    def take(self, unit: Unit, n: int) -> int:
+        """Extend the unit's candidates by up to `n` sites that really fit, in increasing base score."""
+        if unit.stream is None:
+            self.open_stream(unit)
+        added = 0
+        stream = unit.stream
+        while added < n:
+            if isinstance(stream, deque):
+                if not stream:
+                    unit.exhausted = True
+                    break
+                score, i = stream.popleft()
+            else:
+                nxt = next(stream, None)
+                if nxt is None:
+                    unit.exhausted = not stream.spent
+                    unit.spent = stream.spent
+                    if stream.cut_by is not None and not unit.beyond_counted:
+                        area, max_ms, _ = unit.areas[stream.cut_by]
+                        unit.beyond_counted = True
+                        beyond = sum(len(b.sites) for b in self.index.buckets if id(b) in unit.buckets)
+                        beyond -= stream.examined
+                        if beyond > 0:
+                            unit.reject_counts[f"latency to users in {area} > {max_ms:g} ms"] += beyond
+                            unit.explained += beyond
+                    break
+                score, i = nxt
+            if i in unit.base:
+                continue
+            fits, reuse = self.exact(unit, i)
+            if not fits:
+                continue
+            unit.candidates.append(i)
+            unit.base[i] = self.base_score(unit, i, reuse)
+            unit.reuse[i] = reuse
+            added += 1
+        if isinstance(stream, OrderedSites):
+            unit.examined = stream.examined
+        return added
+
+    # --- candidates near the users a unit is chained to -----------------------------------------
+
+    def anchor(self, unit: Unit) -> list[tuple[str, float, float]]:
+        """For a unit without users of its own, the user areas of the closest unit that has some,
+        through links whose latency limits add up to at most ANCHOR_MS: [(area, weight per ms,
+        reach in ms)]. In a continuum where latency grows with distance the unit's good sites are
+        near those users, whatever its base score says."""
+        if unit.areas:
+            return []
+        heap = [(0.0, unit.index, 0.0)]
+        seen = {unit.index}
+        while heap:
+            dist, v, weight = heapq.heappop(heap)
+            if v != unit.index and self.units[v].areas:
+                return [(area, weight, dist + max_ms) for area, max_ms, _ in self.units[v].areas]
+            for w, e in self.neighbours[v]:
+                if w not in seen and dist + e.max_latency_ms <= ANCHOR_MS:
+                    seen.add(w)
+                    heapq.heappush(heap, (dist + e.max_latency_ms, w, weight or e.weight))
+        return []
+
+    def take_anchored(self, unit: Unit, n: int) -> int:
+        """Extend the unit's candidates by up to `n` sites in increasing base score plus the link
+        price of their distance to the anchor's users (a heuristic order; bounds use the base one)."""
+        if unit.anchored is None:
+            anchor = self.anchor(unit)
+            if not anchor or unit.buckets is None:
+                unit.anchored = iter(())
+            else:
+                index = self.index
+                area_ms = index.area_ms
+                buckets = [b for b in index.buckets if id(b) in unit.buckets]
+                lists: list = [(w, lambda b, a=area: b.by_area[a], area_ms[area].__getitem__)
+                               for area, w, _ in anchor]
+                cutoffs = {k: reach for k, (_, _, reach) in enumerate(anchor)}
+                lists += self._value_lists(unit)
+
+                def score(i: int) -> float | None:
+                    _, why, user_ms, reuse = self.screen(unit, i)
+                    if why is not None:
+                        return None
+                    return self.base_score(unit, i, reuse, user_ms) + sum(
+                        w * area_ms[area][i] for area, w, _ in anchor)
+
+                unit.anchored = OrderedSites(buckets, lists, score, cutoffs, keep=32, budget=ANCHOR_BUDGET)
+        added = 0
+        for _, i in unit.anchored:
+            if i not in unit.base and self.add_candidate(unit, i):
+                added += 1
+                if added >= n:
+                    break
+        return added
+
+    def _value_lists(self, unit: Unit, near: str | None = None) -> list[tuple[float, object, object]]:
+        """The sorted lists that bound the cost and energy terms: one list by `value` when both
+        weigh (its multiple `scale` is a lower bound of both terms, exact with the default
+        weights), else the list of the one that weighs. `near`: only the sites near that area."""
+        info, value = self.index.info, self.index.value
+        scale = min(unit.cost_weight / VALUE_COST, unit.carbon_weight / VALUE_CARBON)
+        if scale > 0:
+            if near is None:
+                return [(scale, lambda b: b.by_value, value)]
+            return [(scale, lambda b: b.near_value[near], value)]
+        if unit.carbon_weight > 0:
+            if near is None:
+                return [(unit.carbon_weight, lambda b: b.by_carbon, lambda i: info[i].carbon)]
+            return [(unit.carbon_weight, lambda b: b.near_carbon[near], lambda i: info[i].carbon)]
+        if near is None:
+            return [(unit.cost_weight, lambda b: b.by_cost, lambda i: info[i].cost)]
+        return [(unit.cost_weight, lambda b: b.near_cost[near], lambda i: info[i].cost)]
+
+    def _floor(self, unit: Unit, buckets: list[Bucket]) -> float:
+        cost = min((b.by_cost[0][0] for b in buckets if b.by_cost), default=0.0)
+        carbon = min((b.by_carbon[0][0] for b in buckets if b.by_carbon), default=0.0)
+        return unit.cost_weight * cost + unit.carbon_weight * carbon
+
+    def may_host(self, unit: Unit):
+        """A cheap filter of site ids (tier, features, not full), for range queries."""
+        if unit.buckets is None:
+            return None
+        allowed, pos, bucket_of = unit.buckets, self.index.pos, self.index.bucket_of
+        return lambda sid: id(bucket_of[pos[sid]]) in allowed
+
+    def frontier(self, unit: Unit) -> float:
+        """Lower bound of the base score of every site not among the unit's candidates."""
+        if unit.exhausted:
+            return float("inf")
+        stream = unit.stream
+        if isinstance(stream, deque):
+            return stream[0][0] if stream else float("inf")
+        return stream.frontier if stream is not None else 0.0
+
+    def add_candidate(self, unit: Unit, i: int) -> bool:
+        """A site found near a neighbour (outside the base-score order); False if it cannot host the unit."""
+        if i in unit.base:
+            return True
+        if self.screen(unit, i)[1] is not None:
+            return False
+        fits, reuse = self.exact(unit, i)
+        if not fits:
+            return False
+        unit.candidates.append(i)
+        unit.base[i] = self.base_score(unit, i, reuse)
+        unit.reuse[i] = reuse
+        return True

@@ -1,0 +1,744 @@
+"""The joint search: exact tree DP inside a branch-and-bound, over candidate sets that grow until
+no component could gain by moving alone to a site outside them.
+
+1. **Candidates.** Each unit starts with its best few sites by base score (the index's ordered
+   streams), the best few by base score plus the link price of their distance to the users it
+   is chained to (its *anchor*), the sites of a greedy pass (each unit, in graph order, on its
+   best site given those already placed, searched nearest-first around a placed neighbour), and
+   its neighbours' best sites (sharing a site makes a link free).
+2. **Relaxation, solved exactly.** Take a spanning forest of the unit graph (user-facing units
+   as roots). Without the constraints that couple units beyond a tree edge — shared capacity at a
+   site, joint bandwidth of a site pair, max cost, anti-affinity, min_sites, links off the tree —
+   the problem is a min-sum labelling of a tree, which dynamic programming solves exactly in
+   O(Σ_edges |K_a|·|K_b|) (much less in practice: each child's sites are scanned in increasing
+   subtree score and the scan stops once no farther one can win).
+3. **Branch-and-bound on the couplings.** If the relaxed optimum violates a coupling, branch on
+   one unit involved: "not at this site" / "exactly at this site" (a unit fixed at a site also
+   shrinks the room and the reuse chances of the others there). Best-first on the DP bound, so
+   the first feasible solution whose true score equals its bound is optimal over the candidates.
+4. **Certificate, or more candidates.** A unit is *certified* when no site outside its set could
+   improve the solution by moving that unit alone: either its stream's frontier (a lower bound
+   on every unseen site's base score) plus the least its links could cost elsewhere is already
+   above its current share of the score, or the sites near its costliest neighbour, walked
+   nearest-first, run out of improving ones before latency alone rules the rest out. Improving
+   sites found that way join the candidates; uncertified units get twice as many; and the search
+   runs again (a few rounds, stopping early when a round brings nothing). When nothing is
+   feasible, the units of the failing link also get the sites within its latency of their
+   neighbour's best sites."""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from dataclasses import dataclass, field
+
+from legato.placement.continuum import nearest_ms, sites_by_latency
+from legato.placement.problem import NO_REUSE_PENALTY, Edge, Problem
+
+INITIAL_CANDIDATES = 12
+MAX_CANDIDATES = 128
+ROUNDS = 5
+STALL_ROUNDS = 2  # from this round on, stop when the last widening did not improve the solution
+REGION_CAP = 300
+BIG_REGION_CAP = 1200
+SHARE_TOP = 16
+GREEDY_CAP = 300
+SCAN_CAP = 3000  # sites a nearest-first walk may look at (most by cost alone) before it gives up
+RESTRICTED = 16  # a unit with at most this many possible sites pins its neighbours near them
+TIGHT_MS, TIGHT_SOURCES = 15.0, 3  # links this tight seed each end around the other's best few sites
+TIGHT_WALKS = 32  # walks for that, shared by the tight links (at least TIGHT_SOURCES per end)
+NODE_BUDGET = 400
+PRICE_STEPS = 8
+NEAR_SOURCES = 32
+TOLERANCE = 1e-9
+
+
+@dataclass
+class Violation:
+    kind: str  # capacity | link | bandwidth | anti-affinity | cost | spread | score
+    units: list[int]
+    site: int | None
+    message: str
+
+
+@dataclass
+class Outcome:
+    assign: list[int] | None = None
+    objective: float = float("inf")
+    lower_bound: float = float("-inf")
+    proven: bool = False  # optimal over the candidate sets
+    certified: bool = False  # candidate sets large enough (1-opt certificate)
+    nodes: int = 0
+    rounds: int = 0
+    conflicts: Counter = field(default_factory=Counter)
+
+
+class Search:
+    def __init__(self, prob: Problem, node_budget: int = NODE_BUDGET):
+        self.prob = prob
+        self.node_budget = node_budget
+        units = prob.units
+        n = len(units)
+        # spanning forest, BFS from user-facing units
+        seeds = sorted(range(n), key=lambda u: (not units[u].areas, u))
+        self.parent: list[int | None] = [None] * n
+        self.children: list[list[tuple[int, Edge]]] = [[] for _ in range(n)]
+        self.order: list[int] = []
+        self.roots: list[int] = []
+        seen: set[int] = set()
+        tree: set[int] = set()
+        for seed in seeds:
+            if seed in seen:
+                continue
+            self.roots.append(seed)
+            seen.add(seed)
+            queue = [seed]
+            while queue:
+                u = queue.pop(0)
+                self.order.append(u)
+                for v, e in prob.neighbours[u]:
+                    if v not in seen:
+                        seen.add(v)
+                        self.parent[v] = u
+                        self.children[u].append((v, e))
+                        tree.add(id(e))
+                        queue.append(v)
+        self.extra = [e for e in prob.edges if id(e) not in tree]
+        self._group: dict[tuple[int, tuple[int, ...]], tuple[bool, bool]] = {}
+        self._bw: dict[int, float] = {}  # site pair, packed like Problem's latency cache
+        self._nearest: dict[int, float] = {}
+        self._offered: dict[int, set[int]] = {}
+        self.capped: list[int] = []  # units at their candidate cap that could not be certified
+        self._certified: set[tuple[int, tuple[int, ...]]] = set()  # (unit, solution) certified by a walk
+        self.conflicts: Counter = Counter()
+
+    def nearest(self, i: int) -> float:
+        ms = self._nearest.get(i)
+        if ms is None:
+            ms = self._nearest[i] = nearest_ms(self.prob.index.continuum, self.prob.index.ids[i])
+        return ms
+
+    # --- shared helpers ---------------------------------------------------------------------------
+
+    def bandwidth(self, i: int, j: int) -> float:
+        n = self.prob.n_sites
+        key = i * n + j if i < j else j * n + i
+        bw = self._bw.get(key)
+        if bw is None:
+            bw = self._bw[key] = self.prob.bandwidth(i, j)
+        return bw
+
+    def group(self, i: int, units: tuple[int, ...]) -> tuple[bool, bool]:
+        """(fits, reuses a cluster) for these units together at site i."""
+        if len(units) == 1:
+            u = units[0]
+            return True, self.prob.units[u].reuse[i]
+        key = (i, units)
+        got = self._group.get(key)
+        if got is None:
+            prob = self.prob
+            names = [n for u in units for n in prob.units[u].names]
+            replicas = sorted((r for u in units for r in prob.units[u].replicas),
+                              key=lambda r: (r.gpu, len(r.features), r.cpu, r.memory_mb), reverse=True)
+            plan, _ = prob.index.planner(i).plan(names, replicas, prob.usage, prob.prefer)
+            got = self._group[key] = (plan is not None, plan is not None and plan.action == "reuse")
+        return got
+
+    def base_at(self, u: int, i: int, fixed_at: dict[int, tuple[int, ...]]) -> float | None:
+        """The unit's base score at i given the units fixed there (None: it cannot join them)."""
+        unit = self.prob.units[u]
+        base = unit.base.get(i)
+        if base is None:
+            return None
+        others = fixed_at.get(i)
+        if not others or others == (u,):
+            return base
+        anti = self.prob.anti
+        for o in others:
+            if (min(o, u), max(o, u)) in anti:
+                return None
+        fits, reuse = self.group(i, tuple(sorted(set(others) | {u})))
+        if not fits:
+            return None
+        if unit.reuse[i] and not reuse:
+            base += NO_REUSE_PENALTY * len(unit.components)
+        return base
+
+    # --- the relaxation: exact DP over the spanning forest ---------------------------------------
+
+    def dp(self, fixed: dict[int, int], forbidden: frozenset[tuple[int, int]],
+           price: float = 0.0) -> tuple[float, list[int]] | None:
+        """The relaxation's optimum with these fixings (each site's cost per hour priced at `price`
+        on top of the score: the Lagrangian of max_cost), or None if it has no solution."""
+        prob = self.prob
+        infos = prob.index.info
+        units = prob.units
+        latency, bandwidth, anti = prob.latency, self.bandwidth, prob.anti
+        lat_cache, bw_cache, n_sites = prob._latency, self._bw, prob.n_sites
+        fixed_at: dict[int, tuple[int, ...]] = {}
+        for u, i in fixed.items():
+            fixed_at[i] = tuple(sorted(fixed_at.get(i, ()) + (u,)))
+        value: list[dict[int, float]] = [{} for _ in units]
+        ranked: list[list[tuple[float, int]]] = [[] for _ in units]
+        pick: dict[tuple[int, int], int] = {}
+        for u in reversed(self.order):
+            domain = [fixed[u]] if u in fixed else [i for i in units[u].candidates if (u, i) not in forbidden]
+            vals = value[u]
+            for i in domain:
+                total = self.base_at(u, i, fixed_at)
+                if total is None:
+                    continue
+                if price:
+                    total += price * infos[i].cost * units[u].cpu
+                for v, e in self.children[u]:
+                    apart = (min(u, v), max(u, v)) in anti
+                    best, best_j = float("inf"), -1
+                    child = value[v]
+                    if not apart and i in child:
+                        best, best_j = child[i], i
+                    limit, need, w = e.max_latency_ms, e.bandwidth_mbps, e.weight
+                    for val, j in ranked[v]:
+                        if val >= best:
+                            break
+                        if j == i:
+                            continue
+                        key = i * n_sites + j if i < j else j * n_sites + i
+                        ms = lat_cache.get(key)
+                        if ms is None:
+                            ms = latency(i, j)
+                        if ms > limit:
+                            continue
+                        bw = bw_cache.get(key)
+                        if bw is None:
+                            bw = bandwidth(i, j)
+                        if bw < need:
+                            continue
+                        cand = val + w * ms
+                        if cand < best:
+                            best, best_j = cand, j
+                    if best_j < 0:
+                        self.conflicts[e.label()] += 1
+                        total = None
+                        break
+                    total += best
+                    pick[(v, i)] = best_j
+                if total is not None:
+                    vals[i] = total
+            if not vals:
+                return None
+            ranked[u] = sorted((val, i) for i, val in vals.items())
+        assign = [-1] * len(units)
+        total = 0.0
+        for r in self.roots:
+            val, i = ranked[r][0]
+            total += val
+            assign[r] = i
+        for u in self.order:
+            for v, _ in self.children[u]:
+                assign[v] = pick[(v, assign[u])]
+        return total, assign
+
+    def conflict_detail(self, label: str) -> str:
+        """The closest any candidate pair of the edge came to its latency limit (for reports)."""
+        prob = self.prob
+        for e in prob.edges:
+            if e.label() == label:
+                a, b = prob.units[e.a].candidates, prob.units[e.b].candidates
+                pairs = [(prob.latency(i, j), i, j) for i in a[:64] for j in b[:64]]
+                if pairs:
+                    ms, i, j = min(pairs)
+                    if ms > e.max_latency_ms:
+                        return (f"{label}: nearest candidate pair {prob.index.ids[i]}/{prob.index.ids[j]} is {ms:g} "
+                                f"ms apart > {e.max_latency_ms:g} ms")
+                return f"{label}: no candidate pair within {e.max_latency_ms:g} ms with {e.bandwidth_mbps:g} Mbps"
+        return label
+
+    # --- the true score and the couplings ----------------------------------------------------------
+
+    def evaluate(self, assign: list[int]) -> tuple[float, Violation | None]:
+        prob = self.prob
+        units = prob.units
+        at: dict[int, list[int]] = {}
+        for u, i in enumerate(assign):
+            at.setdefault(i, []).append(u)
+        total = 0.0
+        for i, here in at.items():
+            fits, reuse = self.group(i, tuple(here))
+            if not fits:
+                biggest = sorted(here, key=lambda u: (-units[u].cpu, u))
+                return float("inf"), Violation("capacity", biggest, i, f"shared capacity at {prob.index.ids[i]}")
+            for u in here:
+                total += prob.base_score(units[u], i, reuse)
+        pair_bw: dict[tuple[int, int], float] = {}
+        pair_units: dict[tuple[int, int], list[int]] = {}
+        for e in prob.edges:
+            i, j = assign[e.a], assign[e.b]
+            ms = prob.latency(i, j)
+            if ms > e.max_latency_ms:
+                return float("inf"), Violation("link", [e.b, e.a], j, f"{e.label()}: {ms:g} ms > "
+                                               f"{e.max_latency_ms:g} ms")
+            total += e.weight * ms
+            if i != j:
+                key = (min(i, j), max(i, j))
+                pair_bw[key] = pair_bw.get(key, 0.0) + e.bandwidth_mbps
+                pair_units.setdefault(key, []).extend((e.b, e.a))
+        for key, need in pair_bw.items():
+            if need > self.bandwidth(*key):
+                a, b = (prob.index.ids[k] for k in key)
+                return float("inf"), Violation("bandwidth", pair_units[key], None,
+                                               f"links between {a} and {b} need {need:g} Mbps > "
+                                               f"{self.bandwidth(*key):g} Mbps")
+        for a, b in sorted(prob.anti):
+            if assign[a] == assign[b]:
+                return float("inf"), Violation("anti-affinity", [b, a], assign[a],
+                                               f"anti-affinity {units[a].label} / {units[b].label}")
+        if prob.max_cost is not None:
+            cost = sum(prob.index.info[assign[u]].cost * units[u].cpu for u in range(len(units)))
+            if cost > prob.max_cost + 1e-9:
+                order = sorted(range(len(units)), key=lambda u: -prob.index.info[assign[u]].cost * units[u].cpu)
+                return float("inf"), Violation("cost", order, None,
+                                               f"cost {cost:.3f}/h > max_cost_per_hour {prob.max_cost:g}")
+        if len(at) < prob.min_sites:
+            i = max(at, key=lambda k: (len(at[k]), -k))
+            return float("inf"), Violation("spread", list(reversed(at[i])), i,
+                                           f"spans {len(at)} site(s) < min_sites {prob.min_sites}")
+        return total, None
+
+    def _discrepancy(self, assign: list[int]) -> Violation | None:
+        """Why the true score exceeds the DP bound: a link off the tree, or a lost reuse."""
+        prob = self.prob
+        for e in self.extra:
+            if assign[e.a] != assign[e.b]:
+                return Violation("score", [e.b, e.a], None, "link off the spanning tree")
+        at: dict[int, list[int]] = {}
+        for u, i in enumerate(assign):
+            at.setdefault(i, []).append(u)
+        for i, here in at.items():
+            if len(here) > 1 and not self.group(i, tuple(here))[1] and any(prob.units[u].reuse[i] for u in here):
+                return Violation("score", list(reversed(here)), i, "reuse lost when sharing a site")
+        return None
+
+    # --- branch-and-bound --------------------------------------------------------------------------
+
+    def solve(self, incumbent: tuple[float, list[int]] | None = None) -> Outcome:
+        out = Outcome()
+        if incumbent is not None:
+            out.objective, out.assign = incumbent
+        root = self.dp({}, frozenset())
+        if root is None:
+            out.lower_bound = float("inf")
+            out.proven = out.assign is None
+            return out
+        price = offset = 0.0
+        if self.prob.max_cost is not None and self.cost_of(root[1]) > self.prob.max_cost:
+            # Lagrangian relaxation of max_cost: price each cost per hour into the DP; the priced
+            # optimum minus price × budget is still a lower bound, and a much tighter one
+            priced, price = self.within_budget()
+            if priced is not None and priced[0] < out.objective:
+                out.objective, out.assign = priced
+            offset = price * self.prob.max_cost
+            root = self.dp({}, frozenset(), price) if price else root
+            if root is None:
+                out.lower_bound = float("inf")
+                out.proven = out.assign is None
+                return out
+        seq = 0
+        heap = [(root[0] - offset, seq, {}, frozenset(), root[1])]
+        diving = out.assign is None  # until a solution is known, depth-first: fix, fix, ... to find one
+        while heap and out.nodes < self.node_budget:
+            if diving and out.assign is not None:
+                diving = False
+                heapq.heapify(heap)
+            bound, _, fixed, forbidden, assign = heap.pop() if diving else heapq.heappop(heap)
+            if bound >= out.objective - TOLERANCE * max(1.0, abs(out.objective)):
+                if diving:
+                    continue
+                heap.clear()
+                break
+            out.nodes += 1
+            score, violation = self.evaluate(assign)
+            if violation is None:
+                if score < out.objective:
+                    out.objective, out.assign = score, assign
+                if score <= bound + TOLERANCE * max(1.0, abs(score)):
+                    continue
+                violation = self._discrepancy(assign)
+                if violation is None and price:  # the priced bound is below the score: fix the dearest unit
+                    infos, units = self.prob.index.info, self.prob.units
+                    dearest = sorted((u for u in range(len(units)) if u not in fixed),
+                                     key=lambda u: (-infos[assign[u]].cost * units[u].cpu, u))
+                    violation = Violation("score", dearest, None, "priced cost") if dearest else None
+                if violation is None:
+                    continue
+            else:
+                self.conflicts[violation.message.split(":")[0] if violation.kind == "link" else violation.kind] += 1
+            free = [u for u in violation.units if u not in fixed]
+            if not free:
+                continue
+            u = free[0]
+            site = violation.site if violation.site is not None and assign[u] == violation.site else assign[u]
+            for child_fixed, child_forbidden in (
+                (fixed, forbidden | {(u, site)}),
+                ({**fixed, u: site}, forbidden),
+            ):
+                child = self.dp(child_fixed, child_forbidden, price)
+                if child is not None and child[0] - offset < out.objective:
+                    seq += 1
+                    entry = (child[0] - offset, seq, child_fixed, child_forbidden, child[1])
+                    if diving:
+                        heap.append(entry)
+                    else:
+                        heapq.heappush(heap, entry)
+        out.proven = not heap
+        out.lower_bound = min(min(h[0] for h in heap), out.objective) if heap else out.objective
+        return out
+
+    def cost_of(self, assign: list[int]) -> float:
+        infos, units = self.prob.index.info, self.prob.units
+        return sum(infos[i].cost * units[u].cpu for u, i in enumerate(assign))
+
+    def within_budget(self) -> tuple[tuple[float, list[int]] | None, float]:
+        """The smallest price of cost that brings the relaxed optimum within max_cost (doubling,
+        then bisection), and the best feasible solution met on the way."""
+        budget = self.prob.max_cost
+        best: tuple[float, list[int]] | None = None
+
+        def attempt(price: float) -> bool | None:
+            nonlocal best
+            got = self.dp({}, frozenset(), price)
+            if got is None:
+                return None
+            if self.cost_of(got[1]) > budget + 1e-9:
+                return False
+            score, violation = self.evaluate(got[1])
+            if violation is None and (best is None or score < best[0]):
+                best = (score, got[1])
+            return True
+
+        lo, hi = 0.0, 1.0
+        for _ in range(PRICE_STEPS):
+            ok = attempt(hi)
+            if ok is None:
+                return best, 0.0
+            if ok:
+                break
+            lo, hi = hi, hi * 4
+        else:
+            return best, 0.0
+        for _ in range(PRICE_STEPS):
+            mid = (lo + hi) / 2
+            if attempt(mid):
+                hi = mid
+            else:
+                lo = mid
+        return best, hi
+
+    # --- a quick feasible solution to prune with ---------------------------------------------------
+
+    def greedy(self) -> tuple[float, list[int]] | None:
+        """Units in BFS order, each on its best candidate compatible with those already placed."""
+        prob = self.prob
+        units = prob.units
+        assign = [-1] * len(units)
+        placed: dict[int, list[int]] = {}
+        cost = 0.0
+        for u in self.order:
+            best: tuple[float, int] | None = None
+            for i in units[u].candidates:
+                score = units[u].base[i]
+                ok = True
+                for v, e in prob.neighbours[u]:
+                    j = assign[v]
+                    if j < 0:
+                        continue
+                    ms = prob.latency(i, j)
+                    if ms > e.max_latency_ms or (i != j and self.bandwidth(i, j) < e.bandwidth_mbps) or (
+                            i == j and (min(u, v), max(u, v)) in prob.anti):
+                        ok = False
+                        break
+                    score += e.weight * ms
+                if not ok:
+                    continue
+                if prob.max_cost is not None and cost + prob.index.info[i].cost * units[u].cpu > prob.max_cost:
+                    continue
+                if placed.get(i) and not self.group(i, tuple(sorted(placed[i] + [u])))[0]:
+                    continue
+                if best is None or (score, i) < best:
+                    best = (score, i)
+            if best is None:
+                return None
+            assign[u] = best[1]
+            placed.setdefault(best[1], []).append(u)
+            cost += prob.index.info[best[1]].cost * units[u].cpu
+        score, violation = self.evaluate(assign)
+        return None if violation else (score, assign)
+
+    def best_move(self, u: int, placed: dict[int, int], bar: float, cap: int) -> tuple[list[tuple[float, int]], bool]:
+        """Sites where unit `u` scores below `bar` given the units in `placed` (unit -> site), best
+        first, looking at its candidates and then at the sites around its most expensive placed
+        neighbour, nearest first, until the latency alone rules out the rest: (sites, complete).
+        `complete` is False when `cap` sites were looked at before that (or there is no neighbour)."""
+        prob = self.prob
+        unit = prob.units[u]
+        ids, pos = prob.index.ids, prob.index.pos
+        links = [(v, e, placed[v]) for v, e in prob.neighbours[u] if v in placed]
+        others: dict[int, list[int]] = {}
+        for v, j in placed.items():
+            if v != u:
+                others.setdefault(j, []).append(v)
+
+        def score_at(i: int, base: float, cached: bool) -> float | None:
+            for v, e, k in links:
+                ms = prob.latency(i, k) if cached else prob.index.latency(ids[i], ids[k])
+                if ms > e.max_latency_ms or (i != k and self.bandwidth(i, k) < e.bandwidth_mbps) or (
+                        i == k and (min(u, v), max(u, v)) in prob.anti):
+                    return None
+                base += e.weight * ms
+            if base >= bar:
+                return None
+            there = others.get(i)
+            if there:
+                for v in there:
+                    if (min(u, v), max(u, v)) in prob.anti:
+                        return None
+                if not self.group(i, tuple(sorted(there + [u])))[0]:
+                    return None
+            return base
+
+        found: list[tuple[float, int]] = []
+        for i in unit.candidates:
+            got = score_at(i, unit.base[i], True)
+            if got is not None:
+                found.append((got, i))
+        found.sort()
+        if not links:
+            return found, False
+        best = min(bar, found[0][0]) if found else bar
+        v, e, k = max(links, key=lambda t: (t[1].weight, -t[1].max_latency_ms, -t[0]))
+        floor_links = sum(e2.weight * self.nearest(k2) for v2, e2, k2 in links if v2 != v)
+        floor = prob.frontier(unit) + floor_links  # every site outside the candidates scores at least this
+        looked = 0
+        may_host = prob.may_host(unit)
+        infos, cw, kw = prob.index.info, unit.cost_weight, unit.carbon_weight
+        bar_now = [best]
+
+        scanned = [0]
+
+        def worth(sid: str) -> bool:  # before any latency is computed: cost and carbon alone must leave room
+            scanned[0] += 1
+            info = infos[pos[sid]]
+            return cw * info.cost + kw * info.carbon + floor_links < bar_now[0] and (may_host is None or may_host(sid))
+
+        weight = e.weight
+
+        def useful_ms() -> float:
+            if scanned[0] > SCAN_CAP:
+                return -1.0  # scanned enough: stop the walk (incomplete)
+            return (bar_now[0] - floor) / weight if weight > 0 else float("inf")
+
+        def skip(cost: float, carbon: float, ms: float) -> bool:  # a whole group of sites too dear or too far
+            return cw * cost + kw * carbon + weight * ms + floor_links >= bar_now[0]
+
+        for ms, sid in sites_by_latency(prob.index.continuum, ids[k], e.max_latency_ms, worth, useful_ms, skip):
+            if floor + e.weight * ms >= best:
+                return sorted(found), True
+            if looked >= cap:
+                return sorted(found), False
+            j = pos[sid]
+            if j in unit.base:
+                continue
+            info = infos[j]
+            if cw * info.cost + kw * info.carbon + e.weight * ms + floor_links >= best:
+                continue  # its cost and carbon alone rule it out
+            looked += 1
+            _, why, user_ms, reuse = prob.screen(unit, j)
+            if why is not None:
+                continue
+            got = score_at(j, prob.base_score(unit, j, reuse, user_ms), False)
+            if got is not None and got < best and prob.add_candidate(unit, j):  # only new bests become candidates
+                found.append((got, j))
+                best = bar_now[0] = got
+        return sorted(found), scanned[0] <= SCAN_CAP
+
+    def seed_greedy(self) -> None:
+        """Per-component filter-and-score, as a seed: units in BFS order, each on its best site given
+        the units already placed (`best_move`). Its sites join the candidates, so the joint search
+        starts from a solution at least as good as this greedy one."""
+        placed: dict[int, int] = {}
+        for u in self.order:
+            found, _ = self.best_move(u, placed, float("inf"), GREEDY_CAP)
+            if not found:
+                return
+            placed[u] = found[0][1]
+
+    def seed_restricted(self) -> None:
+        """A unit with only a few possible sites (all known) pins its neighbours near them: each
+        neighbour gets its best sites around each of those few (`best_move` with that site fixed)."""
+        prob = self.prob
+        for e in prob.edges:
+            for src, dst in ((e.a, e.b), (e.b, e.a)):
+                source, unit = prob.units[src], prob.units[dst]
+                if not source.exhausted or len(source.candidates) > RESTRICTED or unit.exhausted:
+                    continue
+                for i in sorted(source.candidates, key=lambda k: (source.base[k], k)):
+                    self.best_move(dst, {src: i}, float("inf"), GREEDY_CAP)
+
+    def seed_tight(self) -> None:
+        """Across a tight link, each end gets its best sites around the other end's best few: a
+        chain can then settle where its dearest part is cheap, not only where its first part is."""
+        prob = self.prob
+        tight = [e for e in prob.edges if e.max_latency_ms <= TIGHT_MS]
+        per_end = max(TIGHT_SOURCES, TIGHT_WALKS // max(1, 2 * len(tight)))  # a fixed budget of walks
+        for e in tight:
+            for src, dst in ((e.a, e.b), (e.b, e.a)):
+                source, unit = prob.units[src], prob.units[dst]
+                # only sources the other end can reach: sharing the site, or a site close enough
+                reachable = [i for i in source.candidates
+                             if self.nearest(i) <= e.max_latency_ms or prob.screen(unit, i)[1] is None]
+                for i in sorted(reachable, key=lambda k: (source.base[k], k))[:per_end]:
+                    if not any(prob.latency(i, j) <= e.max_latency_ms for j in unit.candidates):
+                        self.best_move(dst, {src: i}, float("inf"), GREEDY_CAP)  # no partner yet: find one
+
+    # --- candidate sets ------------------------------------------------------------------------
+
+    def uncertified(self, assign: list[int]) -> tuple[list[int], bool]:
+        """Units that might improve by moving alone to a site outside their candidates (to widen),
+        and whether improving sites were found and added (the search must run again).
+
+        Moving unit u from site i to an unexamined site j costs at least base(j) plus, per
+        neighbour at site k, weight × nearest(k) (k itself is always a candidate of u when it can
+        host u, so j != k). It is an improvement only if that is below u's current share of the
+        score (plus the reuse penalties its leaving may lift from the units left at i). So u is
+        certified when its stream's frontier is already too high; or when the sites close enough
+        to one neighbour to possibly improve have all been examined (`best_move`, capped)."""
+        prob = self.prob
+        units = prob.units
+        at: dict[int, list[int]] = {}
+        for u, i in enumerate(assign):
+            at.setdefault(i, []).append(u)
+        widen, added = [], False
+        self.capped = []
+        for u, unit in enumerate(units):
+            if unit.exhausted:
+                continue
+            capped = len(unit.candidates) >= MAX_CANDIDATES or unit.spent
+            i = assign[u]
+            here = at[i]
+            reuse = self.group(i, tuple(here))[1]
+            current = prob.base_score(unit, i, reuse)
+            if len(here) > 1 and not reuse:
+                current += NO_REUSE_PENALTY * sum(len(units[o].components) for o in here if o != u)
+            floor = []
+            for v, e in prob.neighbours[u]:
+                k = assign[v]
+                prob.add_candidate(unit, k)
+                current += e.weight * prob.latency(i, k)
+                floor.append((v, e, k, e.weight * self.nearest(k)))
+            frontier = prob.frontier(unit)
+            links_floor = sum(f[3] for f in floor)
+            if frontier + links_floor >= current - 1e-9:
+                continue
+            key = (u, tuple(assign))
+            if key in self._certified:
+                continue  # same solution, same walk: certified already
+            others = {v: j for v, j in enumerate(assign) if v != u}
+            before = len(unit.candidates)
+            _, complete = self.best_move(u, others, current - 1e-9, BIG_REGION_CAP if capped else REGION_CAP)
+            added |= len(unit.candidates) > before
+            if complete and len(unit.candidates) == before:
+                self._certified.add(key)
+            if not complete:
+                (self.capped if capped else widen).append(u)
+        return widen, added
+
+    def share_sites(self) -> bool:
+        """A neighbour's candidate sites are candidates too, transitively: sharing a site makes a
+        link free, and a group of linked units can then move together. True if any was added."""
+        prob = self.prob
+        added = False
+        changed = True
+        while changed:
+            changed = False
+            for e in prob.edges:
+                for src, dst in ((e.a, e.b), (e.b, e.a)):
+                    unit = prob.units[dst]
+                    offered = self._offered.setdefault(dst, set())
+                    source = prob.units[src]
+                    for i in sorted(source.candidates, key=lambda k: (source.base[k], k))[:SHARE_TOP]:
+                        if len(unit.candidates) >= MAX_CANDIDATES:
+                            break
+                        if i not in offered:
+                            offered.add(i)
+                            if i not in unit.base and prob.add_candidate(unit, i):
+                                changed = added = True
+        return added
+
+    def add_near(self, e: Edge) -> bool:
+        """For a link no candidate pair satisfies: each end gets its best sites around each of the
+        other end's best candidates (`best_move` with that one placed)."""
+        prob = self.prob
+        before = sum(len(u.candidates) for u in prob.units)
+        for src, dst in ((e.a, e.b), (e.b, e.a)):
+            source = prob.units[src]
+            for i in sorted(source.candidates, key=lambda k: (source.base[k], k))[:NEAR_SOURCES]:
+                self.best_move(dst, {src: i}, float("inf"), GREEDY_CAP)
+        return sum(len(u.candidates) for u in prob.units) > before
+
+    def share_solution(self, assign: list[int]) -> bool:
+        """Every site the solution uses becomes a candidate of every unit that fits there, so that
+        a group of units can move together onto a neighbour's site. True if any was added."""
+        prob = self.prob
+        added = False
+        for unit in prob.units:
+            for i in sorted(set(assign)):
+                if i not in unit.base:
+                    added |= prob.add_candidate(unit, i)
+        return added
+
+
+def optimise(prob: Problem, node_budget: int = NODE_BUDGET) -> tuple[Search, Outcome]:
+    """Grow the candidate sets until the solution is certified (or the budget is spent)."""
+    search = Search(prob, node_budget)
+    for unit in prob.units:
+        prob.take(unit, INITIAL_CANDIDATES)
+        if not unit.candidates:
+            return search, Outcome()
+    for unit in prob.units:
+        prob.take_anchored(unit, INITIAL_CANDIDATES)
+    search.seed_restricted()
+    search.seed_tight()
+    search.seed_greedy()
+    search.share_sites()
+    best: Outcome | None = None
+    previous: float | None = None
+    for rounds in range(1, ROUNDS + 1):
+        incumbent = (best.objective, best.assign) if best and best.assign else search.greedy()
+        out = search.solve(incumbent)
+        out.rounds = rounds
+        out.conflicts = search.conflicts
+        best = out
+        if out.assign is None:  # nothing feasible among the candidates: more of them, near the conflicts
+            grow = [u for u in range(len(prob.units)) if not prob.units[u].exhausted]
+            changed = False
+            for label in [c for c, _ in search.conflicts.most_common()]:
+                for e in prob.edges:
+                    if label.startswith(e.label()):
+                        changed |= search.add_near(e)
+        else:
+            grow, changed = search.uncertified(out.assign)
+            changed |= search.share_solution(out.assign)
+            if not grow and not changed:
+                out.certified = not search.capped
+                break
+            if previous is not None and out.objective >= previous - 1e-9 and rounds >= STALL_ROUNDS:
+                break  # widening stopped paying: keep the solution, uncertified
+            previous = out.objective
+        for u in grow:
+            unit = prob.units[u]
+            more = min(len(unit.candidates), MAX_CANDIDATES - len(unit.candidates))
+            changed |= prob.take(unit, more) > 0
+            changed |= prob.take_anchored(unit, max(1, more // 2)) > 0
+        changed |= search.share_sites()
+        if not changed:
+            break  # every stream exhausted or at its cap: the solution stands, uncertified
+    return search, best
