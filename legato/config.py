@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
     worker_metrics_address: str | None = None  # e.g. 127.0.0.1:9464: the worker's Prometheus endpoint
     worker_metrics_url: str | None = None  # what the API's /metrics appends (the worker's endpoint)
     reconcile_every_seconds: float = 300.0
+    # Rebalancing: `approve` records proposals for an operator; `auto` carries them out.
+    rebalance_every_seconds: float = 900.0
+    rebalance_mode: Literal["approve", "auto"] = "approve"
+    rebalance_min_gain: float = Field(default=0.1, ge=0, le=1)  # relative score gain a move must bring
     log_format: str = "json"  # json | text
 
     @property

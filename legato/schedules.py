@@ -18,32 +18,47 @@ from temporalio.client import (
 )
 
 from legato.config import Settings
+from legato.workflows.rebalance import RebalanceParams
 
 RECONCILE = "reconcile"
+REBALANCE = "rebalance"
+
+
+def schedule_id(name: str, settings: Settings) -> str:
+    """`name` for the default task queue; one per task queue otherwise, so two Legato installations
+    sharing a namespace never drive each other's periodic work."""
+    return name if settings.task_queue == "legato" else f"{name}-{settings.task_queue}"
 
 
 def reconcile_id(settings: Settings) -> str:
-    """`reconcile` for the default task queue; one per task queue otherwise, so two Legato
-    installations sharing a namespace never drive each other's reconciliation."""
-    return RECONCILE if settings.task_queue == "legato" else f"{RECONCILE}-{settings.task_queue}"
+    return schedule_id(RECONCILE, settings)
 
 
-def reconcile_schedule(settings: Settings) -> Schedule:
-    every = timedelta(seconds=settings.reconcile_every_seconds)
+def rebalance_id(settings: Settings) -> str:
+    return schedule_id(REBALANCE, settings)
+
+
+def _every(workflow: str, workflow_id: str, seconds: float, settings: Settings, *args) -> Schedule:
+    every = timedelta(seconds=seconds)
     return Schedule(
         # A run never outlives its interval: a stuck one (no worker) must not block the next (SKIP).
-        action=ScheduleActionStartWorkflow("Reconcile", id=reconcile_id(settings), task_queue=settings.task_queue,
+        action=ScheduleActionStartWorkflow(workflow, args=list(args), id=workflow_id, task_queue=settings.task_queue,
                                            execution_timeout=every),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),  # one scan at a time
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),  # one run at a time
     )
 
 
-async def ensure_schedules(client: Client, settings: Settings) -> None:
-    """Create the schedules, or bring their interval in line with the settings. A pause set by an
-    operator in the Web UI is kept."""
-    wanted = reconcile_schedule(settings)
-    schedule_id = reconcile_id(settings)
+def reconcile_schedule(settings: Settings) -> Schedule:
+    return _every("Reconcile", reconcile_id(settings), settings.reconcile_every_seconds, settings)
+
+
+def rebalance_schedule(settings: Settings) -> Schedule:
+    params = RebalanceParams(mode=settings.rebalance_mode, min_gain=settings.rebalance_min_gain)
+    return _every("Rebalance", rebalance_id(settings), settings.rebalance_every_seconds, settings, params)
+
+
+async def _ensure(client: Client, schedule_id: str, wanted: Schedule) -> None:
     try:
         await client.create_schedule(schedule_id, wanted)
     except ScheduleAlreadyRunningError:
@@ -54,3 +69,10 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
             return ScheduleUpdate(schedule=schedule)
 
         await client.get_schedule_handle(schedule_id).update(update)
+
+
+async def ensure_schedules(client: Client, settings: Settings) -> None:
+    """Create the schedules, or bring their interval and parameters in line with the settings. A
+    pause set by an operator in the Web UI is kept."""
+    await _ensure(client, reconcile_id(settings), reconcile_schedule(settings))
+    await _ensure(client, rebalance_id(settings), rebalance_schedule(settings))

@@ -10,6 +10,7 @@ from legato.activities.inventory import InventoryActivities
 from legato.activities.mcm import MCMActivities
 from legato.activities.pim import PIMActivities
 from legato.activities.placement import PlacementActivities
+from legato.activities.rebalance import RebalanceActivities
 from legato.activities.reconcile import ReconcileActivities
 from legato.activities.tcm import TCMActivities
 from legato.activities.wdm import WDMActivities
@@ -26,5 +27,6 @@ def build_activities(adapters: Adapters, inventory: Inventory) -> list:
         WDMActivities(adapters.wdm, inventory),
         TCMActivities(adapters.tcm, inventory),
         ReconcileActivities(adapters, inventory),
+        RebalanceActivities(inventory),
     ]
     return [fn for group in groups for fn in group.activities()]

@@ -131,3 +131,12 @@ class SiteChoice(BaseModel):
 class RecordOperation(BaseModel):
     service_id: str
     record: dict
+
+
+class RebalanceScan(BaseModel):
+    min_gain: float
+
+
+class ExecuteProposal(BaseModel):
+    proposal_id: str
+    by: str = "rebalance"

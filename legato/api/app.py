@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
-from legato.api import clusters, health, metrics, operations, resources, services
+from legato.api import clusters, health, metrics, operations, proposals, resources, services
 from legato.api.auth import TokenStore
 from legato.config import Settings
 from legato.inventory import Inventory
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(clusters.router)
     app.include_router(resources.router)
+    app.include_router(proposals.router)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

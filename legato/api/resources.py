@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from legato.api.auth import Caller, current_caller
 from legato.api.schemas import Page
@@ -36,6 +37,27 @@ async def _page(request: Request, response: Response, caller: Caller, fetch, off
 async def list_sites(request: Request, response: Response, caller: Caller = Depends(current_caller),
                      offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> Page:
     return await _page(request, response, caller, request.app.state.inventory.sites, offset, limit)
+
+
+class SitePrices(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cost_per_vcpu_hour: float | None = Field(default=None, ge=0)
+    energy_price_kwh: float | None = Field(default=None, ge=0)
+    carbon_g_per_kwh: float | None = Field(default=None, ge=0)
+
+
+@router.patch("/sites/{site_id}")
+async def update_site_prices(site_id: str, body: SitePrices, request: Request,
+                             caller: Caller = Depends(current_caller)) -> dict:
+    """Today's prices and carbon intensity of a site (operators only): what placement and the
+    rebalancer optimise against."""
+    if not caller.admin:
+        raise HTTPException(403, "only an operator may change a site's prices")
+    row = await asyncio.to_thread(request.app.state.inventory.site_prices_changed, site_id,
+                                  **body.model_dump(exclude_none=True))
+    if row is None:
+        raise HTTPException(404, f"site '{site_id}' not found")
+    return row.model_dump()
 
 
 @router.get("/clusters", response_model=Page)

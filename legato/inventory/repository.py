@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, func, select
 
 from legato.inventory.db import open_engine
+from legato.inventory.proposals import ProposalRecords
 from legato.inventory.tables import (
     AreaRow,
     ClusterRow,
@@ -29,7 +30,7 @@ from legato.model import Cluster, Host, ServiceSpec, Site, Topology, UserAreaDef
 from legato.model.status import TERMINAL_STATES, ServiceState
 
 
-class Inventory:
+class Inventory(ProposalRecords):
     def __init__(self, url_or_engine: str | Engine):
         self.engine = open_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
         self._local = threading.local()
@@ -261,6 +262,19 @@ class Inventory:
 
     def sites(self, offset: int = 0, limit: int = 100) -> tuple[list[SiteRow], int]:
         return self._page(SiteRow, offset, limit)
+
+    def site_prices_changed(self, site_id: str, **prices: float) -> SiteRow | None:
+        """Today's cost, energy price or carbon intensity of a site (a price feed or an operator);
+        placement and the rebalancer read them from here. Restarting with a topology file restores
+        the file's values."""
+        with self.session() as s:
+            row = s.get(SiteRow, site_id)
+            if row is None:
+                return None
+            for name, value in prices.items():
+                setattr(row, name, value)
+            s.add(row)
+            return row
 
     def hosts(self, offset: int = 0, limit: int = 100, site: str | None = None) -> tuple[list[HostRow], int]:
         return self._page(HostRow, offset, limit, site)

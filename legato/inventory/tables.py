@@ -153,3 +153,23 @@ class FindingRow(SQLModel, table=True):
     first_seen: datetime = Field(default_factory=utcnow)
     last_seen: datetime = Field(default_factory=utcnow)
     resolved_at: datetime | None = None
+
+
+class ProposalRow(SQLModel, table=True):
+    """A move the rebalancer found worth making; at most one pending per service."""
+
+    __tablename__ = "proposals"
+    id: str = Field(primary_key=True)
+    service_id: str = Field(index=True)
+    tenant: str = Field(index=True)
+    component: str
+    from_site: str
+    to_site: str
+    current_score: float | None = None
+    new_score: float
+    gain: float
+    reason: str
+    state: str = Field(index=True)  # pending | approved | rejected | superseded | stale | done | failed
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_by: str | None = None
+    detail: str = ""

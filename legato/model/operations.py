@@ -37,6 +37,8 @@ class UpgradeRequest(OperationRequest):
 class MoveRequest(OperationRequest):
     site: Name | None = Field(default=None, description="target site; or let placement choose")
     placement: PlacementRules | None = Field(default=None, description="new placement rules of the component")
+    pin: bool = Field(default=True, description="keep the component at the named `site` from now on (placement "
+                      "rules become that site); a rebalancing move does not pin")
 
     @model_validator(mode="after")
     def _something_to_do(self) -> MoveRequest:

@@ -20,6 +20,8 @@ sites rejected for each reason."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from legato.model import (
     Candidate,
     ComponentPlacement,
@@ -202,39 +204,67 @@ def _rejected(prob: Problem, search: Search, unit: Unit, assign: list[int]) -> l
     return rows
 
 
+@dataclass
+class MoveSearch:
+    """Where one component would best go, the others staying put, and how it scores where it is."""
+
+    plan: SitePlan | None
+    reason: str
+    rejected: list[Candidate] = field(default_factory=list)
+    score: float | None = None
+    current_score: float | None = None  # None: its current site breaks a rule now (see current_reason)
+    current_reason: str = ""
+
+
 def place_component(
     spec: ServiceSpec, name: str, topology: Topology | Continuum | SiteIndex, usage: ClusterUsage,
     current: dict[str, str], target_site: str | None = None,
 ) -> tuple[SitePlan | None, str, list[Candidate]]:
     """Where to move one component, the others staying where they are (`current`: component -> site).
-    Never its current site; a named `target_site` is checked, not searched. The best site over the
-    whole continuum: candidates come in increasing score on their own, and the walk stops once
-    that alone is no better than the best found (links only add to it)."""
+    Never its current site; a named `target_site` is checked, not searched."""
+    found = search_move(spec, name, topology, usage, current, target_site)
+    return found.plan, found.reason, found.rejected
+
+
+def search_move(
+    spec: ServiceSpec, name: str, topology: Topology | Continuum | SiteIndex, usage: ClusterUsage,
+    current: dict[str, str], target_site: str | None = None,
+) -> MoveSearch:
+    """`place_component`, plus the scores the rebalancer compares: the best site over the whole
+    continuum (candidates come in increasing score on their own, and the walk stops once that alone
+    is no better than the best found — links only add to it) and the component's current site,
+    scored the same way (its capacity there is its own, so only the rules are checked)."""
     index = as_index(topology)
     comp = spec.component(name)
     here = current[name]
     unknown = sorted({a.area for a in spec.user_areas} - set(index.areas))
     if unknown:
-        return None, f"unknown user area(s) {unknown}", []
+        return MoveSearch(None, f"unknown user area(s) {unknown}")
     partners = sorted(set(comp.colocate_with) | {c.name for c in spec.components if name in c.colocate_with})
     if partners:
-        return None, f"component '{name}' is co-located with {partners} (colocate_with): it cannot move alone", []
+        return MoveSearch(None, f"component '{name}' is co-located with {partners} (colocate_with): "
+                                "it cannot move alone")
     prob = Problem(spec, index, usage)
     unit = prob.units[prob.unit_of[name]]
     others = {c: s for c, s in current.items() if c != name and c in prob.unit_of}
     rejected: list[tuple[int, float, str, str]] = []  # (rank, score, site, reason)
 
-    def check(i: int) -> tuple[float | None, str]:
+    def check(i: int, is_current: bool = False) -> tuple[float | None, str]:
         sid = index.ids[i]
-        if sid == here:
+        if sid == here and not is_current:
             return None, "current site"
-        _, why, _, _ = prob.screen(unit, i)
+        key, why, user_ms, reuse = prob.screen(unit, i)
+        if is_current and key == unit.capacity_key:
+            why, reuse = None, True  # the room it takes there is its own
         if why is not None:
             return None, why
-        fits, reuse = prob.exact(unit, i)
-        if not fits:
-            return None, unit.rejected.get(i, "not enough free capacity")
-        score = prob.base_score(unit, i, reuse)
+        if is_current:
+            score = prob.base_score(unit, i, True, user_ms)
+        else:
+            fits, reuse = prob.exact(unit, i)
+            if not fits:
+                return None, unit.rejected.get(i, "not enough free capacity")
+            score = prob.base_score(unit, i, reuse)
         pair_bw: dict[str, float] = {}
         for link in spec.links:
             ends = (link.source, link.target)
@@ -269,10 +299,11 @@ def place_component(
             return None, f"the service would span fewer than min_sites {prob.min_sites} sites"
         return score, ""
 
+    now, now_why = check(index.pos[here], is_current=True) if here in index.pos else (None, f"site {here} is gone")
     best: tuple[float, int] | None = None
     if target_site is not None:
         if target_site not in index.pos:
-            return None, f"unknown site '{target_site}'", []
+            return MoveSearch(None, f"unknown site '{target_site}'", current_score=now, current_reason=now_why)
         pool = [index.pos[target_site]]
     else:
         prob.open_stream(unit)
@@ -289,9 +320,10 @@ def place_component(
     rows = _bounded(rejected + statics, best, index)
     if best is None:
         reasons = "; ".join(f"{c.site}: {c.reason}" for c in rows[:5])
-        return None, f"no site can take component '{name}' ({reasons})", rows
+        return MoveSearch(None, f"no site can take component '{name}' ({reasons})", rows,
+                          current_score=now, current_reason=now_why)
     plan, why = index.planner(best[1]).plan([name], unit.replicas, usage, prob.prefer)
-    return plan, f"{index.ids[best[1]]} scores {best[0]:.3f}", rows
+    return MoveSearch(plan, f"{index.ids[best[1]]} scores {best[0]:.3f}", rows, best[0], now, now_why)
 
 
 def _walk(prob: Problem, unit: Unit, best_score):

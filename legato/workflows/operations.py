@@ -281,7 +281,7 @@ class Operations:
         spec = self.entity.spec
         if req.placement is not None:
             spec = spec.with_component(name, placement=req.placement)
-        elif req.site is not None:  # the operator's choice of site wins over rules set before: pin it there
+        elif req.site is not None and req.pin:  # the operator's choice wins over rules set before: pin it there
             spec = spec.with_component(name, placement=PlacementRules(sites=[req.site]))
         current = {n: c.site for n, c in self.entity.components.items()}
         choice = await workflow.execute_activity("placement.place_component", PlaceComponent(

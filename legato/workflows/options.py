@@ -38,3 +38,11 @@ UNDO = dict(
         non_retryable_error_types=["InvalidRequest"],
     ),
 )
+
+# Running a whole day-2 operation from outside its service (e.g. a rebalancing move): as long as a
+# move may take, heartbeating, retried with the same idempotency key.
+OPERATION = dict(
+    start_to_close_timeout=timedelta(hours=1),
+    heartbeat_timeout=timedelta(seconds=10),
+    retry_policy=STEP["retry_policy"],
+)

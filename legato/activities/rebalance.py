@@ -1,0 +1,62 @@
+"""Rebalancing: find moves worth making (pure placement over the inventory), and carry one out
+through the service's own workflow, as an operator's move would be."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import activity
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from legato.activities.base import ActivityGroup, maps_adapter_errors
+from legato.activities.contracts import ExecuteProposal, RebalanceScan
+from legato.model.proposals import Proposal
+from legato.placement.rebalance import Running, propose
+from legato.workflows.contracts import service_workflow_id
+from legato.workflows.entity import OperationRecord
+
+
+class RebalanceActivities(ActivityGroup):
+    @activity.defn(name="rebalance.scan")
+    @maps_adapter_errors
+    async def scan(self, req: RebalanceScan) -> list[Proposal]:
+        inv = self.inventory
+        running = [Running(spec, sites) for spec, sites in await self.record(inv.running_services)]
+        topology = await self.record(inv.topology)
+        usage = await self.record(inv.cluster_usage)
+        options = await asyncio.to_thread(propose, running, topology, usage, req.min_gain)
+        info = activity.info()
+        scan_id = f"{info.workflow_run_id[:8]}"  # a retried scan records the same proposals
+        return await self.record(inv.proposals_found, options, [r.spec.id for r in running], scan_id)
+
+    @activity.defn(name="rebalance.execute")
+    @maps_adapter_errors
+    async def execute(self, req: ExecuteProposal) -> Proposal:
+        """Approve and run one proposal, waiting for the move to end (heartbeating meanwhile). A
+        service busy with another operation, or gone, leaves the proposal for a later run."""
+        inv = self.inventory
+        proposal = await self.record(inv.proposal, req.proposal_id)
+        if proposal is None:
+            raise ApplicationError(f"proposal {req.proposal_id} not found", type="NotFound")
+        if proposal.state == "pending":
+            await self.record(inv.proposal_decided, proposal.id, "approved", req.by, only_from=("pending",))
+        elif proposal.state != "approved":
+            return proposal  # decided meanwhile (rejected by an operator, superseded...)
+        handle = activity.client().get_workflow_handle(service_workflow_id(proposal.service_id))
+        try:
+            record = await handle.execute_update("operate", proposal.operation(req.by), id=proposal.id,
+                                                 result_type=OperationRecord)
+        except WorkflowUpdateFailedError as err:
+            detail = getattr(err.cause, "message", str(err.cause))
+            if getattr(err.cause, "type", None) == "Busy":
+                await self.record(inv.proposal_decided, proposal.id, "pending", detail=f"not yet: {detail}")
+                return await self.record(inv.proposal, proposal.id)
+            record = OperationRecord(request_id=proposal.id, kind="move", state="refused", detail=detail)
+        except RPCError as err:
+            record = OperationRecord(request_id=proposal.id, kind="move", state="refused",
+                                     detail=f"service not running: {err.message}")
+        state = "done" if record.state == "succeeded" else "failed"
+        return await self.record(inv.proposal_decided, proposal.id, state, detail=f"move {record.state}: "
+                                 f"{record.detail}".rstrip(": "), only_from=("approved",))

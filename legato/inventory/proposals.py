@@ -1,0 +1,84 @@
+"""Rebalancing proposals in the inventory: what the `rebalance` schedule found, and what became of it."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from legato.inventory.tables import ComponentRow, ProposalRow, ServiceRow
+from legato.model import ServiceSpec
+from legato.model.proposals import MoveOption, Proposal
+from legato.model.status import ServiceState
+
+OPEN = ("pending", "approved")
+
+
+class ProposalRecords:
+    """Mixed into `Inventory` (which provides `session`)."""
+
+    def running_services(self) -> list[tuple[ServiceSpec, dict[str, str]]]:
+        """Active services (none with an operation under way) with where each component runs."""
+        with self.session() as s:
+            services = list(s.exec(select(ServiceRow).where(ServiceRow.state == ServiceState.active)
+                                   .order_by(ServiceRow.id)))
+            sites: dict[str, dict[str, str]] = {}
+            for c in s.exec(select(ComponentRow).where(col(ComponentRow.service_id).in_([r.id for r in services]))):
+                sites.setdefault(c.service_id, {})[c.name] = c.site
+        return [(ServiceSpec.model_validate(r.spec), sites[r.id]) for r in services if r.id in sites]
+
+    def proposals_found(self, options: list[MoveOption], scanned: list[str], scan_id: str) -> list[Proposal]:
+        """Record one scan's options, idempotently (ids derive from the scan). A service keeps at most
+        one pending proposal: a different move supersedes the old one; no move any more makes it stale."""
+        found = {o.service_id: o for o in options}
+        out: list[Proposal] = []
+        with self.session() as s:
+            pending = s.exec(select(ProposalRow).where(ProposalRow.state == "pending",
+                                                       col(ProposalRow.service_id).in_(scanned)))
+            for row in pending:
+                option = found.get(row.service_id)
+                if option is None:
+                    row.state, row.detail = "stale", "a later scan found no move worth making"
+                elif (row.component, row.to_site) == (option.component, option.to_site):
+                    found.pop(row.service_id)  # the same move, still worth it: keep the first proposal
+                    row.gain, row.reason, row.new_score = option.gain, option.reason, option.new_score
+                    out.append(Proposal.model_validate(row, from_attributes=True))
+                else:
+                    row.state = "superseded"
+                    row.detail = f"a later scan proposes {option.component} -> {option.to_site}"
+                s.add(row)
+            for option in found.values():
+                pid = f"rb-{scan_id}-{option.service_id}"
+                row = s.get(ProposalRow, pid)
+                if row is None:
+                    row = ProposalRow(id=pid, state="pending", **option.model_dump())
+                    s.add(row)
+                out.append(Proposal.model_validate(row, from_attributes=True))
+        return sorted(out, key=lambda p: (-p.gain, p.service_id))
+
+    def proposals(self, tenant: str | None, state: str | None = None, offset: int = 0,
+                  limit: int = 100) -> tuple[list[Proposal], int]:
+        with self.session() as s:
+            query = select(ProposalRow)
+            if tenant is not None:
+                query = query.where(ProposalRow.tenant == tenant)
+            if state is not None:
+                query = query.where(ProposalRow.state == state)
+            rows = list(s.exec(query.order_by(col(ProposalRow.created_at).desc(), ProposalRow.id)))
+        return [Proposal.model_validate(r, from_attributes=True) for r in rows[offset:offset + limit]], len(rows)
+
+    def proposal(self, proposal_id: str) -> Proposal | None:
+        with self.session() as s:
+            row = s.get(ProposalRow, proposal_id)
+            return Proposal.model_validate(row, from_attributes=True) if row else None
+
+    def proposal_decided(self, proposal_id: str, state: str, by: str | None = None, detail: str = "",
+                         only_from: tuple[str, ...] = OPEN) -> Proposal | None:
+        """Move a proposal on, only from the states given (None: it was not in one of them)."""
+        with self.session() as s:
+            row = s.get(ProposalRow, proposal_id)
+            if row is None or row.state not in only_from:
+                return None
+            row.state, row.detail = state, detail
+            if by is not None:
+                row.decided_by = by
+            s.add(row)
+            return Proposal.model_validate(row, from_attributes=True)
