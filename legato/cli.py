@@ -236,6 +236,29 @@ def ops(service_id: str, tenant: str = TENANT) -> None:
 
 
 @app.command()
+def proposals(tenant: str = TENANT, state: str = typer.Option("pending", help="pending, done, ... or all")) -> None:
+    """The rebalancer's proposed moves."""
+    params = {} if state == "all" else {"state": state}
+    with _client(tenant) as client:
+        page = _call(client, "GET", "/v1/proposals", params=params)
+    table = Table(title=f"proposals ({state})")
+    for col in ("id", "service", "component", "from", "to", "gain", "state", "reason"):
+        table.add_column(col, overflow="fold")
+    for p in page["items"]:
+        table.add_row(p["id"], p["service_id"], p["component"], p["from_site"], p["to_site"], f"{p['gain']:.0%}",
+                      p["state"], p["detail"] or p["reason"])
+    console.print(table)
+
+
+@app.command()
+def approve(proposal_id: str, tenant: str = TENANT) -> None:
+    """Carry a proposed move out; returns when the move ends."""
+    with _client(tenant) as client:
+        done = _call(client, "POST", f"/v1/proposals/{proposal_id}/approve", params={"timeout": 3600}, timeout=None)
+    console.print(f"{done['component']}: {done['from_site']} → {done['to_site']}: {done['state']} {done['detail']}")
+
+
+@app.command()
 def worker() -> None:
     """Run only the worker (when Temporal and the API run elsewhere)."""
     from legato.worker import main

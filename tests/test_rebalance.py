@@ -11,6 +11,7 @@ from legato.temporal import connect
 from legato.topology import load_topology
 from legato.workflows.rebalance import RebalanceParams
 from tests.specs import example
+from tests.test_cli import legato
 from tests.test_day2 import active, component_workloads
 
 TOPOLOGY = "deploy/topologies/default.yaml"
@@ -82,6 +83,8 @@ async def test_approved_proposal_moves_the_component_once_and_only_its_tenant_se
     async with stack.http() as http:
         [proposal] = (await http.get("/v1/proposals", params={"state": "pending"})).json()["items"]
     assert (proposal["service_id"], proposal["component"], proposal["from_site"]) == (service_id, "analytics", source)
+    code, out = await legato(stack, "proposals")
+    assert code == 0 and proposal["id"] in out and "analytics" in out, out
     async with stack.http("beta") as http:
         assert (await http.get("/v1/proposals")).json()["items"] == []
         assert (await http.post(f"/v1/proposals/{proposal['id']}/approve")).status_code == 404
@@ -96,6 +99,9 @@ async def test_approved_proposal_moves_the_component_once_and_only_its_tenant_se
         assert done["state"] == "done" and done["decided_by"] == "alpha", done
         assert (await http.post(f"/v1/proposals/{proposal['id']}/approve")).status_code == 409
         assert (await http.post(f"/v1/proposals/{proposal['id']}/reject")).status_code == 409
+    code, out = await legato(stack, "approve", proposal["id"])
+    assert code == 1 and "409" in out and "is done" in out, out
+    async with stack.http() as http:
         ops = (await http.get(f"/v1/services/{service_id}/operations")).json()
     assert [(o["request_id"], o["kind"], o["state"]) for o in ops] == [(proposal["id"], "move", "succeeded")]
     [moved] = await component_workloads(stack, service_id, "analytics")
