@@ -7,7 +7,6 @@ all at once, instead of surfacing later as an unplaceable service.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,11 +15,12 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from legato.model import KNOWN_FEATURES, Cluster, Host, Site, Tier, Topology, UserAreaDef
+from legato.model.continuum import LatencyModel, great_circle_km, region_pair  # noqa: F401 (re-exported)
 
 DEFAULT_PER_100KM_MS = 1.0
 DEFAULT_ACCESS_MS = {Tier.far_edge: 1.0, Tier.edge: 2.0, Tier.regional: 4.0, Tier.cloud: 8.0}
 DEFAULT_BANDWIDTH_MBPS = 10000.0
-EARTH_RADIUS_KM = 6371.0
+DENSE_MAX_SITES = 500  # beyond, only measured pairs are stored; the rest comes from the model
 
 TOP_KEYS = {"areas", "sites", "latency", "bandwidth"}
 SITE_KEYS = set(Site.model_fields) | {"host_groups"}
@@ -108,43 +108,41 @@ def parse_topology(data: Any, source: str = "<topology>") -> Topology:
     if problems.items:
         raise TopologyError(source, problems.items)
 
+    model = LatencyModel(per_100km_ms=per_100km, access_ms=access, default_mbps=default_mbps,
+                         region_mbps={region_pair(*sorted(pair)): v for pair, v in bw_regions.items()})
+    if len(sites) <= DENSE_MAX_SITES:
+        return _dense(sites, areas, model, site_overrides, area_overrides, bw_overrides)
+    site_latency: dict[str, dict[str, float]] = {}
+    bandwidth: dict[str, dict[str, float]] = {}
+    for matrix, overrides in ((site_latency, site_overrides), (bandwidth, bw_overrides)):
+        for pair, value in overrides.items():
+            a, b = sorted(pair)
+            matrix.setdefault(a, {})[b] = matrix.setdefault(b, {})[a] = value
+    area_latency: dict[str, dict[str, float]] = {}
+    for (aid, sid), ms in area_overrides.items():
+        area_latency.setdefault(aid, {})[sid] = ms
+    return Topology(sites=sites, areas=areas, site_latency_ms=site_latency, area_latency_ms=area_latency,
+                    site_bandwidth_mbps=bandwidth, model=model)
+
+
+def _dense(sites: dict[str, Site], areas: dict[str, UserAreaDef], model: LatencyModel,
+           site_overrides: dict, area_overrides: dict, bw_overrides: dict) -> Topology:
+    """Every pair, rounded to 0.1 ms, as an operator reads them: a small continuum's matrices."""
     site_latency: dict[str, dict[str, float]] = {a: {} for a in sites}
     bandwidth: dict[str, dict[str, float]] = {a: {} for a in sites}
     for a, sa in sites.items():
         for b, sb in sites.items():
             pair = frozenset((a, b))
-            estimate = _distance_ms(sa.lat, sa.lon, sb, per_100km, access) + access[sa.tier]
-            site_latency[a][b] = 0.0 if a == b else round(site_overrides.get(pair, estimate), 1)
+            site_latency[a][b] = 0.0 if a == b else round(site_overrides.get(pair, model.between(sa, sb)), 1)
             if a != b:
-                region_mbps = bw_regions.get(frozenset((sa.region, sb.region)), default_mbps)
-                bandwidth[a][b] = bw_overrides.get(pair, region_mbps)
+                bandwidth[a][b] = bw_overrides.get(pair, model.bandwidth(sa, sb))
     area_latency = {
-        aid: {
-            sid: round(area_overrides.get((aid, sid), _distance_ms(area.lat, area.lon, s, per_100km, access)), 1)
-            for sid, s in sites.items()
-        }
+        aid: {sid: round(area_overrides.get((aid, sid), model.to_place(area.lat, area.lon, s)), 1)
+              for sid, s in sites.items()}
         for aid, area in areas.items()
     }
-    return Topology(
-        sites=sites,
-        areas=areas,
-        site_latency_ms=site_latency,
-        area_latency_ms=area_latency,
-        site_bandwidth_mbps=bandwidth,
-    )
-
-
-def _distance_ms(lat: float, lon: float, site: Site, per_100km: float, access: dict[Tier, float]) -> float:
-    """Propagation over the great-circle distance plus the site's access (last-mile) delay."""
-    return great_circle_km(lat, lon, site.lat, site.lon) / 100 * per_100km + access[site.tier]
-
-
-def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Haversine distance: the fibre between two sites is never shorter than this."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h)))
+    return Topology(sites=sites, areas=areas, site_latency_ms=site_latency, area_latency_ms=area_latency,
+                    site_bandwidth_mbps=bandwidth, model=model)
 
 
 def topology_summary(t: Topology) -> dict[str, Any]:

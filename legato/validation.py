@@ -36,7 +36,7 @@ def continuum_errors(spec: ServiceSpec, topology: Topology) -> list[dict]:
             err(("user_areas", i, "area"), f"unknown user area '{area.area}' (known: {sorted(topology.areas)})",
                 "unknown_area")
             continue
-        nearest = min(topology.area_latency_ms[area.area].values())
+        nearest = min(topology.area_latency(area.area, site) for site in topology.sites)
         if area.max_latency_ms < nearest:
             err(("user_areas", i, "max_latency_ms"), f"impossible latency: {area.max_latency_ms:g} ms, but the "
                 f"nearest site to {area.area} is {nearest:g} ms away", "impossible_latency")

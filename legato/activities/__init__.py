@@ -16,17 +16,19 @@ from legato.activities.tcm import TCMActivities
 from legato.activities.wdm import WDMActivities
 from legato.adapters.registry import Adapters
 from legato.inventory import Inventory
+from legato.inventory.live import LiveContinuum
 
 
 def build_activities(adapters: Adapters, inventory: Inventory) -> list:
+    live = LiveContinuum(inventory)  # one cached continuum per worker, shared by its decisions
     groups = [
         InventoryActivities(inventory),
-        PlacementActivities(inventory),
+        PlacementActivities(inventory, live),
         PIMActivities(adapters.pim, inventory),
         MCMActivities(adapters.mcm, inventory),
         WDMActivities(adapters.wdm, inventory),
         TCMActivities(adapters.tcm, inventory),
         ReconcileActivities(adapters, inventory),
-        RebalanceActivities(inventory),
+        RebalanceActivities(inventory, live),
     ]
     return [fn for group in groups for fn in group.activities()]

@@ -7,19 +7,34 @@ from temporalio import activity
 
 from legato.activities.base import ActivityGroup
 from legato.activities.contracts import PlaceComponent, PlaceRequest, PlanGrowth, SiteChoice
+from legato.inventory import Inventory
+from legato.inventory.live import LiveContinuum
 from legato.model import PlacementDecision
 from legato.placement import place, place_component, plan_growth
 
 
 class PlacementActivities(ActivityGroup):
+    """Decisions read the worker's live copy of the continuum (`LiveContinuum`): refreshed from
+    the sites that changed since the last decision, not re-read whole each time."""
+
+    def __init__(self, inventory: Inventory, live: LiveContinuum):
+        super().__init__(inventory)
+        self.live = live
+
     @activity.defn(name="placement.place")
     async def place(self, request: PlaceRequest) -> PlacementDecision:
-        topology = await self.record(self.inventory.topology)
         usage = await self.record(self.inventory.cluster_usage)
-        for site in request.exclude_sites:
-            topology.sites.pop(site, None)
+
+        def decide() -> PlacementDecision:
+            with self.live.use() as (topology, index):
+                if not request.exclude_sites:
+                    return place(request.spec, index, usage)
+                kept = topology.model_copy(update={"sites": {k: v for k, v in topology.sites.items()
+                                                             if k not in request.exclude_sites}})
+                return place(request.spec, kept, usage)
+
         start = time.perf_counter()
-        decision = await asyncio.to_thread(place, request.spec, topology, usage)
+        decision = await asyncio.to_thread(decide)
         activity.metric_meter().create_histogram_float(
             "legato_placement_seconds", "Placement decision time", "s"
         ).record(time.perf_counter() - start, {"feasible": str(decision.feasible).lower()})
@@ -28,18 +43,24 @@ class PlacementActivities(ActivityGroup):
     @activity.defn(name="placement.place_component")
     async def place_component(self, req: PlaceComponent) -> SiteChoice:
         """Where a moved component goes, the others staying put."""
-        topology = await self.record(self.inventory.topology)
         usage = await self.record(self.inventory.cluster_usage)
-        plan, reason, rejected = await asyncio.to_thread(
-            place_component, req.spec, req.component, topology, usage, req.current, req.target_site
-        )
+
+        def decide():
+            with self.live.use() as (_, index):
+                return place_component(req.spec, req.component, index, usage, req.current, req.target_site)
+
+        plan, reason, rejected = await asyncio.to_thread(decide)
         return SiteChoice(plan=plan, reason=reason, rejected=rejected)
 
     @activity.defn(name="placement.plan_growth")
     async def plan_growth(self, req: PlanGrowth) -> SiteChoice:
         """Room for more replicas on the component's cluster, or the hosts to add to make it."""
-        topology = await self.record(self.inventory.topology)
         usage = await self.record(self.inventory.cluster_usage)
         extra = req.spec.component(req.component).model_copy(update={"replicas": req.extra_replicas})
-        plan, reason = plan_growth(topology.sites[req.site], req.cluster_id, [extra], usage)
+
+        def decide():
+            with self.live.use() as (topology, _):
+                return plan_growth(topology.sites[req.site], req.cluster_id, [extra], usage)
+
+        plan, reason = await asyncio.to_thread(decide)
         return SiteChoice(plan=plan, reason=reason)

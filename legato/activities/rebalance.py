@@ -12,6 +12,8 @@ from temporalio.service import RPCError
 
 from legato.activities.base import ActivityGroup, maps_adapter_errors
 from legato.activities.contracts import ExecuteProposal, RebalanceScan
+from legato.inventory import Inventory
+from legato.inventory.live import LiveContinuum
 from legato.model.proposals import Proposal
 from legato.placement.rebalance import Running, propose
 from legato.workflows.contracts import service_workflow_id
@@ -19,14 +21,22 @@ from legato.workflows.entity import OperationRecord
 
 
 class RebalanceActivities(ActivityGroup):
+    def __init__(self, inventory: Inventory, live: LiveContinuum):
+        super().__init__(inventory)
+        self.live = live
+
     @activity.defn(name="rebalance.scan")
     @maps_adapter_errors
     async def scan(self, req: RebalanceScan) -> list[Proposal]:
         inv = self.inventory
         running = [Running(spec, sites) for spec, sites in await self.record(inv.running_services)]
-        topology = await self.record(inv.topology)
         usage = await self.record(inv.cluster_usage)
-        options = await asyncio.to_thread(propose, running, topology, usage, req.min_gain)
+
+        def scan():
+            with self.live.use() as (_, index):
+                return propose(running, index, usage, req.min_gain)
+
+        options = await asyncio.to_thread(scan)
         info = activity.info()
         scan_id = f"{info.workflow_run_id[:8]}"  # a retried scan records the same proposals
         return await self.record(inv.proposals_found, options, [r.spec.id for r in running], scan_id)

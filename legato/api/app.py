@@ -15,6 +15,7 @@ from legato.api import clusters, health, metrics, operations, proposals, resourc
 from legato.api.auth import TokenStore
 from legato.config import Settings
 from legato.inventory import Inventory
+from legato.inventory.live import LiveContinuum
 from legato.telemetry import setup_tracing
 from legato.temporal import connect, search_attributes_registered
 
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.inventory = Inventory(settings.inventory_url)
+    app.state.live = LiveContinuum(app.state.inventory)  # validation reads the continuum without re-reading it
     app.state.tokens = TokenStore.from_settings(settings)
     app.state.metrics = metrics.ApiMetrics(app.state.inventory)
     app.add_middleware(metrics.RequestMetrics)

@@ -38,8 +38,11 @@ async def create_service(spec: ServiceSpec, request: Request, response: Response
         "id": spec.id or f"{slug(spec.name)}-{secrets.token_hex(3)}",
     })
     trace.get_current_span().set_attribute("legato.service_id", spec.id)
-    inventory = request.app.state.inventory
-    errors = continuum_errors(spec, await asyncio.to_thread(inventory.topology))
+    def check() -> list[dict]:
+        with request.app.state.live.use() as (topology, _):
+            return continuum_errors(spec, topology)
+
+    errors = await asyncio.to_thread(check)
     if errors:
         raise RequestValidationError(errors)
     client = await temporal(request)

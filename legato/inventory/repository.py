@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, delete, func, select
+from sqlmodel import Session, col, delete, func, select, update
 
 from legato.inventory.db import open_engine
 from legato.inventory.proposals import ProposalRecords
@@ -20,13 +20,16 @@ from legato.inventory.tables import (
     FindingRow,
     HostRow,
     LatencyRow,
+    MetaRow,
     OperationRow,
     ServiceOperationRow,
     ServiceRow,
     SiteRow,
+    SiteVersionRow,
     utcnow,
 )
 from legato.model import Cluster, Host, ServiceSpec, Site, Topology, UserAreaDef
+from legato.model.continuum import LatencyModel
 from legato.model.status import TERMINAL_STATES, ServiceState
 
 
@@ -55,43 +58,49 @@ class Inventory(ProposalRecords):
 
     def load_topology(self, topology: Topology) -> None:
         """Register the continuum. Sites, areas and latencies are refreshed; hosts and clusters
-        that already exist keep their allocation state (it is the backends' truth, mirrored)."""
+        that already exist keep their allocation state (it is the backends' truth, mirrored).
+        A large continuum stores its latency model and measured pairs only (see `Topology`)."""
         with self.session() as s:
+            known_sites = set(s.exec(select(SiteRow.id)))
+            known_hosts = set(s.exec(select(HostRow.id)))
+            known_clusters = set(s.exec(select(ClusterRow.id)))
             for site in topology.sites.values():
-                s.merge(SiteRow(**site.model_dump(exclude={"hosts", "clusters"})))
-                for host in site.hosts:
-                    if s.get(HostRow, host.id) is None:
-                        s.add(HostRow(**host.model_dump(exclude={"state", "cluster", "service_id"})))
+                row = SiteRow(**site.model_dump(exclude={"hosts", "clusters"}))
+                if site.id in known_sites:
+                    s.merge(row)
+                else:
+                    s.add(row)
+                s.add_all(HostRow(**h.model_dump(exclude={"state", "cluster", "service_id", "power"}))
+                          for h in site.hosts if h.id not in known_hosts)
                 for cluster in site.clusters:
-                    if s.get(ClusterRow, cluster.id) is None:
+                    if cluster.id not in known_clusters:
                         s.add(ClusterRow(**cluster.model_dump()))
+            s.flush()
+            for site in topology.sites.values():
+                for cluster in site.clusters:
+                    if cluster.id not in known_clusters:
                         for host_id in cluster.hosts:
                             row = s.get(HostRow, host_id)
                             if row is not None:
                                 row.state, row.cluster = "allocated", cluster.id
             for area in topology.areas.values():
                 s.merge(AreaRow(**area.model_dump()))
-            for a, row in topology.site_latency_ms.items():
-                for b, ms in row.items():
-                    bw = topology.bandwidth(a, b)
-                    s.merge(LatencyRow(a=a, b=b, kind="site", ms=ms, bandwidth_mbps=None if bw == float("inf") else bw))
-            for area, row in topology.area_latency_ms.items():
-                for site_id, ms in row.items():
-                    s.merge(LatencyRow(a=area, b=site_id, kind="area", ms=ms))
+            pairs = {(a, b) for matrix in (topology.site_latency_ms, topology.site_bandwidth_mbps)
+                     for a, row in matrix.items() for b in row if a != b}
+            s.exec(delete(LatencyRow))
+            s.add_all(LatencyRow(a=a, b=b, kind="site", ms=topology.latency(a, b),
+                                 bandwidth_mbps=None if (bw := topology.bandwidth(a, b)) == float("inf") else bw)
+                      for a, b in sorted(pairs))
+            s.add_all(LatencyRow(a=area, b=site_id, kind="area", ms=ms)
+                      for area, row in topology.area_latency_ms.items() for site_id, ms in row.items())
+            model = topology.model.model_dump(mode="json") if topology.model else None
+            s.merge(MetaRow(key="continuum-model", value=model))
+            self._stamp([], static=True)
 
     def topology(self) -> Topology:
         """The continuum as placement sees it now: hosts with their state, clusters with their nodes."""
         with self.session() as s:
-            hosts: dict[str, list[Host]] = defaultdict(list)
-            for h in s.exec(select(HostRow)):
-                hosts[h.site].append(Host(**h.model_dump(exclude={"allocation_op"})))  # power: the PIM's to tell
-            clusters: dict[str, list[Cluster]] = defaultdict(list)
-            for c in s.exec(select(ClusterRow)):
-                clusters[c.site].append(Cluster(**c.model_dump()))
-            sites = {
-                r.id: Site(**r.model_dump(), hosts=hosts[r.id], clusters=clusters[r.id])
-                for r in s.exec(select(SiteRow).order_by(SiteRow.id))
-            }
+            sites = self._sites(s)
             areas = {r.id: UserAreaDef(**r.model_dump()) for r in s.exec(select(AreaRow))}
             site_lat: dict[str, dict[str, float]] = defaultdict(dict)
             area_lat: dict[str, dict[str, float]] = defaultdict(dict)
@@ -103,13 +112,59 @@ class Inventory(ProposalRecords):
                         bandwidth[r.a][r.b] = r.bandwidth_mbps
                 else:
                     area_lat[r.a][r.b] = r.ms
+            meta = s.get(MetaRow, "continuum-model")
         return Topology(
             sites=sites,
             areas=areas,
             site_latency_ms=dict(site_lat),
             area_latency_ms=dict(area_lat),
             site_bandwidth_mbps=dict(bandwidth),
+            model=LatencyModel.model_validate(meta.value) if meta is not None and meta.value else None,
         )
+
+    def _sites(self, s: Session, only: list[str] | None = None) -> dict[str, Site]:
+        hosts: dict[str, list[Host]] = defaultdict(list)
+        clusters: dict[str, list[Cluster]] = defaultdict(list)
+        site_q, host_q, cluster_q = select(SiteRow), select(HostRow), select(ClusterRow)
+        if only is not None:
+            site_q = site_q.where(col(SiteRow.id).in_(only))
+            host_q = host_q.where(col(HostRow.site).in_(only))
+            cluster_q = cluster_q.where(col(ClusterRow.site).in_(only))
+        for h in s.exec(host_q):
+            hosts[h.site].append(Host(**h.model_dump(exclude={"allocation_op"})))  # power: the PIM's to tell
+        for c in s.exec(cluster_q):
+            clusters[c.site].append(Cluster(**c.model_dump()))
+        return {r.id: Site(**r.model_dump(), hosts=hosts[r.id], clusters=clusters[r.id])
+                for r in s.exec(site_q.order_by(SiteRow.id))}
+
+    # --- what changed, for a cached copy of the continuum (placement/live.py) ------------------
+
+    def _stamp(self, sites, static: bool = False) -> None:
+        """Bump a sequence number in the caller's transaction (an atomic UPDATE: concurrent writers
+        queue on it, so numbers follow commit order) and stamp the sites it concerns."""
+        key = "continuum-static" if static else "continuum-dynamic"
+        with self.session() as s:
+            if s.get(MetaRow, key) is None:
+                s.add(MetaRow(key=key, seq=0))
+                s.flush()
+            s.exec(update(MetaRow).where(col(MetaRow.key) == key).values(seq=MetaRow.seq + 1))
+            seq = s.exec(select(MetaRow.seq).where(MetaRow.key == key)).one()
+            for site in sorted(set(sites)):
+                s.merge(SiteVersionRow(site=site, seq=seq))
+
+    def continuum_sequence(self) -> tuple[int, int]:
+        with self.session() as s:
+            seqs = dict(s.exec(select(MetaRow.key, MetaRow.seq).where(
+                col(MetaRow.key).in_(["continuum-static", "continuum-dynamic"]))).all())
+        return seqs.get("continuum-static", 0), seqs.get("continuum-dynamic", 0)
+
+    def sites_changed_since(self, seq: int) -> list[str]:
+        with self.session() as s:
+            return sorted(s.exec(select(SiteVersionRow.site).where(SiteVersionRow.seq > seq)))
+
+    def sites_state(self, site_ids: list[str]) -> list[Site]:
+        with self.session() as s:
+            return list(self._sites(s, site_ids).values()) if site_ids else []
 
     def cluster_usage(self) -> dict[str, tuple[float, int, int]]:
         """(cpu, memory_mb, gpu) requested on each cluster by the components of live services."""
@@ -126,17 +181,23 @@ class Inventory(ProposalRecords):
 
     def hosts_allocated(self, hosts: list[Host], op_id: str) -> None:
         with self.session() as s:
+            sites = []
             for h in hosts:
                 row = s.get(HostRow, h.id)
                 if row is not None:
                     row.state, row.service_id, row.allocation_op = "allocated", h.service_id, op_id
+                    sites.append(row.site)
+            self._stamp(sites)
 
     def hosts_released(self, host_ids: list[str]) -> None:
         with self.session() as s:
+            sites = []
             for host_id in host_ids:
                 row = s.get(HostRow, host_id)
                 if row is not None:
                     row.state, row.service_id, row.allocation_op, row.cluster = "free", None, None, None
+                    sites.append(row.site)
+            self._stamp(sites)
 
     def cluster_changed(self, cluster: Cluster) -> None:
         with self.session() as s:
@@ -148,12 +209,14 @@ class Inventory(ProposalRecords):
                 row = s.get(HostRow, host_id)
                 if row is not None:
                     row.cluster = cluster.id
+            self._stamp([cluster.site])
 
     def cluster_deleted(self, cluster_id: str) -> None:
         with self.session() as s:
             row = s.get(ClusterRow, cluster_id)
             if row is not None:
                 s.delete(row)
+                self._stamp([row.site])
             for host in s.exec(select(HostRow).where(HostRow.cluster == cluster_id)):
                 host.cluster = None
             s.exec(delete(ComponentRow).where(col(ComponentRow.cluster) == cluster_id))
@@ -274,6 +337,7 @@ class Inventory(ProposalRecords):
             for name, value in prices.items():
                 setattr(row, name, value)
             s.add(row)
+            self._stamp([], static=True)  # prices order the cached index: rebuild it
             return row
 
     def hosts(self, offset: int = 0, limit: int = 100, site: str | None = None) -> tuple[list[HostRow], int]:

@@ -173,3 +173,22 @@ class ProposalRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     decided_by: str | None = None
     detail: str = ""
+
+
+class MetaRow(SQLModel, table=True):
+    """Small named facts: the continuum's latency model, and the sequence numbers a cached copy of
+    the continuum compares with (`continuum-static`: sites and prices; `continuum-dynamic`: hosts
+    and clusters)."""
+
+    __tablename__ = "meta"
+    key: str = Field(primary_key=True)
+    value: dict | None = Field(default=None, sa_column=Column(JSON))
+    seq: int = 0
+
+
+class SiteVersionRow(SQLModel, table=True):
+    """The `continuum-dynamic` sequence number of a site's last host or cluster change."""
+
+    __tablename__ = "site_versions"
+    site: str = Field(primary_key=True)
+    seq: int = Field(default=0, index=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -73,22 +74,83 @@ class UserAreaDef(BaseModel):
     lon: float = Field(ge=-180, le=180)
 
 
+EARTH_RADIUS_KM = 6371.0
+
+
+def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Haversine distance: the fibre between two places is never shorter than this."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h)))
+
+
+def region_pair(a: str, b: str) -> str:
+    return "|".join(sorted((a, b)))
+
+
+class LatencyModel(BaseModel):
+    """Latency and bandwidth where nothing was measured: propagation over the great-circle
+    distance plus each end's access (last-mile) delay; bandwidth by region pair. Kept with the
+    topology so a continuum of thousands of sites stores only its measured pairs, not every pair."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_100km_ms: float = Field(default=1.0, gt=0)
+    access_ms: dict[Tier, float]
+    default_mbps: float = Field(default=10000.0, gt=0)
+    region_mbps: dict[str, float] = Field(default_factory=dict, description="'a|b' (sorted regions) -> Mbps")
+
+    def to_place(self, lat: float, lon: float, site: Site) -> float:
+        return great_circle_km(lat, lon, site.lat, site.lon) / 100 * self.per_100km_ms + self.access_ms[site.tier]
+
+    def between(self, a: Site, b: Site) -> float:
+        if a.id > b.id:  # one order for both directions: symmetric to the last bit
+            a, b = b, a
+        return self.to_place(a.lat, a.lon, b) + self.access_ms[a.tier]
+
+    def bandwidth(self, a: Site, b: Site) -> float:
+        return self.region_mbps.get(region_pair(a.region, b.region), self.default_mbps)
+
+
 class Topology(BaseModel):
-    """A loaded, validated continuum. Latencies are one-way milliseconds, symmetric."""
+    """A loaded, validated continuum. Latencies are one-way milliseconds, symmetric.
+
+    The three matrices hold what was measured (overrides) or, for a small continuum, every pair;
+    a pair they lack comes from `model`. A topology without a model must list every pair."""
 
     sites: dict[str, Site]
     areas: dict[str, UserAreaDef]
-    site_latency_ms: dict[str, dict[str, float]]
-    area_latency_ms: dict[str, dict[str, float]]  # area -> site -> ms
+    site_latency_ms: dict[str, dict[str, float]] = Field(default_factory=dict)
+    area_latency_ms: dict[str, dict[str, float]] = Field(default_factory=dict)  # area -> site -> ms
     site_bandwidth_mbps: dict[str, dict[str, float]] = Field(default_factory=dict)
+    model: LatencyModel | None = None
 
     def latency(self, a: str, b: str) -> float:
-        return 0.0 if a == b else self.site_latency_ms[a][b]
+        if a == b:
+            return 0.0
+        row = self.site_latency_ms.get(a)
+        if row is not None and b in row:
+            return row[b]
+        if self.model is None:
+            raise KeyError(f"no latency between sites {a} and {b}")
+        return self.model.between(self.sites[a], self.sites[b])
 
     def area_latency(self, area: str, site: str) -> float:
-        return self.area_latency_ms[area][site]
+        row = self.area_latency_ms.get(area)
+        if row is not None and site in row:
+            return row[site]
+        if self.model is None or area not in self.areas:
+            raise KeyError(f"no latency from user area {area} to site {site}")
+        where = self.areas[area]
+        return self.model.to_place(where.lat, where.lon, self.sites[site])
 
     def bandwidth(self, a: str, b: str) -> float:
         if a == b:
             return float("inf")
-        return self.site_bandwidth_mbps.get(a, {}).get(b, float("inf"))
+        row = self.site_bandwidth_mbps.get(a)
+        if row is not None and b in row:
+            return row[b]
+        if self.model is None:
+            return float("inf")
+        return self.model.bandwidth(self.sites[a], self.sites[b])

@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol, runtime_checkable
 
-from legato.model import Site, Tier, UserAreaDef
+from legato.model import Site, Tier, Topology, UserAreaDef
 
 EARTH_RADIUS_KM = 6371.0
 
@@ -282,3 +282,30 @@ class GeoContinuum:
         for sid in sorted(overrides):  # an override may bring a far site within reach
             if sid not in seen and (where is None or where(sid)) and ok(sid):
                 yield sid
+
+
+class ModelContinuum(GeoContinuum):
+    """A large `Topology` (a latency model plus measured pairs) with GeoContinuum's range queries.
+    Latency and bandwidth come from the topology itself, so placement reads exactly the values
+    the infrastructure (and the simulator) check links against."""
+
+    def __init__(self, topology: Topology):
+        model = topology.model
+        super().__init__(
+            topology.sites, topology.areas, per_100km_ms=model.per_100km_ms, access_ms=model.access_ms,
+            site_latency_overrides={(a, b): ms for a, row in topology.site_latency_ms.items() for b, ms in row.items()},
+            area_latency_overrides={(area, s): ms for area, row in topology.area_latency_ms.items()
+                                    for s, ms in row.items()})
+        self.latency = topology.latency
+        self.area_latency = topology.area_latency
+        self.bandwidth = topology.bandwidth
+
+
+SCAN_MAX_SITES = 500  # up to here a scan answers range queries as fast as a grid
+
+
+def continuum_of(source: Continuum | Topology) -> Continuum:
+    """What placement reads: a large model-based topology gets range queries; anything else as is."""
+    if isinstance(source, Topology) and source.model is not None and len(source.sites) > SCAN_MAX_SITES:
+        return ModelContinuum(source)
+    return source

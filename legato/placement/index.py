@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from legato.model import Site, Topology
-from legato.placement.continuum import Continuum
+from legato.placement.continuum import Continuum, continuum_of
 from legato.placement.sites import SitePlanner
 
 AREA_INDEX_MS = 20.0
@@ -63,6 +63,7 @@ class SiteIndex:
     """The continuum plus the sorted lists placement walks. Satisfies `Continuum` itself."""
 
     def __init__(self, continuum: Continuum | Topology):
+        continuum = continuum_of(continuum)
         self.continuum = continuum
         self.sites = continuum.sites
         self.areas = continuum.areas
@@ -72,22 +73,18 @@ class SiteIndex:
         self.ids: list[str] = sorted(continuum.sites)
         self.pos: dict[str, int] = {sid: i for i, sid in enumerate(self.ids)}
         self.info: list[SiteInfo] = []
-        buckets: dict[tuple[str, frozenset[str], bool], Bucket] = {}
+        self._buckets: dict[tuple[str, frozenset[str], bool], Bucket] = {}
+        buckets = self._buckets
         self.bucket_of: list[Bucket] = []
         for i, sid in enumerate(self.ids):
-            s = continuum.sites[sid]
-            features = frozenset(f for h in s.hosts for f in h.features)
-            info = SiteInfo(sid, str(s.tier), s.provider, s.country, s.cost_per_vcpu_hour, s.carbon_g_per_kwh,
-                            features, max((h.gpu for h in s.hosts), default=0))
+            info, key = _describe(continuum.sites[sid])
             self.info.append(info)
-            full = not any(h.state == "free" for h in s.hosts) and not any(c.shared for c in s.clusters)
-            key = (info.tier, features, full)
             bucket = buckets.get(key)
             if bucket is None:
-                bucket = buckets[key] = Bucket(info.tier, features, full)
+                bucket = buckets[key] = Bucket(*key)
             bucket.sites.append(i)
             self.bucket_of.append(bucket)
-        area_ids = sorted(continuum.areas)
+        area_ids = self._area_ids = sorted(continuum.areas)
         # every site's latency to every user area, by position (user areas are few; reading it here
         # is cheaper than asking the continuum again and again)
         self.area_ms: dict[str, array] = {
@@ -103,9 +100,50 @@ class SiteIndex:
                 bucket.near_cost[area] = sorted((self.info[i].cost, i) for i in near)
                 bucket.near_carbon[area] = sorted((self.info[i].carbon, i) for i in near)
                 bucket.near_value[area] = sorted((self.value(i), i) for i in near)
-        self.buckets = [buckets[k] for k in sorted(buckets, key=lambda k: (k[0], sorted(k[1]), k[2]))]
+        self._order_buckets()
         # what capacity planning derives from each site's hosts, once (usage is applied per call)
         self._planners = [SitePlanner(continuum.sites[sid]) for sid in self.ids]
+
+    def _order_buckets(self) -> None:
+        self.buckets = [self._buckets[k] for k in sorted(self._buckets, key=lambda k: (k[0], sorted(k[1]), k[2]))]
+
+    def refresh(self, site_ids: list[str]) -> None:
+        """Take in sites whose hosts or clusters changed (the continuum's `sites` already hold the
+        new ones): their capacity planner, features and fullness, moving them between buckets. Cost,
+        carbon and coordinates are not re-read: a change of those needs a new index."""
+        for sid in site_ids:
+            i = self.pos.get(sid)
+            if i is None:
+                continue
+            site = self.continuum.sites[sid]
+            self._planners[i] = SitePlanner(site)
+            before = self.info[i]
+            self.info[i], key = _describe(site)
+            old = self.bucket_of[i]
+            if (old.tier, old.features, old.full) != key:
+                self._move(i, before, old, key)
+
+    def _move(self, i: int, info: SiteInfo, old: Bucket, key: tuple[str, frozenset[str], bool]) -> None:
+        new = self._buckets.get(key)
+        if new is None:
+            new = self._buckets[key] = Bucket(*key)
+            self._order_buckets()
+        old.sites.remove(i)
+        bisect.insort(new.sites, i)
+        value = VALUE_COST * info.cost + VALUE_CARBON * info.carbon
+        for name, v in (("by_cost", info.cost), ("by_carbon", info.carbon), ("by_value", value)):
+            getattr(old, name).remove((v, i))
+            bisect.insort(getattr(new, name), (v, i))
+        for area in self._area_ids:
+            ms = self.area_ms[area][i]
+            old.by_area[area].remove((ms, i))
+            bisect.insort(new.by_area.setdefault(area, []), (ms, i))
+            for name, v in (("near_cost", info.cost), ("near_carbon", info.carbon), ("near_value", value)):
+                into = getattr(new, name).setdefault(area, [])
+                if ms <= AREA_INDEX_MS:
+                    getattr(old, name)[area].remove((v, i))
+                    bisect.insort(into, (v, i))
+        self.bucket_of[i] = new
 
     def value(self, i: int) -> float:
         """What a vCPU-hour at site i weighs in the score with the default weights (cost 1, energy
@@ -122,6 +160,15 @@ class SiteIndex:
 
     def site(self, i: int) -> Site:
         return self.continuum.sites[self.ids[i]]
+
+
+def _describe(s: Site) -> tuple[SiteInfo, tuple[str, frozenset[str], bool]]:
+    """What the filters need of a site, and its bucket key (tier, features, full)."""
+    features = frozenset(f for h in s.hosts for f in h.features)
+    info = SiteInfo(s.id, str(s.tier), s.provider, s.country, s.cost_per_vcpu_hour, s.carbon_g_per_kwh,
+                    features, max((h.gpu for h in s.hosts), default=0))
+    full = not any(h.state == "free" for h in s.hosts) and not any(c.shared for c in s.clusters)
+    return info, (info.tier, features, full)
 
 
 def as_index(continuum: Continuum | Topology | SiteIndex) -> SiteIndex:
