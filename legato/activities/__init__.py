@@ -12,6 +12,7 @@ from legato.activities.pim import PIMActivities
 from legato.activities.placement import PlacementActivities
 from legato.activities.reconcile import ReconcileActivities
 from legato.activities.tcm import TCMActivities
+from legato.activities.tmf import TmfActivities
 from legato.activities.wdm import WDMActivities
 from legato.adapters.registry import Adapters
 from legato.inventory import Inventory
@@ -26,5 +27,6 @@ def build_activities(adapters: Adapters, inventory: Inventory) -> list:
         WDMActivities(adapters.wdm, inventory),
         TCMActivities(adapters.tcm, inventory),
         ReconcileActivities(adapters, inventory),
+        TmfActivities(inventory),
     ]
     return [fn for group in groups for fn in group.activities()]

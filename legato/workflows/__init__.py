@@ -1,10 +1,13 @@
 """Deterministic orchestration only: no I/O, no clocks, no randomness (see ARCHITECTURE.md)."""
 
 from legato.workflows.deploy_service import DeployService
+from legato.workflows.event_delivery import DeliverEvents
 from legato.workflows.migrate_workload import MigrateWorkload
 from legato.workflows.reconcile import Reconcile
 from legato.workflows.scale_cluster import ScaleCluster
+from legato.workflows.service_order import ServiceOrderWorkflow
 
-WORKFLOWS = [DeployService, ScaleCluster, MigrateWorkload, Reconcile]
+WORKFLOWS = [DeployService, ScaleCluster, MigrateWorkload, Reconcile, ServiceOrderWorkflow, DeliverEvents]
 
-__all__ = ["WORKFLOWS", "DeployService", "MigrateWorkload", "Reconcile", "ScaleCluster"]
+__all__ = ["WORKFLOWS", "DeliverEvents", "DeployService", "MigrateWorkload", "Reconcile", "ScaleCluster",
+           "ServiceOrderWorkflow"]
