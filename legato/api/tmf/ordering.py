@@ -63,7 +63,7 @@ def _add(request: Request, caller: Caller, order_id: str, i: int, item: ServiceO
     name = item.service.name or template.name
     service_id = f"{slug(name)[:36].strip('-')}-{order_id}-{i}"
     try:
-        spec = apply_to_template(template, item.service.serviceCharacteristic or [],
+        spec = apply_to_template(template, [c.body() for c in item.service.serviceCharacteristic or []],
                                  f"{where}.service.serviceCharacteristic", id=service_id, tenant=caller.tenant,
                                  name=name)
     except InvalidCharacteristic as err:
