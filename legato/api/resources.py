@@ -9,7 +9,7 @@ import asyncio
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from legato.api.auth import Caller, current_caller
-from legato.api.schemas import Page
+from legato.api.schemas import MAX_OFFSET, Page
 
 router = APIRouter(prefix="/v1", tags=["continuum"])
 
@@ -34,20 +34,20 @@ async def _page(request: Request, response: Response, caller: Caller, fetch, off
 
 @router.get("/sites", response_model=Page)
 async def list_sites(request: Request, response: Response, caller: Caller = Depends(current_caller),
-                     offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> Page:
+                     offset: int = Query(0, ge=0, le=MAX_OFFSET), limit: int = Query(100, ge=1, le=1000)) -> Page:
     return await _page(request, response, caller, request.app.state.inventory.sites, offset, limit)
 
 
 @router.get("/clusters", response_model=Page)
 async def list_clusters(request: Request, response: Response, caller: Caller = Depends(current_caller),
-                        offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+                        offset: int = Query(0, ge=0, le=MAX_OFFSET), limit: int = Query(100, ge=1, le=1000),
                         site: str | None = None) -> Page:
     return await _page(request, response, caller, request.app.state.inventory.clusters, offset, limit, site=site)
 
 
 @router.get("/hosts", response_model=Page)
 async def list_hosts(request: Request, response: Response, caller: Caller = Depends(current_caller),
-                     offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+                     offset: int = Query(0, ge=0, le=MAX_OFFSET), limit: int = Query(100, ge=1, le=1000),
                      site: str | None = None) -> Page:
     return await _page(request, response, caller, request.app.state.inventory.hosts, offset, limit, site=site)
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import Query, Request, Response
 
+from legato.api.schemas import MAX_OFFSET
 from legato.inventory.tmf import TmfRecords
 from legato.tmf.render import select_fields
 
 FIELDS = Query(None, description="comma-separated attributes to return")
-OFFSET = Query(0, ge=0, description="index of the first resource to return")
+OFFSET = Query(0, ge=0, le=MAX_OFFSET, description="index of the first resource to return")
 LIMIT = Query(100, ge=1, le=1000, description="number of resources to return")
 
 
