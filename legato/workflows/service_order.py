@@ -13,7 +13,7 @@ is terminated, a modification is undone by the inverse operations.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
@@ -75,8 +75,6 @@ class ServiceOrderWorkflow:
     @workflow.signal(name="reschedule")
     def reschedule(self, start_at: str | None) -> None:
         """A PATCHed requestedStartDate, while the order waits for it."""
-        from datetime import datetime
-
         self.start_at = datetime.fromisoformat(start_at) if start_at else None
         self.rescheduled = True
 
