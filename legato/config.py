@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     api_tokens_file: Path | None = None
     api_tokens: SecretStr | None = None  # "token=tenant,token2=tenant2"
 
+    # TMF APIs: the base of the hrefs in TMF resources and events; the built-in service templates.
+    public_url: str | None = None  # default http://<api_host>:<api_port>
+    templates_dir: Path = PROJECT_ROOT / "deploy" / "examples"
+
     # CLI.
     api_url: str = "http://127.0.0.1:8000"
     token: SecretStr | None = None
@@ -60,6 +64,10 @@ class Settings(BaseSettings):
     @property
     def inventory_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'inventory.db'}"
+
+    @property
+    def public_base(self) -> str:
+        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")
 
     @property
     def sim_path(self) -> Path:

@@ -36,7 +36,7 @@ async def run_worker(settings: Settings) -> None:
     setup_tracing(settings, "legato-worker")
     client = await connect(settings, worker_runtime(settings))
     await ensure_schedules(client, settings)
-    inventory = Inventory(settings.inventory_url)
+    inventory = Inventory(settings.inventory_url, settings.public_base)
     worker = build_worker(client, settings, build_adapters(settings), inventory)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -13,6 +13,7 @@ from legato.activities.placement import PlacementActivities
 from legato.activities.rebalance import RebalanceActivities
 from legato.activities.reconcile import ReconcileActivities
 from legato.activities.tcm import TCMActivities
+from legato.activities.tmf import TmfActivities
 from legato.activities.wdm import WDMActivities
 from legato.adapters.registry import Adapters
 from legato.inventory import Inventory
@@ -30,5 +31,6 @@ def build_activities(adapters: Adapters, inventory: Inventory) -> list:
         TCMActivities(adapters.tcm, inventory),
         ReconcileActivities(adapters, inventory),
         RebalanceActivities(inventory, live),
+        TmfActivities(inventory),
     ]
     return [fn for group in groups for fn in group.activities()]

@@ -7,15 +7,19 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from legato.api import clusters, health, metrics, operations, proposals, resources, services
+from legato.api import clusters, health, metrics, operations, proposals, resources, services, tmf
 from legato.api.auth import TokenStore
+from legato.api.tmf import errors as tmf_errors
 from legato.config import Settings
 from legato.inventory import Inventory
 from legato.inventory.live import LiveContinuum
+from legato.inventory.tmf import TmfRecords
 from legato.telemetry import setup_tracing
 from legato.temporal import connect, search_attributes_registered
 
@@ -54,8 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.inventory = Inventory(settings.inventory_url)
+    app.state.inventory = Inventory(settings.inventory_url, settings.public_base)
     app.state.live = LiveContinuum(app.state.inventory)  # validation reads the continuum without re-reading it
+    app.state.tmf = TmfRecords(app.state.inventory)
     app.state.tokens = TokenStore.from_settings(settings)
     app.state.metrics = metrics.ApiMetrics(app.state.inventory)
     app.add_middleware(metrics.RequestMetrics)
@@ -68,9 +73,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(clusters.router)
     app.include_router(resources.router)
     app.include_router(proposals.router)
+    for router in tmf.routers:
+        app.include_router(router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        if tmf_errors.is_tmf(request):
+            return tmf_errors.tmf_http_error(exc)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if tmf_errors.is_tmf(request):
+            return tmf_errors.tmf_validation_error(exc)
         details = [
             {"loc": list(e.get("loc", [])), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
         ]
@@ -78,8 +93,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(status_code=422, content={"detail": details, "message": fields})
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
+        if tmf_errors.is_tmf(request):
+            return tmf_errors.error(500, "internal error; see the Legato API log")
         return JSONResponse(status_code=500, content={"detail": "internal error; see the Legato API log"})
 
     return app

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from legato.api.auth import Caller, current_caller
-from legato.api.schemas import Page
+from legato.api.schemas import MAX_OFFSET, Page
 
 router = APIRouter(prefix="/v1", tags=["continuum"])
 
@@ -35,7 +35,7 @@ async def _page(request: Request, response: Response, caller: Caller, fetch, off
 
 @router.get("/sites", response_model=Page)
 async def list_sites(request: Request, response: Response, caller: Caller = Depends(current_caller),
-                     offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> Page:
+                     offset: int = Query(0, ge=0, le=MAX_OFFSET), limit: int = Query(100, ge=1, le=1000)) -> Page:
     return await _page(request, response, caller, request.app.state.inventory.sites, offset, limit)
 
 
@@ -62,14 +62,14 @@ async def update_site_prices(site_id: str, body: SitePrices, request: Request,
 
 @router.get("/clusters", response_model=Page)
 async def list_clusters(request: Request, response: Response, caller: Caller = Depends(current_caller),
-                        offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+                        offset: int = Query(0, ge=0, le=MAX_OFFSET), limit: int = Query(100, ge=1, le=1000),
                         site: str | None = None) -> Page:
     return await _page(request, response, caller, request.app.state.inventory.clusters, offset, limit, site=site)
 
 
 @router.get("/hosts", response_model=Page)
 async def list_hosts(request: Request, response: Response, caller: Caller = Depends(current_caller),
-                     offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+                     offset: int = Query(0, ge=0, le=MAX_OFFSET), limit: int = Query(100, ge=1, le=1000),
                      site: str | None = None) -> Page:
     return await _page(request, response, caller, request.app.state.inventory.hosts, offset, limit, site=site)
 

@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 from legato.model import PlacementDecision, Step
 from legato.model.status import Endpoint
 
+MAX_OFFSET = 2**62  # paging offsets beyond this would overflow the database's integers
+
 
 class Accepted(BaseModel):
     id: str

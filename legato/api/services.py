@@ -13,7 +13,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from legato.api.auth import Caller, current_caller
-from legato.api.schemas import Accepted, ComponentOut, ConnectionOut, Page, ServiceDetail, ServiceSummary
+from legato.api.schemas import MAX_OFFSET, Accepted, ComponentOut, ConnectionOut, Page, ServiceDetail, ServiceSummary
 from legato.model import ServiceSpec, ServiceStatus
 from legato.model.service import slug
 from legato.model.status import TERMINAL_STATES
@@ -70,7 +70,7 @@ async def create_service(spec: ServiceSpec, request: Request, response: Response
 
 @router.get("", response_model=Page)
 async def list_services(request: Request, response: Response, caller: Caller = Depends(current_caller),
-                        offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)) -> Page:
+                        offset: int = Query(0, ge=0, le=MAX_OFFSET), limit: int = Query(100, ge=1, le=1000)) -> Page:
     rows, total = await asyncio.to_thread(
         request.app.state.inventory.services, None if caller.admin else caller.tenant, offset, limit
     )

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, func, select, update
 
+from legato.inventory import outbox
 from legato.inventory.db import open_engine
 from legato.inventory.proposals import ProposalRecords
 from legato.inventory.tables import (
@@ -32,10 +33,13 @@ from legato.model import Cluster, Host, ServiceSpec, Site, Topology, UserAreaDef
 from legato.model.continuum import LatencyModel
 from legato.model.status import TERMINAL_STATES, ServiceState
 
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
 
 class Inventory(ProposalRecords):
-    def __init__(self, url_or_engine: str | Engine):
+    def __init__(self, url_or_engine: str | Engine, public_url: str = DEFAULT_PUBLIC_URL):
         self.engine = open_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+        self.public_url = public_url.rstrip("/")  # TMF hrefs in the events written with a change
         self._local = threading.local()
 
     @contextmanager
@@ -226,25 +230,22 @@ class Inventory(ProposalRecords):
     def service_accepted(self, spec: ServiceSpec) -> None:
         with self.session() as s:
             if s.get(ServiceRow, spec.id) is None:
-                s.add(
-                    ServiceRow(
-                        id=spec.id,
-                        tenant=spec.tenant,
-                        name=spec.name,
-                        state=ServiceState.accepted,
-                        spec=spec.model_dump(mode="json", by_alias=True),
-                    )
-                )
+                row = ServiceRow(id=spec.id, tenant=spec.tenant, name=spec.name, state=ServiceState.accepted,
+                                 spec=spec.model_dump(mode="json", by_alias=True))
+                s.add(row)
+                outbox.service_changed(s, self.public_url, row, None)
 
     def service_updated(self, service_id: str, **fields) -> None:
         with self.session() as s:
             row = s.get(ServiceRow, service_id)
             if row is None:
                 return
+            old_state = row.state
             for key, value in fields.items():
                 setattr(row, key, value)
             row.updated_at = utcnow()
             s.add(row)
+            outbox.service_changed(s, self.public_url, row, old_state)
 
     def component_deployed(self, row: ComponentRow) -> None:
         with self.session() as s:

@@ -1,11 +1,15 @@
 """Deterministic orchestration only: no I/O, no clocks, no randomness (see ARCHITECTURE.md)."""
 
 from legato.workflows.deploy_service import DeployService
+from legato.workflows.event_delivery import DeliverEvents
 from legato.workflows.migrate_workload import MigrateWorkload
 from legato.workflows.rebalance import ApplyProposal, Rebalance
 from legato.workflows.reconcile import Reconcile
 from legato.workflows.scale_cluster import ScaleCluster
+from legato.workflows.service_order import ServiceOrderWorkflow
 
-WORKFLOWS = [DeployService, ScaleCluster, MigrateWorkload, Reconcile, Rebalance, ApplyProposal]
+WORKFLOWS = [DeployService, ScaleCluster, MigrateWorkload, Reconcile, Rebalance, ApplyProposal, ServiceOrderWorkflow,
+             DeliverEvents]
 
-__all__ = ["WORKFLOWS", "ApplyProposal", "DeployService", "MigrateWorkload", "Rebalance", "Reconcile", "ScaleCluster"]
+__all__ = ["WORKFLOWS", "ApplyProposal", "DeliverEvents", "DeployService", "MigrateWorkload", "Rebalance", "Reconcile",
+           "ScaleCluster", "ServiceOrderWorkflow"]
