@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     api_tokens_file: Path | None = None
     api_tokens: SecretStr | None = None  # "token=tenant,token2=tenant2"
 
+    # Federation with partner operators: the partners file (ids, URLs, areas, keys, quotas); none: off.
+    federation_file: Path | None = None
+
     # CLI.
     api_url: str = "http://127.0.0.1:8000"
     token: SecretStr | None = None

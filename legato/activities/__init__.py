@@ -6,6 +6,7 @@ mirrors the result into the inventory and logs the step. Adapter errors become T
 are retried by Temporal with the same operation id.
 """
 
+from legato.activities.federation import FederationActivities
 from legato.activities.inventory import InventoryActivities
 from legato.activities.mcm import MCMActivities
 from legato.activities.pim import PIMActivities
@@ -14,17 +15,19 @@ from legato.activities.reconcile import ReconcileActivities
 from legato.activities.tcm import TCMActivities
 from legato.activities.wdm import WDMActivities
 from legato.adapters.registry import Adapters
+from legato.federation.partners import Federation
 from legato.inventory import Inventory
 
 
-def build_activities(adapters: Adapters, inventory: Inventory) -> list:
+def build_activities(adapters: Adapters, inventory: Inventory, federation: Federation | None = None) -> list:
     groups = [
         InventoryActivities(inventory),
-        PlacementActivities(inventory),
+        PlacementActivities(inventory, federation),
         PIMActivities(adapters.pim, inventory),
         MCMActivities(adapters.mcm, inventory),
         WDMActivities(adapters.wdm, inventory),
         TCMActivities(adapters.tcm, inventory),
         ReconcileActivities(adapters, inventory),
+        FederationActivities(federation, inventory),
     ]
     return [fn for group in groups for fn in group.activities()]

@@ -7,11 +7,18 @@ from temporalio import activity
 
 from legato.activities.base import ActivityGroup
 from legato.activities.contracts import PlaceComponent, PlaceRequest, PlanGrowth, SiteChoice
+from legato.federation.decide import decide
+from legato.federation.partners import Federation
+from legato.inventory import Inventory
 from legato.model import PlacementDecision
 from legato.placement import place, place_component, plan_growth
 
 
 class PlacementActivities(ActivityGroup):
+    def __init__(self, inventory: Inventory, federation: Federation | None = None):
+        super().__init__(inventory)
+        self.partners = list(federation.partners.values()) if federation else []
+
     @activity.defn(name="placement.place")
     async def place(self, request: PlaceRequest) -> PlacementDecision:
         topology = await self.record(self.inventory.topology)
@@ -19,7 +26,10 @@ class PlacementActivities(ActivityGroup):
         for site in request.exclude_sites:
             topology.sites.pop(site, None)
         start = time.perf_counter()
-        decision = await asyncio.to_thread(place, request.spec, topology, usage)
+        if request.federate and self.partners:  # local or partner, per component (placement stays local)
+            decision = await asyncio.to_thread(decide, request.spec, topology, usage, self.partners)
+        else:
+            decision = await asyncio.to_thread(place, request.spec, topology, usage)
         activity.metric_meter().create_histogram_float(
             "legato_placement_seconds", "Placement decision time", "s"
         ).record(time.perf_counter() - start, {"feasible": str(decision.feasible).lower()})

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, delete, func, select
 
 from legato.inventory.db import open_engine
+from legato.inventory.federation import FederationRecords
 from legato.inventory.tables import (
     AreaRow,
     ClusterRow,
@@ -29,7 +30,7 @@ from legato.model import Cluster, Host, ServiceSpec, Site, Topology, UserAreaDef
 from legato.model.status import TERMINAL_STATES, ServiceState
 
 
-class Inventory:
+class Inventory(FederationRecords):
     def __init__(self, url_or_engine: str | Engine):
         self.engine = open_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
         self._local = threading.local()

@@ -1,0 +1,45 @@
+"""Inventory records of federation: the parts of our services running at partners, and the nonces
+of the calls partners made to us (replay protection that survives restarts)."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, delete, select
+
+from legato.inventory.tables import FederatedPartRow, FederationNonceRow, utcnow
+
+
+class FederationRecords:
+    """Mixed into `Inventory` (which provides `session()` and `engine`)."""
+
+    def federated_part_recorded(self, row: FederatedPartRow) -> None:
+        with self.session() as s:
+            row.updated_at = utcnow()
+            s.merge(row)
+
+    def federated_part_removed(self, request_id: str) -> None:
+        with self.session() as s:
+            row = s.get(FederatedPartRow, request_id)
+            if row is not None:
+                s.delete(row)
+
+    def federated_parts(self, service_id: str | None = None) -> list[FederatedPartRow]:
+        with self.session() as s:
+            query = select(FederatedPartRow)
+            if service_id is not None:
+                query = query.where(FederatedPartRow.service_id == service_id)
+            return list(s.exec(query.order_by(col(FederatedPartRow.request_id))))
+
+    def remember_nonce(self, issuer: str, nonce: str, expires_at: float) -> bool:
+        """False if this nonce was seen before (a replay). Its own transaction: it must commit even
+        if the request then fails, or the same call could be replayed."""
+        with Session(self.engine) as s:
+            s.exec(delete(FederationNonceRow).where(col(FederationNonceRow.expires_at) < time.time()))
+            s.add(FederationNonceRow(issuer=issuer, nonce=nonce, expires_at=expires_at))
+            try:
+                s.commit()
+            except IntegrityError:
+                return False
+        return True
