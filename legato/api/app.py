@@ -11,9 +11,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
-from legato.api import clusters, health, metrics, operations, resources, services
+from legato.api import clusters, federation, health, metrics, operations, resources, services
 from legato.api.auth import TokenStore
 from legato.config import Settings
+from legato.federation.partners import load_federation
 from legato.inventory import Inventory
 from legato.telemetry import setup_tracing
 from legato.temporal import connect, search_attributes_registered
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.inventory = Inventory(settings.inventory_url)
     app.state.tokens = TokenStore.from_settings(settings)
+    app.state.federation = load_federation(settings.federation_file)
     app.state.metrics = metrics.ApiMetrics(app.state.inventory)
     app.add_middleware(metrics.RequestMetrics)
     app.state.temporal = get_temporal
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(clusters.router)
     app.include_router(resources.router)
+    app.include_router(federation.router)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -39,9 +39,18 @@ async def create_service(spec: ServiceSpec, request: Request, response: Response
     })
     trace.get_current_span().set_attribute("legato.service_id", spec.id)
     inventory = request.app.state.inventory
-    errors = continuum_errors(spec, await asyncio.to_thread(inventory.topology))
+    federation = request.app.state.federation
+    errors = continuum_errors(spec, await asyncio.to_thread(inventory.topology),
+                              federation.serving_areas() if federation else set())
     if errors:
         raise RequestValidationError(errors)
+    accepted = await start_service(request, spec)
+    response.headers["Location"] = accepted.location
+    return accepted
+
+
+async def start_service(request: Request, spec: ServiceSpec) -> Accepted:
+    """Start DeployService for a validated spec (id and tenant set); 409 if the id is in use."""
     client = await temporal(request)
     workflow_id = service_workflow_id(spec.id)
     indexed = request.app.state.indexed
@@ -61,7 +70,6 @@ async def create_service(spec: ServiceSpec, request: Request, response: Response
     except WorkflowAlreadyStartedError:
         raise HTTPException(409, f"service id '{spec.id}' is already in use") from None
     location = f"/v1/services/{spec.id}"
-    response.headers["Location"] = location
     return Accepted(id=spec.id, workflow_id=workflow_id, state="accepted", location=location)
 
 
@@ -154,10 +162,16 @@ async def delete_service(service_id: str, request: Request, caller: Caller = Dep
         raise HTTPException(404, f"service '{service_id}' not found")
     if row.state in TERMINAL_STATES:
         raise HTTPException(409, f"service '{service_id}' is already {row.state}: nothing to remove")
+    workflow_id = await terminate_service(request, service_id)
+    return Accepted(id=service_id, workflow_id=workflow_id, state="terminating", location=f"/v1/services/{service_id}")
+
+
+async def terminate_service(request: Request, service_id: str) -> str:
+    """Ask the service's workflow to tear everything down; 409 if it cannot now."""
     handle = (await temporal(request)).get_workflow_handle(service_workflow_id(service_id))
     try:
         await handle.start_update("terminate", wait_for_stage=WorkflowUpdateStage.ACCEPTED)
     except Exception as err:  # noqa: BLE001 - the validator's refusal, or the workflow already closed
         message = getattr(err, "message", None) or str(getattr(err, "cause", "") or err)
         raise HTTPException(409, f"service '{service_id}' cannot be removed now: {message}") from None
-    return Accepted(id=service_id, workflow_id=handle.id, state="terminating", location=f"/v1/services/{service_id}")
+    return handle.id
