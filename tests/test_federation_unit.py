@@ -102,11 +102,11 @@ def test_partners_file_keys_from_env_never_shown(tmp_path, monkeypatch):
     write_keys(tmp_path, "p")
     monkeypatch.setenv("MY_FED_KEY", key_pem)
     path = tmp_path / "fed.yaml"
-    path.write_text(f"""
-self: {{id: me, private_key_env: MY_FED_KEY}}
+    path.write_text("""
+self: {id: me, private_key_env: MY_FED_KEY}
 partners:
-  - {{id: p, name: P, base_url: "https://p.example", areas: [madrid], public_key_file: p.pub.pem,
-     quota: {{max_services: 2, max_vcpu: 8}}}}
+  - {id: p, name: P, base_url: "https://p.example", areas: [madrid], public_key_file: p.pub.pem,
+     quota: {max_services: 2, max_vcpu: 8}}
 """)
     fed = load_federation(path)
     assert fed.partner("p").quota.max_vcpu == 8 and fed.serving_areas() == {"madrid"}
