@@ -106,7 +106,7 @@ async def test_partner_over_quota_is_refused_with_a_reason(pair):
     service_id = await home.stack.deploy(big)
     svc = await home.stack.wait_state(service_id, {"active", "failed"}, timeout=120)
     assert svc["state"] == "failed"
-    assert "PartnerRefused" in svc["error"] and "quota exceeded: 17 vCPU asked" in svc["error"], svc["error"]
+    assert "PartnerRefused" in svc["error"] and "quota exceeded: 16.5 vCPU asked" in svc["error"], svc["error"]
     await assert_nothing_left(home.stack, service_id)
     request_id = f"{service_id}.{PARTNER}"
     assert partner.stack.inventory.service(remote_service_id(HOME, request_id)) is None

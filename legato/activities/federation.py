@@ -13,10 +13,11 @@ from temporalio.exceptions import ApplicationError
 from legato.activities.base import ActivityGroup, maps_adapter_errors
 from legato.activities.contracts import ForwardOperation, RemotePart, SendFederation
 from legato.adapters.errors import InvalidRequest, NotFound, PermanentFault
-from legato.federation.client import PartnerClient, PartnerUnavailable
+from legato.federation.client import PartnerClient, PartnerRefused, PartnerUnavailable
 from legato.federation.decide import remote_spec
 from legato.federation.partners import Federation
 from legato.inventory import Inventory
+from legato.inventory.federation import UNSENT
 from legato.inventory.tables import FederatedPartRow
 from legato.model.federation import FederationRequest, RemoteService
 
@@ -47,16 +48,25 @@ class FederationActivities(ActivityGroup):
     @maps_adapter_errors
     async def send(self, req: SendFederation) -> RemoteService:
         """POST the part; a partner down is retried by Temporal up to the partner's `max_attempts`,
-        then the request fails for good (and the service rolls back)."""
+        then the request fails for good (and the service rolls back). The inventory knows, before
+        and after each try, whether the partner may hold the part, so the compensation deletes it
+        there or knows there is nothing to delete."""
         client = self._client(req.partner)
         body = FederationRequest(request_id=req.request_id, origin_service=req.service_id,
                                  spec=remote_spec(req.spec, set(req.components), client.partner))
+        await self.record(self.inventory.federated_part_sending, FederatedPartRow(
+            request_id=req.request_id, service_id=req.service_id, partner=req.partner, components=req.components))
         try:
             remote = await client.create(body)
         except PartnerUnavailable as err:
+            if not err.delivered:
+                await self.record(self.inventory.federated_part_unsent, req.request_id, "undelivered")
             if activity.info().attempt >= client.partner.max_attempts:
                 raise ApplicationError(f"{err} (gave up after {client.partner.max_attempts} attempts)",
                                        type="PartnerUnavailable", non_retryable=True) from None
+            raise
+        except PartnerRefused:
+            await self.record(self.inventory.federated_part_unsent, req.request_id, "refused")
             raise
         await self._mirror(req, remote)
         return remote
@@ -93,6 +103,11 @@ class FederationActivities(ActivityGroup):
     async def delete_remote(self, req: RemotePart) -> None:
         """Compensation: remove the part at the partner and wait until it is gone there. Idempotent:
         a part never created, or already removed, is fine."""
+        row = await self.record(self.inventory.federated_part, req.request_id)
+        if row is None or row.state in UNSENT:
+            await self.mirror(req, f"partner {req.partner}: never received it, nothing to delete",
+                              self.inventory.federated_part_removed, req.request_id)
+            return
         client = self._client(req.partner)
         remote = await client.delete(req.request_id)
         while remote is not None and remote.state not in ("terminated", "failed"):

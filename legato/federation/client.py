@@ -18,8 +18,15 @@ API = "/v1/federation/requests"
 
 
 class PartnerUnavailable(AdapterError):
+    """No usable answer. `delivered`: whether the partner may have received the request (a lost
+    answer) or provably not (the connection was never made)."""
+
     retryable = True
     type = "PartnerUnavailable"
+
+    def __init__(self, message: str, delivered: bool = True):
+        super().__init__(message)
+        self.delivered = delivered
 
 
 class PartnerRefused(AdapterError):
@@ -39,7 +46,9 @@ class PartnerClient:
             async with httpx.AsyncClient(base_url=self.partner.base_url, timeout=self.timeout) as http:
                 resp = await http.request(method, path, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            raise PartnerUnavailable(f"partner {self.partner.id} unreachable: {type(exc).__name__}") from None
+            never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+            raise PartnerUnavailable(f"partner {self.partner.id} unreachable: {type(exc).__name__}",
+                                     delivered=not never_sent) from None
         if resp.status_code >= 500:
             raise PartnerUnavailable(f"partner {self.partner.id} answered {resp.status_code}")
         if resp.status_code in (401, 403) and RESPONSE_HEADER not in resp.headers:

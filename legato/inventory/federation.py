@@ -10,6 +10,9 @@ from sqlmodel import Session, col, delete, select
 
 from legato.inventory.tables import FederatedPartRow, FederationNonceRow, utcnow
 
+# Send outcomes that leave nothing at the partner: its compensation has nothing to delete.
+UNSENT = ("undelivered", "refused")
+
 
 class FederationRecords:
     """Mixed into `Inventory` (which provides `session()` and `engine`)."""
@@ -18,6 +21,25 @@ class FederationRecords:
         with self.session() as s:
             row.updated_at = utcnow()
             s.merge(row)
+
+    def federated_part(self, request_id: str) -> FederatedPartRow | None:
+        with self.session() as s:
+            return s.get(FederatedPartRow, request_id)
+
+    def federated_part_sending(self, row: FederatedPartRow) -> None:
+        """Before each send: from now on the partner may hold the part (unless a send already may have
+        delivered it, or it did)."""
+        with self.session() as s:
+            old = s.get(FederatedPartRow, row.request_id)
+            if old is None or old.state in UNSENT:
+                s.merge(row.model_copy(update={"state": "sending", "updated_at": utcnow()}))
+
+    def federated_part_unsent(self, request_id: str, state: str) -> None:
+        """A send that provably did not start anything at the partner (never connected, or refused)."""
+        with self.session() as s:
+            row = s.get(FederatedPartRow, request_id)
+            if row is not None and row.state == "sending":
+                row.state, row.updated_at = state, utcnow()
 
     def federated_part_removed(self, request_id: str) -> None:
         with self.session() as s:
