@@ -63,8 +63,12 @@ async def test_roaming_users_are_served_by_the_partner_and_terminate_removes_bot
     assert set(endpoints) == {"web", "edge-app", "cache"}
     assert endpoints["edge-app"]["site"].startswith(f"{PARTNER}:madrid") and endpoints["edge-app"]["address"]
 
+    [part] = svc["federated"]
+    assert (part["partner"], part["state"], sorted(part["components"])) == (PARTNER, "active", ["cache", "edge-app"])
+
     # The partner runs it as an ordinary service of the tenant that stands for us.
     remote_id = remote_of(home.stack, service_id)
+    assert part["remote_id"] == remote_id
     row = partner.stack.inventory.service(remote_id)
     assert (row.tenant, row.state) == (partner_tenant(HOME), "active")
     assert {w.component for w in await partner.stack.sim_workloads(remote_id)} == {"edge-app", "cache"}
@@ -74,10 +78,12 @@ async def test_roaming_users_are_served_by_the_partner_and_terminate_removes_bot
     async with home.stack.http() as client:
         resp = await client.post(f"/v1/services/{service_id}/components/edge-app/scale", json={"replicas": 3})
         assert resp.status_code == 200 and resp.json()["state"] == "succeeded", resp.text
+        resp = await client.post(f"/v1/services/{service_id}/components/edge-app/upgrade", json={"version": "1.1"})
+        assert resp.status_code == 200 and resp.json()["state"] == "succeeded", resp.text
         moved = await client.post(f"/v1/services/{service_id}/components/edge-app/move", json={"site": "paris-cloud"})
         assert moved.status_code == 422 and "partner" in moved.text
     [edge] = [c for c in partner.stack.inventory.components(remote_id) if c.name == "edge-app"]
-    assert edge.replicas == 3
+    assert (edge.replicas, edge.version) == (3, "1.1")
 
     await home.stack.remove(service_id)
     await assert_nothing_left(home.stack, service_id)

@@ -13,7 +13,15 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from legato.api.auth import Caller, current_caller
-from legato.api.schemas import Accepted, ComponentOut, ConnectionOut, Page, ServiceDetail, ServiceSummary
+from legato.api.schemas import (
+    Accepted,
+    ComponentOut,
+    ConnectionOut,
+    FederatedPartOut,
+    Page,
+    ServiceDetail,
+    ServiceSummary,
+)
 from legato.model import ServiceSpec, ServiceStatus
 from legato.model.service import slug
 from legato.model.status import TERMINAL_STATES
@@ -115,8 +123,9 @@ async def get_service(service_id: str, request: Request, caller: Caller = Depend
         return await _just_started(await temporal(request), service_id, caller)
     if not caller.sees(row.tenant):
         raise HTTPException(404, f"service '{service_id}' not found")
-    components, connections = await asyncio.gather(
-        asyncio.to_thread(inventory.components, service_id), asyncio.to_thread(inventory.connections, service_id)
+    components, connections, federated = await asyncio.gather(
+        asyncio.to_thread(inventory.components, service_id), asyncio.to_thread(inventory.connections, service_id),
+        asyncio.to_thread(inventory.federated_parts, service_id),
     )
     live = await _live_status(await temporal(request), service_id)
     detail = ServiceDetail(
@@ -126,6 +135,7 @@ async def get_service(service_id: str, request: Request, caller: Caller = Depend
         endpoints=row.endpoints or [],
         components=[ComponentOut(**c.model_dump()) for c in components],
         connections=[ConnectionOut(**c.model_dump()) for c in connections],
+        federated=[FederatedPartOut(**p.model_dump()) for p in federated],
     )
     if live is not None:
         detail.steps = live.steps
