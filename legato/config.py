@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # TMF APIs: the base of the hrefs in TMF resources and events; the built-in service templates.
     public_url: str | None = None  # default http://<api_host>:<api_port>
     templates_dir: Path = PROJECT_ROOT / "deploy" / "examples"
+    # Federation with partner operators: the partners file (ids, URLs, areas, keys, quotas); none: off.
+    federation_file: Path | None = None
 
     # CLI.
     api_url: str = "http://127.0.0.1:8000"

@@ -6,7 +6,9 @@ from __future__ import annotations
 from legato.model import ServiceSpec, Topology
 
 
-def continuum_errors(spec: ServiceSpec, topology: Topology) -> list[dict]:
+def continuum_errors(spec: ServiceSpec, topology: Topology, partner_areas: set[str] | frozenset = frozenset(),
+                     ) -> list[dict]:
+    """`partner_areas`: user areas partners serve (federated, so not checked against our continuum)."""
     errors: list[dict] = []
 
     def err(loc: tuple, msg: str, kind: str) -> None:
@@ -32,6 +34,8 @@ def continuum_errors(spec: ServiceSpec, topology: Topology) -> list[dict]:
         err(("components",), f"oversize request: {demand:g} vCPU in all, the whole continuum has {total_cpu:g}",
             "oversize")
     for i, area in enumerate(spec.user_areas):
+        if area.area not in topology.areas and area.area in partner_areas:
+            continue
         if area.area not in topology.areas:
             err(("user_areas", i, "area"), f"unknown user area '{area.area}' (known: {sorted(topology.areas)})",
                 "unknown_area")

@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 from legato.activities import build_activities
 from legato.adapters.registry import Adapters, build_adapters
 from legato.config import Settings
+from legato.federation.partners import load_federation
 from legato.inventory import Inventory
 from legato.logs import setup_logging
 from legato.schedules import ensure_schedules
@@ -27,7 +28,7 @@ def build_worker(client: Client, settings: Settings, adapters: Adapters, invento
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=build_activities(adapters, inventory),
+        activities=build_activities(adapters, inventory, load_federation(settings.federation_file)),
         max_concurrent_activities=200,
     )
 

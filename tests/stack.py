@@ -35,8 +35,8 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "deploy" / "examples"
 class ApiServer:
     """uvicorn in a thread: the API answers real HTTP on a loopback port."""
 
-    def __init__(self, settings: Settings):
-        self.port = free_port()
+    def __init__(self, settings: Settings, port: int | None = None):
+        self.port = port or free_port()
         config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -123,6 +123,8 @@ class Stack:
             "LEGATO_TASK_QUEUE": s.task_queue,
             "LEGATO_DATABASE_URL": s.inventory_url,
             "LEGATO_SIM_DATABASE": str(s.sim_path),
+            "LEGATO_TOPOLOGY": str(s.topology),
+            **({"LEGATO_FEDERATION_FILE": str(s.federation_file)} if s.federation_file else {}),
         }
 
     def start_worker_process(self) -> subprocess.Popen:
@@ -148,11 +150,12 @@ def make_settings(data_dir: Path, temporal_address: str) -> Settings:
 @asynccontextmanager
 async def running_stack(data_dir: Path, temporal_address: str, worker: str = "inline", **overrides):
     """worker: "inline" (in this event loop), "process" (a child process), or "none"; `overrides`
-    are settings (e.g. database_url)."""
+    are settings (e.g. database_url; `api_port` fixes the API's port, e.g. to restart it there;
+    `task_queue` is kept across a restart on the same data_dir)."""
     settings = make_settings(data_dir, temporal_address).model_copy(update=overrides)
     prepare_continuum(settings)
     inventory = Inventory(settings.inventory_url)
-    with ApiServer(settings) as api:
+    with ApiServer(settings, overrides.get("api_port")) as api:
         stack = Stack(settings, f"http://127.0.0.1:{api.port}", SimContinuum(settings.sim_path), inventory)
         try:
             if worker == "inline":

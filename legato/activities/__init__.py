@@ -6,6 +6,7 @@ mirrors the result into the inventory and logs the step. Adapter errors become T
 are retried by Temporal with the same operation id.
 """
 
+from legato.activities.federation import FederationActivities
 from legato.activities.inventory import InventoryActivities
 from legato.activities.mcm import MCMActivities
 from legato.activities.pim import PIMActivities
@@ -16,15 +17,16 @@ from legato.activities.tcm import TCMActivities
 from legato.activities.tmf import TmfActivities
 from legato.activities.wdm import WDMActivities
 from legato.adapters.registry import Adapters
+from legato.federation.partners import Federation
 from legato.inventory import Inventory
 from legato.inventory.live import LiveContinuum
 
 
-def build_activities(adapters: Adapters, inventory: Inventory) -> list:
+def build_activities(adapters: Adapters, inventory: Inventory, federation: Federation | None = None) -> list:
     live = LiveContinuum(inventory)  # one cached continuum per worker, shared by its decisions
     groups = [
         InventoryActivities(inventory),
-        PlacementActivities(inventory, live),
+        PlacementActivities(inventory, live, federation),
         PIMActivities(adapters.pim, inventory),
         MCMActivities(adapters.mcm, inventory),
         WDMActivities(adapters.wdm, inventory),
@@ -32,5 +34,6 @@ def build_activities(adapters: Adapters, inventory: Inventory) -> list:
         ReconcileActivities(adapters, inventory),
         RebalanceActivities(inventory, live),
         TmfActivities(inventory),
+        FederationActivities(federation, inventory),
     ]
     return [fn for group in groups for fn in group.activities()]

@@ -85,6 +85,7 @@ class ServiceUpdate(BaseModel):
 class PlaceRequest(BaseModel):
     spec: ServiceSpec
     exclude_sites: list[str] = Field(default_factory=list)
+    federate: bool = Field(default=True, description="may send components to partners (never for a partner's own)")
 
 
 class ScaleWorkload(Op):
@@ -140,3 +141,19 @@ class RebalanceScan(BaseModel):
 class ExecuteProposal(BaseModel):
     proposal_id: str
     by: str = "rebalance"
+
+class RemotePart(Op):
+    """A part of the service at a partner, named by our request id (the partner dedups on it)."""
+
+    partner: str
+    request_id: str
+    components: list[str]
+    poll_seconds: float = 0.5
+
+
+class SendFederation(RemotePart):
+    spec: ServiceSpec  # the whole service: the activity cuts the partner's part out of it
+
+
+class ForwardOperation(RemotePart):
+    operation: dict  # an Operation, as JSON

@@ -7,6 +7,8 @@ from temporalio import activity
 
 from legato.activities.base import ActivityGroup
 from legato.activities.contracts import PlaceComponent, PlaceRequest, PlanGrowth, SiteChoice
+from legato.federation.decide import decide
+from legato.federation.partners import Federation
 from legato.inventory import Inventory
 from legato.inventory.live import LiveContinuum
 from legato.model import PlacementDecision
@@ -17,24 +19,27 @@ class PlacementActivities(ActivityGroup):
     """Decisions read the worker's live copy of the continuum (`LiveContinuum`): refreshed from
     the sites that changed since the last decision, not re-read whole each time."""
 
-    def __init__(self, inventory: Inventory, live: LiveContinuum):
+    def __init__(self, inventory: Inventory, live: LiveContinuum, federation: Federation | None = None):
         super().__init__(inventory)
         self.live = live
+        self.partners = list(federation.partners.values()) if federation else []
 
     @activity.defn(name="placement.place")
     async def place(self, request: PlaceRequest) -> PlacementDecision:
         usage = await self.record(self.inventory.cluster_usage)
 
-        def decide() -> PlacementDecision:
+        def choose() -> PlacementDecision:
             with self.live.use() as (topology, index):
-                if not request.exclude_sites:
-                    return place(request.spec, index, usage)
-                kept = topology.model_copy(update={"sites": {k: v for k, v in topology.sites.items()
-                                                             if k not in request.exclude_sites}})
-                return place(request.spec, kept, usage)
+                source = index
+                if request.exclude_sites:
+                    source = topology.model_copy(update={"sites": {k: v for k, v in topology.sites.items()
+                                                                   if k not in request.exclude_sites}})
+                if request.federate and self.partners:  # local or partner, per component (placement stays local)
+                    return decide(request.spec, source, usage, self.partners)
+                return place(request.spec, source, usage)
 
         start = time.perf_counter()
-        decision = await asyncio.to_thread(decide)
+        decision = await asyncio.to_thread(choose)
         activity.metric_meter().create_histogram_float(
             "legato_placement_seconds", "Placement decision time", "s"
         ).record(time.perf_counter() - start, {"feasible": str(decision.feasible).lower()})

@@ -13,10 +13,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client
 
-from legato.api import clusters, health, metrics, operations, proposals, resources, services, tmf
+from legato.api import clusters, federation, health, metrics, operations, proposals, resources, services, tmf
 from legato.api.auth import TokenStore
 from legato.api.tmf import errors as tmf_errors
 from legato.config import Settings
+from legato.federation.partners import load_federation
 from legato.inventory import Inventory
 from legato.inventory.live import LiveContinuum
 from legato.inventory.tmf import TmfRecords
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.live = LiveContinuum(app.state.inventory)  # validation reads the continuum without re-reading it
     app.state.tmf = TmfRecords(app.state.inventory)
     app.state.tokens = TokenStore.from_settings(settings)
+    app.state.federation = load_federation(settings.federation_file)
     app.state.metrics = metrics.ApiMetrics(app.state.inventory)
     app.add_middleware(metrics.RequestMetrics)
     app.state.temporal = get_temporal
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(clusters.router)
     app.include_router(resources.router)
+    app.include_router(federation.router)
     app.include_router(proposals.router)
     for router in tmf.routers:
         app.include_router(router)

@@ -37,6 +37,15 @@ class ConnectionOut(BaseModel):
     latency_ms: float
 
 
+class FederatedPartOut(BaseModel):
+    partner: str
+    request_id: str
+    remote_id: str
+    components: list[str]
+    state: str
+    endpoints: list[Endpoint] = Field(default_factory=list)
+
+
 class ServiceSummary(BaseModel):
     id: str
     name: str
@@ -54,6 +63,7 @@ class ServiceDetail(ServiceSummary):
     endpoints: list[Endpoint] = Field(default_factory=list)
     components: list[ComponentOut] = Field(default_factory=list)
     connections: list[ConnectionOut] = Field(default_factory=list)
+    federated: list[FederatedPartOut] = Field(default_factory=list, description="parts run by partner operators")
     steps: list[Step] = Field(default_factory=list, description="live progress from the workflow")
 
 

@@ -13,7 +13,16 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from legato.api.auth import Caller, current_caller
-from legato.api.schemas import MAX_OFFSET, Accepted, ComponentOut, ConnectionOut, Page, ServiceDetail, ServiceSummary
+from legato.api.schemas import (
+    MAX_OFFSET,
+    Accepted,
+    ComponentOut,
+    ConnectionOut,
+    FederatedPartOut,
+    Page,
+    ServiceDetail,
+    ServiceSummary,
+)
 from legato.model import ServiceSpec, ServiceStatus
 from legato.model.service import slug
 from legato.model.status import TERMINAL_STATES
@@ -38,13 +47,23 @@ async def create_service(spec: ServiceSpec, request: Request, response: Response
         "id": spec.id or f"{slug(spec.name)}-{secrets.token_hex(3)}",
     })
     trace.get_current_span().set_attribute("legato.service_id", spec.id)
+    federation = request.app.state.federation
+    areas = federation.serving_areas() if federation else set()
+
     def check() -> list[dict]:
         with request.app.state.live.use() as (topology, _):
-            return continuum_errors(spec, topology)
+            return continuum_errors(spec, topology, areas)
 
     errors = await asyncio.to_thread(check)
     if errors:
         raise RequestValidationError(errors)
+    accepted = await start_service(request, spec)
+    response.headers["Location"] = accepted.location
+    return accepted
+
+
+async def start_service(request: Request, spec: ServiceSpec) -> Accepted:
+    """Start DeployService for a validated spec (id and tenant set); 409 if the id is in use."""
     client = await temporal(request)
     workflow_id = service_workflow_id(spec.id)
     indexed = request.app.state.indexed
@@ -64,7 +83,6 @@ async def create_service(spec: ServiceSpec, request: Request, response: Response
     except WorkflowAlreadyStartedError:
         raise HTTPException(409, f"service id '{spec.id}' is already in use") from None
     location = f"/v1/services/{spec.id}"
-    response.headers["Location"] = location
     return Accepted(id=spec.id, workflow_id=workflow_id, state="accepted", location=location)
 
 
@@ -110,8 +128,9 @@ async def get_service(service_id: str, request: Request, caller: Caller = Depend
         return await _just_started(await temporal(request), service_id, caller)
     if not caller.sees(row.tenant):
         raise HTTPException(404, f"service '{service_id}' not found")
-    components, connections = await asyncio.gather(
-        asyncio.to_thread(inventory.components, service_id), asyncio.to_thread(inventory.connections, service_id)
+    components, connections, federated = await asyncio.gather(
+        asyncio.to_thread(inventory.components, service_id), asyncio.to_thread(inventory.connections, service_id),
+        asyncio.to_thread(inventory.federated_parts, service_id),
     )
     live = await _live_status(await temporal(request), service_id)
     detail = ServiceDetail(
@@ -121,6 +140,7 @@ async def get_service(service_id: str, request: Request, caller: Caller = Depend
         endpoints=row.endpoints or [],
         components=[ComponentOut(**c.model_dump()) for c in components],
         connections=[ConnectionOut(**c.model_dump()) for c in connections],
+        federated=[FederatedPartOut(**p.model_dump()) for p in federated],
     )
     if live is not None:
         detail.steps = live.steps
@@ -157,10 +177,16 @@ async def delete_service(service_id: str, request: Request, caller: Caller = Dep
         raise HTTPException(404, f"service '{service_id}' not found")
     if row.state in TERMINAL_STATES:
         raise HTTPException(409, f"service '{service_id}' is already {row.state}: nothing to remove")
+    workflow_id = await terminate_service(request, service_id)
+    return Accepted(id=service_id, workflow_id=workflow_id, state="terminating", location=f"/v1/services/{service_id}")
+
+
+async def terminate_service(request: Request, service_id: str) -> str:
+    """Ask the service's workflow to tear everything down; 409 if it cannot now."""
     handle = (await temporal(request)).get_workflow_handle(service_workflow_id(service_id))
     try:
         await handle.start_update("terminate", wait_for_stage=WorkflowUpdateStage.ACCEPTED)
     except Exception as err:  # noqa: BLE001 - the validator's refusal, or the workflow already closed
         message = getattr(err, "message", None) or str(getattr(err, "cause", "") or err)
         raise HTTPException(409, f"service '{service_id}' cannot be removed now: {message}") from None
-    return Accepted(id=service_id, workflow_id=handle.id, state="terminating", location=f"/v1/services/{service_id}")
+    return handle.id

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, delete, func, select, update
 
 from legato.inventory import outbox
 from legato.inventory.db import open_engine
+from legato.inventory.federation import FederationRecords
 from legato.inventory.proposals import ProposalRecords
 from legato.inventory.tables import (
     AreaRow,
@@ -36,7 +37,7 @@ from legato.model.status import TERMINAL_STATES, ServiceState
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
-class Inventory(ProposalRecords):
+class Inventory(ProposalRecords, FederationRecords):
     def __init__(self, url_or_engine: str | Engine, public_url: str = DEFAULT_PUBLIC_URL):
         self.engine = open_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
         self.public_url = public_url.rstrip("/")  # TMF hrefs in the events written with a change

@@ -192,3 +192,27 @@ class SiteVersionRow(SQLModel, table=True):
     __tablename__ = "site_versions"
     site: str = Field(primary_key=True)
     seq: int = Field(default=0, index=True)
+
+
+class FederatedPartRow(SQLModel, table=True):
+    """A part of a local service that runs at a partner operator (home side)."""
+
+    __tablename__ = "federated_parts"
+    request_id: str = Field(primary_key=True)  # ours, deterministic; the partner dedups on it
+    service_id: str = Field(index=True)
+    partner: str
+    remote_id: str = ""
+    components: list = Field(default_factory=list, sa_column=Column(JSON))
+    state: str = "requested"
+    endpoints: list = Field(default_factory=list, sa_column=Column(JSON))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class FederationNonceRow(SQLModel, table=True):
+    """Nonces of accepted federation calls, kept until they expire: a replay is refused even after
+    a restart (receiving side)."""
+
+    __tablename__ = "federation_nonces"
+    issuer: str = Field(primary_key=True)
+    nonce: str = Field(primary_key=True)
+    expires_at: float = Field(index=True)  # epoch seconds

@@ -31,9 +31,18 @@ class SitePlan(BaseModel):
     action: str = Field(description="reuse | scale | create")
 
 
+class FederatedPlacement(BaseModel):
+    """A component that runs at a partner operator instead of here, and why."""
+
+    component: str
+    partner: str
+    reason: str
+
+
 class PlacementDecision(BaseModel):
     feasible: bool
-    components: list[ComponentPlacement] = Field(default_factory=list)
+    components: list[ComponentPlacement] = Field(default_factory=list, description="placed locally")
+    federated: list[FederatedPlacement] = Field(default_factory=list, description="sent to partner operators")
     sites: list[SitePlan] = Field(default_factory=list)
     infeasible_reason: str | None = None
     objective: float | None = None

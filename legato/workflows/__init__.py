@@ -2,6 +2,7 @@
 
 from legato.workflows.deploy_service import DeployService
 from legato.workflows.event_delivery import DeliverEvents
+from legato.workflows.federate_request import FederateRequest
 from legato.workflows.migrate_workload import MigrateWorkload
 from legato.workflows.rebalance import ApplyProposal, Rebalance
 from legato.workflows.reconcile import Reconcile
@@ -9,7 +10,7 @@ from legato.workflows.scale_cluster import ScaleCluster
 from legato.workflows.service_order import ServiceOrderWorkflow
 
 WORKFLOWS = [DeployService, ScaleCluster, MigrateWorkload, Reconcile, Rebalance, ApplyProposal, ServiceOrderWorkflow,
-             DeliverEvents]
+             DeliverEvents, FederateRequest]
 
-__all__ = ["WORKFLOWS", "ApplyProposal", "DeliverEvents", "DeployService", "MigrateWorkload", "Rebalance", "Reconcile",
-           "ScaleCluster", "ServiceOrderWorkflow"]
+__all__ = ["WORKFLOWS", "ApplyProposal", "DeliverEvents", "DeployService", "FederateRequest", "MigrateWorkload",
+           "Rebalance", "Reconcile", "ScaleCluster", "ServiceOrderWorkflow"]

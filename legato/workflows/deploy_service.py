@@ -15,14 +15,23 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import PlaceRequest, ServiceUpdate
     from legato.model import PlacementDecision, ServiceSpec, ServiceState, ServiceStatus
+    from legato.model.federation import PARTNER_TENANT_PREFIX
     from legato.model.status import Endpoint
     from legato.workflows.contracts import OPERATION, SITES, STATE, DeployRequest
     from legato.workflows.entity import ServiceEntity
+    from legato.workflows.federate_request import federate
     from legato.workflows.operations import Operations
     from legato.workflows.options import STEP, UNDO
     from legato.workflows.progress import Progress, error_text
     from legato.workflows.saga import Saga
-    from legato.workflows.steps import Ctx, connect_link, deploy_component, gather_all, provision_site, set_user_qos
+    from legato.workflows.steps import (
+        Ctx,
+        connect_link,
+        deploy_component,
+        gather_all,
+        provision_site,
+        set_user_qos,
+    )
 
 MAX_STEPS_KEPT = 300  # progress entries carried across continue-as-new
 
@@ -134,15 +143,37 @@ class DeployService(Operations):
     async def _deploy(self, spec: ServiceSpec) -> None:
         await self._set_state(ServiceState.placing)
         self.progress.begin("place")
-        decision = await self._activity("placement.place", PlaceRequest(spec=spec), result_type=PlacementDecision)
+        # A partner's request is served here or not at all: it is never federated onwards.
+        place = PlaceRequest(spec=spec, federate=not (spec.tenant or "").startswith(PARTNER_TENANT_PREFIX))
+        decision = await self._activity("placement.place", place, result_type=PlacementDecision)
         if not decision.feasible:
             self.progress.failed("place", decision.infeasible_reason or "infeasible")
             raise ApplicationError(f"placement infeasible: {decision.infeasible_reason}", type="PlacementInfeasible")
         self.status.placement = decision
         self.index(SITES.value_set(sorted({p.site for p in decision.components})))
-        self.progress.done("place", ", ".join(f"{p.component}→{p.site}" for p in decision.components))
+        self.progress.done("place", ", ".join([f"{p.component}→{p.site}" for p in decision.components]
+                                              + [f"{f.component}→partner {f.partner}" for f in decision.federated]))
 
         ctx = self.ctx(spec)
+        _, parts = await gather_all([self._deploy_local(ctx, decision),
+                                     federate(ctx, decision, max(self.req.ready_poll_seconds, 0.5))])
+        self.entity.federated = {p.partner: p for p in parts}
+        self.refresh_endpoints()
+
+        await self._set_state(ServiceState.connecting)
+        # Links and user QoS within our continuum; a partner wires its own part (inter-operator links
+        # are not built).
+        local = self.entity.components
+        self.entity.connections = await gather_all(
+            [connect_link(ctx, i, link, local, f"{self.wid}/link/{i}")
+             for i, link in enumerate(spec.links) if link.source in local and link.target in local]
+            + [set_user_qos(ctx, i, area, local, f"{self.wid}/qos/{i}")
+               for i, area in enumerate(spec.user_areas) if spec.entry_component(area) in local]
+        )
+        self.entity.deployed = True
+        await self._set_state(ServiceState.active)
+
+    async def _deploy_local(self, ctx, decision: PlacementDecision) -> None:
         await self._set_state(ServiceState.provisioning)
         clusters = await gather_all(provision_site(ctx, plan, f"{self.wid}/{plan.site}") for plan in decision.sites)
         cluster_of_site = {plan.site: cluster for plan, cluster in zip(decision.sites, clusters, strict=True)}
@@ -153,17 +184,6 @@ class DeployService(Operations):
             for p in decision.components
         )
         self.entity.components = {s.name: s for s in states}
-        self.refresh_endpoints()
-
-        await self._set_state(ServiceState.connecting)
-        self.entity.connections = await gather_all(
-            [connect_link(ctx, i, link, self.entity.components, f"{self.wid}/link/{i}")
-             for i, link in enumerate(spec.links)]
-            + [set_user_qos(ctx, i, area, self.entity.components, f"{self.wid}/qos/{i}")
-               for i, area in enumerate(spec.user_areas)]
-        )
-        self.entity.deployed = True
-        await self._set_state(ServiceState.active)
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -171,6 +191,9 @@ class DeployService(Operations):
         self.status.endpoints = [
             Endpoint(component=c.name, site=c.site, cluster=c.cluster, address=c.endpoint)
             for c in self.entity.components.values()
+        ] + [  # parts a partner runs: its site, prefixed with the partner's id
+            e.model_copy(update={"site": f"{part.partner}:{e.site}"})
+            for part in self.entity.federated.values() for e in part.endpoints
         ]
 
     async def _activity(self, name: str, arg, result_type=None):

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from legato.model import ServiceSpec, ServiceStatus
+from legato.model.federation import FederatedPart
 from legato.workflows.contracts import ScaleClusterRequest
 
 
@@ -58,7 +59,11 @@ class ServiceEntity(BaseModel):
     undo: list[Compensation] = Field(default_factory=list)
     components: dict[str, ComponentState] = Field(default_factory=dict)
     connections: list[ConnectionState] = Field(default_factory=list)
+    federated: dict[str, FederatedPart] = Field(default_factory=dict)  # by partner: parts run by partners
     operations: dict[str, OperationRecord] = Field(default_factory=dict)  # finished, by request id
     deployed: bool = False
     terminate_requested: bool = False
     pending_repairs: list[dict] = Field(default_factory=list)  # RepairRequests signalled by Reconcile
+
+    def federated_part(self, component: str | None) -> FederatedPart | None:
+        return next((p for p in self.federated.values() if component in p.components), None)

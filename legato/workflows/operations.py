@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.model.operations import Finding, Operation, RepairRequest
     from legato.model.service import PlacementRules
     from legato.workflows.entity import OperationRecord
+    from legato.workflows.federate_request import forward_operation
     from legato.workflows.migrate_workload import MigrateRequest, MigrateResult, MigrateWorkload
     from legato.workflows.options import STEP, UNDO
     from legato.workflows.progress import CHILD_PREFIX, error_text
@@ -117,15 +118,23 @@ class Operations:
         if self.current_op is not None:
             raise ApplicationError(f"operation {self.current_op.request_id} ({self.current_op.kind}) is running; "
                                    "retry when it ends", type="Busy")
-        if op.kind != "update" and op.component not in self.entity.components:
-            raise ApplicationError(f"unknown component '{op.component}' (known: {sorted(self.entity.components)})",
-                                   type="NotFound")
+        part = self.entity.federated_part(op.component)
+        if part is not None and op.kind not in ("scale", "upgrade"):
+            raise ApplicationError(f"component '{op.component}' runs at partner {part.partner}: only scale and "
+                                   "upgrade are forwarded", type="InvalidOperation")
+        if op.kind != "update" and op.component not in self.entity.components and part is None:
+            remote = [c for p in self.entity.federated.values() for c in p.components]
+            known = sorted([*self.entity.components, *remote])
+            raise ApplicationError(f"unknown component '{op.component}' (known: {known})", type="NotFound")
         if op.kind == "move" and op.move.site == self.entity.components[op.component].site:
             raise ApplicationError(f"component '{op.component}' already runs at {op.move.site}",
                                    type="InvalidOperation")
 
     async def _dispatch(self, op: Operation, rid: str) -> str:
         base = f"{self.wid}/op/{rid}"
+        part = self.entity.federated_part(op.component)
+        if part is not None:
+            return await self._forward(op, part, base)
         if op.kind == "scale":
             return await self._scale(op.component, op.scale.replicas, base)
         if op.kind == "upgrade":
@@ -140,6 +149,23 @@ class Operations:
             "labels": spec.labels if op.update.labels is None else op.update.labels,
         })
         return "policy and labels updated; later moves use them"
+
+    # --- forwarded to the partner that runs the component ---------------------------------------
+
+    async def _forward(self, op: Operation, part, base: str) -> str:
+        record = await forward_operation(self.ctx(), part, op, base)
+        detail = f"at partner {part.partner}: {record.get('detail', '')}"
+        state = record.get("state")
+        if state == "refused":
+            raise Refused(detail)
+        if state == "rolled-back":
+            raise RolledBack(detail)
+        if state != "succeeded":
+            raise ApplicationError(detail, type="PartnerOperationFailed")
+        changes = {"replicas": op.scale.replicas} if op.kind == "scale" else {
+            "version": op.upgrade.version, "image": op.upgrade.image or self.entity.spec.component(op.component).image}
+        self.entity.spec = self.entity.spec.with_component(op.component, **changes)
+        return detail
 
     # --- scale ---------------------------------------------------------------------------------
 
