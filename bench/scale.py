@@ -80,7 +80,8 @@ def topology_doc(n_sites: int, n_hosts: int, seed: int) -> dict:
                 "host_groups": [{"prefix": f"{sid}-h", "count": count, "cpu": cpu, "memory_mb": cpu * 4096,
                                  "features": features}]}
         if tier in ("cloud", "regional"):
-            site["clusters"] = [{"id": f"{sid}-k8s", "hosts": [f"{sid}-h{i}" for i in range(1, count // 2 + 1)]}]
+            width = max(2, len(str(count)))  # the loader numbers a group's hosts zero-padded
+            site["clusters"] = [{"id": f"{sid}-k8s", "hosts": [f"{sid}-h{i:0{width}d}" for i in range(1, count // 2 + 1)]}]
         sites.append(site)
     areas = [{"id": f"{name}-center", "region": cc, "lat": lat, "lon": lon} for name, lat, lon, cc in CITIES]
     return {"areas": areas, "sites": sites}
