@@ -225,14 +225,13 @@ async def main(n_sites: int, n_hosts: int, n_services: int, rounds: int, deploys
             # deployments through the API and DeployService, placed on the whole continuum
             specs = [spec_of(n_services + i, "t007") for i in range(deploys)]
             posted = []
-            for spec in specs:
+            deadline = time.monotonic() + 600
+            for spec in specs:  # one at a time: each decision is timed alone
                 t0 = time.perf_counter()
                 resp = await tenant.post("/v1/services", json=spec.model_dump(mode="json", by_alias=True,
                                                                                 exclude={"tenant"}))
                 posted.append(time.perf_counter() - t0)
                 assert resp.status_code == 202, resp.text
-            deadline = time.monotonic() + 600
-            for spec in specs:
                 while True:
                     state = (await tenant.get(f"/v1/services/{spec.id}")).json().get("state")
                     if state in ("active", "failed"):

@@ -140,7 +140,7 @@ async def create_request(request: Request, call: PartnerCall = Depends(partner_c
     service_id = remote_service_id(call.partner.id, req.request_id)
     spec = req.spec.model_copy(update={"id": service_id, "tenant": call.tenant, "labels": {
         **req.spec.labels, "legato/federated-from": call.partner.id}})
-    errors = continuum_errors(spec, await asyncio.to_thread(inventory.topology))
+    errors = continuum_errors(spec, await asyncio.to_thread(request.app.state.live.facts))
     if errors:
         return _invalid(call, errors)
     try:

@@ -50,11 +50,7 @@ async def create_service(spec: ServiceSpec, request: Request, response: Response
     federation = request.app.state.federation
     areas = federation.serving_areas() if federation else set()
 
-    def check() -> list[dict]:
-        with request.app.state.live.use() as (topology, _):
-            return continuum_errors(spec, topology, areas)
-
-    errors = await asyncio.to_thread(check)
+    errors = continuum_errors(spec, await asyncio.to_thread(request.app.state.live.facts), areas)
     if errors:
         raise RequestValidationError(errors)
     accepted = await start_service(request, spec)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from legato.model import Topology
 from legato.placement.index import SiteIndex
+from legato.validation import ContinuumFacts
 
 
 class LiveContinuum:
@@ -23,6 +24,7 @@ class LiveContinuum:
         self._topology: Topology | None = None
         self._index: SiteIndex | None = None
         self._seen: tuple[int, int] = (-1, -1)  # (static, dynamic) sequence numbers taken in
+        self._facts: ContinuumFacts | None = None
         self.rebuilds = 0
         self.refreshed_sites = 0
 
@@ -34,11 +36,20 @@ class LiveContinuum:
             self._catch_up()
             yield self._topology, self._index
 
+    def facts(self) -> ContinuumFacts:
+        """What request validation checks against; rebuilt with the copy (allocations change none of it)."""
+        with self._lock:
+            self._catch_up()
+            if self._facts is None:
+                self._facts = ContinuumFacts.of(self._topology, self._index.area_ms)
+            return self._facts
+
     def _catch_up(self) -> None:
         static, dynamic = self.inventory.continuum_sequence()
         if self._topology is None or static != self._seen[0]:
             self._topology = self.inventory.topology()
             self._index = SiteIndex(self._topology)
+            self._facts = None
             self.rebuilds += 1
         elif dynamic != self._seen[1]:
             changed = self.inventory.sites_changed_since(self._seen[1])

@@ -70,7 +70,7 @@ def _add(request: Request, caller: Caller, order_id: str, i: int, item: ServiceO
         raise invalid(err.field, err.message) from None
     spec = spec.model_copy(update={"labels": {**spec.labels, ORDER_LABEL: order_id, ITEM_LABEL: item.id,
                                               SPEC_LABEL: ref.id}})
-    errors = continuum_errors(spec, request.app.state.inventory.topology())
+    errors = continuum_errors(spec, request.app.state.live.facts())
     if errors:
         first = errors[0]
         loc = ".".join(str(p) for p in first.get("loc", [])[1:])
