@@ -81,7 +81,8 @@ def topology_doc(n_sites: int, n_hosts: int, seed: int) -> dict:
                                  "features": features}]}
         if tier in ("cloud", "regional"):
             width = max(2, len(str(count)))  # the loader numbers a group's hosts zero-padded
-            site["clusters"] = [{"id": f"{sid}-k8s", "hosts": [f"{sid}-h{i:0{width}d}" for i in range(1, count // 2 + 1)]}]
+            members = [f"{sid}-h{i:0{width}d}" for i in range(1, count // 2 + 1)]
+            site["clusters"] = [{"id": f"{sid}-k8s", "hosts": members}]
         sites.append(site)
     areas = [{"id": f"{name}-center", "region": cc, "lat": lat, "lon": lon} for name, lat, lon, cc in CITIES]
     return {"areas": areas, "sites": sites}

@@ -86,10 +86,10 @@ async def start_service(request: Request, spec: ServiceSpec) -> Accepted:
 async def list_services(request: Request, response: Response, caller: Caller = Depends(current_caller),
                         offset: int = Query(0, ge=0, le=MAX_OFFSET), limit: int = Query(100, ge=1, le=1000)) -> Page:
     rows, total = await asyncio.to_thread(
-        request.app.state.inventory.services, None if caller.admin else caller.tenant, offset, limit
+        request.app.state.inventory.services, None if caller.admin else caller.tenant, offset, limit, True
     )
     response.headers["X-Total-Count"] = str(total)
-    items = [ServiceSummary(**r.model_dump()) for r in rows]
+    items = [ServiceSummary.model_validate(r, from_attributes=True) for r in rows]
     return Page(items=items, total=total, offset=offset, limit=limit)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
@@ -26,4 +26,14 @@ def open_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     SQLModel.metadata.create_all(engine)
+    with engine.begin() as conn:  # on databases created before these indexes existed, too
+        for statement in INDEXES:
+            conn.execute(text(statement))
     return engine
+
+
+# The newest-first pages of the services list, all tenants and one: an index walk, not a sort.
+INDEXES = [
+    "CREATE INDEX IF NOT EXISTS ix_services_newest ON services (created_at, id)",
+    "CREATE INDEX IF NOT EXISTS ix_services_tenant_newest ON services (tenant, created_at, id)",
+]

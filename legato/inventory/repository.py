@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, delete, func, select, update
 
 from legato.inventory import outbox
@@ -297,14 +298,20 @@ class Inventory(ProposalRecords, FederationRecords):
 
     # --- reads for the API ------------------------------------------------------------------
 
-    def services(self, tenant: str | None, offset: int = 0, limit: int = 100) -> tuple[list[ServiceRow], int]:
+    def services(self, tenant: str | None, offset: int = 0, limit: int = 100,
+                 brief: bool = False) -> tuple[list[ServiceRow], int]:
+        """Newest first. `brief`: without the spec, placement and endpoints (a list page needs none of
+        them; they are most of a row's bytes)."""
         with self.session() as s:
             query = select(ServiceRow)
+            if brief:
+                query = query.options(defer(ServiceRow.spec), defer(ServiceRow.placement), defer(ServiceRow.endpoints))
             count = select(func.count()).select_from(ServiceRow)
             if tenant is not None:
                 query = query.where(ServiceRow.tenant == tenant)
                 count = count.where(ServiceRow.tenant == tenant)
-            rows = s.exec(query.order_by(col(ServiceRow.created_at).desc()).offset(offset).limit(limit)).all()
+            rows = s.exec(query.order_by(col(ServiceRow.created_at).desc(), col(ServiceRow.id).desc())
+                          .offset(offset).limit(limit)).all()
             return list(rows), s.exec(count).one()
 
     def service(self, service_id: str) -> ServiceRow | None:
