@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import random
 import statistics
@@ -67,11 +68,14 @@ def topology_doc(n_sites: int, n_hosts: int, seed: int) -> dict:
         plan += [(tier, hosts)] * max(1, round(share * n_sites))
     plan = plan[:n_sites]
     scale = n_hosts / sum(h for _, h in plan)
+    counts = [max(1, math.floor(h * scale)) for _, h in plan]
+    for k in range(n_hosts - sum(counts)):  # the rounding's remainder, one more host here and there
+        counts[k * 7919 % len(counts)] += 1
     sites = []
-    for k, (tier, hosts) in enumerate(plan):
+    for k, (tier, _) in enumerate(plan):
         _, _, cpu, spread, (lo, hi) = TIERS[tier]
         name, lat, lon, cc = CITIES[k % len(CITIES)]
-        count = max(1, round(hosts * scale))
+        count = counts[k]
         sid = f"{name}-{tier}-{k}"
         features = ["sriov"] if tier in ("far-edge", "edge") else ["nvme"]
         site = {"id": sid, "tier": tier, "provider": "bench", "region": cc, "country": cc,

@@ -14,6 +14,7 @@ from legato.adapters.registry import Adapters, build_adapters
 from legato.config import Settings
 from legato.federation.partners import load_federation
 from legato.inventory import Inventory
+from legato.inventory.live import LiveContinuum
 from legato.logs import setup_logging
 from legato.schedules import ensure_schedules
 from legato.telemetry import setup_tracing, worker_runtime
@@ -23,12 +24,13 @@ from legato.workflows import WORKFLOWS
 log = logging.getLogger("legato.worker")
 
 
-def build_worker(client: Client, settings: Settings, adapters: Adapters, inventory: Inventory) -> Worker:
+def build_worker(client: Client, settings: Settings, adapters: Adapters, inventory: Inventory,
+                 live: LiveContinuum | None = None) -> Worker:
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=build_activities(adapters, inventory, load_federation(settings.federation_file)),
+        activities=build_activities(adapters, inventory, load_federation(settings.federation_file), live),
         max_concurrent_activities=200,
     )
 
@@ -38,7 +40,10 @@ async def run_worker(settings: Settings) -> None:
     client = await connect(settings, worker_runtime(settings))
     await ensure_schedules(client, settings)
     inventory = Inventory(settings.inventory_url, settings.public_base)
-    worker = build_worker(client, settings, build_adapters(settings), inventory)
+    live = LiveContinuum(inventory)
+    worker = build_worker(client, settings, build_adapters(settings), inventory, live)
+    # read the continuum while the worker starts, not at the first deployment (seconds at 10,000 sites)
+    warming = asyncio.create_task(asyncio.to_thread(live.warm))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -46,6 +51,7 @@ async def run_worker(settings: Settings) -> None:
     log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
     async with worker:
         await stop.wait()
+    await warming
 
 
 def main() -> None:

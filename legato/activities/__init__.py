@@ -22,8 +22,9 @@ from legato.inventory import Inventory
 from legato.inventory.live import LiveContinuum
 
 
-def build_activities(adapters: Adapters, inventory: Inventory, federation: Federation | None = None) -> list:
-    live = LiveContinuum(inventory)  # one cached continuum per worker, shared by its decisions
+def build_activities(adapters: Adapters, inventory: Inventory, federation: Federation | None = None,
+                     live: LiveContinuum | None = None) -> list:
+    live = live or LiveContinuum(inventory)  # one cached continuum per worker, shared by its decisions
     groups = [
         InventoryActivities(inventory),
         PlacementActivities(inventory, live, federation),

@@ -50,7 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        warming = asyncio.create_task(asyncio.to_thread(app.state.live.warm))  # read the continuum at start-up
         yield
+        await warming
 
     app = FastAPI(
         title="Legato",

@@ -8,6 +8,7 @@ re-indexed. A change of prices or of the topology itself rebuilds the whole copy
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,8 @@ from contextlib import contextmanager
 from legato.model import Topology
 from legato.placement.index import SiteIndex
 from legato.validation import ContinuumFacts
+
+log = logging.getLogger("legato.continuum")
 
 
 class LiveContinuum:
@@ -35,6 +38,15 @@ class LiveContinuum:
         with self._lock:
             self._catch_up()
             yield self._topology, self._index
+
+    def warm(self) -> None:
+        """Build the copy now (at start-up), so the first decision does not wait for it. A failure
+        (the inventory not there yet) is left to the first real use to retry and report."""
+        try:
+            with self._lock:
+                self._catch_up()
+        except Exception as err:  # noqa: BLE001
+            log.warning("continuum not read at start-up (%s); the first decision will read it", type(err).__name__)
 
     def facts(self) -> ContinuumFacts:
         """What request validation checks against; rebuilt with the copy (allocations change none of it)."""
