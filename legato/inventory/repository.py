@@ -57,7 +57,7 @@ class Inventory:
         that already exist keep their allocation state (it is the backends' truth, mirrored)."""
         with self.session() as s:
             for site in topology.sites.values():
-                s.merge(SiteRow(**site.model_dump(exclude={"hosts", "clusters"})))
+                s.merge(SiteRow(**site.model_dump(exclude={"hosts", "clusters", "backend"})))
                 for host in site.hosts:
                     if s.get(HostRow, host.id) is None:
                         s.add(HostRow(**host.model_dump(exclude={"state", "cluster", "service_id"})))
