@@ -11,22 +11,14 @@ from legato.adapters.errors import CapacityExhausted, InvalidRequest, PermanentF
 from legato.adapters.pim.redfish import RedfishPIM
 from legato.model import Host, Site
 from legato.model.backends import RedfishSite, SiteBackends
-from tests.real.redfish_emulator import PASSWORD, USER, ImageServer, start_emulator
+from tests.real.redfish_emulator import PASSWORD, USER
 
 SYSTEMS = ["edge-a-h1", "edge-a-h2", "edge-a-h3"]
 
 
 @pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
-    emu = start_emulator(tmp_path_factory.mktemp("redfish"), SYSTEMS)
-    yield emu
-    emu.stop()
-
-
-@pytest.fixture(scope="module")
-def image_server(tmp_path_factory):
-    with ImageServer(tmp_path_factory.mktemp("images")) as server:
-        yield server
+def emulator(redfish_factory):
+    return redfish_factory(SYSTEMS)
 
 
 def site(emulator, **redfish) -> Site:
