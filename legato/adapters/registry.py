@@ -3,7 +3,9 @@ each site whatever its topology entry names (`backend: {pim: redfish, mcm: kwok,
 
 from __future__ import annotations
 
+import asyncio
 import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,3 +76,17 @@ def _routed(settings: Settings, topology: Topology, sim: Adapters) -> Adapters:
         wdm=RoutedWDM(sim.wdm, KubernetesWDM(routed_mcm), routed_mcm),
         tcm=sim.tcm,
     )
+
+
+def start_shared_clusters(settings: Settings) -> list[str]:
+    """Start the topology's clusters at kwok sites (a no-op for those running). Called where the
+    continuum is prepared; runs its own event loop in a thread, so it works under a running one."""
+    from legato.adapters.mcm.kwok import KwokMCM
+
+    topology = _topology(settings.topology, settings.topology.stat().st_mtime)
+    sites = [s for s in topology.sites.values() if s.backend.mcm == "kwok"]
+    if not any(s.clusters for s in sites):
+        return []
+    mcm = KwokMCM(sites, settings.testbed_bin_dir, settings.data_dir / "kwok")
+    with ThreadPoolExecutor(1) as pool:
+        return [c.id for c in pool.submit(asyncio.run, mcm.start_shared_clusters()).result()]

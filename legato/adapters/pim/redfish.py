@@ -58,6 +58,7 @@ class RedfishPIM:
     def __init__(self, sites: list[Site], ledger_path: Path, poll_seconds: float = 0.5) -> None:
         self.sites = {s.id: s for s in sites}
         self.hosts = {h.id: h.model_copy(update={"site": s.id}) for s in sites for h in s.hosts}
+        self.in_topology_clusters = {h: c.id for s in sites for c in s.clusters for h in c.hosts}
         self.ledger = Ledger(ledger_path)
         self.poll_seconds = poll_seconds
         self._bmcs: dict[str, sushy.Sushy] = {}
@@ -73,6 +74,8 @@ class RedfishPIM:
 
     def _host(self, host_id: str, hold: Hold | None, power: str | None) -> Host:
         held = {"state": "allocated", "service_id": hold.owner} if hold else {"state": "free", "service_id": None}
+        if host_id in self.in_topology_clusters:  # the topology's own clusters hold these for good
+            held = {"state": "allocated", "service_id": None}
         return self.hosts[host_id].model_copy(update={**held, "power": power})
 
     async def _power_or_none(self, host_id: str) -> str | None:
@@ -94,6 +97,8 @@ class RedfishPIM:
         for host_id in ids:
             if self.hosts.get(host_id) is None or self.hosts[host_id].site != site:
                 raise InvalidRequest(f"host {host_id} does not exist at site {site}")
+            if host_id in self.in_topology_clusters:
+                raise CapacityExhausted(f"host {host_id} is a node of cluster {self.in_topology_clusters[host_id]}")
 
         def refuse(host_id: str, hold: Hold) -> None:
             raise CapacityExhausted(f"host {host_id} at site {site} is already allocated")

@@ -8,6 +8,7 @@ MCM (`KubeClusters`)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from kubernetes import client
@@ -49,7 +50,8 @@ def deployment(spec: WorkloadSpec) -> dict[str, Any]:
         "ports": [{"containerPort": p} for p in spec.ports],
         "env": [{"name": k, "value": v} for k, v in sorted(spec.env.items())],
     }  # fmt: skip
-    annotations = {VERSION: spec.version} | {f"label.legato.io/{k}": v for k, v in spec.labels.items()}
+    # The spec's own labels need not be valid Kubernetes label keys: kept whole in one annotation.
+    annotations = {VERSION: spec.version, "legato.io/labels": json.dumps(spec.labels, sort_keys=True)}
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": spec.id, "namespace": NAMESPACE, "labels": labels_of(spec), "annotations": annotations},
