@@ -19,6 +19,7 @@ from legato.adapters.wdm import WorkloadSpec
 from legato.adapters.wdm.kubernetes import KubernetesWDM
 from legato.model import Cluster, Host, Site
 from legato.model.backends import KubeconfigSite, SiteBackends
+from tests.real.testbed import delete_every_cluster
 
 
 def kwok_site(site_id: str, hosts: list[Host]) -> Site:
@@ -34,13 +35,7 @@ HOSTS = [Host(id="k1-h1", cpu=4, memory_mb=8192), Host(id="k1-h2", cpu=4, memory
 async def kwok(kube_bin, tmp_path_factory):
     mcm = KwokMCM([kwok_site("edge-k1", HOSTS)], kube_bin, tmp_path_factory.mktemp("kwok"))
     yield mcm
-    for cluster_id in await mcm.kube_cluster_ids():
-        mcm_meta = mcm._meta(cluster_id)
-        if mcm_meta and mcm_meta["shared"]:
-            (mcm.meta_dir / f"{cluster_id}.json").unlink()
-            await mcm._kwokctl(cluster_id, "delete", "cluster")
-        else:
-            await mcm.delete_cluster("teardown", cluster_id)
+    await delete_every_cluster(mcm)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from kubernetes import client
 
 from legato.adapters.kube import NAMESPACE
 from tests.real.redfish_emulator import PASSWORD, USER
+from tests.real.testbed import delete_every_cluster
 from tests.stack import running_stack
 from tests.test_day2 import active, operate
 
@@ -64,11 +65,7 @@ async def real(kube_bin, redfish_factory, temporal_server, tmp_path_factory):
     async with running_stack(work / "legato", temporal_server.address, topology=path, testbed_bin=kube_bin) as stack:
         stack.emulator = emulator
         yield stack
-        mcm = stack.adapters.mcm
-        for cluster_id in await mcm.kube_cluster_ids():  # the shared cluster outlives the services
-            backend = await mcm.backend_of(cluster_id)
-            (backend.meta_dir / f"{cluster_id}.json").unlink()
-            await backend._kwokctl(cluster_id, "delete", "cluster")
+        await delete_every_cluster(stack.adapters.mcm.backends.of("paris-edge"))
 
 
 def powered_on(emulator) -> set[str]:

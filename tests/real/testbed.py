@@ -23,3 +23,11 @@ def testbed_bin() -> Path:
             pytest.skip(f"{why}; skipped because LEGATO_SKIP_TESTBED=1")
         pytest.fail(why)
     return path
+
+
+async def delete_every_cluster(mcm) -> None:
+    """Stop every control plane a kwok MCM started, the topology's shared ones included (which
+    `delete_cluster` rightly refuses), so a test run leaves no process behind."""
+    for cluster_id in await mcm.kube_cluster_ids():
+        (mcm.meta_dir / f"{cluster_id}.json").unlink()
+        await mcm._kwokctl(cluster_id, "delete", "cluster")

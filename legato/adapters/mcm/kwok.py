@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 
 from kubernetes import client
@@ -182,7 +181,7 @@ class KwokMCM:
         exe = self.bin_dir / "kwokctl"
         if not exe.exists():
             raise InvalidRequest(f"kwokctl not found in {self.bin_dir}: run scripts/testbed.sh")
-        env = {**os.environ, "KWOK_WORKDIR": str(self.workdir), "KWOK_KUBECTL_BINARY": shutil.which("kubectl") or ""}
+        env = {**os.environ, "KWOK_WORKDIR": str(self.workdir)}
         proc = await asyncio.create_subprocess_exec(
             str(exe), f"--name={cluster_id}", *args, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
