@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     sim_database: Path | None = None
     sim_profile: str = "realistic"  # realistic | instant (zero configured latency)
 
+    # Real backends chosen per site in the topology: where the kwok MCM finds its binaries
+    # (scripts/testbed.sh prints the folder).
+    testbed_bin: Path | None = None
+
     # API.
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -74,6 +78,10 @@ class Settings(BaseSettings):
     @property
     def sim_path(self) -> Path:
         return self.sim_database or self.data_dir / "sim.db"
+
+    @property
+    def testbed_bin_dir(self) -> Path:
+        return self.testbed_bin or Path.home() / ".cache" / "legato" / "testbed" / "current" / "bin"
 
     @property
     def tokens_path(self) -> Path:

@@ -20,6 +20,7 @@ from legato.topology import load_topology, topology_summary
 def prepare_continuum(settings: Settings) -> dict:
     """Load the topology into the inventory and seed the simulator (a no-op once seeded: the
     simulated infrastructure keeps its state across restarts, like a real one)."""
+    from legato.adapters.registry import start_shared_clusters
     from legato.adapters.sim_continuum import SimContinuum
     from legato.adapters.sim_profiles import apply_profile
 
@@ -29,6 +30,7 @@ def prepare_continuum(settings: Settings) -> dict:
     sim.seed(topology)
     apply_profile(sim, settings.sim_profile)
     Inventory(settings.inventory_url).load_topology(topology)
+    start_shared_clusters(settings)
     return topology_summary(topology)
 
 

@@ -71,7 +71,7 @@ class Inventory(ProposalRecords, FederationRecords):
             known_hosts = set(s.exec(select(HostRow.id)))
             known_clusters = set(s.exec(select(ClusterRow.id)))
             for site in topology.sites.values():
-                row = SiteRow(**site.model_dump(exclude={"hosts", "clusters"}))
+                row = SiteRow(**site.model_dump(exclude={"hosts", "clusters", "backend"}))
                 if site.id in known_sites:
                     s.merge(row)
                 else:

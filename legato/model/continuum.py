@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from legato.model.backends import SiteBackends
 from legato.model.service import Name
 
 
@@ -59,6 +60,7 @@ class Site(BaseModel):
     carbon_g_per_kwh: float = Field(default=200, ge=0)
     hosts: list[Host] = Field(default_factory=list)
     clusters: list[Cluster] = Field(default_factory=list)
+    backend: SiteBackends = Field(default_factory=SiteBackends, description="which backend serves each manager")
 
     @property
     def features(self) -> set[str]:

@@ -1,0 +1,197 @@
+"""MCM on kwok: every cluster is a real Kubernetes control plane (etcd, kube-apiserver,
+kube-controller-manager, kube-scheduler) started by `kwokctl --runtime binary` from the test bed's
+binaries, whose nodes are Node objects that kwok's controller keeps Ready and whose pods it runs.
+
+It rehearses a continuum of real API servers, schedulers and controllers on one machine, and is
+the test bed of everything Kubernetes-facing. What Legato knows of a cluster besides its nodes
+(site, owner) is a small JSON file per cluster, written before the control plane starts, so a
+crash mid-create leaves something `delete_cluster` can find and remove."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from pathlib import Path
+
+from kubernetes import client
+
+from legato.adapters.errors import InvalidRequest, NotFound, TransientFault
+from legato.adapters.kube import call, client_from_kubeconfig
+from legato.adapters.mcm.nodes import create_nodes, drain, node_names
+from legato.model import Cluster, Host, Site
+from legato.model.service import NAME_PATTERN
+
+BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+
+
+class KwokMCM:
+    def __init__(self, sites: list[Site], bin_dir: Path, workdir: Path, start_timeout: float = 180) -> None:
+        self.sites = {s.id: s for s in sites}
+        self.hosts = {h.id: h.model_copy(update={"site": s.id}) for s in sites for h in s.hosts}
+        self.bin_dir, self.workdir, self.start_timeout = bin_dir, workdir, start_timeout
+        self.meta_dir = workdir / "legato"
+        self._clients: dict[str, client.ApiClient] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # ---- what Legato records per cluster
+
+    def _meta(self, cluster_id: str) -> dict | None:
+        path = self.meta_dir / f"{cluster_id}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def _write_meta(self, cluster_id: str, meta: dict) -> None:
+        self.meta_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.meta_dir / f".{cluster_id}.json"
+        tmp.write_text(json.dumps(meta))
+        tmp.replace(self.meta_dir / f"{cluster_id}.json")
+
+    def _kubeconfig(self, cluster_id: str) -> Path:
+        return self.workdir / "clusters" / cluster_id / "kubeconfig.yaml"
+
+    # ---- KubeClusters, for the Kubernetes WDM
+
+    async def api_client(self, cluster_id: str) -> client.ApiClient:
+        if self._meta(cluster_id) is None or not self._kubeconfig(cluster_id).exists():
+            raise NotFound(f"cluster {cluster_id} is not a kwok cluster of this MCM")
+        if cluster_id not in self._clients:
+            self._clients[cluster_id] = client_from_kubeconfig(self._kubeconfig(cluster_id))
+        return self._clients[cluster_id]
+
+    async def kube_cluster_ids(self) -> list[str]:
+        return sorted(p.stem for p in self.meta_dir.glob("*.json")) if self.meta_dir.exists() else []
+
+    # ---- MCM
+
+    async def list_clusters(self, site: str | None = None) -> list[Cluster]:
+        found = [await self.get_cluster(c) for c in await self.kube_cluster_ids()]
+        return [c for c in found if c is not None and (site is None or c.site == site)]
+
+    async def get_cluster(self, cluster_id: str) -> Cluster | None:
+        meta = self._meta(cluster_id)
+        if meta is None:
+            return None
+        try:
+            hosts = await node_names(cluster_id, client.CoreV1Api(await self.api_client(cluster_id)))
+        except NotFound:
+            hosts = []  # recorded, control plane not created yet
+        return Cluster(id=cluster_id, site=meta["site"], hosts=hosts, shared=meta["shared"], service_id=meta["owner"])
+
+    async def create_cluster(self, op_id: str, cluster_id: str, site: str, host_ids: list[str], owner: str) -> Cluster:
+        return await self._create(cluster_id, site, host_ids, owner or None, shared=False)
+
+    async def start_shared_clusters(self) -> list[Cluster]:
+        """The topology's clusters at kwok sites (shared by every service), started if not running."""
+        return [
+            await self._create(c.id, s.id, c.hosts, None, shared=True) for s in self.sites.values() for c in s.clusters
+        ]
+
+    async def _create(
+        self, cluster_id: str, site: str, host_ids: list[str], owner: str | None, shared: bool
+    ) -> Cluster:
+        if not re.fullmatch(NAME_PATTERN, cluster_id):
+            raise InvalidRequest(f"cluster id {cluster_id!r} is not a DNS-1123 label")
+        if site not in self.sites:
+            raise InvalidRequest(f"site {site} is not served by the kwok MCM")
+        hosts = self._site_hosts(site, host_ids)
+        async with self._lock(cluster_id):
+            meta = self._meta(cluster_id)
+            if meta is not None and (meta["site"], meta["owner"]) != (site, owner):
+                raise InvalidRequest(f"cluster {cluster_id} already exists")
+            if meta is None and not hosts:
+                raise InvalidRequest(f"cluster {cluster_id}: a cluster needs at least one host")
+            self._write_meta(cluster_id, {"site": site, "owner": owner, "shared": shared})
+            await self._control_plane_up(cluster_id)
+            await create_nodes(cluster_id, client.CoreV1Api(await self.api_client(cluster_id)), hosts)
+        return await self.get_cluster(cluster_id)  # type: ignore[return-value]
+
+    async def add_nodes(self, op_id: str, cluster_id: str, host_ids: list[str]) -> Cluster:
+        meta = self._meta(cluster_id)
+        if meta is None:
+            raise NotFound(f"cluster {cluster_id} does not exist")
+        hosts = self._site_hosts(meta["site"], host_ids)
+        await create_nodes(cluster_id, client.CoreV1Api(await self.api_client(cluster_id)), hosts)
+        return await self.get_cluster(cluster_id)  # type: ignore[return-value]
+
+    async def remove_nodes(self, op_id: str, cluster_id: str, host_ids: list[str]) -> Cluster | None:
+        """Drain first (refused if the rest cannot hold the pods), then delete the Node objects."""
+        if self._meta(cluster_id) is None:
+            return None
+        core = client.CoreV1Api(await self.api_client(cluster_id))
+        gone = [h for h in dict.fromkeys(host_ids) if h in await node_names(cluster_id, core)]
+        if gone:
+            await drain(cluster_id, core, gone)
+            for name in gone:
+                await call(cluster_id, lambda n=name: core.delete_node(n))
+        return await self.get_cluster(cluster_id)
+
+    async def delete_cluster(self, op_id: str, cluster_id: str) -> None:
+        meta = self._meta(cluster_id)
+        if meta is None:
+            return
+        if meta["shared"]:
+            raise InvalidRequest(f"cluster {cluster_id} is a shared cluster of the topology, not Legato's")
+        async with self._lock(cluster_id):
+            self._clients.pop(cluster_id, None)
+            if (self.workdir / "clusters" / cluster_id).exists():
+                await self._kwokctl(cluster_id, "delete", "cluster")
+            (self.meta_dir / f"{cluster_id}.json").unlink(missing_ok=True)
+
+    # ---- helpers
+
+    def _site_hosts(self, site: str, host_ids: list[str]) -> list[Host]:
+        for host_id in host_ids:
+            if host_id not in self.hosts or self.hosts[host_id].site != site:
+                raise InvalidRequest(f"host {host_id} does not exist at site {site}")
+        return [self.hosts[h] for h in dict.fromkeys(host_ids)]
+
+    def _lock(self, cluster_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(cluster_id, asyncio.Lock())
+
+    async def _control_plane_up(self, cluster_id: str) -> None:
+        """Create the control plane, or restart one whose processes are gone (after a reboot)."""
+        if self._kubeconfig(cluster_id).exists() and await self._answers(cluster_id):
+            return
+        if (self.workdir / "clusters" / cluster_id).exists():
+            try:
+                await self._kwokctl(cluster_id, "start", "cluster")
+                if await self._answers(cluster_id):
+                    return
+            except TransientFault:
+                pass
+            await self._kwokctl(cluster_id, "delete", "cluster")  # half made: start again
+        flags = [f"--{b if b != 'kwok' else 'kwok-controller'}-binary={self.bin_dir / b}" for b in BINARIES]
+        await self._kwokctl(cluster_id, "create", "cluster", "--runtime=binary", "--kubeconfig=", "--quiet-pull",
+                            f"--wait={self.start_timeout:g}s", *flags)  # fmt: skip
+        self._clients.pop(cluster_id, None)
+        if not await self._answers(cluster_id):
+            raise TransientFault(f"cluster {cluster_id}: the API server does not answer after kwokctl create")
+
+    async def _answers(self, cluster_id: str) -> bool:
+        self._clients.pop(cluster_id, None)
+        try:
+            core = client.CoreV1Api(await self.api_client(cluster_id))
+            await call(cluster_id, lambda: core.list_namespace(_request_timeout=5))
+            return True
+        except (TransientFault, NotFound):
+            return False
+
+    async def _kwokctl(self, cluster_id: str, *args: str) -> str:
+        exe = self.bin_dir / "kwokctl"
+        if not exe.exists():
+            raise InvalidRequest(f"kwokctl not found in {self.bin_dir}: run scripts/testbed.sh")
+        env = {**os.environ, "KWOK_WORKDIR": str(self.workdir)}
+        proc = await asyncio.create_subprocess_exec(
+            str(exe), f"--name={cluster_id}", *args, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), self.start_timeout + 30)
+        except TimeoutError:
+            proc.kill()
+            raise TransientFault(f"cluster {cluster_id}: kwokctl {' '.join(args[:2])} timed out") from None
+        text = out.decode(errors="replace")
+        if proc.returncode != 0:
+            raise TransientFault(f"cluster {cluster_id}: kwokctl {' '.join(args[:2])} failed: {text[-600:]}")
+        return text

@@ -1,0 +1,205 @@
+"""WDM on Kubernetes: each workload is a Deployment and a Service of the same deterministic name
+(the workload id) in namespace `legato`, applied server-side, so a retry changes nothing.
+
+Rollouts are the Deployment controller's (RollingUpdate, maxSurge 1, maxUnavailable 0); readiness
+is read from observedGeneration / updatedReplicas / availableReplicas; scaling goes through the
+scale subresource. Only objects labelled as Legato's are ever deleted. Credentials come from the
+MCM (`KubeClusters`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kubernetes import client
+
+from legato.adapters.kube import (
+    APPLY,
+    FIELD_MANAGER,
+    MANAGED_BY,
+    MERGE,
+    NAMESPACE,
+    KubeClusters,
+    call,
+    call_or_none,
+)  # fmt: skip
+from legato.adapters.wdm import WorkloadMetrics, WorkloadSpec, WorkloadStatus
+
+FEATURE_LABEL = "feature.legato.io/"
+VERSION = "legato.io/version"
+WORKLOAD = "legato.io/workload"
+GPU = "nvidia.com/gpu"
+
+
+def image_ref(image: str, version: str) -> str:
+    """`image:version`, unless the image already names a tag or a digest."""
+    last = image.rsplit("/", 1)[-1]
+    return image if ":" in last or "@" in image else f"{image}:{version}"
+
+
+def labels_of(spec: WorkloadSpec) -> dict[str, str]:
+    return {**MANAGED_BY, WORKLOAD: spec.id, "legato.io/service": spec.service_id,
+            "legato.io/component": spec.component, "legato.io/tenant": spec.tenant}  # fmt: skip
+
+
+def deployment(spec: WorkloadSpec) -> dict[str, Any]:
+    resources = {"cpu": f"{spec.cpu:g}", "memory": f"{spec.memory_mb}Mi"} | ({GPU: str(spec.gpu)} if spec.gpu else {})
+    container = {
+        "name": spec.component, "image": image_ref(spec.image, spec.version),
+        "resources": {"requests": resources, "limits": resources},
+        "ports": [{"containerPort": p} for p in spec.ports],
+        "env": [{"name": k, "value": v} for k, v in sorted(spec.env.items())],
+    }  # fmt: skip
+    # The spec's own labels need not be valid Kubernetes label keys: kept whole in one annotation.
+    annotations = {VERSION: spec.version, "legato.io/labels": json.dumps(spec.labels, sort_keys=True)}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": spec.id, "namespace": NAMESPACE, "labels": labels_of(spec), "annotations": annotations},
+        "spec": {
+            "replicas": spec.replicas,
+            "selector": {"matchLabels": {WORKLOAD: spec.id}},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {
+                "metadata": {"labels": labels_of(spec), "annotations": {VERSION: spec.version}},
+                "spec": {"containers": [container],
+                         "nodeSelector": {f"{FEATURE_LABEL}{f}": "true" for f in sorted(spec.features)}},
+            },
+        },
+    }  # fmt: skip
+
+
+def service(spec: WorkloadSpec) -> dict[str, Any]:
+    ports = spec.ports or [80]
+    return {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": spec.id, "namespace": NAMESPACE, "labels": labels_of(spec)},
+        "spec": {"selector": {WORKLOAD: spec.id},
+                 "ports": [{"name": f"p{p}", "port": p, "targetPort": p} for p in ports]},
+    }  # fmt: skip
+
+
+def rollout_done(d: client.V1Deployment) -> bool:
+    """The controller has seen the latest spec and every replica runs it (no old ones left)."""
+    s, want = d.status, d.spec.replicas or 0
+    return (
+        s is not None
+        and (s.observed_generation or 0) >= (d.metadata.generation or 0)
+        and (s.updated_replicas or 0) == want
+        and (s.replicas or 0) == want
+    )
+
+
+class KubernetesWDM:
+    """Workloads on the Kubernetes clusters an MCM (kwok, kubeconfig) gives access to."""
+
+    def __init__(self, clusters: KubeClusters) -> None:
+        self.clusters = clusters
+
+    async def _apis(self, cluster_id: str) -> tuple[client.AppsV1Api, client.CoreV1Api]:
+        api = await self.clusters.api_client(cluster_id)
+        return client.AppsV1Api(api), client.CoreV1Api(api)
+
+    async def deploy(self, op_id: str, cluster_id: str, spec: WorkloadSpec) -> WorkloadStatus:
+        apps, core = await self._apis(cluster_id)
+        await self._ensure_namespace(cluster_id, core)
+        opts = {"field_manager": FIELD_MANAGER, "force": True, "_content_type": APPLY}
+        await call(cluster_id, lambda: apps.patch_namespaced_deployment(spec.id, NAMESPACE, deployment(spec), **opts))
+        await call(cluster_id, lambda: core.patch_namespaced_service(spec.id, NAMESPACE, service(spec), **opts))
+        return await self._status(cluster_id, spec.id)  # type: ignore[return-value]
+
+    async def _ensure_namespace(self, cluster_id: str, core: client.CoreV1Api) -> None:
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": MANAGED_BY}}
+        await call(cluster_id, lambda: core.patch_namespace(NAMESPACE, body, field_manager=FIELD_MANAGER,
+                                                            force=True, _content_type=APPLY))  # fmt: skip
+
+    async def status(self, cluster_id: str, workload_id: str) -> WorkloadStatus | None:
+        return await self._status(cluster_id, workload_id)
+
+    async def _status(self, cluster_id: str, workload_id: str) -> WorkloadStatus | None:
+        apps, core = await self._apis(cluster_id)
+        d = await call_or_none(cluster_id, lambda: apps.read_namespaced_deployment(workload_id, NAMESPACE))
+        if d is None:
+            return None
+        svc = await call_or_none(cluster_id, lambda: core.read_namespaced_service(workload_id, NAMESPACE))
+        return to_status(cluster_id, d, svc)
+
+    async def scale(self, op_id: str, cluster_id: str, workload_id: str, replicas: int) -> WorkloadStatus:
+        apps, _ = await self._apis(cluster_id)
+        body = {"spec": {"replicas": replicas}}
+        await call(cluster_id, lambda: apps.patch_namespaced_deployment_scale(workload_id, NAMESPACE, body))
+        return await self._status(cluster_id, workload_id)  # type: ignore[return-value]
+
+    async def upgrade(self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str) -> WorkloadStatus:
+        """A new pod template; the Deployment controller rolls it out (maxUnavailable 0)."""
+        apps, _ = await self._apis(cluster_id)
+        d = await call(cluster_id, lambda: apps.read_namespaced_deployment(workload_id, NAMESPACE))
+        container = d.spec.template.spec.containers[0].name
+        patch = {
+            "metadata": {"annotations": {VERSION: version}},
+            "spec": {"template": {"metadata": {"annotations": {VERSION: version}},
+                                  "spec": {"containers": [{"name": container, "image": image_ref(image, version)}]}}},
+        }  # fmt: skip
+        await call(cluster_id, lambda: apps.patch_namespaced_deployment(workload_id, NAMESPACE, patch,
+                                                                        _content_type=MERGE))  # fmt: skip
+        return await self._status(cluster_id, workload_id)  # type: ignore[return-value]
+
+    async def remove(self, op_id: str, cluster_id: str, workload_id: str) -> None:
+        """Deletes the Deployment (its ReplicaSets and Pods go with it) and the Service, if Legato's."""
+        apps, core = await self._apis(cluster_id)
+        for read, delete in (
+            (apps.read_namespaced_deployment, apps.delete_namespaced_deployment),
+            (core.read_namespaced_service, core.delete_namespaced_service),
+        ):
+            found = await call_or_none(cluster_id, lambda r=read: r(workload_id, NAMESPACE))
+            if found is None or (found.metadata.labels or {}).items() < MANAGED_BY.items():
+                continue
+            await call_or_none(cluster_id, lambda d=delete: d(workload_id, NAMESPACE,
+                                                               propagation_policy="Background"))  # fmt: skip
+
+    async def list_workloads(self, cluster_id: str | None = None) -> list[WorkloadStatus]:
+        ids = [cluster_id] if cluster_id else await self.clusters.kube_cluster_ids()
+        found: list[WorkloadStatus] = []
+        selector = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+        for cid in ids:
+            apps, core = await self._apis(cid)
+            ds = await call(cid, lambda a=apps: a.list_namespaced_deployment(NAMESPACE, label_selector=selector))
+            svcs = await call(cid, lambda c=core: c.list_namespaced_service(NAMESPACE, label_selector=selector))
+            by_name = {s.metadata.name: s for s in svcs.items}
+            found += [to_status(cid, d, by_name.get(d.metadata.name)) for d in ds.items]
+        return found
+
+    async def metrics(self, cluster_id: str, workload_id: str) -> WorkloadMetrics | None:
+        """Without a metrics pipeline, the error rate is the share of the workload's pods that are not
+        ready or have restarted: what the cluster itself can tell about a bad version."""
+        apps, core = await self._apis(cluster_id)
+        d = await call_or_none(cluster_id, lambda: apps.read_namespaced_deployment(workload_id, NAMESPACE))
+        if d is None:
+            return None
+        pods = (await call(cluster_id, lambda: core.list_namespaced_pod(
+            NAMESPACE, label_selector=f"{WORKLOAD}={workload_id}"))).items  # fmt: skip
+        bad = sum(1 for p in pods if not pod_healthy(p))
+        version = (d.metadata.annotations or {}).get(VERSION, "")
+        return WorkloadMetrics(id=workload_id, version=version, error_rate=bad / len(pods) if pods else 0.0)
+
+
+def pod_healthy(pod: client.V1Pod) -> bool:
+    ready = any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+    restarts = sum(c.restart_count for c in (pod.status.container_statuses or []))
+    return ready and restarts == 0
+
+
+def to_status(cluster_id: str, d: client.V1Deployment, svc: client.V1Service | None) -> WorkloadStatus:
+    """`ready_replicas` stays below `replicas` until the rollout is done, so `ready` means every
+    replica runs the target template and is available (as the sim backend reports it)."""
+    want = d.spec.replicas or 0
+    available = (d.status.available_replicas or 0) if d.status else 0
+    ready = min(available, want if rollout_done(d) else max(0, want - 1))
+    labels, annotations = d.metadata.labels or {}, d.metadata.annotations or {}
+    endpoint = None
+    if svc is not None and svc.spec.cluster_ip and svc.spec.ports:
+        endpoint = f"{svc.spec.cluster_ip}:{svc.spec.ports[0].port}"
+    return WorkloadStatus(
+        id=d.metadata.name, cluster=cluster_id, component=labels.get("legato.io/component", ""),
+        service_id=labels.get("legato.io/service", ""), version=annotations.get(VERSION, ""), replicas=want,
+        ready_replicas=ready, endpoint=endpoint,
+    )  # fmt: skip
