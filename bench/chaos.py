@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -192,7 +193,8 @@ async def audit(stack: Stack, report: ChaosReport) -> None:
 
 async def run_chaos(root: Path, services: int = 200, concurrency: int = 20, seed: int = 7,
                     kill_every: tuple[float, float] = (3.0, 8.0), server_restarts: int = 2,
-                    transient_rate: float = 0.10, permanent_rate: float = 0.05) -> ChaosReport:
+                    transient_rate: float = 0.10, permanent_rate: float = 0.05,
+                    on_audit: Callable[[ChaosReport], None] | None = None) -> ChaosReport:
     rng = random.Random(seed)
     server = DevServer(root / "temporal.db", port=free_port(), ui_port=None, log_file=root / "temporal.log")
     server.start()
@@ -218,6 +220,9 @@ async def run_chaos(root: Path, services: int = 200, concurrency: int = 20, seed
             stack.sim.clear_faults()
             await _quiescent(stack, timeout=600)
             await audit(stack, report)
+            report.seconds = time.monotonic() - started
+            if on_audit is not None:  # the figures, before the teardown
+                on_audit(report)
     finally:
         server.stop()
     report.seconds = time.monotonic() - started
@@ -231,11 +236,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="legato-chaos-") as root:
-        report = asyncio.run(run_chaos(Path(root), args.services, args.concurrency, args.seed))
-    for line in report.lines():
-        print(line)
-    print("verdict:", "PASS" if report.clean else "FAIL")
+        report = asyncio.run(run_chaos(Path(root), args.services, args.concurrency, args.seed, on_audit=_print))
+    print(f"torn down after {report.seconds:.0f} s")
     sys.exit(0 if report.clean else 1)
+
+
+def _print(report: ChaosReport) -> None:
+    for line in report.lines():
+        print(line, flush=True)
+    print("verdict:", "PASS" if report.clean else "FAIL", flush=True)
 
 
 if __name__ == "__main__":

@@ -124,11 +124,13 @@ async def get_service(service_id: str, request: Request, caller: Caller = Depend
         return await _just_started(await temporal(request), service_id, caller)
     if not caller.sees(row.tenant):
         raise HTTPException(404, f"service '{service_id}' not found")
+    # The workflow's state first, then what the inventory holds: a state the workflow reached has
+    # its resources recorded already, so the answer never shows `active` with a connection missing.
+    live = await _live_status(await temporal(request), service_id)
     components, connections, federated = await asyncio.gather(
         asyncio.to_thread(inventory.components, service_id), asyncio.to_thread(inventory.connections, service_id),
         asyncio.to_thread(inventory.federated_parts, service_id),
     )
-    live = await _live_status(await temporal(request), service_id)
     detail = ServiceDetail(
         **row.model_dump(exclude={"placement", "endpoints"}),
         workflow_id=service_workflow_id(service_id),
