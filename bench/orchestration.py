@@ -137,8 +137,9 @@ async def day2_latency(client: Client, spec: ServiceSpec, rounds: int = 5) -> tu
     return statistics.median(accepted), statistics.median(completed)
 
 
-async def main(quick: bool) -> None:
-    sizes, concurrencies = ((3, 10), (1, 10)) if quick else ((3, 10, 30), (1, 10, 100))
+async def main(quick: bool, sizes: tuple[int, ...] = (), concurrencies: tuple[int, ...] = ()) -> None:
+    default = ((3, 10), (1, 10)) if quick else ((3, 10, 30), (1, 10, 100))
+    sizes, concurrencies = sizes or default[0], concurrencies or default[1]
     with tempfile.TemporaryDirectory(prefix="legato-bench-") as tmp:
         root = Path(tmp)
         topology = root / "bench.yaml"
@@ -184,4 +185,7 @@ async def main(quick: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="C in (3, 10), concurrency in (1, 10)")
-    asyncio.run(main(parser.parse_args().quick))
+    parser.add_argument("--sizes", type=int, nargs="*", default=(), help="only these component counts")
+    parser.add_argument("--concurrency", type=int, nargs="*", default=(), help="only these concurrencies")
+    args = parser.parse_args()
+    asyncio.run(main(args.quick, tuple(args.sizes), tuple(args.concurrency)))

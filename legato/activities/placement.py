@@ -5,7 +5,7 @@ import time
 
 from temporalio import activity
 
-from legato.activities.base import ActivityGroup
+from legato.activities.base import ActivityGroup, maps_adapter_errors
 from legato.activities.contracts import PlaceComponent, PlaceRequest, PlanGrowth, SiteChoice
 from legato.federation.decide import decide
 from legato.federation.partners import Federation
@@ -25,6 +25,7 @@ class PlacementActivities(ActivityGroup):
         self.partners = list(federation.partners.values()) if federation else []
 
     @activity.defn(name="placement.place")
+    @maps_adapter_errors  # heartbeats while it waits for the continuum's copy, which decisions share in turn
     async def place(self, request: PlaceRequest) -> PlacementDecision:
         usage = await self.record(self.inventory.cluster_usage)
 
@@ -46,6 +47,7 @@ class PlacementActivities(ActivityGroup):
         return decision
 
     @activity.defn(name="placement.place_component")
+    @maps_adapter_errors
     async def place_component(self, req: PlaceComponent) -> SiteChoice:
         """Where a moved component goes, the others staying put."""
         usage = await self.record(self.inventory.cluster_usage)
@@ -58,6 +60,7 @@ class PlacementActivities(ActivityGroup):
         return SiteChoice(plan=plan, reason=reason, rejected=rejected)
 
     @activity.defn(name="placement.plan_growth")
+    @maps_adapter_errors
     async def plan_growth(self, req: PlanGrowth) -> SiteChoice:
         """Room for more replicas on the component's cluster, or the hosts to add to make it."""
         usage = await self.record(self.inventory.cluster_usage)
