@@ -95,6 +95,10 @@ class Stack:
             resp = await client.delete(f"/v1/services/{service_id}")
         assert resp.status_code == 202, resp.text
         await self.wait_state(service_id, {"terminated"}, tenant=tenant)
+        self.assert_nothing_left(service_id)
+
+    def assert_nothing_left(self, service_id: str) -> None:
+        """No host, cluster, workload or link of the service in the simulator or the inventory."""
         left = self.sim.leftovers(service_id)
         assert left == {k: 0 for k in left}, f"leaked in the sim: {left}"
         assert self.inventory_hosts(service_id) == set()

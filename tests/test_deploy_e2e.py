@@ -5,14 +5,6 @@ import pytest
 from tests.specs import example, scale_path_spec
 
 
-async def assert_nothing_left(stack, service_id: str) -> None:
-    left = stack.sim.leftovers(service_id)
-    assert left == {k: 0 for k in left}, f"leaked in the sim: {left}"
-    assert stack.inventory_hosts(service_id) == set()
-    assert stack.inventory.components(service_id) == []
-    assert stack.inventory.connections(service_id) == []
-
-
 async def test_video_analytics_deploys_to_active_and_inventory_matches_sim(stack):
     service_id = await stack.deploy(example("video-analytics"))
     svc = await stack.wait_state(service_id, {"active", "failed"})
@@ -47,7 +39,7 @@ async def test_video_analytics_deploys_to_active_and_inventory_matches_sim(stack
         await stack.wait_state(service_id, {"terminated"})
         again = await client.delete(f"/v1/services/{service_id}")
         assert again.status_code == 409
-    await assert_nothing_left(stack, service_id)
+    stack.assert_nothing_left(service_id)
 
 
 async def test_scale_path_grows_shared_cluster_and_gives_hosts_back(stack):
@@ -62,7 +54,7 @@ async def test_scale_path_grows_shared_cluster_and_gives_hosts_back(stack):
     async with stack.http() as client:
         assert (await client.delete(f"/v1/services/{service_id}")).status_code == 202
     await stack.wait_state(service_id, {"terminated"})
-    await assert_nothing_left(stack, service_id)
+    stack.assert_nothing_left(service_id)
     # The shared cluster is back to its own nodes, and still exists.
     assert not set(plan["add_hosts"]) & set(stack.sim.cluster(plan["cluster"]).hosts)
 
@@ -97,7 +89,7 @@ async def test_permanent_failure_at_any_step_rolls_back_without_leaks(stack, kin
             assert state == "compensated", svc["steps"]
         elif name != "place" and not name.startswith(("ready@", "reuse-cluster@")):
             assert steps.get(f"undo {name}") == "compensated", (name, svc["steps"])
-    await assert_nothing_left(stack, service_id)
+    stack.assert_nothing_left(service_id)
     assert stack.inventory.service(service_id).state == "failed"
 
 
@@ -117,7 +109,7 @@ async def test_transient_faults_everywhere_still_end_active_without_duplicates(s
         async with stack.http() as client:
             assert (await client.delete(f"/v1/services/{service_id}")).status_code == 202
         await stack.wait_state(service_id, {"terminated"})
-        await assert_nothing_left(stack, service_id)
+        stack.assert_nothing_left(service_id)
 
 
 async def test_deferred_deployment_waits_for_not_before(stack):

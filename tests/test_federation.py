@@ -16,7 +16,6 @@ from legato.federation.signing import SCHEME, sign_request
 from legato.model.federation import partner_tenant
 from tests.federation import DOWN, HOME, PARTNER, federated_pair
 from tests.stack import TOKENS
-from tests.test_deploy_e2e import assert_nothing_left
 
 ROAMING = {
     "name": "roaming-app",
@@ -86,7 +85,6 @@ async def test_roaming_users_are_served_by_the_partner_and_terminate_removes_bot
     assert (edge.replicas, edge.version) == (3, "1.1")
 
     await home.stack.remove(service_id)
-    await assert_nothing_left(home.stack, service_id)
     assert home.stack.inventory.federated_parts(service_id) == []
     await assert_gone_at_partner(partner.stack, remote_id)
 
@@ -101,7 +99,7 @@ async def test_partner_down_fails_cleanly_after_retries_with_nothing_left(pair):
     assert "unreachable" in svc["error"] and "gave up after 3 attempts" in svc["error"], svc["error"]
     assert {f["partner"] for f in svc["placement"]["federated"]} == {DOWN}
     assert {s["name"]: s["state"] for s in svc["steps"]}[f"undo federate@{DOWN}"] == "compensated"
-    await assert_nothing_left(home.stack, service_id)
+    home.stack.assert_nothing_left(service_id)
     assert home.stack.inventory.federated_parts(service_id) == []
 
 
@@ -113,7 +111,7 @@ async def test_partner_over_quota_is_refused_with_a_reason(pair):
     svc = await home.stack.wait_state(service_id, {"active", "failed"}, timeout=120)
     assert svc["state"] == "failed"
     assert "PartnerRefused" in svc["error"] and "quota exceeded: 16.5 vCPU asked" in svc["error"], svc["error"]
-    await assert_nothing_left(home.stack, service_id)
+    home.stack.assert_nothing_left(service_id)
     request_id = f"{service_id}.{PARTNER}"
     assert partner.stack.inventory.service(remote_service_id(HOME, request_id)) is None
 
