@@ -14,8 +14,8 @@ from legato.activities.base import ActivityGroup, maps_adapter_errors
 from legato.activities.contracts import ExecuteProposal, RebalanceScan
 from legato.inventory import Inventory
 from legato.inventory.live import LiveContinuum
-from legato.model.proposals import Proposal
-from legato.placement.rebalance import Running, propose
+from legato.model.proposals import MoveOption, Proposal
+from legato.placement.rebalance import Running, best_move, by_gain
 from legato.workflows.contracts import service_workflow_id
 from legato.workflows.entity import OperationRecord
 
@@ -32,9 +32,14 @@ class RebalanceActivities(ActivityGroup):
         running = [Running(spec, sites) for spec, sites in await self.record(inv.running_services)]
         usage = await self.record(inv.cluster_usage)
 
-        def scan():
-            with self.live.use() as (_, index):
-                return propose(running, index, usage, req.min_gain)
+        def scan() -> list[MoveOption]:
+            options = []
+            for service in running:  # the shared copy is held one service at a time: deployments go on
+                with self.live.use() as (_, index):
+                    option = best_move(service, index, usage, req.min_gain)
+                if option is not None:
+                    options.append(option)
+            return by_gain(options)
 
         options = await asyncio.to_thread(scan)
         info = activity.info()

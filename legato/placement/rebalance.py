@@ -53,4 +53,9 @@ def propose(services: list[Running], topology: Topology | SiteIndex, usage: Clus
     """The best move of every service that has one worth making, largest gain first."""
     index = as_index(topology)
     options = [o for s in services if (o := best_move(s, index, usage, min_gain)) is not None]
+    return by_gain(options)
+
+
+def by_gain(options: list[MoveOption]) -> list[MoveOption]:
+    """Largest gain first; ties in service order, so runs are reproducible."""
     return sorted(options, key=lambda o: (-o.gain, o.service_id))

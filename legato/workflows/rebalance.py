@@ -13,7 +13,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import ExecuteProposal, RebalanceScan
     from legato.model.proposals import Proposal
-    from legato.workflows.options import OPERATION, STEP
+    from legato.workflows.options import OPERATION
 
 
 class RebalanceParams(BaseModel):
@@ -32,7 +32,8 @@ class Rebalance:
     @workflow.run
     async def run(self, params: RebalanceParams) -> RebalanceSummary:
         proposals: list[Proposal] = await workflow.execute_activity(
-            "rebalance.scan", RebalanceScan(min_gain=params.min_gain), result_type=list[Proposal], **STEP)
+            "rebalance.scan", RebalanceScan(min_gain=params.min_gain), result_type=list[Proposal],
+            **OPERATION)  # long on a large continuum; it heartbeats
         summary = RebalanceSummary(mode=params.mode, proposals=len(proposals))
         if params.mode == "auto":
             for p in proposals:  # one at a time: each move is checked against the continuum of its moment
