@@ -207,7 +207,10 @@ async def main(n_sites: int, n_hosts: int, n_services: int, rounds: int, deploys
                "LEGATO_TASK_QUEUE": settings.task_queue, "LEGATO_TOPOLOGY": str(topo_file),
                "LEGATO_API_TOKENS": settings.api_tokens.get_secret_value(),
                "LEGATO_API_TOKENS_FILE": str(settings.api_tokens_file), "LEGATO_SIM_PROFILE": "instant",
-               "LEGATO_LOG_FORMAT": "text"}
+               "LEGATO_LOG_FORMAT": "text",
+               # the seeded services exist in the inventory only, so a reconciliation would find every one
+               # drifted and a rebalancing would re-place them all: not what a running continuum does
+               "LEGATO_RECONCILE_EVERY_SECONDS": "86400", "LEGATO_REBALANCE_EVERY_SECONDS": "86400"}
         api = subprocess.Popen([sys.executable, "-m", "uvicorn", "legato.api.main:app", "--host", "127.0.0.1",
                                 "--port", str(settings.api_port), "--log-level", "warning"], env=env,
                                stdout=open(work / "api.log", "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115
