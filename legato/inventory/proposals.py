@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
+from legato.inventory.paging import page
 from legato.inventory.tables import ComponentRow, ProposalRow, ServiceRow
 from legato.model import ServiceSpec
 from legato.model.proposals import MoveOption, Proposal
@@ -57,13 +58,9 @@ class ProposalRecords:
     def proposals(self, tenant: str | None, state: str | None = None, offset: int = 0,
                   limit: int = 100) -> tuple[list[Proposal], int]:
         with self.session() as s:
-            query = select(ProposalRow)
-            if tenant is not None:
-                query = query.where(ProposalRow.tenant == tenant)
-            if state is not None:
-                query = query.where(ProposalRow.state == state)
-            rows = list(s.exec(query.order_by(col(ProposalRow.created_at).desc(), ProposalRow.id)))
-        return [Proposal.model_validate(r, from_attributes=True) for r in rows[offset:offset + limit]], len(rows)
+            rows, total = page(s, ProposalRow, [col(ProposalRow.created_at).desc(), ProposalRow.id], offset, limit,
+                               tenant=tenant, state=state)
+        return [Proposal.model_validate(r, from_attributes=True) for r in rows], total
 
     def proposal(self, proposal_id: str) -> Proposal | None:
         with self.session() as s:

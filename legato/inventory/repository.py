@@ -14,6 +14,7 @@ from sqlmodel import Session, col, delete, func, select, update
 from legato.inventory import outbox
 from legato.inventory.db import open_engine
 from legato.inventory.federation import FederationRecords
+from legato.inventory.paging import page
 from legato.inventory.proposals import ProposalRecords
 from legato.inventory.tables import (
     AreaRow,
@@ -302,17 +303,10 @@ class Inventory(ProposalRecords, FederationRecords):
                  brief: bool = False) -> tuple[list[ServiceRow], int]:
         """Newest first. `brief`: without the spec, placement and endpoints (a list page needs none of
         them; they are most of a row's bytes)."""
+        options = [defer(ServiceRow.spec), defer(ServiceRow.placement), defer(ServiceRow.endpoints)] if brief else []
         with self.session() as s:
-            query = select(ServiceRow)
-            if brief:
-                query = query.options(defer(ServiceRow.spec), defer(ServiceRow.placement), defer(ServiceRow.endpoints))
-            count = select(func.count()).select_from(ServiceRow)
-            if tenant is not None:
-                query = query.where(ServiceRow.tenant == tenant)
-                count = count.where(ServiceRow.tenant == tenant)
-            rows = s.exec(query.order_by(col(ServiceRow.created_at).desc(), col(ServiceRow.id).desc())
-                          .offset(offset).limit(limit)).all()
-            return list(rows), s.exec(count).one()
+            return page(s, ServiceRow, [col(ServiceRow.created_at).desc(), col(ServiceRow.id).desc()], offset, limit,
+                        options, tenant=tenant)
 
     def service(self, service_id: str) -> ServiceRow | None:
         with self.session() as s:
@@ -357,12 +351,7 @@ class Inventory(ProposalRecords, FederationRecords):
 
     def _page(self, table, offset: int, limit: int, site: str | None = None):
         with self.session() as s:
-            query = select(table)
-            count = select(func.count()).select_from(table)
-            if site is not None:
-                query, count = query.where(table.site == site), count.where(table.site == site)
-            rows = s.exec(query.order_by(table.id).offset(offset).limit(limit)).all()
-            return list(rows), s.exec(count).one()
+            return page(s, table, [table.id], offset, limit, site=site)
 
     def findings_seen(self, rows: list[FindingRow]) -> None:
         """Record one scan: new findings appear, seen ones are refreshed, the rest are resolved."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlmodel import col, func, select
 
 from legato.inventory.outbox import add_event, tmf_service
+from legato.inventory.paging import page
 from legato.inventory.repository import Inventory
 from legato.inventory.tables import ServiceRow
 from legato.inventory.tmf_tables import (
@@ -47,20 +48,28 @@ class TmfRecords:
             add_event(s, row.tenant, event_type, row.body)
 
     def specification_deleted(self, row: ServiceSpecificationRow) -> None:
+        self._delete_once(ServiceSpecificationRow, row.id, "ServiceSpecificationDeleteEvent")
+
+    def _insert_once(self, row, event_type: str) -> None:
+        """Insert a row unless it is there (its writers may run twice) with its create event."""
         with self.session() as s:
-            found = s.get(ServiceSpecificationRow, row.id)
-            if found is not None:
-                s.delete(found)
-                add_event(s, row.tenant, "ServiceSpecificationDeleteEvent", row.body)
+            if s.get(type(row), row.id) is None:
+                s.add(row)
+                add_event(s, row.tenant, event_type, row.body)
+
+    def _delete_once(self, table, row_id: str, event_type: str) -> None:
+        """Delete a row if it is there, with its delete event (as it was)."""
+        with self.session() as s:
+            row = s.get(table, row_id)
+            if row is not None:
+                s.delete(row)
+                add_event(s, row.tenant, event_type, row.body)
 
     # --- TMF641 ------------------------------------------------------------------------------
 
     def order_accepted(self, row: ServiceOrderRow) -> None:
         """Insert once (the API and the order's workflow both call it) with its create event."""
-        with self.session() as s:
-            if s.get(ServiceOrderRow, row.id) is None:
-                s.add(row)
-                add_event(s, row.tenant, "ServiceOrderCreateEvent", row.body)
+        self._insert_once(row, "ServiceOrderCreateEvent")
 
     def order(self, order_id: str) -> ServiceOrderRow | None:
         with self.session() as s:
@@ -68,12 +77,8 @@ class TmfRecords:
 
     def orders(self, tenant: str | None, state: str | None, offset: int, limit: int) -> tuple[list, int]:
         with self.session() as s:
-            query, count = select(ServiceOrderRow), select(func.count()).select_from(ServiceOrderRow)
-            for column, value in ((ServiceOrderRow.tenant, tenant), (ServiceOrderRow.state, state)):
-                if value is not None:
-                    query, count = query.where(column == value), count.where(column == value)
-            rows = s.exec(query.order_by(col(ServiceOrderRow.created_at).desc()).offset(offset).limit(limit))
-            return list(rows), s.exec(count).one()
+            return page(s, ServiceOrderRow, [col(ServiceOrderRow.created_at).desc()], offset, limit,
+                        tenant=tenant, state=state)
 
     def order_changed(self, change: OrderChange) -> None:
         """The order's workflow's view (state, every item's state, notes, dates), newest version
@@ -109,17 +114,10 @@ class TmfRecords:
             return row
 
     def order_deleted(self, order_id: str) -> None:
-        with self.session() as s:
-            row = s.get(ServiceOrderRow, order_id)
-            if row is not None:
-                s.delete(row)
-                add_event(s, row.tenant, "ServiceOrderDeleteEvent", row.body)
+        self._delete_once(ServiceOrderRow, order_id, "ServiceOrderDeleteEvent")
 
     def cancel_created(self, row: CancelServiceOrderRow) -> None:
-        with self.session() as s:
-            if s.get(CancelServiceOrderRow, row.id) is None:
-                s.add(row)
-                add_event(s, row.tenant, "CancelServiceOrderCreateEvent", row.body)
+        self._insert_once(row, "CancelServiceOrderCreateEvent")
 
     def cancel(self, cancel_id: str) -> CancelServiceOrderRow | None:
         with self.session() as s:
@@ -127,12 +125,8 @@ class TmfRecords:
 
     def cancels(self, tenant: str | None, offset: int, limit: int) -> tuple[list, int]:
         with self.session() as s:
-            query, count = select(CancelServiceOrderRow), select(func.count()).select_from(CancelServiceOrderRow)
-            if tenant is not None:
-                query = query.where(CancelServiceOrderRow.tenant == tenant)
-                count = count.where(CancelServiceOrderRow.tenant == tenant)
-            rows = s.exec(query.order_by(col(CancelServiceOrderRow.created_at).desc()).offset(offset).limit(limit))
-            return list(rows), s.exec(count).one()
+            return page(s, CancelServiceOrderRow, [col(CancelServiceOrderRow.created_at).desc()], offset, limit,
+                        tenant=tenant)
 
     def cancel_changed(self, cancel_id: str, state: str, fields: dict | None = None) -> None:
         with self.session() as s:
