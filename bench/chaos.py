@@ -174,8 +174,11 @@ async def audit(stack: Stack, report: ChaosReport) -> None:
         sim_hosts = {h.id for h in hosts if h.service_id == r.id}
         inv_conns = {c.id for c in inv.connections(r.id)}
         sim_conns = {c.id for c in connections if c.service_id == r.id}
-        if recorded != actual or inv_hosts != sim_hosts or inv_conns != sim_conns:
-            report.disagreements.append(f"{r.id} ({r.state})")
+        differs = [f"{what}: inventory-only {sorted(map(str, a - b))} backend-only {sorted(map(str, b - a))}"
+                   for what, a, b in (("workloads", recorded, actual), ("hosts", inv_hosts, sim_hosts),
+                                      ("connections", inv_conns, sim_conns)) if a != b]
+        if differs:
+            report.disagreements.append(f"{r.id} ({r.state}) " + "; ".join(differs))
     for w in workloads:
         if w.service_id not in active:
             report.leaks.append(f"workload {w.id} of {w.service_id}")

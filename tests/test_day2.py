@@ -1,6 +1,7 @@
 """Day-2 operations through the HTTP API on a running service, with serving continuity measured
 by the simulator (ready replicas and the user traffic path over the whole operation)."""
 
+import asyncio
 import time
 
 from tests.specs import example, scale_path_spec
@@ -190,6 +191,24 @@ async def test_canary_on_a_full_gpu_cluster_grows_it_first(stack):
     [inference] = await component_workloads(stack, service_id, "inference")
     assert inference.version == "2.2.0"
     await stack.remove(service_id)
+
+
+async def test_teardown_outlasts_a_failing_drain_and_gives_every_grown_host_back(stack):
+    """The nodes a day-2 operation added are drained on teardown; a drain failing for good for a
+    while is retried like every undo, never skipped with its hosts left allocated."""
+    service_id = await active(stack, example("video-analytics"))
+    await operate(stack, service_id, "components/inference/upgrade", {
+        "version": "2.2.0", "strategy": "canary", "canary": {"replicas": 1, "observe_seconds": 0}})
+    stack.sim.set_fault("mcm.remove_nodes", permanent=True)
+    async with stack.http() as client:
+        assert (await client.delete(f"/v1/services/{service_id}")).status_code == 202
+    await stack.wait_state(service_id, {"terminating"})
+    await asyncio.sleep(3)  # several failed drains
+    assert (await stack.wait_state(service_id, {"terminating", "terminated"}))["state"] == "terminating"
+    stack.sim.clear_faults()
+    svc = await stack.wait_state(service_id, {"terminated"})
+    assert svc["error"] is None, svc["error"]
+    stack.assert_nothing_left(service_id)
 
 
 async def test_a_named_site_overrides_earlier_placement_rules(stack):

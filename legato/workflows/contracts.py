@@ -42,6 +42,9 @@ class ScaleClusterRequest(BaseModel):
     # For removal: the operation that allocated the hosts being given back (one for all), or per host.
     allocation_op_id: str | None = None
     allocations: dict[str, str] = Field(default_factory=dict)
+    # A rollback's shrink: retried until it succeeds like every undo (a permanent fault in draining
+    # must not leave the hosts allocated), instead of failing as an operator's shrink does.
+    undo: bool = False
 
 
 from legato.workflows.entity import ServiceEntity  # noqa: E402  (entity refers to ScaleClusterRequest)

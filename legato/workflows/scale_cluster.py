@@ -50,7 +50,7 @@ class ScaleCluster:
             # Draining may be refused (the rest cannot hold the workloads): then nothing is released.
             cluster = await workflow.execute_activity(
                 "mcm.remove_nodes", self._nodes_req(req, f"{wid}/remove-nodes", req.remove_hosts),
-                result_type=Cluster | None, **STEP)
+                result_type=Cluster | None, **(UNDO if req.undo else STEP))
             by_allocation: dict[str, list[str]] = {}
             for host in req.remove_hosts:
                 alloc = req.allocations.get(host) or req.allocation_op_id or allocation_op(wid)

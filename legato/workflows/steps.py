@@ -83,7 +83,7 @@ async def grow_cluster(ctx: Ctx, site: str, cluster: str, hosts: list[str], chil
     """ScaleCluster child; its undo (shrink and release) is registered first."""
     grow = ScaleClusterRequest(service_id=ctx.sid, site=site, cluster_id=cluster, add_hosts=hosts)
     shrink = ScaleClusterRequest(service_id=ctx.sid, site=site, cluster_id=cluster, remove_hosts=hosts,
-                                 allocation_op_id=allocation_op(child_id))
+                                 allocation_op_id=allocation_op(child_id), undo=True)
     step = f"scale-cluster@{site}"
     ctx.saga.register(Compensation(key=f"nodes@{site}", step=step, child=shrink, child_id=f"{child_id}/undo"))
     await ctx.progress.track(step, f"{cluster} += {', '.join(hosts)}",
