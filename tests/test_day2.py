@@ -117,6 +117,18 @@ async def test_move_failing_at_target_leaves_source_serving_and_nothing_at_targe
     assert analytics.cluster == "paris-cloud-k8s" and analytics.ready
 
 
+async def test_move_failing_after_the_target_deployed_keeps_the_inventory_on_the_source(stack):
+    service_id = await active(stack, example("video-analytics"))
+    stack.sim.set_fault("tcm.connect", permanent=True)  # the target is up; connecting it fails
+    record = await operate(stack, service_id, "components/analytics/move", {"placement": {"tiers": ["regional"]}})
+    assert record["state"] == "failed" and "keeps serving" in record["detail"], record
+    stack.sim.clear_faults()
+    [analytics] = await component_workloads(stack, service_id, "analytics")
+    [row] = [c for c in stack.inventory.components(service_id) if c.name == "analytics"]
+    assert (row.cluster, row.workload_id, row.site) == (analytics.cluster, analytics.id, "paris-cloud")
+    await stack.remove(service_id)
+
+
 async def test_move_without_feasible_target_is_refused_and_changes_nothing(stack):
     service_id = await active(stack, example("video-analytics"))
     before = await stack.sim_workloads(service_id)

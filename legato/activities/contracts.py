@@ -129,6 +129,23 @@ class SiteChoice(BaseModel):
     rejected: list[Candidate] = Field(default_factory=list)
 
 
+class RecordComponent(BaseModel):
+    """A component's inventory row as its workflow knows it (the fields of ComponentRow)."""
+
+    service_id: str
+    name: str
+    site: str
+    cluster: str
+    workload_id: str
+    image: str
+    version: str
+    replicas: int
+    cpu: float
+    memory_mb: int
+    gpu: int = 0
+    endpoint: str | None = None
+
+
 class RecordOperation(BaseModel):
     service_id: str
     record: dict

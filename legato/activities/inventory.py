@@ -3,8 +3,8 @@
 from temporalio import activity
 
 from legato.activities.base import ActivityGroup
-from legato.activities.contracts import RecordOperation, ServiceUpdate
-from legato.inventory.tables import ServiceOperationRow
+from legato.activities.contracts import RecordComponent, RecordOperation, ServiceUpdate
+from legato.inventory.tables import ComponentRow, ServiceOperationRow
 from legato.model import ServiceSpec
 
 
@@ -26,3 +26,7 @@ class InventoryActivities(ActivityGroup):
         if row.started_at and row.ended_at:
             row.duration_seconds = (row.ended_at - row.started_at).total_seconds()
         await self.record(self.inventory.operation_recorded, row)
+
+    @activity.defn(name="inventory.record_component")
+    async def record_component(self, req: RecordComponent) -> None:
+        await self.record(self.inventory.component_deployed, ComponentRow(**req.model_dump()))

@@ -11,7 +11,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from legato.activities.contracts import Disconnect, RemoveWorkload
+    from legato.activities.contracts import Disconnect, RecordComponent, RemoveWorkload
     from legato.model import ServiceSpec, ServiceState, ServiceStatus, SitePlan, Step
     from legato.workflows.entity import Compensation, ComponentState, ConnectionState
     from legato.workflows.options import UNDO
@@ -68,6 +68,7 @@ class MigrateWorkload:
             )
         except Exception as err:
             await saga.unwind()
+            await self._name_source_again(spec, source)
             raise ApplicationError(f"move of {name} failed before the switch, {source.site} keeps serving: "
                                    f"{error_text(err)}", type="MoveFailed", non_retryable=True) from None
 
@@ -88,6 +89,14 @@ class MigrateWorkload:
         links = [i for i, link in enumerate(spec.links) if name in (link.source, link.target)]
         areas = [i for i, area in enumerate(spec.user_areas) if spec.entry_component(area) == name]
         return links, areas
+
+    @staticmethod
+    async def _name_source_again(spec: ServiceSpec, source: ComponentState) -> None:
+        """Deploying the target wrote it into the component's inventory row and removing it dropped
+        the row; the source still serves, so the inventory must name it again."""
+        comp = spec.component(source.name)
+        await workflow.execute_activity("inventory.record_component", RecordComponent(
+            service_id=spec.id, cpu=comp.cpu, memory_mb=comp.memory_mb, gpu=comp.gpu, **source.model_dump()), **UNDO)
 
     async def _disconnect(self, service_id: str, wid: str, conn: ConnectionState) -> None:
         await workflow.execute_activity("tcm.disconnect", Disconnect(
