@@ -59,3 +59,29 @@ async def test_temporal_server_restarted_on_same_file_mid_deployment(tmp_path):
             await assert_built_once(stack, service_id, 3)
     finally:
         server.stop()
+
+
+async def test_engine_down_means_retry_and_the_retry_applies_once(tmp_path):
+    """While Temporal is down a write answers 503 with Retry-After (never a refusal, which would make
+    a client give up on it); once it is back, the same request carries out the work, once."""
+    server = DevServer(tmp_path / "temporal.db", port=free_port(), ui_port=None, log_file=tmp_path / "temporal.log")
+    server.start()
+    try:
+        async with running_stack(tmp_path / "legato", server.address) as stack:
+            service_id = await stack.deploy(example("web-shop"))
+            assert (await stack.wait_state(service_id, {"active", "failed"}))["state"] == "active"
+            scale = (f"/v1/services/{service_id}/components/api/scale", {"replicas": 3, "request_id": "r-1"})
+            server.stop()
+            async with stack.http() as client:
+                for resp in (await client.post(scale[0], json=scale[1], timeout=120),
+                             await client.delete(f"/v1/services/{service_id}", timeout=120),
+                             await client.post("/v1/services", json=example("web-shop"), timeout=120)):
+                    assert resp.status_code == 503 and resp.headers["Retry-After"], resp.text
+                server.start()
+                done = await client.post(scale[0], json=scale[1], timeout=120)
+                assert done.status_code == 200 and done.json()["state"] == "succeeded", done.text
+                assert (await client.post(scale[0], json=scale[1], timeout=120)).json() == done.json()
+            assert stack.sim.op_count("wdm.scale") == 1
+            await stack.remove(service_id)
+    finally:
+        server.stop()

@@ -11,9 +11,10 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
 
-from legato.api import clusters, federation, health, metrics, operations, proposals, resources, services, tmf
+from legato.api import clusters, engine, federation, health, metrics, operations, proposals, resources, services, tmf
 from legato.api.auth import TokenStore
 from legato.api.tmf import errors as tmf_errors
 from legato.config import Settings
@@ -96,6 +97,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ]
         fields = "; ".join(".".join(str(p) for p in d["loc"][1:]) + ": " + d["msg"] for d in details)
         return JSONResponse(status_code=422, content={"detail": details, "message": fields})
+
+    @app.exception_handler(RPCError)
+    @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
+    async def _engine_error(request: Request, exc: Exception) -> JSONResponse:
+        if not engine.unreachable(exc):
+            return await _unexpected(request, exc)
+        log.warning("Temporal unreachable: %s", exc)
+        retry = {"Retry-After": str(engine.RETRY_AFTER_SECONDS)}
+        if tmf_errors.is_tmf(request):
+            return tmf_errors.error(503, engine.MESSAGE, headers=retry)
+        return JSONResponse(status_code=503, content={"detail": engine.MESSAGE}, headers=retry)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

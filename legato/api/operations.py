@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from legato.api.auth import Caller, current_caller
+from legato.api.engine import unreachable
 from legato.api.services import temporal
 from legato.model.operations import (
     MoveRequest,
@@ -63,6 +64,8 @@ async def _operate(request: Request, response: Response, service_id: str, caller
             raise HTTPException(REFUSALS.get(cause.type or "", 409), cause.message) from None
         raise HTTPException(409, str(cause)) from None
     except RPCError as err:
+        if unreachable(err):
+            raise
         raise HTTPException(409, f"service '{service_id}' is not running: {err.message}") from None
     response.status_code = 202
     return {"request_id": body.request_id, "state": "running", "location": location}

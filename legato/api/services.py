@@ -13,6 +13,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from legato.api.auth import Caller, current_caller
+from legato.api.engine import unreachable
 from legato.api.schemas import (
     MAX_OFFSET,
     Accepted,
@@ -185,6 +186,8 @@ async def terminate_service(request: Request, service_id: str) -> str:
     try:
         await handle.start_update("terminate", wait_for_stage=WorkflowUpdateStage.ACCEPTED)
     except Exception as err:  # noqa: BLE001 - the validator's refusal, or the workflow already closed
+        if unreachable(err):
+            raise
         message = getattr(err, "message", None) or str(getattr(err, "cause", "") or err)
         raise HTTPException(409, f"service '{service_id}' cannot be removed now: {message}") from None
     return handle.id

@@ -15,6 +15,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.service import RPCError
 
 from legato.api.auth import Caller, current_caller
+from legato.api.engine import unreachable
 from legato.api.tmf.catalog import find_spec, template_of
 from legato.api.tmf.common import FIELDS, LIMIT, OFFSET, page, records
 from legato.api.tmf.errors import invalid, not_found
@@ -234,8 +235,10 @@ async def cancel_order(data: CancelServiceOrderCreate, request: Request, respons
         await handle.start_update("cancel", CancelRequest(cancel_id=cancel_id, reason=data.cancellationReason),
                                   wait_for_stage=WorkflowUpdateStage.ACCEPTED)
     except (WorkflowUpdateFailedError, RPCError) as err:
-        message = getattr(getattr(err, "cause", None), "message", None) or "the order can no longer be cancelled"
         await asyncio.to_thread(tmf.cancel_changed, cancel_id, TaskState.terminated_with_error.value)
+        if unreachable(err):
+            raise
+        message = getattr(getattr(err, "cause", None), "message", None) or "the order can no longer be cancelled"
         raise HTTPException(409, f"serviceOrder.id: {message}") from None
     response.headers["Location"] = body["href"]
     return (await asyncio.to_thread(tmf.cancel, cancel_id)).body

@@ -1,0 +1,17 @@
+"""When Temporal cannot be reached (restarting, overloaded), the caller must hear "retry" (503),
+never a refusal (409): a refusal makes a client drop a request that a retry would have carried out.
+Every write carries an id (service id, request id) that makes its retry safe."""
+
+from __future__ import annotations
+
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError, RPCStatusCode
+
+TRANSIENT = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED})
+RETRY_AFTER_SECONDS = 5
+MESSAGE = "the orchestration engine is unreachable; retry later (the same request is safe to repeat)"
+
+
+def unreachable(err: BaseException) -> bool:
+    return isinstance(err, WorkflowUpdateRPCTimeoutOrCancelledError) or (
+        isinstance(err, RPCError) and err.status in TRANSIENT)
