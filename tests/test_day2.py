@@ -223,6 +223,20 @@ async def test_teardown_outlasts_a_failing_drain_and_gives_every_grown_host_back
     stack.assert_nothing_left(service_id)
 
 
+async def test_a_move_to_a_site_the_service_uses_joins_its_cluster_there(stack):
+    """One cluster per service and site: freeing a site the service leaves depends on it."""
+    service_id = await active(stack, example("5g-core-app"))
+    [upf] = await component_workloads(stack, service_id, "upf")
+    site = stack.sim.cluster(upf.cluster).site
+    record = await operate(stack, service_id, "components/smf/move", {"site": site})
+    assert record["state"] == "succeeded", record
+    [smf] = await component_workloads(stack, service_id, "smf")
+    assert smf.cluster == upf.cluster
+    assert [c.id for c in await stack.adapters.mcm.list_clusters() if c.service_id == service_id and c.site == site] \
+        == [upf.cluster]
+    await stack.remove(service_id)
+
+
 async def test_a_named_site_overrides_earlier_placement_rules(stack):
     service_id = await active(stack, example("video-analytics"))
     first = await operate(stack, service_id, "components/analytics/move", {"placement": {"tiers": ["regional"]}})

@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 
 from legato.model import (
     Candidate,
+    Component,
     ComponentPlacement,
     PlacementDecision,
     ServiceSpec,
+    Site,
     SitePlan,
     Topology,
 )
@@ -34,7 +36,7 @@ from legato.placement.continuum import Continuum
 from legato.placement.index import OrderedSites, SiteIndex, as_index
 from legato.placement.problem import NO_REUSE_PENALTY, Problem, Unit
 from legato.placement.search import Outcome, Search, optimise
-from legato.placement.sites import ClusterUsage
+from legato.placement.sites import ClusterUsage, plan_growth
 
 MAX_REJECTED = 20
 MAX_ALTERNATIVES = 10
@@ -322,8 +324,20 @@ def search_move(
         reasons = "; ".join(f"{c.site}: {c.reason}" for c in rows[:5])
         return MoveSearch(None, f"no site can take component '{name}' ({reasons})", rows,
                           current_score=now, current_reason=now_why)
-    plan, why = index.planner(best[1]).plan([name], unit.replicas, usage, prob.prefer)
+    plan = _into_own_cluster(index.site(best[1]), spec, comp, usage)
+    if plan is None:
+        plan, why = index.planner(best[1]).plan([name], unit.replicas, usage, prob.prefer)
     return MoveSearch(plan, f"{index.ids[best[1]]} scores {best[0]:.3f}", rows, best[0], now, now_why)
+
+
+def _into_own_cluster(site: Site, spec: ServiceSpec, comp: Component, usage: ClusterUsage) -> SitePlan | None:
+    """A service that already has a cluster at the target site moves into it, grown if need be,
+    rather than creating a second one: freeing a site the service left relies on one per site."""
+    for cluster in sorted((c for c in site.clusters if c.service_id == spec.id), key=lambda c: c.id):
+        plan, _ = plan_growth(site, cluster.id, [comp], usage)
+        if plan is not None:
+            return plan
+    return None
 
 
 def _walk(prob: Problem, unit: Unit, best_score):
