@@ -56,13 +56,15 @@ def free_nodes(
         )
         if r["id"] not in skip_hosts
     }
+    # Summed per node by SQLite: a cluster runs thousands of replicas and this runs on every deploy.
     for r in db.execute(
-        "SELECT r.host, w.id, w.cpu, w.memory_mb, w.gpu FROM replicas r "
-        f"JOIN workloads w ON w.cluster = r.cluster AND w.id = r.workload WHERE r.cluster = :c AND {live('r')}",
-        {"c": cluster_id, "now": now},
+        "SELECT r.host, SUM(w.cpu) AS cpu, SUM(w.memory_mb) AS memory_mb, SUM(w.gpu) AS gpu FROM replicas r "
+        "JOIN workloads w ON w.cluster = r.cluster AND w.id = r.workload "
+        f"WHERE r.cluster = :c AND {live('r')} AND (:skip IS NULL OR w.id != :skip) GROUP BY r.host",
+        {"c": cluster_id, "now": now, "skip": skip_workload},
     ):
         node = nodes.get(r["host"])
-        if node is not None and r["id"] != skip_workload:
+        if node is not None:
             node.cpu -= r["cpu"]
             node.memory_mb -= r["memory_mb"]
             node.gpu -= r["gpu"]
