@@ -2,10 +2,17 @@
 
 
 class AdapterError(Exception):
-    """Base class. `retryable` tells the activity layer whether Temporal should try again."""
+    """Base class. `retryable` tells the activity layer whether Temporal should try again.
+
+    `resources` names what refused (`host:<id>`, `cluster:<id>`, `link:<site>|<site>`), so a
+    deployment refused for capacity can place again without it instead of guessing from the text."""
 
     retryable = False
     type = "AdapterError"
+
+    def __init__(self, message: str = "", resources: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.resources = list(resources or [])
 
 
 class InvalidRequest(AdapterError):

@@ -9,7 +9,7 @@ from typing import Generic, TypeVar
 from kubernetes import client
 
 from legato.adapters.errors import NotFound
-from legato.adapters.mcm import MCM
+from legato.adapters.mcm import MCM, DrainResult
 from legato.adapters.pim import PIM
 from legato.adapters.wdm import WDM, WorkloadMetrics, WorkloadSpec, WorkloadStatus
 from legato.model import Cluster, Host, Topology
@@ -53,6 +53,14 @@ class RoutedPIM:
                 released += await b.release_hosts(op_id, allocation_op_id, mine)
         return released
 
+    async def transfer_hosts(self, op_id: str, allocation_op_id: str, host_ids: list[str], owner: str) -> list[str]:
+        moved: list[str] = []
+        for b in self.backends.distinct():
+            mine = [h for h in host_ids if self.backends.of(self.host_site.get(h)) is b]
+            if mine:
+                moved += await b.transfer_hosts(op_id, allocation_op_id, mine, owner)
+        return moved
+
 
 class RoutedMCM:
     """Also gives the Kubernetes WDM its cluster credentials, from whichever MCM holds the cluster."""
@@ -84,6 +92,12 @@ class RoutedMCM:
 
     async def add_nodes(self, op_id: str, cluster_id: str, host_ids: list[str]) -> Cluster:
         return await (await self.backend_of(cluster_id)).add_nodes(op_id, cluster_id, host_ids)
+
+    async def drain_nodes(self, op_id: str, cluster_id: str, host_ids: list[str], partial: bool) -> DrainResult:
+        return await (await self.backend_of(cluster_id)).drain_nodes(op_id, cluster_id, host_ids, partial)
+
+    async def busy_nodes(self, cluster_id: str, host_ids: list[str]) -> dict[str, int]:
+        return await (await self.backend_of(cluster_id)).busy_nodes(cluster_id, host_ids)
 
     async def remove_nodes(self, op_id: str, cluster_id: str, host_ids: list[str]) -> Cluster | None:
         return await (await self.backend_of(cluster_id)).remove_nodes(op_id, cluster_id, host_ids)

@@ -18,6 +18,16 @@ class Tier(StrEnum):
     cloud = "cloud"
 
 
+POOL_PREFIX = "cluster-"
+
+
+def pool_owner(cluster_id: str) -> str:
+    """Who holds the hosts of a shared cluster's own pool: nodes an operator added, and nodes a
+    service gave up that still ran other services' pods (see docs/design.md, "Nodes on a shared
+    cluster")."""
+    return f"{POOL_PREFIX}{cluster_id}"
+
+
 class Host(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -20,6 +20,9 @@ class WorkloadSpec(BaseModel):
     ports: list[int] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
+    prefer_nodes: list[str] = Field(
+        default_factory=list, description="the node placement reserved for each replica, in order: a hint the "
+        "backend's scheduler follows where it can (the sim tries it first; Kubernetes: preferred node affinity)")
 
 
 class WorkloadStatus(BaseModel):
@@ -31,6 +34,8 @@ class WorkloadStatus(BaseModel):
     replicas: int
     ready_replicas: int
     endpoint: str | None = None
+    nodes: dict[str, int] = Field(default_factory=dict,
+                                  description="replicas (pods) running now per node, ready or not: what each holds")
 
     @property
     def ready(self) -> bool:
