@@ -105,3 +105,35 @@ async def test_unknown_hosts_and_sites_are_invalid_requests(emulator, tmp_path):
         await pim.allocate_hosts("op-x", "edge-a", ["nope"], owner="svc")
     with pytest.raises(InvalidRequest, match="site far has no Redfish BMC"):
         await pim.allocate_hosts("op-y", "far", ["edge-a-h1"], owner="svc")
+
+
+async def test_transfer_hands_hosts_to_a_pool_powered_on_and_refusals_name_every_taken_host(emulator, tmp_path):
+    pim = RedfishPIM([site(emulator)], tmp_path / "ledger.db", poll_seconds=0.2)
+    await pim.allocate_hosts("op-svc", "edge-a", ["edge-a-h1", "edge-a-h2"], owner="svc-1")
+
+    # Only hosts the named allocation holds move; the BMC is not asked to change anything.
+    moved = await pim.transfer_hosts("op-pool", "op-svc", ["edge-a-h1", "edge-a-h2", "edge-a-h3"], owner="pool-k1")
+    assert moved == ["edge-a-h1", "edge-a-h2"]
+    listed = {h.id: (h.state, h.service_id, h.power) for h in await pim.list_hosts("edge-a")}
+    assert listed == {"edge-a-h1": ("allocated", "pool-k1", "on"), "edge-a-h2": ("allocated", "pool-k1", "on"),
+                      "edge-a-h3": ("free", None, "off")}  # fmt: skip
+    assert {h: (x.owner, x.allocation_op) for h, x in pim.ledger.holds().items()} == {
+        "edge-a-h1": ("pool-k1", "op-pool"), "edge-a-h2": ("pool-k1", "op-pool")}  # fmt: skip
+
+    # A retry answers the same and changes nothing; the old allocation no longer holds them.
+    assert await pim.transfer_hosts("op-pool", "op-svc", ["edge-a-h1", "edge-a-h2"], owner="pool-k1") == moved
+    assert await pim.transfer_hosts("op-pool-2", "op-svc", ["edge-a-h1"], owner="someone") == []
+    assert await pim.release_hosts("op-rel-old", "op-svc", ["edge-a-h1", "edge-a-h2"]) == []
+    assert {h.id: h.power for h in await pim.list_hosts("edge-a")}["edge-a-h1"] == "on"
+
+    # Taking hosts some of which are taken names all of them, and claims none.
+    with pytest.raises(CapacityExhausted) as refused:
+        await pim.allocate_hosts("op-other", "edge-a", ["edge-a-h3", "edge-a-h2", "edge-a-h1"], owner="svc-2")
+    assert refused.value.resources == ["host:edge-a-h2", "host:edge-a-h1"]
+    assert "edge-a-h2 at site edge-a is already allocated" in str(refused.value)
+    assert "edge-a-h1 at site edge-a is already allocated" in str(refused.value)
+    assert "edge-a-h3" not in pim.ledger.holds() and "edge-a-h3" not in str(refused.value)
+
+    # Released under the transfer's op id, they power off and are free again.
+    assert await pim.release_hosts("op-rel-pool", "op-pool", ["edge-a-h1", "edge-a-h2"]) == ["edge-a-h1", "edge-a-h2"]
+    assert {h.id: (h.state, h.power) for h in await pim.list_hosts()} == {h: ("free", "off") for h in SYSTEMS}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,17 +71,25 @@ class Ledger:
             row = db.execute("SELECT result FROM operations WHERE kind = ? AND op_id = ?", (kind, op_id)).fetchone()
         return None if row is None else json.loads(row["result"])
 
-    def claim(self, op_id: str, site: str, owner: str, hosts: list[str], refuse: Callable[[str, Hold], None]) -> None:
-        """Hold every host for `op_id`, or none: `refuse(host, hold)` raises for a host held by another."""
+    def claim(
+        self, op_id: str, site: str, owner: str, hosts: list[str], blocked: Collection[str] = ()
+    ) -> dict[str, Hold]:
+        """Hold every host for `op_id`, or none. Returns the holds of other operations on these
+        hosts, all of them (empty when the claim is made), so the refusal can name every taken host
+        at once; nothing is claimed either when some host is `blocked` for another reason."""
         with self._tx() as db:
+            taken = {}
             for host in hosts:
                 row = db.execute("SELECT * FROM holds WHERE host = ?", (host,)).fetchone()
                 if row is not None and row["allocation_op"] != op_id:
-                    refuse(host, Hold.of(row))
+                    taken[host] = Hold.of(row)
+            if taken or blocked:
+                return taken
             db.executemany(
                 "INSERT OR IGNORE INTO holds (host, site, owner, allocation_op) VALUES (?, ?, ?, ?)",
                 [(h, site, owner, op_id) for h in hosts],
             )
+            return {}
 
     def mark_ready(self, op_id: str, hosts: list[str], result: Any) -> None:
         with self._tx() as db:
@@ -96,3 +104,21 @@ class Ledger:
                 "DELETE FROM holds WHERE host = ? AND allocation_op = ?", [(h, allocation_op_id) for h in hosts]
             )
             db.execute("INSERT OR REPLACE INTO operations VALUES ('release', ?, ?)", (op_id, json.dumps(result)))
+
+    def transfer(self, op_id: str, allocation_op_id: str, hosts: list[str], owner: str) -> list[str]:
+        """Hand the hosts `allocation_op_id` holds to `owner`, held from now on under `op_id`. The
+        check, the move and the record are one transaction, so a retry (or a racing twin) answers
+        what the first call did and never moves a host twice."""
+        with self._tx() as db:
+            row = db.execute("SELECT result FROM operations WHERE kind = 'transfer' AND op_id = ?", (op_id,)).fetchone()
+            if row is not None:
+                return json.loads(row["result"])
+            rows = db.execute("SELECT host FROM holds WHERE allocation_op = ?", (allocation_op_id,)).fetchall()
+            held = {r["host"] for r in rows}
+            moved = [h for h in dict.fromkeys(hosts) if h in held]
+            db.executemany(
+                "UPDATE holds SET owner = ?, allocation_op = ? WHERE host = ? AND allocation_op = ?",
+                [(owner, op_id, h, allocation_op_id) for h in moved],
+            )
+            db.execute("INSERT INTO operations VALUES ('transfer', ?, ?)", (op_id, json.dumps(moved)))
+            return moved

@@ -2,7 +2,8 @@
 
 Allocate = claim in the ledger, set the boot source (PXE, or virtual media with the site's OS
 image), power on, and poll until the BMC reports it (BMCs apply power changes after a delay).
-Release = power off, eject the media, free in the ledger. sushy is synchronous, so each BMC call
+Release = power off, eject the media, free in the ledger. Transfer (a host handed to a shared
+cluster's pool) is the ledger's alone: the host keeps running. sushy is synchronous, so each BMC call
 runs in a thread; the activity heartbeats meanwhile. Credentials are read from the reference in
 the topology when a BMC is first used, and never logged."""
 
@@ -97,13 +98,15 @@ class RedfishPIM:
         for host_id in ids:
             if self.hosts.get(host_id) is None or self.hosts[host_id].site != site:
                 raise InvalidRequest(f"host {host_id} does not exist at site {site}")
-            if host_id in self.in_topology_clusters:
-                raise CapacityExhausted(f"host {host_id} is a node of cluster {self.in_topology_clusters[host_id]}")
-
-        def refuse(host_id: str, hold: Hold) -> None:
-            raise CapacityExhausted(f"host {host_id} at site {site} is already allocated")
-
-        self.ledger.claim(op_id, site, owner, ids, refuse)
+        # Every taken host is named, not just the first: placement then avoids them all at once
+        # instead of finding them one refusal at a time.
+        reasons = {h: f"host {h} is a node of cluster {self.in_topology_clusters[h]}"
+                   for h in ids if h in self.in_topology_clusters}  # fmt: skip
+        taken = self.ledger.claim(op_id, site, owner, ids, blocked=reasons)
+        reasons |= {h: f"host {h} at site {site} is already allocated" for h in taken}
+        if reasons:
+            refused = [h for h in ids if h in reasons]
+            raise CapacityExhausted("; ".join(reasons[h] for h in refused), resources=[f"host:{h}" for h in refused])
         for host_id in ids:
             await self._prepare_boot(host_id, cfg)
         await self._set_power(ids, ON, cfg)
@@ -123,6 +126,13 @@ class RedfishPIM:
                 await self._eject(host_id)
         self.ledger.free(op_id, allocation_op_id, held, held)
         return held
+
+    async def transfer_hosts(self, op_id: str, allocation_op_id: str, host_ids: list[str], owner: str) -> list[str]:
+        """Only ownership changes hands: the hosts run a cluster's nodes that now belong to its pool,
+        so their power and boot stay as they are and no BMC is called."""
+        if not owner:
+            raise InvalidRequest("owner: the new owner of the hosts is required")
+        return self.ledger.transfer(op_id, allocation_op_id, host_ids, owner)
 
     # ---- the BMC side
 
