@@ -196,17 +196,41 @@ async def test_readiness_follows_the_ready_delay(continuum):
     assert await wdm.status("edge-s1", "missing") is None
 
 
+async def drain_and_remove(mcm: SimMCM, op: str, cluster_id: str, hosts: list[str]):
+    """The three calls of a node removal: drain (all or nothing), wait until empty, remove."""
+    drained = await mcm.drain_nodes(f"{op}/drain", cluster_id, hosts, partial=False)
+    while any((await mcm.busy_nodes(cluster_id, drained.draining)).values()):
+        await asyncio.sleep(0.02)
+    return await mcm.remove_nodes(f"{op}/remove", cluster_id, hosts)
+
+
 async def test_remove_nodes_refuses_when_workloads_would_not_fit(continuum):
     await edge_cluster(continuum)
     mcm = SimMCM(continuum)
     await continuum.deploy("d-1", "edge-s1", workload(replicas=2, cpu=3))
     with pytest.raises(CapacityExhausted, match="cannot remove nodes"):
-        await mcm.remove_nodes("rm-1", "edge-s1", ["a2"])
+        await drain_and_remove(mcm, "rm-1", "edge-s1", ["a2"])
+    with pytest.raises(TransientFault, match="still run"):  # never drained: refused, nothing evicted
+        await mcm.remove_nodes("rm-0", "edge-s1", ["a2"])
     await continuum.scale("sc-1", "edge-s1", "web-1", 1)
-    cluster = await mcm.remove_nodes("rm-2", "edge-s1", ["a1"])  # its replica moves to a2 if it ran there
+    cluster = await drain_and_remove(mcm, "rm-2", "edge-s1", ["a1"])  # its replica moves to a2 if it ran there
     assert cluster is not None and cluster.hosts == ["a2"]
     assert (await continuum.workload_status("edge-s1", "web-1")).replicas == 1
     assert await mcm.remove_nodes("rm-3", "gone", ["a1"]) is None
+
+
+async def test_partial_drain_leaves_the_nodes_whose_replicas_fit_nowhere(continuum):
+    await edge_cluster(continuum)
+    mcm = SimMCM(continuum)
+    await continuum.deploy("d-1", "edge-s1", workload(replicas=2, cpu=3))  # one on a1, one on a2 (4 cpu each)
+    since = time.time()
+    result = await mcm.drain_nodes("dr-1", "edge-s1", ["a1", "a2"], partial=True)
+    # whichever goes first, the other is stuck: 3 + 3 cpu never fit one 4-cpu node
+    assert len(result.draining) + len(result.stuck) == 2 and result.stuck and "fits on no other node" in (
+        result.reasons[result.stuck[0]])
+    report = continuum.serving("s1", "web", since)
+    assert report.min_ready == 2  # nothing evicted
+    assert (await mcm.busy_nodes("edge-s1", result.stuck))[result.stuck[0]] == 1
 
 
 async def test_delete_cluster_removes_its_workloads_and_keeps_hosts_allocated(continuum):

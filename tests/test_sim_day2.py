@@ -21,6 +21,7 @@ from legato.adapters.wdm import WorkloadSpec
 from legato.adapters.wdm.sim import SimWDM
 from legato.config import PROJECT_ROOT
 from legato.model import Cluster, Host, Site, Tier, Topology, UserAreaDef
+from tests.test_sim_continuum import drain_and_remove
 
 DELAY = 0.2  # ready delay of a replica in the timed tests
 
@@ -284,8 +285,10 @@ async def test_draining_a_node_mid_rollout_restarts_its_replicas_and_finishes_th
     continuum.set_ready_delay(DELAY)
     await deployed(continuum, "edge-s1", spec(replicas=2, cpu=1))  # both on a1 (first fit)
     await continuum.upgrade("u-1", "edge-s1", "web-1", "shop/web", "2")
-    cluster = await SimMCM(continuum).remove_nodes("rm-1", "edge-s1", ["a1"])
+    since = time.time()
+    cluster = await drain_and_remove(SimMCM(continuum), "rm-1", "edge-s1", ["a1"])
     assert cluster.hosts == ["a2"]
+    assert continuum.serving("s1", "web", since).min_ready == 2  # make-before-break, mid-rollout too
     await asyncio.sleep(3 * DELAY + 0.05)
     done = await continuum.workload_status("edge-s1", "web-1")
     assert done.ready and done.version == "2" and done.replicas == 2
@@ -293,6 +296,21 @@ async def test_draining_a_node_mid_rollout_restarts_its_replicas_and_finishes_th
     await continuum.deploy("d-2", "edge-s1", spec("db-1", component="db", replicas=2, cpu=1))
     with pytest.raises(CapacityExhausted):
         await continuum.deploy("d-3", "edge-s1", spec("db-2", component="db2", replicas=1, cpu=0.5))
+
+
+async def test_a_version_that_never_becomes_ready_stalls_its_rollout_and_keeps_the_old_serving(continuum):
+    cluster = await edge_cluster(continuum)
+    await deployed(continuum, cluster, spec(replicas=2, cpu=1))
+    continuum.set_never_ready("2")
+    since = time.time()
+    await continuum.upgrade("u-1", cluster, "web-1", "shop/web", "2")
+    await asyncio.sleep(0.1)
+    stalled = await continuum.workload_status(cluster, "web-1")
+    assert not stalled.ready and stalled.ready_replicas == 1 and sum(stalled.nodes.values()) == 3  # one surge
+    await continuum.upgrade("u-2", cluster, "web-1", "shop/web", "1")  # the rollback an operation does
+    back = await continuum.workload_status(cluster, "web-1")
+    assert back.ready and back.version == "1" and sum(back.nodes.values()) == 2
+    assert continuum.serving("s1", "web", since).min_ready == 2
 
 
 def test_a_file_from_before_day_two_keeps_its_state(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from legato.adapters.mcm import DrainResult
 from legato.adapters.sim_continuum import SimContinuum
 from legato.model import Cluster
 
@@ -25,6 +26,12 @@ class SimMCM:
 
     async def add_nodes(self, op_id: str, cluster_id: str, host_ids: list[str]) -> Cluster:
         return await self.continuum.add_nodes(op_id, cluster_id, host_ids)
+
+    async def drain_nodes(self, op_id: str, cluster_id: str, host_ids: list[str], partial: bool) -> DrainResult:
+        return await self.continuum.drain_nodes(op_id, cluster_id, host_ids, partial)
+
+    async def busy_nodes(self, cluster_id: str, host_ids: list[str]) -> dict[str, int]:
+        return await asyncio.to_thread(self.continuum.nodes_busy, cluster_id, host_ids)
 
     async def remove_nodes(self, op_id: str, cluster_id: str, host_ids: list[str]) -> Cluster | None:
         return await self.continuum.remove_nodes(op_id, cluster_id, host_ids)

@@ -22,3 +22,6 @@ class SimPIM:
 
     async def release_hosts(self, op_id: str, allocation_op_id: str, host_ids: list[str]) -> list[str]:
         return await self.continuum.release_hosts(op_id, allocation_op_id, host_ids)
+
+    async def transfer_hosts(self, op_id: str, allocation_op_id: str, host_ids: list[str], owner: str) -> list[str]:
+        return await self.continuum.transfer_hosts(op_id, allocation_op_id, host_ids, owner)

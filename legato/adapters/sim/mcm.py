@@ -8,15 +8,17 @@ import time
 
 from pydantic import TypeAdapter
 
-from legato.adapters.errors import CapacityExhausted, InvalidRequest
+from legato.adapters.errors import CapacityExhausted, InvalidRequest, TransientFault
+from legato.adapters.mcm import DrainResult
 from legato.adapters.sim import rows
-from legato.adapters.sim.rollout import drain
+from legato.adapters.sim.rollout import drain, plan_drain
 from legato.adapters.sim.store import Store, unique
 from legato.model import Cluster
 from legato.model.service import NAME_PATTERN
 
 CLUSTER = TypeAdapter(Cluster)
 MAYBE_CLUSTER = TypeAdapter(Cluster | None)
+DRAIN = TypeAdapter(DrainResult)
 NOTHING = TypeAdapter(None)
 
 
@@ -42,7 +44,7 @@ class McmPart(Store):
             new = joinable(db, cluster_id, site, owner, unique(host_ids))
             if old is None:
                 db.execute("INSERT INTO clusters VALUES (?, ?, ?, 0, '1.31', ?)", (cluster_id, site, owner, op_id))
-            db.executemany("INSERT INTO cluster_nodes VALUES (?, ?)", [(h, cluster_id) for h in new])
+            db.executemany("INSERT INTO cluster_nodes (host, cluster) VALUES (?, ?)", [(h, cluster_id) for h in new])
             return cluster(db, cluster_id)  # type: ignore[return-value]
 
         return await self._mutate("mcm.create_cluster", op_id, CLUSTER, act)
@@ -51,25 +53,50 @@ class McmPart(Store):
         def act(db: sqlite3.Connection) -> Cluster:
             cl = rows.existing_cluster(db, cluster_id)
             new = joinable(db, cluster_id, cl["site"], cl["owner"], unique(host_ids))
-            db.executemany("INSERT INTO cluster_nodes VALUES (?, ?)", [(h, cluster_id) for h in new])
+            db.executemany("INSERT INTO cluster_nodes (host, cluster) VALUES (?, ?)", [(h, cluster_id) for h in new])
             return cluster(db, cluster_id)  # type: ignore[return-value]
 
         return await self._mutate("mcm.add_nodes", op_id, CLUSTER, act)
 
+    async def drain_nodes(self, op_id: str, cluster_id: str, host_ids: list[str], partial: bool) -> DrainResult:
+        """Cordon the nodes and start every replica on them again elsewhere, make-before-break (see
+        rollout.drain); nodes whose replicas fit nowhere else stay as they were (stuck)."""
+
+        def act(db: sqlite3.Connection) -> DrainResult:
+            if cluster(db, cluster_id) is None:
+                return DrainResult()
+            nodes = {r["host"] for r in db.execute("SELECT host FROM cluster_nodes WHERE cluster = ?", (cluster_id,))}
+            asked = [h for h in unique(host_ids) if h in nodes]
+            now = time.time()
+            draining, stuck = plan_drain(db, now, cluster_id, asked)
+            if stuck and not partial:
+                raise CapacityExhausted(f"cluster {cluster_id}: cannot remove nodes {sorted(stuck)}: "
+                                        + "; ".join(f"{h}: {why}" for h, why in sorted(stuck.items())),
+                                        resources=[f"cluster:{cluster_id}"])
+            db.executemany("UPDATE cluster_nodes SET cordoned = 1 WHERE host = ?", [(h,) for h in draining])
+            if draining:
+                drain(db, now, self._ready_delay(db), cluster_id, frozenset(draining))
+            return DrainResult(draining=draining, stuck=sorted(stuck), reasons=stuck)
+
+        return await self._mutate("mcm.drain_nodes", op_id, DRAIN, act)
+
+    def nodes_busy(self, cluster_id: str, host_ids: list[str]) -> dict[str, int]:
+        with self._read() as db:
+            return rows.replicas_on(db, time.time(), cluster_id, unique(host_ids))
+
     async def remove_nodes(self, op_id: str, cluster_id: str, host_ids: list[str]) -> Cluster | None:
-        """Drain the nodes (restarting their replicas elsewhere) or refuse if they no longer fit."""
+        """Delete nodes that run nothing; one still running a replica is refused (drain it first)."""
 
         def act(db: sqlite3.Connection) -> Cluster | None:
             if cluster(db, cluster_id) is None:
                 return None
             nodes = {r["host"] for r in db.execute("SELECT host FROM cluster_nodes WHERE cluster = ?", (cluster_id,))}
             gone = [h for h in unique(host_ids) if h in nodes]
-            if gone:
-                try:
-                    drain(db, time.time(), self._ready_delay(db), cluster_id, frozenset(gone))
-                except CapacityExhausted as e:
-                    raise CapacityExhausted(f"cluster {cluster_id}: cannot remove nodes {gone}: {e}") from None
-                db.executemany("DELETE FROM cluster_nodes WHERE host = ?", [(h,) for h in gone])
+            busy = {h: n for h, n in rows.replicas_on(db, time.time(), cluster_id, gone).items() if n}
+            if busy:
+                raise TransientFault(f"cluster {cluster_id}: nodes still run replicas {busy}; their drain is "
+                                     "under way (or they were never drained)")
+            db.executemany("DELETE FROM cluster_nodes WHERE host = ?", [(h,) for h in gone])
             return cluster(db, cluster_id)
 
         return await self._mutate("mcm.remove_nodes", op_id, MAYBE_CLUSTER, act)

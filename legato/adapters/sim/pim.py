@@ -31,12 +31,16 @@ class PimPart(Store):
             if not owner:
                 raise InvalidRequest("owner: the service allocating hosts is required")
             ids = unique(host_ids)
+            taken = []
             for host_id in ids:
                 row = db.execute("SELECT site, state FROM hosts WHERE id = ?", (host_id,)).fetchone()
                 if row is None or row["site"] != site:
                     raise InvalidRequest(f"host {host_id} does not exist at site {site}")
                 if row["state"] != "free":
-                    raise CapacityExhausted(f"host {host_id} at site {site} is already allocated")
+                    taken.append(host_id)
+            if taken:
+                raise CapacityExhausted(f"host {', '.join(taken)} at site {site} is already allocated",
+                                        resources=[f"host:{h}" for h in taken])
             db.executemany(
                 "UPDATE hosts SET state = 'allocated', power = 'on', owner = ?, allocation_op = ? WHERE id = ?",
                 [(owner, op_id, h) for h in ids],
@@ -68,6 +72,19 @@ class PimPart(Store):
             return held
 
         return await self._mutate("pim.release", op_id, HOST_IDS, act)
+
+    async def transfer_hosts(self, op_id: str, allocation_op_id: str, host_ids: list[str], owner: str) -> list[str]:
+        """Hand hosts to another owner (a shared cluster's pool) as they are: powered on, nodes still."""
+
+        def act(db: sqlite3.Connection) -> list[str]:
+            held = [h for h in unique(host_ids)
+                    if db.execute("SELECT 1 FROM hosts WHERE id = ? AND allocation_op = ?", (h, allocation_op_id))
+                    .fetchone()]
+            db.executemany("UPDATE hosts SET owner = ?, allocation_op = ? WHERE id = ?",
+                           [(owner, op_id, h) for h in held])
+            return held
+
+        return await self._mutate("pim.transfer", op_id, HOST_IDS, act)
 
 
 def hosts(db: sqlite3.Connection, *, site: str | None = None, ids: list[str] | None = None) -> list[Host]:

@@ -10,6 +10,16 @@ import sqlite3
 
 from legato.adapters.errors import NotFound
 
+# When a replica of a version that never becomes ready would be ready: later than any test runs.
+NEVER = 1e18
+
+
+def ready_time(db: sqlite3.Connection, version: str, at: float) -> float:
+    """When a replica of `version` started now becomes ready: `at`, or NEVER for a version set to
+    never become ready (an image that never pulls, a probe that never passes)."""
+    stuck = db.execute("SELECT 1 FROM stuck_versions WHERE version = ?", (version,)).fetchone()
+    return NEVER if stuck else at
+
 
 def live(alias: str = "") -> str:
     """SQL: the replica exists at :now (created, not removed yet)."""
@@ -46,6 +56,7 @@ def add_replica(
     db: sqlite3.Connection, w: sqlite3.Row, *, idx: int, host: str, created_at: float, ready_at: float
 ) -> None:
     """A replica of workload row `w` as it is now (its image, version and endpoint)."""
+    ready_at = ready_time(db, w["version"], ready_at)
     site = db.execute("SELECT site FROM clusters WHERE id = ?", (w["cluster"],)).fetchone()["site"]
     db.execute(
         "INSERT INTO replicas (cluster, workload, idx, host, service_id, component, site, image, version, endpoint, "
@@ -55,15 +66,33 @@ def add_replica(
     )  # fmt: skip
 
 
-def recreate_replica(db: sqlite3.Connection, seq: int, *, host: str, now: float, ready_at: float) -> None:
-    """The pod is evicted and started again elsewhere: the old row ends now, a new one begins."""
-    db.execute("UPDATE replicas SET removed_at = ? WHERE seq = ?", (now, seq))
+def replace_replica(db: sqlite3.Connection, seq: int, *, host: str, now: float, ready_at: float) -> None:
+    """Make-before-break: a replacement starts on `host` now, and the old replica goes the instant
+    the replacement is ready (never, if it never becomes ready: then the old one keeps serving)."""
+    version = db.execute("SELECT version FROM replicas WHERE seq = ?", (seq,)).fetchone()["version"]
+    ready_at = ready_time(db, version, ready_at)
     db.execute(
         "INSERT INTO replicas (cluster, workload, idx, host, service_id, component, site, image, version, endpoint, "
         "created_at, ready_at) SELECT cluster, workload, idx, ?, service_id, component, site, image, version, "
         "endpoint, ?, ? FROM replicas WHERE seq = ?",
         (host, now, ready_at, seq),
     )
+    if ready_at < NEVER:
+        db.execute("UPDATE replicas SET removed_at = ? WHERE seq = ?", (ready_at, seq))
+
+
+def replicas_on(db: sqlite3.Connection, now: float, cluster_id: str, hosts: list[str]) -> dict[str, int]:
+    """Replicas running at `now` on each of these nodes (ready or not)."""
+    marks = ",".join(f":h{i}" for i in range(len(hosts)))
+    found = {h: 0 for h in hosts}
+    if hosts:
+        for r in db.execute(
+            f"SELECT host, COUNT(*) AS n FROM replicas WHERE cluster = :c AND host IN ({marks}) AND {live()} "
+            "GROUP BY host",
+            {"c": cluster_id, "now": now, **{f"h{i}": h for i, h in enumerate(hosts)}},
+        ):
+            found[r["host"]] = r["n"]
+    return found
 
 
 def retire_replicas(

@@ -44,14 +44,16 @@ def free_nodes(
     skip_hosts: frozenset[str] = frozenset(),
     skip_workload: str | None = None,
 ) -> list[Node]:
-    """The cluster's nodes (by host id) with what their live replicas leave free at `now`.
+    """The cluster's schedulable nodes (by host id; cordoned ones are skipped, as kube-scheduler
+    skips unschedulable nodes) with what their live replicas leave free at `now`.
 
     Replicas a rolling upgrade schedules for later take the place of one it removes at that same
     instant, so capacity free now stays free: checking at `now` never over-commits the future."""
     nodes = {
         r["id"]: Node(r["id"], r["cpu"], r["memory_mb"], r["gpu"], frozenset(json.loads(r["features"])))
         for r in db.execute(
-            "SELECT h.* FROM cluster_nodes n JOIN hosts h ON h.id = n.host WHERE n.cluster = ? ORDER BY h.id",
+            "SELECT h.* FROM cluster_nodes n JOIN hosts h ON h.id = n.host WHERE n.cluster = ? AND n.cordoned = 0 "
+            "ORDER BY h.id",
             (cluster_id,),
         )
         if r["id"] not in skip_hosts
@@ -71,20 +73,22 @@ def free_nodes(
     return list(nodes.values())
 
 
-def fit(nodes: list[Node], need: Need) -> str | None:
-    """First fit: the first node with the features and room; its free capacity shrinks."""
-    for n in nodes:
-        if (
-            need.features <= n.features
-            and n.cpu + EPSILON >= need.cpu
-            and n.memory_mb >= need.memory_mb
-            and n.gpu >= need.gpu
-        ):
-            n.cpu -= need.cpu
-            n.memory_mb -= need.memory_mb
-            n.gpu -= need.gpu
-            return n.id
-    return None
+def _holds(n: Node, need: Need) -> bool:
+    return need.features <= n.features and n.cpu + EPSILON >= need.cpu and n.memory_mb >= need.memory_mb and (
+        n.gpu >= need.gpu)
+
+
+def fit(nodes: list[Node], need: Need, prefer: str | None = None) -> str | None:
+    """First fit: the preferred node if it holds the replica (the reservation placement made),
+    else the first node with the features and room; its free capacity shrinks."""
+    chosen = next((n for n in nodes if n.id == prefer and _holds(n, need)), None) if prefer else None
+    chosen = chosen or next((n for n in nodes if _holds(n, need)), None)
+    if chosen is None:
+        return None
+    chosen.cpu -= need.cpu
+    chosen.memory_mb -= need.memory_mb
+    chosen.gpu -= need.gpu
+    return chosen.id
 
 
 def why(nodes: list[Node], need: Need) -> str:
@@ -100,15 +104,17 @@ def why(nodes: list[Node], need: Need) -> str:
     )
 
 
-def schedule(nodes: list[Node], need: Need, indexes: range, total: int, workload_id: str, cluster_id: str) -> list[str]:
-    """The node of each replica in `indexes`; CapacityExhausted (nothing written) if one does not fit."""
+def schedule(nodes: list[Node], need: Need, indexes: range, total: int, workload_id: str, cluster_id: str,
+             prefer: list[str] | None = None) -> list[str]:
+    """The node of each replica in `indexes` (replica i tries `prefer[i]` first); CapacityExhausted
+    (nothing written) if one does not fit."""
     placed = []
     for i in indexes:
-        host = fit(nodes, need)
+        host = fit(nodes, need, prefer[i] if prefer and i < len(prefer) else None)
         if host is None:
             raise CapacityExhausted(
                 f"workload {workload_id}: replica {i + 1} of {total} unschedulable on cluster {cluster_id}: "
-                f"{why(nodes, need)}"
+                f"{why(nodes, need)}", resources=[f"cluster:{cluster_id}"],
             )
         placed.append(host)
     return placed

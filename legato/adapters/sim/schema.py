@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 
-VERSION = 2  # PRAGMA user_version; 0 is the first layout, where replicas and connections were deleted
+VERSION = 3  # PRAGMA user_version; 0 is the first layout, where replicas and connections were deleted;
+# 3 adds cordoned nodes and versions that never become ready
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -23,7 +24,9 @@ CREATE TABLE IF NOT EXISTS hosts (
 CREATE TABLE IF NOT EXISTS clusters (
     id TEXT PRIMARY KEY, site TEXT NOT NULL, owner TEXT, shared INTEGER NOT NULL,
     kubernetes_version TEXT NOT NULL, created_op TEXT);
-CREATE TABLE IF NOT EXISTS cluster_nodes (host TEXT PRIMARY KEY, cluster TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cluster_nodes (
+    host TEXT PRIMARY KEY, cluster TEXT NOT NULL, cordoned INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS stuck_versions (version TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS workloads (
     cluster TEXT NOT NULL, id TEXT NOT NULL, service_id TEXT NOT NULL, tenant TEXT NOT NULL,
     component TEXT NOT NULL, image TEXT NOT NULL, version TEXT NOT NULL, replicas INTEGER NOT NULL,
@@ -45,8 +48,8 @@ CREATE TABLE IF NOT EXISTS connections (
 CREATE UNIQUE INDEX IF NOT EXISTS live_connection ON connections (id) WHERE removed_at IS NULL;
 CREATE INDEX IF NOT EXISTS connections_of_service ON connections (service_id);
 """
-TABLES = ("meta", "settings", "error_rates", "faults", "latencies", "operations", "hosts", "clusters",
-          "cluster_nodes", "workloads", "replicas", "connections")  # fmt: skip
+TABLES = ("meta", "settings", "error_rates", "stuck_versions", "faults", "latencies", "operations", "hosts",
+          "clusters", "cluster_nodes", "workloads", "replicas", "connections")  # fmt: skip
 
 # A first-layout file (from before day 2) keeps its state: its rows become history that began at 0.
 COPY_FIRST_LAYOUT = (
@@ -75,6 +78,8 @@ def prepare(db: sqlite3.Connection) -> None:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            if "cordoned" not in {r[1] for r in db.execute("PRAGMA table_info(cluster_nodes)")}:
+                db.execute("ALTER TABLE cluster_nodes ADD COLUMN cordoned INTEGER NOT NULL DEFAULT 0")
             if first_layout:
                 for statement in COPY_FIRST_LAYOUT:
                     db.execute(statement)

@@ -23,8 +23,8 @@ from legato.model import Topology
 
 KINDS = frozenset(
     {
-        "pim.allocate", "pim.release",
-        "mcm.create_cluster", "mcm.add_nodes", "mcm.remove_nodes", "mcm.delete_cluster",
+        "pim.allocate", "pim.release", "pim.transfer",
+        "mcm.create_cluster", "mcm.add_nodes", "mcm.drain_nodes", "mcm.remove_nodes", "mcm.delete_cluster",
         "wdm.deploy", "wdm.status", "wdm.metrics", "wdm.scale", "wdm.upgrade", "wdm.remove",
         "tcm.connect", "tcm.disconnect", "tcm.set_qos", "tcm.clear_qos",
     }
@@ -111,7 +111,7 @@ class Store:
                                 f"topology: cluster {c.id} names host {host_id}, "
                                 f"which is not a free host of site {site_id}"
                             )
-                        db.execute("INSERT INTO cluster_nodes VALUES (?, ?)", (host_id, c.id))
+                        db.execute("INSERT INTO cluster_nodes (host, cluster) VALUES (?, ?)", (host_id, c.id))
             db.execute("INSERT INTO meta VALUES ('topology', ?)", (topology.model_dump_json(),))
         return True
 
@@ -169,11 +169,21 @@ class Store:
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO error_rates VALUES (?, ?)", (version, rate))
 
+    def set_never_ready(self, version: str, never: bool = True) -> None:
+        """Replicas of `version` started from now on never become ready (an image that never pulls,
+        a readiness probe that never passes): what a progress deadline exists for."""
+        with self._tx() as db:
+            if never:
+                db.execute("INSERT OR REPLACE INTO stuck_versions VALUES (?)", (version,))
+            else:
+                db.execute("DELETE FROM stuck_versions WHERE version = ?", (version,))
+
     def clear_faults(self) -> None:
-        """Remove every injected fault: operation faults and version error rates."""
+        """Remove every injected fault: operation faults, version error rates, never-ready versions."""
         with self._tx() as db:
             db.execute("DELETE FROM faults")
             db.execute("DELETE FROM error_rates")
+            db.execute("DELETE FROM stuck_versions")
 
     def set_latency(self, kind: str, seconds: float) -> None:
         check_kind(kind)

@@ -49,7 +49,8 @@ class WdmPart(Store):
                 return self._rescale(db, now, cluster_id, spec.id, spec.replicas)
             need = Need(spec.cpu, spec.memory_mb, spec.gpu, frozenset(spec.features))
             nodes = free_nodes(db, cluster_id, now, skip_workload=spec.id)
-            placed = schedule(nodes, need, range(spec.replicas), spec.replicas, spec.id, cluster_id)
+            placed = schedule(nodes, need, range(spec.replicas), spec.replicas, spec.id, cluster_id,
+                              spec.prefer_nodes)
             endpoint = f"{spec.id}.{cluster_id}.{cl['site']}.sim:{spec.ports[0] if spec.ports else 80}"
             db.execute(
                 "INSERT OR REPLACE INTO workloads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -142,17 +143,27 @@ def serving_by_version(db: sqlite3.Connection, now: float, cluster_id: str, work
 
 def status(db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str) -> WorkloadStatus | None:
     """`version` is the target once an upgrade is committed. `ready_replicas` counts the replicas
-    serving (old ones not yet replaced included), but stays below `replicas` until a rollout is
-    done, so `ready` means every replica runs the target version and is ready."""
+    serving (old ones not yet replaced included), but stays below `replicas` until every replica
+    runs the target version and is ready, so `ready` means the change is done. `nodes`: replicas
+    running now per node, what each node holds for this workload."""
     w = rows.workload(db, cluster_id, workload_id)
     if w is None:
         return None
     serving = sum(serving_by_version(db, now, cluster_id, workload_id).values())
-    cap = w["replicas"] - 1 if rolling(db, now, cluster_id, workload_id) else w["replicas"]
+    updated = db.execute(
+        "SELECT COUNT(*) FROM replicas WHERE cluster = :c AND workload = :w AND image = :i AND version = :v "
+        f"AND {rows.live()} AND ready_at <= :now",
+        {"c": cluster_id, "w": workload_id, "i": w["image"], "v": w["version"], "now": now},
+    ).fetchone()[0]
+    done = updated >= w["replicas"] and not rolling(db, now, cluster_id, workload_id)
+    cap = w["replicas"] if done else w["replicas"] - 1
+    nodes = {r["host"]: r["n"] for r in db.execute(
+        f"SELECT host, COUNT(*) AS n FROM replicas WHERE cluster = :c AND workload = :w AND {rows.live()} "
+        "GROUP BY host ORDER BY host", {"c": cluster_id, "w": workload_id, "now": now})}
     return WorkloadStatus(
         id=w["id"], cluster=cluster_id, component=w["component"], service_id=w["service_id"],
         version=w["version"], replicas=w["replicas"], ready_replicas=max(0, min(serving, cap)),
-        endpoint=w["endpoint"],
+        endpoint=w["endpoint"], nodes=nodes,
     )  # fmt: skip
 
 
