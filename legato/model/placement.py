@@ -29,6 +29,9 @@ class SitePlan(BaseModel):
     cluster: str | None = Field(default=None, description="existing cluster to reuse")
     add_hosts: list[str] = Field(default_factory=list, description="hosts to allocate")
     action: str = Field(description="reuse | scale | create")
+    nodes: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="reuse and scale: replicas of each component per node of the cluster "
+        "(new hosts included), as reserved; a new cluster is the service's own and needs none")
 
 
 class FederatedPlacement(BaseModel):

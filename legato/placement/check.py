@@ -32,9 +32,11 @@ def objective_of(spec: ServiceSpec, continuum: Continuum | Topology, decision: P
 
 
 def check_decision(
-    spec: ServiceSpec, continuum: Continuum | Topology, usage: dict[str, tuple[float, int, int]],
-    decision: PlacementDecision,
+    spec: ServiceSpec, continuum: Continuum | Topology, usage, decision: PlacementDecision,
 ) -> list[str]:
+    """`usage`: what is requested on each cluster, either `{cluster: (cpu, memory_mb, gpu)}` or the
+    engine's `Usage` (per node, unplaced per cluster, and bandwidth held per site pair); read here
+    through its fields only."""
     """Every hard constraint the decision violates, one line each (empty: it satisfies them all)."""
     problems: list[str] = []
     if not decision.feasible:
@@ -90,10 +92,12 @@ def check_decision(
         if a != b:
             key = frozenset((a, b))
             pair_bw[key] = pair_bw.get(key, 0.0) + link.bandwidth_mbps
+    held = getattr(usage, "links", {})
     for key, need in pair_bw.items():
         a, b = sorted(key)
-        if need > continuum.bandwidth(a, b) + 1e-9:
-            problems.append(f"links between {a} and {b}: {need:g} Mbps > {continuum.bandwidth(a, b):g} Mbps")
+        left = continuum.bandwidth(a, b) - held.get((a, b), 0.0)
+        if need > left + 1e-9:
+            problems.append(f"links between {a} and {b}: {need:g} Mbps > {left:g} Mbps left")
 
     if policy.max_cost_per_hour is not None:
         cost = sum(continuum.sites[site_of[n]].cost_per_vcpu_hour * c.cpu * c.replicas for n, c in comps.items())
@@ -137,16 +141,20 @@ def _check_capacity(site, plan, comps, usage, used_hosts: set[str]) -> list[str]
     hosts = {h.id: h for h in site.hosts}
     if plan.action not in ("reuse", "scale", "create"):
         return [f"{site.id}: unknown action {plan.action}"]
-    bins: list[list] = []  # [cpu, mem, gpu, features, node_shapes or None]
+    bins: list[list] = []  # [cpu, mem, gpu, features, the cluster's total room left or None]
     if plan.action in ("reuse", "scale"):
         cluster = next((c for c in site.clusters if c.id == plan.cluster), None)
         if cluster is None or not cluster.shared:
             return [f"{site.id}: {plan.action} of {plan.cluster}, not a shared cluster there"]
         nodes = [hosts[h] for h in cluster.hosts if h in hosts]
-        used = usage.get(cluster.id, (0.0, 0, 0))
-        bins.append([sum(n.cpu for n in nodes) - used[0], sum(n.memory_mb for n in nodes) - used[1],
-                     sum(n.gpu for n in nodes) - used[2], None,
-                     [(n.cpu, n.memory_mb, n.gpu, set(n.features)) for n in nodes]])
+        per_node = getattr(usage, "nodes", {}).get(cluster.id, {})
+        unplaced = (usage.unplaced if hasattr(usage, "unplaced") else usage).get(cluster.id, (0.0, 0, 0))
+        on = [per_node.get(n.id, (0.0, 0, 0)) for n in nodes]
+        total = [sum(n.cpu for n in nodes) - sum(u[0] for u in on) - unplaced[0],
+                 sum(n.memory_mb for n in nodes) - sum(u[1] for u in on) - unplaced[1],
+                 sum(n.gpu for n in nodes) - sum(u[2] for u in on) - unplaced[2]]
+        bins += [[n.cpu - u[0], n.memory_mb - u[1], n.gpu - u[2], set(n.features), total]
+                 for n, u in zip(nodes, on, strict=True)]
         if plan.action == "reuse" and plan.add_hosts:
             problems.append(f"{site.id}: reuse adds hosts")
     elif plan.cluster is not None:
@@ -177,11 +185,17 @@ def _check_capacity(site, plan, comps, usage, used_hosts: set[str]) -> list[str]
 
 
 def _fits(r, b) -> bool:
-    if r[0] > b[0] + 1e-9 or r[1] > b[1] or r[2] > b[2]:
+    if r[0] > b[0] + 1e-9 or r[1] > b[1] or r[2] > b[2] or not r[3] <= b[3]:
         return False
-    if b[4] is not None:  # the cluster: some node must be able to hold the replica
-        return any(r[0] <= n[0] + 1e-9 and r[1] <= n[1] and r[2] <= n[2] and r[3] <= n[3] for n in b[4])
-    return r[3] <= b[3]
+    total = b[4]  # a node of a cluster: the cluster's total room left bounds it too
+    return total is None or (r[0] <= total[0] + 1e-9 and r[1] <= total[1] and r[2] <= total[2])
+
+
+def _take(r, b, sign: int) -> None:
+    for target in (b, b[4]) if b[4] is not None else (b,):
+        target[0] -= sign * r[0]
+        target[1] -= sign * r[1]
+        target[2] -= sign * r[2]
 
 
 def _pack(replicas: list, bins: list) -> bool | None:
@@ -198,17 +212,13 @@ def _pack(replicas: list, bins: list) -> bool | None:
         tried = set()
         unknown = False
         for b in bins:
-            state = (b[0], b[1], b[2], frozenset(b[3]) if b[3] is not None else None, b[4] is not None)
+            state = (b[0], b[1], b[2], frozenset(b[3]), None if b[4] is None else id(b[4]))
             if state in tried or not _fits(r, b):
                 continue
             tried.add(state)
-            b[0] -= r[0]
-            b[1] -= r[1]
-            b[2] -= r[2]
+            _take(r, b, 1)
             got = go(k + 1)
-            b[0] += r[0]
-            b[1] += r[1]
-            b[2] += r[2]
+            _take(r, b, -1)
             if got:
                 return True
             unknown |= got is None

@@ -36,7 +36,7 @@ from legato.placement.continuum import Continuum
 from legato.placement.index import OrderedSites, SiteIndex, as_index
 from legato.placement.problem import NO_REUSE_PENALTY, Problem, Unit
 from legato.placement.search import Outcome, Search, optimise
-from legato.placement.sites import ClusterUsage, plan_growth
+from legato.placement.sites import ClusterUsage, as_usage, plan_growth
 
 MAX_REJECTED = 20
 MAX_ALTERNATIVES = 10
@@ -97,7 +97,7 @@ def _decision(prob: Problem, search: Search, out: Outcome) -> PlacementDecision:
         names = [c.name for c in comps]
         replicas = sorted((r for u in {prob.unit_of[n] for n in names} for r in prob.units[u].replicas),
                           key=lambda r: (r.gpu, len(r.features), r.cpu, r.memory_mb), reverse=True)
-        plan, why = index.planner(i).plan(names, replicas, prob.usage, prob.prefer)
+        plan, why = index.planner(i).plan(names, replicas, prob.usage, prob.prefer, with_nodes=True)
         if plan is None:  # the search only returns groups whose plan fits: a bug if it ever happens
             raise RuntimeError(f"placement chose {index.ids[i]} for {names}, which do not fit there: {why}")
         plans[i] = plan
@@ -237,6 +237,7 @@ def search_move(
     is no better than the best found — links only add to it) and the component's current site,
     scored the same way (its capacity there is its own, so only the rules are checked)."""
     index = as_index(topology)
+    usage = as_usage(usage)
     comp = spec.component(name)
     here = current[name]
     unknown = sorted({a.area for a in spec.user_areas} - set(index.areas))
@@ -287,8 +288,9 @@ def search_move(
             if there != sid:
                 pair_bw[there] = pair_bw.get(there, 0.0) + link.bandwidth_mbps
         for far, need in sorted(pair_bw.items()):
-            if need > index.bandwidth(sid, far):
-                return None, f"links between {sid} and {far} need {need:g} Mbps > {index.bandwidth(sid, far):g} Mbps"
+            left = prob.bandwidth(i, index.pos[far])
+            if need > left:
+                return None, f"links between {sid} and {far} need {need:g} Mbps > {left:g} Mbps free"
         for other in sorted(set(comp.anti_affinity) | {c.name for c in spec.components if name in c.anti_affinity}):
             if others.get(other) == sid:
                 return None, f"anti-affinity with {other} there"
@@ -326,7 +328,7 @@ def search_move(
                           current_score=now, current_reason=now_why)
     plan = _into_own_cluster(index.site(best[1]), spec, comp, usage)
     if plan is None:
-        plan, why = index.planner(best[1]).plan([name], unit.replicas, usage, prob.prefer)
+        plan, why = index.planner(best[1]).plan([name], unit.replicas, usage, prob.prefer, with_nodes=True)
     return MoveSearch(plan, f"{index.ids[best[1]]} scores {best[0]:.3f}", rows, best[0], now, now_why)
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from legato.model import Component, ServiceSpec
 from legato.model.service import PlacementRules
 from legato.placement.index import AREA_INDEX_MS, VALUE_CARBON, VALUE_COST, Bucket, OrderedSites, SiteIndex
-from legato.placement.sites import ClusterUsage, Replica, replicas_of
+from legato.placement.sites import ClusterUsage, Replica, as_usage, pack_into_cluster, replicas_of
 
 NO_REUSE_PENALTY = 0.5
 EXHAUSTIVE_SITES = 160  # up to this many sites every site is examined (and every rejection explained)
@@ -104,7 +104,7 @@ class Unit:
 
 class Problem:
     def __init__(self, spec: ServiceSpec, index: SiteIndex, usage: ClusterUsage):
-        self.spec, self.index, self.usage = spec, index, usage
+        self.spec, self.index, self.usage = spec, index, as_usage(usage)
         policy = spec.policy
         self.prefer = policy.prefer_existing_clusters
         self.allowed_providers = set(policy.allowed_providers) if policy.allowed_providers is not None else None
@@ -195,7 +195,9 @@ class Problem:
         return ms
 
     def bandwidth(self, i: int, j: int) -> float:
-        return self.index.bandwidth(self.index.ids[i], self.index.ids[j])
+        """What links between the two sites may still use: capacity less what others hold there."""
+        a, b = self.index.ids[i], self.index.ids[j]
+        return self.index.bandwidth(a, b) - self.usage.link(a, b)
 
     # --- static feasibility and base score -------------------------------------------------------
 
@@ -240,7 +242,8 @@ class Problem:
                 room = planner.room(cluster, self.usage)
                 if (cpu <= room[0] + 1e-9 and mem <= room[1] and gpu <= room[2]
                         and all(any(s[0] <= n.cpu + 1e-9 and s[1] <= n.memory_mb and s[2] <= n.gpu
-                                    and s[3] <= n.features for n in cluster.nodes) for s in unit.shapes)):
+                                    and s[3] <= n.features for n in cluster.nodes) for s in unit.shapes)
+                        and not pack_into_cluster(unit.replicas, cluster, self.usage)):  # node by node
                     return "", None, lat, True
                 best_cpu, best_gpu = max(best_cpu, room[0]), max(best_gpu, room[2])
         if cpu > best_cpu + planner.free_cpu + 1e-9 or gpu > best_gpu + planner.free_gpu:

@@ -7,13 +7,48 @@ its own packing search."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from legato.model import Component, Host, Site, SitePlan
 
-ClusterUsage = dict[str, tuple[float, int, int]]  # cluster -> (cpu, memory_mb, gpu) requested
-
 EPS = 1e-9
+NOTHING = (0.0, 0, 0)
+
+
+@dataclass
+class Usage:
+    """What is already requested on each cluster, and the bandwidth held between sites.
+
+    Per node where the node is known (what the WDM reported, and room a placement reserved on a
+    node): a replica then needs one node with room for it, as the scheduler packs it. Per cluster
+    where it is not (`unplaced`: an inventory from before nodes were recorded, or a plain
+    `{cluster: (cpu, memory_mb, gpu)}` a caller passes): that only bounds the cluster's total room."""
+
+    nodes: dict[str, dict[str, tuple[float, int, int]]] = field(default_factory=dict)  # cluster -> node -> used
+    unplaced: dict[str, tuple[float, int, int]] = field(default_factory=dict)
+    links: dict[tuple[str, str], float] = field(default_factory=dict)  # sorted site pair -> Mbps held
+
+    def get(self, cluster: str, default: tuple[float, int, int] = NOTHING) -> tuple[float, int, int]:
+        """All that is requested on the cluster (per node and unplaced)."""
+        parts = list(self.nodes.get(cluster, {}).values())
+        if cluster in self.unplaced:
+            parts.append(self.unplaced[cluster])
+        if not parts:
+            return default
+        return (sum(p[0] for p in parts), sum(p[1] for p in parts), sum(p[2] for p in parts))
+
+    def node(self, cluster: str, host: str) -> tuple[float, int, int]:
+        return self.nodes.get(cluster, {}).get(host, NOTHING)
+
+    def link(self, a: str, b: str) -> float:
+        return self.links.get((a, b) if a <= b else (b, a), 0.0)
+
+
+ClusterUsage = Usage | dict[str, tuple[float, int, int]]
+
+
+def as_usage(usage: ClusterUsage) -> Usage:
+    return usage if isinstance(usage, Usage) else Usage(unplaced=dict(usage))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +95,10 @@ def _host_order(h: HostShape) -> tuple:
     return (len(h.features), h.gpu, h.cpu, h.memory_mb, h.id)
 
 
-def _select(replicas: list[Replica], unused: list[HostShape]) -> list[str] | None:
-    """First fit over the hosts already chosen, else the first (plainest) unused host that fits."""
+def _select(replicas: list[Replica], unused: list[HostShape],
+            placed: dict[str, dict[str, int]] | None = None) -> list[str] | None:
+    """First fit over the hosts already chosen, else the first (plainest) unused host that fits.
+    `placed` (component -> host -> replicas) receives where each replica went."""
     chosen: list[list] = []  # [shape, cpu_left, mem_left, gpu_left]
     unused = list(unused)
     for r in replicas:
@@ -76,7 +113,11 @@ def _select(replicas: list[Replica], unused: list[HostShape]) -> list[str] | Non
             if k is None:
                 return None
             h = unused.pop(k)
-            chosen.append([h, h.cpu - r.cpu, h.memory_mb - r.memory_mb, h.gpu - r.gpu])
+            slot = [h, h.cpu - r.cpu, h.memory_mb - r.memory_mb, h.gpu - r.gpu]
+            chosen.append(slot)
+        if placed is not None:
+            on = placed.setdefault(r.component, {})
+            on[slot[0].id] = on.get(slot[0].id, 0) + 1
     return [slot[0].id for slot in chosen]
 
 
@@ -89,10 +130,16 @@ def select_hosts(replicas: list[Replica], free_hosts: list[Host]) -> list[str] |
 @dataclass(frozen=True, slots=True)
 class ClusterShape:
     id: str
-    nodes: tuple[HostShape, ...]
+    nodes: tuple[HostShape, ...]  # in host id order: the order the scheduler fills them
     cpu: float
     memory_mb: int
     gpu: int
+
+
+def cluster_shape(cluster_id: str, hosts: list[str], by_id: dict[str, Host]) -> ClusterShape:
+    nodes = tuple(sorted((HostShape.of(by_id[h]) for h in hosts if h in by_id), key=lambda n: n.id))
+    return ClusterShape(cluster_id, nodes, sum(n.cpu for n in nodes), sum(n.memory_mb for n in nodes),
+                        sum(n.gpu for n in nodes))
 
 
 class SitePlanner:
@@ -107,9 +154,7 @@ class SitePlanner:
         by_id = {h.id: h for h in site.hosts}
         clusters = []
         for c in sorted((c for c in site.clusters if c.shared), key=lambda c: c.id):
-            nodes = tuple(HostShape.of(by_id[h]) for h in c.hosts if h in by_id)
-            clusters.append(ClusterShape(c.id, nodes, sum(n.cpu for n in nodes), sum(n.memory_mb for n in nodes),
-                                         sum(n.gpu for n in nodes)))
+            clusters.append(cluster_shape(c.id, c.hosts, by_id))
         self.clusters = tuple(clusters)
         self.free_cpu = sum(h.cpu for h in self.free)
         self.free_memory_mb = sum(h.memory_mb for h in self.free)
@@ -119,26 +164,30 @@ class SitePlanner:
         self.shapes = tuple({(h.cpu, h.memory_mb, h.gpu, h.features) for h in self.free}
                             | {(n.cpu, n.memory_mb, n.gpu, n.features) for c in clusters for n in c.nodes})
 
-    def room(self, cluster: ClusterShape, usage: ClusterUsage) -> tuple[float, int, int]:
-        used = usage.get(cluster.id, (0.0, 0, 0))
+    def room(self, cluster: ClusterShape, usage: Usage) -> tuple[float, int, int]:
+        used = usage.get(cluster.id)
         return cluster.cpu - used[0], cluster.memory_mb - used[1], cluster.gpu - used[2]
 
     def plan(self, names: list[str], replicas: list[Replica], usage: ClusterUsage,
-             prefer_existing: bool = True) -> tuple[SitePlan | None, str]:
+             prefer_existing: bool = True, with_nodes: bool = False) -> tuple[SitePlan | None, str]:
         """The cheapest way to host these replicas here: reuse a shared cluster as it is, else grow
-        one with free hosts, else create a cluster on free hosts; or None and why not."""
+        one with free hosts, else create a cluster on free hosts; or None and why not.
+        `with_nodes`: the plan also says on which node each replica goes (what a reservation holds)."""
+        usage = as_usage(usage)
         if prefer_existing and self.clusters:
             overflows = []
             for cluster in self.clusters:
-                overflow = _pack_into_cluster(replicas, cluster.nodes, list(self.room(cluster, usage)))
+                placed: dict[str, dict[str, int]] | None = {} if with_nodes else None
+                overflow = pack_into_cluster(replicas, cluster, usage, placed)
                 if not overflow:
-                    return SitePlan(site=self.site, components=names, cluster=cluster.id, action="reuse"), ""
-                overflows.append((cluster, overflow))
-            for cluster, overflow in overflows:
-                extra = _select(overflow, self.free)
+                    return SitePlan(site=self.site, components=names, cluster=cluster.id, action="reuse",
+                                    nodes=placed or {}), ""
+                overflows.append((cluster, overflow, placed))
+            for cluster, overflow, placed in overflows:
+                extra = _select(overflow, self.free, placed)
                 if extra is not None:
                     return SitePlan(site=self.site, components=names, cluster=cluster.id, add_hosts=extra,
-                                    action="scale"), ""
+                                    action="scale", nodes=placed or {}), ""
         hosts = _select(replicas, self.free)
         if hosts is not None:
             return SitePlan(site=self.site, components=names, add_hosts=hosts, action="create"), ""
@@ -149,18 +198,38 @@ class SitePlanner:
                       "in hosts")
 
 
-def _pack_into_cluster(replicas: list[Replica], nodes: tuple[HostShape, ...], room: list[float]) -> list[Replica]:
-    """Place what fits in the cluster's free room; return the overflow. Per-node usage is not in
-    the inventory, so a replica needs a node able to hold it and the aggregate room to cover it."""
+def pack_into_cluster(replicas: list[Replica], cluster: ClusterShape, usage: Usage,
+                      placed: dict[str, dict[str, int]] | None = None) -> list[Replica]:
+    """Place what fits on the cluster's nodes, first fit in node order as the scheduler does, each
+    node's own free room counted (what runs and is reserved there); return the overflow. Usage not
+    known per node (`Usage.unplaced`) bounds the cluster's total room as well."""
+    free = {}
+    for n in cluster.nodes:
+        used = usage.node(cluster.id, n.id)
+        free[n.id] = [n.cpu - used[0], n.memory_mb - used[1], n.gpu - used[2]]
+    total = [cluster.cpu, cluster.memory_mb, cluster.gpu]
+    used = usage.get(cluster.id)
+    total = [total[0] - used[0], total[1] - used[1], total[2] - used[2]]
     overflow = []
     for r in replicas:
-        node_ok = any(r.fits(n.cpu, n.memory_mb, n.gpu, n.features) for n in nodes)
-        if node_ok and r.cpu <= room[0] + EPS and r.memory_mb <= room[1] and r.gpu <= room[2]:
-            room[0] -= r.cpu
-            room[1] -= r.memory_mb
-            room[2] -= r.gpu
-        else:
+        if r.cpu > total[0] + EPS or r.memory_mb > total[1] or r.gpu > total[2]:
             overflow.append(r)
+            continue
+        node = next((n for n in cluster.nodes if r.fits(free[n.id][0], free[n.id][1], free[n.id][2], n.features)),
+                    None)
+        if node is None:
+            overflow.append(r)
+            continue
+        room = free[node.id]
+        room[0] -= r.cpu
+        room[1] -= r.memory_mb
+        room[2] -= r.gpu
+        total[0] -= r.cpu
+        total[1] -= r.memory_mb
+        total[2] -= r.gpu
+        if placed is not None:
+            on = placed.setdefault(r.component, {})
+            on[node.id] = on.get(node.id, 0) + 1
     return overflow
 
 
@@ -175,22 +244,22 @@ def plan_growth(
     site: Site, cluster_id: str, extra: list[Component], usage: ClusterUsage
 ) -> tuple[SitePlan | None, str]:
     """Room for `extra` replicas on one existing cluster: fits as it is (reuse), or with these free
-    hosts added (scale), or not at all."""
+    hosts added (scale), or not at all. The plan says on which node each replica goes."""
     if not any(c.id == cluster_id for c in site.clusters):
         return None, f"cluster {cluster_id} is not at site {site.id}"
+    usage = as_usage(usage)
     planner = SitePlanner(site)
     cluster = next((c for c in planner.clusters if c.id == cluster_id), None)
     if cluster is None:  # a cluster Legato created for a service: its nodes, whatever `shared` says
         c = next(c for c in site.clusters if c.id == cluster_id)
-        by_id = {h.id: h for h in site.hosts}
-        nodes = tuple(HostShape.of(by_id[h]) for h in c.hosts if h in by_id)
-        cluster = ClusterShape(c.id, nodes, sum(n.cpu for n in nodes), sum(n.memory_mb for n in nodes),
-                               sum(n.gpu for n in nodes))
+        cluster = cluster_shape(c.id, c.hosts, {h.id: h for h in site.hosts})
     names = [c.name for c in extra]
-    overflow = _pack_into_cluster(replicas_of(extra), cluster.nodes, list(planner.room(cluster, usage)))
+    placed: dict[str, dict[str, int]] = {}
+    overflow = pack_into_cluster(replicas_of(extra), cluster, usage, placed)
     if not overflow:
-        return SitePlan(site=site.id, components=names, cluster=cluster_id, action="reuse"), ""
-    hosts = _select(overflow, planner.free)
+        return SitePlan(site=site.id, components=names, cluster=cluster_id, action="reuse", nodes=placed), ""
+    hosts = _select(overflow, planner.free, placed)
     if hosts is None:
         return None, f"cluster {cluster_id} is full and site {site.id} has no free host that fits"
-    return SitePlan(site=site.id, components=names, cluster=cluster_id, add_hosts=hosts, action="scale"), ""
+    return SitePlan(site=site.id, components=names, cluster=cluster_id, add_hosts=hosts, action="scale",
+                    nodes=placed), ""
