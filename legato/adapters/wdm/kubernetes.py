@@ -4,7 +4,11 @@
 Rollouts are the Deployment controller's (RollingUpdate, maxSurge 1, maxUnavailable 0); readiness
 is read from observedGeneration / updatedReplicas / availableReplicas; scaling goes through the
 scale subresource. Only objects labelled as Legato's are ever deleted. Credentials come from the
-MCM (`KubeClusters`)."""
+MCM (`KubeClusters`).
+
+Placement stays kube-scheduler's: the nodes placement reserved (`prefer_nodes`) become a
+*preferred* node affinity, never a required one, so a drain or a lost node can always move a pod
+elsewhere. What each node holds is read back from the pods themselves (`WorkloadStatus.nodes`)."""
 
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ FEATURE_LABEL = "feature.legato.io/"
 VERSION = "legato.io/version"
 WORKLOAD = "legato.io/workload"
 GPU = "nvidia.com/gpu"
+HOSTNAME = "kubernetes.io/hostname"
 
 
 def image_ref(image: str, version: str) -> str:
@@ -42,6 +47,18 @@ def labels_of(spec: WorkloadSpec) -> dict[str, str]:
             "legato.io/component": spec.component, "legato.io/tenant": spec.tenant}  # fmt: skip
 
 
+def preferred_affinity(nodes: list[str]) -> dict[str, Any] | None:
+    """Kubernetes has no per-replica placement, so the reservation's nodes become one preference
+    (weight 100, the most a term can have): kube-scheduler follows it where the nodes have room and
+    ignores it where they do not. Sorted and distinct, so the same reservation in another order
+    renders the same pod template and starts no rollout."""
+    names = sorted(set(nodes))
+    if not names:
+        return None
+    term = {"matchExpressions": [{"key": HOSTNAME, "operator": "In", "values": names}]}
+    return {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "preference": term}]}}
+
+
 def deployment(spec: WorkloadSpec) -> dict[str, Any]:
     resources = {"cpu": f"{spec.cpu:g}", "memory": f"{spec.memory_mb}Mi"} | ({GPU: str(spec.gpu)} if spec.gpu else {})
     container = {
@@ -52,6 +69,12 @@ def deployment(spec: WorkloadSpec) -> dict[str, Any]:
     }  # fmt: skip
     # The spec's own labels need not be valid Kubernetes label keys: kept whole in one annotation.
     annotations = {VERSION: spec.version, "legato.io/labels": json.dumps(spec.labels, sort_keys=True)}
+    pod_spec: dict[str, Any] = {
+        "containers": [container],
+        "nodeSelector": {f"{FEATURE_LABEL}{f}": "true" for f in sorted(spec.features)},
+    }
+    if (affinity := preferred_affinity(spec.prefer_nodes)) is not None:
+        pod_spec["affinity"] = affinity  # left out when empty: the server-side apply then drops an old one
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": spec.id, "namespace": NAMESPACE, "labels": labels_of(spec), "annotations": annotations},
@@ -61,8 +84,7 @@ def deployment(spec: WorkloadSpec) -> dict[str, Any]:
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
             "template": {
                 "metadata": {"labels": labels_of(spec), "annotations": {VERSION: spec.version}},
-                "spec": {"containers": [container],
-                         "nodeSelector": {f"{FEATURE_LABEL}{f}": "true" for f in sorted(spec.features)}},
+                "spec": pod_spec,
             },
         },
     }  # fmt: skip
@@ -121,7 +143,9 @@ class KubernetesWDM:
         if d is None:
             return None
         svc = await call_or_none(cluster_id, lambda: core.read_namespaced_service(workload_id, NAMESPACE))
-        return to_status(cluster_id, d, svc)
+        pods = await call(cluster_id, lambda: core.list_namespaced_pod(
+            NAMESPACE, label_selector=f"{WORKLOAD}={workload_id}"))  # fmt: skip
+        return to_status(cluster_id, d, svc, pods_per_node(pods.items))
 
     async def scale(self, op_id: str, cluster_id: str, workload_id: str, replicas: int) -> WorkloadStatus:
         apps, _ = await self._apis(cluster_id)
@@ -164,8 +188,15 @@ class KubernetesWDM:
             apps, core = await self._apis(cid)
             ds = await call(cid, lambda a=apps: a.list_namespaced_deployment(NAMESPACE, label_selector=selector))
             svcs = await call(cid, lambda c=core: c.list_namespaced_service(NAMESPACE, label_selector=selector))
+            # One pod list for the whole cluster, split by workload: the cost stays one call however many.
+            pods = await call(cid, lambda c=core: c.list_namespaced_pod(NAMESPACE, label_selector=WORKLOAD))
+            by_workload: dict[str, list[client.V1Pod]] = {}
+            for p in pods.items:
+                by_workload.setdefault((p.metadata.labels or {}).get(WORKLOAD, ""), []).append(p)
             by_name = {s.metadata.name: s for s in svcs.items}
-            found += [to_status(cid, d, by_name.get(d.metadata.name)) for d in ds.items]
+            for d in ds.items:
+                nodes = pods_per_node(by_workload.get(d.metadata.name, []))
+                found.append(to_status(cid, d, by_name.get(d.metadata.name), nodes))
         return found
 
     async def metrics(self, cluster_id: str, workload_id: str) -> WorkloadMetrics | None:
@@ -188,7 +219,28 @@ def pod_healthy(pod: client.V1Pod) -> bool:
     return ready and restarts == 0
 
 
-def to_status(cluster_id: str, d: client.V1Deployment, svc: client.V1Service | None) -> WorkloadStatus:
+def pod_live(pod: client.V1Pod) -> bool:
+    """Bound to a node, not on its way out (a deletion timestamp means its endpoint is already being
+    withdrawn), not finished: a replica the node holds, ready or not."""
+    return (
+        bool(pod.spec.node_name)
+        and pod.metadata.deletion_timestamp is None
+        and (pod.status is None or pod.status.phase not in ("Succeeded", "Failed"))
+    )
+
+
+def pods_per_node(pods: list[client.V1Pod]) -> dict[str, int]:
+    """What each node holds of a workload. Pods not scheduled yet hold no node, so they are not counted."""
+    counts: dict[str, int] = {}
+    for p in pods:
+        if pod_live(p):
+            counts[p.spec.node_name] = counts.get(p.spec.node_name, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def to_status(
+    cluster_id: str, d: client.V1Deployment, svc: client.V1Service | None, nodes: dict[str, int] | None = None
+) -> WorkloadStatus:
     """`ready_replicas` stays below `replicas` until the rollout is done, so `ready` means every
     replica runs the target template and is available (as the sim backend reports it)."""
     want = d.spec.replicas or 0
@@ -201,5 +253,5 @@ def to_status(cluster_id: str, d: client.V1Deployment, svc: client.V1Service | N
     return WorkloadStatus(
         id=d.metadata.name, cluster=cluster_id, component=labels.get("legato.io/component", ""),
         service_id=labels.get("legato.io/service", ""), version=annotations.get(VERSION, ""), replicas=want,
-        ready_replicas=ready, endpoint=endpoint,
+        ready_replicas=ready, endpoint=endpoint, nodes=nodes or {},
     )  # fmt: skip
