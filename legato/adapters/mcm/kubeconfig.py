@@ -3,7 +3,8 @@
 The clusters are the topology's clusters at `mcm: kubeconfig` sites, each reached through a
 context of the site's kubeconfig (by default the context named like the cluster). Legato deploys
 onto them but does not own them: creating clusters and changing their nodes is refused with a
-clear error, so the saga rolls back instead of retrying."""
+clear error, so the saga rolls back instead of retrying. Counting the pods a node holds is only a
+read, so `busy_nodes` answers from the cluster like any other."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from kubernetes import client
 
 from legato.adapters.errors import InvalidRequest, NotFound
 from legato.adapters.kube import client_from_kubeconfig
+from legato.adapters.mcm import DrainResult
+from legato.adapters.mcm.nodes import busy
 from legato.model import Cluster, Site
 
 
@@ -53,6 +56,14 @@ class KubeconfigMCM:
 
     async def add_nodes(self, op_id: str, cluster_id: str, host_ids: list[str]) -> Cluster:
         raise self._unsupported(f"add nodes {host_ids}", f"cluster {cluster_id}")
+
+    async def drain_nodes(self, op_id: str, cluster_id: str, host_ids: list[str], partial: bool) -> DrainResult:
+        raise self._unsupported(f"drain nodes {host_ids}", f"cluster {cluster_id}")
+
+    async def busy_nodes(self, cluster_id: str, host_ids: list[str]) -> dict[str, int]:
+        """Read from the cluster (what its operator's own drain has left), as kwok's does: nodes
+        not in the cluster hold 0; a cluster not registered here is NotFound."""
+        return await busy(cluster_id, client.CoreV1Api(await self.api_client(cluster_id)), host_ids)
 
     async def remove_nodes(self, op_id: str, cluster_id: str, host_ids: list[str]) -> Cluster | None:
         raise self._unsupported(f"remove nodes {host_ids}", f"cluster {cluster_id}")

@@ -19,7 +19,8 @@ from kubernetes import client
 
 from legato.adapters.errors import InvalidRequest, NotFound, TransientFault
 from legato.adapters.kube import call, client_from_kubeconfig
-from legato.adapters.mcm.nodes import create_nodes, drain, node_names
+from legato.adapters.mcm import DrainResult
+from legato.adapters.mcm.nodes import busy, create_nodes, drain, node_names, remove
 from legato.model import Cluster, Host, Site
 from legato.model.service import NAME_PATTERN
 
@@ -114,16 +115,33 @@ class KwokMCM:
         await create_nodes(cluster_id, client.CoreV1Api(await self.api_client(cluster_id)), hosts)
         return await self.get_cluster(cluster_id)  # type: ignore[return-value]
 
+    async def drain_nodes(self, op_id: str, cluster_id: str, host_ids: list[str], partial: bool) -> DrainResult:
+        """Cordon, then restart each Legato Deployment with a pod on the nodes (kube-scheduler puts
+        every replacement on another node and the old pod goes once it is ready) and evict the
+        other pods; see `nodes.drain`. Returns once the moves are started: kwok runs pods at once,
+        so the nodes are usually empty within seconds, as `busy_nodes` tells. Serialised per
+        cluster, so two drains do not both count the same free room. A cluster that is gone has
+        nothing to drain."""
+        if self._meta(cluster_id) is None:
+            return DrainResult()
+        api = await self.api_client(cluster_id)
+        async with self._lock(cluster_id):
+            return await drain(cluster_id, client.CoreV1Api(api), client.AppsV1Api(api), op_id, host_ids, partial)
+
+    async def busy_nodes(self, cluster_id: str, host_ids: list[str]) -> dict[str, int]:
+        """Pods each node still holds, terminating ones included and DaemonSet pods excluded; a node
+        that is not (or no longer) in the cluster holds 0."""
+        if self._meta(cluster_id) is None:
+            return dict.fromkeys(host_ids, 0)
+        return await busy(cluster_id, client.CoreV1Api(await self.api_client(cluster_id)), host_ids)
+
     async def remove_nodes(self, op_id: str, cluster_id: str, host_ids: list[str]) -> Cluster | None:
-        """Drain first (refused if the rest cannot hold the pods), then delete the Node objects."""
+        """Delete the Node objects, which must hold no pod any more (TransientFault otherwise: the
+        drain is still under way, try again). Nodes already gone are skipped, so a retry succeeds."""
         if self._meta(cluster_id) is None:
             return None
-        core = client.CoreV1Api(await self.api_client(cluster_id))
-        gone = [h for h in dict.fromkeys(host_ids) if h in await node_names(cluster_id, core)]
-        if gone:
-            await drain(cluster_id, core, gone)
-            for name in gone:
-                await call(cluster_id, lambda n=name: core.delete_node(n))
+        async with self._lock(cluster_id):
+            await remove(cluster_id, client.CoreV1Api(await self.api_client(cluster_id)), host_ids)
         return await self.get_cluster(cluster_id)
 
     async def delete_cluster(self, op_id: str, cluster_id: str) -> None:

@@ -1,0 +1,151 @@
+"""What a namespace's pods did during an operation, from a Kubernetes watch, so continuity is judged
+from the whole history rather than from samples (polling every 50 ms can miss a dip that lasts 10).
+
+The watch starts from a list's resourceVersion, so no change between the list and the watch is
+lost; every event is one change of one pod, in the API server's order. A pod serves from the
+moment it is seen Ready until it is seen not Ready, gets a deletion timestamp (its endpoint is
+being withdrawn, as a Service would) or is deleted. Evaluating the count after each event is exact:
+nothing changes between two events."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from kubernetes import client, watch
+from kubernetes.client.exceptions import ApiException
+
+
+def serving(pod: client.V1Pod) -> bool:
+    ready = any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+    return ready and pod.metadata.deletion_timestamp is None
+
+
+@dataclass
+class Change:
+    seq: int
+    at: float  # time.monotonic() when the event arrived
+    pod: str
+    labels: dict[str, str]
+    serving: bool
+
+
+@dataclass
+class PodHistory:
+    core: client.CoreV1Api
+    namespace: str
+    initial: dict[str, Change] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    current: dict[str, str] = field(default_factory=dict)  # pod -> resourceVersion, as last seen
+    error: BaseException | None = None
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._serving: dict[str, bool] = {}
+
+    # ---- recording
+
+    def start(self) -> PodHistory:
+        listed = self.core.list_namespaced_pod(self.namespace)
+        for p in listed.items:
+            change = Change(0, time.monotonic(), p.metadata.name, dict(p.metadata.labels or {}), serving(p))
+            self.initial[p.metadata.name] = change
+            self._serving[p.metadata.name] = change.serving
+            self.current[p.metadata.name] = p.metadata.resource_version
+        self._thread = threading.Thread(target=self._run, args=(listed.metadata.resource_version,), daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self, resource_version: str) -> None:
+        try:
+            while not self._stop.is_set():
+                stream = watch.Watch().stream(
+                    self.core.list_namespaced_pod, self.namespace, resource_version=resource_version,
+                    allow_watch_bookmarks=True, timeout_seconds=2, _request_timeout=10,
+                )  # fmt: skip
+                for event in stream:
+                    pod = event["object"]
+                    resource_version = pod.metadata.resource_version
+                    if event["type"] != "BOOKMARK":
+                        self._record(event["type"], pod)
+        except ApiException as err:  # 410: the watch fell too far behind and events were lost
+            self.error = err
+        except BaseException as err:  # noqa: BLE001 - surfaced by stop()
+            self.error = err
+
+    def _record(self, kind: str, pod: client.V1Pod) -> None:
+        name = pod.metadata.name
+        now = kind != "DELETED" and serving(pod)
+        with self._lock:
+            if kind == "DELETED":
+                self.current.pop(name, None)
+            else:
+                self.current[name] = pod.metadata.resource_version
+            if self._serving.get(name) != now or name not in self._serving:
+                self.changes.append(Change(len(self.changes) + 1, time.monotonic(), name,
+                                           dict(pod.metadata.labels or {}), now))  # fmt: skip
+            self._serving[name] = now
+
+    def sync(self, timeout: float = 30) -> None:
+        """Wait until the watch has seen everything a fresh list shows (every pod at its latest
+        resourceVersion, the deleted ones gone), so the history reaches at least this instant."""
+        deadline = time.monotonic() + timeout
+        while True:
+            listed = {p.metadata.name: p.metadata.resource_version
+                      for p in self.core.list_namespaced_pod(self.namespace).items}  # fmt: skip
+            with self._lock:
+                if self.current == listed:
+                    return
+            if self.error is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the pod watch did not catch up ({self.error!r})")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.sync()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+        if self.error is not None:
+            raise AssertionError(f"the pod watch failed, the history is incomplete: {self.error!r}")
+
+    def __enter__(self) -> PodHistory:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- reading
+
+    def min_serving(self, selector: dict[str, str]) -> int:
+        """The fewest pods matching `selector` that served at any instant of the window."""
+        matches = lambda c: selector.items() <= c.labels.items()  # noqa: E731
+        state = {c.pod: c.serving for c in self.initial.values() if matches(c)}
+        lowest = sum(state.values())
+        with self._lock:
+            changes = list(self.changes)
+        for c in changes:
+            if matches(c):
+                state[c.pod] = c.serving
+                lowest = min(lowest, sum(state.values()))
+        return lowest
+
+    def intervals(self) -> dict[str, list[tuple[float, float | None]]]:
+        """When each pod served: (became ready, stopped serving or None if it still serves)."""
+        with self._lock:
+            seen = sorted(self.initial.values(), key=lambda c: c.pod) + list(self.changes)
+        spans: dict[str, list[tuple[float, float | None]]] = {}
+        for c in seen:
+            mine = spans.setdefault(c.pod, [])
+            if c.serving and (not mine or mine[-1][1] is not None):
+                mine.append((c.at, None))
+            elif not c.serving and mine and mine[-1][1] is None:
+                mine[-1] = (mine[-1][0], c.at)
+        return spans
+
+    def pods_seen(self, selector: dict[str, str]) -> set[str]:
+        with self._lock:
+            seen = list(self.initial.values()) + list(self.changes)
+        return {c.pod for c in seen if selector.items() <= c.labels.items()}
