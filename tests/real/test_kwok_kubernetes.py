@@ -336,6 +336,31 @@ async def test_partial_drain_leaves_the_node_whose_pods_fit_nowhere_as_it_was(kw
         await wdm.remove(f"op-rm-{name}", "kd", f"{name}-0001")
 
 
+async def test_pod_history_sees_the_dip_a_break_before_make_causes(kwok, drain_cluster):
+    """The yardstick of the drain tests, checked against a dip it must see: a pod deleted outright
+    stops serving before its ReplicaSet's replacement is ready."""
+    wdm = KubernetesWDM(kwok)
+    _, core = await apis(kwok, "kd")
+    await wdm.deploy("op-dip", "kd", spec("dip", 2, cpu=0.25))
+    await until(lambda: _ready(wdm, "dip-0001", "kd"))
+    victim = (await _live_pods(core, "dip-0001"))[0].metadata.name
+    with PodHistory(core, NAMESPACE) as history:
+        await asyncio.to_thread(core.delete_namespaced_pod, victim, NAMESPACE)
+        await until(lambda: _no_pod(core, victim))
+        await until(lambda: _ready(wdm, "dip-0001", "kd"))
+    assert history.min_serving({WORKLOAD: "dip-0001"}) == 1
+    (start, end), = history.intervals()[victim]
+    assert end is not None and end >= start
+    assert len(history.pods_seen({WORKLOAD: "dip-0001"})) == 3
+    await wdm.remove("op-dip-rm", "kd", "dip-0001")
+    await until(lambda: _no_pods(core, "dip-0001"))
+
+
+async def _no_pod(core, name: str) -> bool:
+    return await asyncio.to_thread(lambda: not [p for p in core.list_namespaced_pod(NAMESPACE).items
+                                                if p.metadata.name == name])  # fmt: skip
+
+
 async def _ready(wdm, workload_id: str, cluster_id: str = "k1"):
     status = await wdm.status(cluster_id, workload_id)
     return status if status and status.ready else None
