@@ -269,7 +269,7 @@ async def main(n_sites: int, n_hosts: int, n_services: int, rounds: int, deploys
         temporal = await connect(settings)
         inside = [await placement_seconds(temporal, service_workflow_id(s.id)) for s in specs]
         index = SiteIndex(inventory.topology())
-        usage = inventory.cluster_usage()
+        usage = inventory.usage()
         alone = []
         for spec in specs:
             t0 = time.perf_counter()

@@ -21,8 +21,10 @@ T = TypeVar("T")
 def as_application_error(err: AdapterError) -> ApplicationError:
     """Typed, but not flagged non-retryable here: whether to retry is the caller's retry policy's call.
     A forward step gives up on PermanentFault (and rolls back); a compensation retries it, because
-    leaking a host is worse than waiting for a backend (see workflows/options.py)."""
-    return ApplicationError(str(err), type=err.type)
+    leaking a host is worse than waiting for a backend (see workflows/options.py). What refused
+    (`host:<id>`, `cluster:<id>`, `link:<a>|<b>`) travels as the error's details: a deployment
+    refused for capacity places again without it."""
+    return ApplicationError(str(err), *err.resources, type=err.type)
 
 
 HEARTBEAT_EVERY = 1.0

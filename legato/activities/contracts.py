@@ -25,6 +25,29 @@ class ReleaseHosts(Op):
     host_ids: list[str]
 
 
+class TransferHosts(ReleaseHosts):
+    """Hand hosts to a shared cluster's pool instead of releasing them (their nodes still serve)."""
+
+    owner: str
+
+
+class DrainNodes(Op):
+    cluster_id: str
+    host_ids: list[str]
+    partial: bool
+
+
+class WaitDrained(Op):
+    cluster_id: str
+    host_ids: list[str]
+    deadline: float = Field(description="epoch seconds: past it, the nodes still busy are given up on")
+    poll_seconds: float = 0.2
+
+
+class ReleaseReservation(Op):
+    """Give back what a placement still holds (idempotent)."""
+
+
 class CreateCluster(Op):
     cluster_id: str
     site: str
@@ -44,12 +67,15 @@ class DeployWorkload(Op):
     cluster_id: str
     site: str
     workload: WorkloadSpec
+    reservation: str | None = Field(default=None, description="the placement whose room this deploy uses")
 
 
 class WaitReady(Op):
     cluster_id: str
     workload_id: str
     poll_seconds: float = 0.2
+    deadline: float | None = Field(default=None, description="epoch seconds: the progress deadline; past it the "
+                                   "wait fails for good (ProgressDeadlineExceeded) and the operation undoes itself")
 
 
 class RemoveWorkload(Op):
@@ -61,6 +87,7 @@ class RemoveWorkload(Op):
 class Connect(Op):
     link: LinkRequest
     description: str
+    reservation: str | None = None
 
 
 class SetQos(Op):
@@ -82,9 +109,44 @@ class ServiceUpdate(BaseModel):
     spec: dict | None = None
 
 
+class Hold(BaseModel):
+    """Who holds what a placement reserves: the placing operation, released by this workflow."""
+
+    op_id: str
+    workflow_id: str
+
+
+class PickHosts(Op):
+    """Free hosts of a site for an operator's growth of a shared cluster, reserved when picked."""
+
+    site: str
+    count: int
+    hold: Hold
+
+
+class Exclusions(BaseModel):
+    """What a re-placement must not use: the resources a backend refused for capacity."""
+
+    sites: list[str] = Field(default_factory=list)
+    hosts: list[str] = Field(default_factory=list)
+    clusters: list[str] = Field(default_factory=list)
+    links: list[str] = Field(default_factory=list)  # "<site>|<site>", sorted
+
+    def add(self, resources: list[str]) -> None:
+        for resource in resources:
+            kind, _, name = resource.partition(":")
+            target = {"host": self.hosts, "cluster": self.clusters, "link": self.links, "site": self.sites}.get(kind)
+            if target is not None and name not in target:
+                target.append(name)
+
+    def __bool__(self) -> bool:
+        return bool(self.sites or self.hosts or self.clusters or self.links)
+
+
 class PlaceRequest(BaseModel):
     spec: ServiceSpec
-    exclude_sites: list[str] = Field(default_factory=list)
+    hold: Hold | None = Field(default=None, description="reserve what is chosen under this operation")
+    exclude: Exclusions = Field(default_factory=Exclusions)
     federate: bool = Field(default=True, description="may send components to partners (never for a partner's own)")
 
 
@@ -93,6 +155,12 @@ class ScaleWorkload(Op):
     workload_id: str
     component: str
     replicas: int
+    reservation: str | None = None
+    prefer_nodes: list[str] = Field(default_factory=list, description="the node reserved for each added replica")
+
+
+class ClusterRef(BaseModel):
+    cluster_id: str
 
 
 class UpgradeWorkload(Op):
@@ -114,6 +182,7 @@ class PlanGrowth(BaseModel):
     extra_replicas: int
     site: str
     cluster_id: str
+    hold: Hold | None = None
 
 
 class PlaceComponent(BaseModel):
@@ -121,6 +190,7 @@ class PlaceComponent(BaseModel):
     component: str
     current: dict[str, str]  # component -> site
     target_site: str | None = None
+    hold: Hold | None = None
 
 
 class SiteChoice(BaseModel):

@@ -1,10 +1,13 @@
 """MCM activities: clusters created, grown, shrunk and deleted; mirrored into the inventory."""
 
+import asyncio
+import time
+
 from temporalio import activity
 
-from legato.activities.base import ActivityGroup, maps_adapter_errors
-from legato.activities.contracts import ChangeNodes, CreateCluster, DeleteCluster
-from legato.adapters.mcm import MCM
+from legato.activities.base import ActivityGroup, heartbeat, maps_adapter_errors
+from legato.activities.contracts import ChangeNodes, CreateCluster, DeleteCluster, DrainNodes, WaitDrained
+from legato.adapters.mcm import MCM, DrainResult
 from legato.inventory import Inventory
 from legato.model import Cluster
 
@@ -29,6 +32,26 @@ class MCMActivities(ActivityGroup):
         cluster = await self.mcm.add_nodes(req.op_id, req.cluster_id, req.host_ids)
         await self.mirror(req, ", ".join(req.host_ids), self.inventory.cluster_changed, cluster)
         return cluster
+
+    @activity.defn(name="mcm.drain_nodes")
+    @maps_adapter_errors
+    async def drain_nodes(self, req: DrainNodes) -> DrainResult:
+        result = await self.mcm.drain_nodes(req.op_id, req.cluster_id, req.host_ids, req.partial)
+        stuck = f"; stuck: {', '.join(result.stuck)}" if result.stuck else ""
+        await self.mirror(req, f"draining {', '.join(result.draining) or 'nothing'}{stuck}")
+        return result
+
+    @activity.defn(name="mcm.wait_drained")
+    @maps_adapter_errors
+    async def wait_drained(self, req: WaitDrained) -> list[str]:
+        """Polls until the nodes run nothing (their pods' replacements are ready elsewhere and the
+        old ones gone); past the deadline, returns the nodes still busy instead of waiting on."""
+        while True:
+            busy = {h: n for h, n in (await self.mcm.busy_nodes(req.cluster_id, req.host_ids)).items() if n}
+            heartbeat(f"{sum(busy.values())} pod(s) left on {len(busy)} node(s)")
+            if not busy or time.time() > req.deadline:
+                return sorted(busy)
+            await asyncio.sleep(req.poll_seconds)
 
     @activity.defn(name="mcm.remove_nodes")
     @maps_adapter_errors

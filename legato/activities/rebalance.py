@@ -30,7 +30,7 @@ class RebalanceActivities(ActivityGroup):
     async def scan(self, req: RebalanceScan) -> list[Proposal]:
         inv = self.inventory
         running = [Running(spec, sites) for spec, sites in await self.record(inv.running_services)]
-        usage = await self.record(inv.cluster_usage)
+        usage = await self.record(inv.usage)
 
         def scan() -> list[MoveOption]:
             options = []

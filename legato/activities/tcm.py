@@ -19,7 +19,15 @@ class TCMActivities(ActivityGroup):
             id=conn.id, service_id=req.service_id, kind=conn.kind, description=req.description,
             latency_ms=conn.latency_ms,
         )
-        await self.mirror(req, f"{req.description} ({conn.latency_ms:g} ms)", self.inventory.connection_made, row)
+
+        def write() -> None:
+            self.inventory.connection_made(row)
+            if isinstance(req, Connect):  # the link's bandwidth is held now, no longer only reserved
+                link = req.link
+                self.inventory.link_held(conn.id, req.service_id, link.source_site, link.target_site,
+                                         link.bandwidth_mbps, req.reservation)
+
+        await self.mirror(req, f"{req.description} ({conn.latency_ms:g} ms)", write)
         return conn
 
     @activity.defn(name="tcm.connect")

@@ -1,11 +1,14 @@
 """WDM activities: workloads deployed, awaited until ready, removed; mirrored into the inventory."""
 
 import asyncio
+import time
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from legato.activities.base import ActivityGroup, heartbeat, maps_adapter_errors
 from legato.activities.contracts import (
+    ClusterRef,
     DeployWorkload,
     RemoveWorkload,
     ScaleWorkload,
@@ -24,6 +27,19 @@ class WDMActivities(ActivityGroup):
         super().__init__(inventory)
         self.wdm = wdm
 
+    def _placed(self, service_id: str, component: str, status: WorkloadStatus, size: tuple[float, int, int],
+                reservation: str | None = None) -> None:
+        """Where the backend runs the replicas now: the room each node holds for them."""
+        self.inventory.workload_placed(service_id, component, status.cluster, status.id, status.nodes,
+                                       status.replicas, size, reservation)
+
+    def _settled(self, service_id: str, status: WorkloadStatus) -> None:
+        """A workload that is ready again (after a rollout, a scale): where its replicas are now."""
+        with self.inventory.session():
+            row = self.inventory.component(service_id, status.component)
+            if row is not None and row.workload_id == status.id:
+                self._placed(service_id, status.component, status, (row.cpu, row.memory_mb, row.gpu))
+
     @activity.defn(name="wdm.deploy_workload")
     @maps_adapter_errors
     async def deploy_workload(self, req: DeployWorkload) -> WorkloadStatus:
@@ -34,21 +50,33 @@ class WDMActivities(ActivityGroup):
             endpoint=status.endpoint,
             **w.model_dump(include={"image", "version", "replicas", "cpu", "memory_mb", "gpu"}),
         )
-        await self.mirror(req, f"{w.id} on {req.cluster_id}", self.inventory.component_deployed, row)
+
+        def write() -> None:
+            self.inventory.component_deployed(row)
+            self._placed(req.service_id, w.component, status, (w.cpu, w.memory_mb, w.gpu), req.reservation)
+
+        await self.mirror(req, f"{w.id} on {req.cluster_id}", write)
         return status
 
     @activity.defn(name="wdm.wait_ready")
     @maps_adapter_errors
     async def wait_ready(self, req: WaitReady) -> WorkloadStatus:
         """Polls until every replica is ready; heartbeats so a dead worker is noticed quickly and
-        the retry resumes polling (the timeout of the whole wait is the workflow's choice)."""
+        the retry resumes polling. Past the progress deadline (like a Deployment's
+        progressDeadlineSeconds) it fails for good, so the operation undoes itself instead of
+        holding the service: an image that never pulls must not block every later operation."""
         while True:
             status = await self.wdm.status(req.cluster_id, req.workload_id)
             if status is None:
                 raise NotFound(f"workload {req.workload_id} is not on cluster {req.cluster_id}")
             heartbeat(f"{status.ready_replicas}/{status.replicas} ready")
             if status.ready:
+                await self.record(self._settled, req.service_id, status)
                 return status
+            if req.deadline is not None and time.time() > req.deadline:
+                raise ApplicationError(
+                    f"{status.component}: {status.ready_replicas}/{status.replicas} replicas of {status.version} "
+                    f"ready when the progress deadline passed", type="ProgressDeadlineExceeded", non_retryable=True)
             await asyncio.sleep(req.poll_seconds)
 
     @activity.defn(name="wdm.remove_workload")
@@ -61,9 +89,17 @@ class WDMActivities(ActivityGroup):
     @activity.defn(name="wdm.scale_workload")
     @maps_adapter_errors
     async def scale_workload(self, req: ScaleWorkload) -> WorkloadStatus:
-        status = await self.wdm.scale(req.op_id, req.cluster_id, req.workload_id, req.replicas)
-        await self.mirror(req, f"{req.workload_id} ×{req.replicas}", self.inventory.component_changed,
-                          req.service_id, req.component, replicas=req.replicas)
+        status = await self.wdm.scale(req.op_id, req.cluster_id, req.workload_id, req.replicas,
+                                      req.prefer_nodes or None)
+
+        def write() -> None:
+            self.inventory.component_changed(req.service_id, req.component, replicas=req.replicas)
+            row = self.inventory.component(req.service_id, req.component)
+            if row is not None:
+                self._placed(req.service_id, req.component, status, (row.cpu, row.memory_mb, row.gpu),
+                             req.reservation)
+
+        await self.mirror(req, f"{req.workload_id} ×{req.replicas}", write)
         return status
 
     @activity.defn(name="wdm.upgrade_workload")
@@ -81,3 +117,20 @@ class WDMActivities(ActivityGroup):
         if metrics is None:
             raise NotFound(f"no metrics for workload {req.workload_id} on {req.cluster_id}")
         return metrics
+
+    @activity.defn(name="wdm.record_placements")
+    @maps_adapter_errors
+    async def record_placements(self, req: ClusterRef) -> int:
+        """After a drain moved pods between nodes: what every component on the cluster holds where."""
+        workloads = await self.wdm.list_workloads(req.cluster_id)
+
+        def write() -> int:
+            with self.inventory.session():
+                known = {c.workload_id: c for c in self.inventory.cluster_components(req.cluster_id)}
+                for status in workloads:
+                    row = known.get(status.id)
+                    if row is not None:
+                        self._placed(row.service_id, row.name, status, (row.cpu, row.memory_mb, row.gpu))
+            return len(workloads)
+
+        return await asyncio.to_thread(write)

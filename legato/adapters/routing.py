@@ -132,8 +132,9 @@ class RoutedWDM:
     async def status(self, cluster_id: str, workload_id: str) -> WorkloadStatus | None:
         return await (await self._of(cluster_id)).status(cluster_id, workload_id)
 
-    async def scale(self, op_id: str, cluster_id: str, workload_id: str, replicas: int) -> WorkloadStatus:
-        return await (await self._of(cluster_id)).scale(op_id, cluster_id, workload_id, replicas)
+    async def scale(self, op_id: str, cluster_id: str, workload_id: str, replicas: int,
+                    prefer_nodes: list[str] | None = None) -> WorkloadStatus:
+        return await (await self._of(cluster_id)).scale(op_id, cluster_id, workload_id, replicas, prefer_nodes)
 
     async def upgrade(self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str) -> WorkloadStatus:
         return await (await self._of(cluster_id)).upgrade(op_id, cluster_id, workload_id, image, version)

@@ -1,5 +1,6 @@
-"""POST /v1/clusters/{id}/scale: grow a shared cluster by free hosts of its site, or shrink it
-(its workloads are drained onto the remaining nodes first; refused if they would not fit).
+"""POST /v1/clusters/{id}/scale: grow a shared cluster by free hosts of its site (picked and
+reserved by the ScaleCluster workflow, like any placement), or shrink it (every pod on the nodes
+moves make-before-break first; refused, with nothing changed, if they would not fit).
 Clusters a service created grow and shrink with that service's own operations instead."""
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from legato.api.auth import Caller, current_caller
 from legato.api.services import temporal
 from legato.model import Cluster
+from legato.model.continuum import pool_owner
 from legato.model.service import Strict
-from legato.workflows.contracts import ScaleClusterRequest
+from legato.workflows.contracts import ScaleClusterRequest, ScaleClusterResult
 from legato.workflows.progress import error_text
 
 router = APIRouter(prefix="/v1/clusters", tags=["continuum"])
@@ -27,12 +29,6 @@ class ClusterScaleRequest(Strict):
     add: int = Field(default=0, ge=0, le=100, description="free hosts of the cluster's site to add")
     remove_hosts: list[str] = Field(default_factory=list, description="nodes to drain and give back")
     request_id: str | None = Field(default=None, max_length=200)
-
-
-def _pick_free(hosts, count: int) -> list[str]:
-    """Plain hosts first: special hardware stays free for the workloads that need it."""
-    free = sorted((h for h in hosts if h.state == "free"), key=lambda h: (len(h.features), h.gpu, -h.cpu, h.id))
-    return [h.id for h in free[:count]]
 
 
 @router.post("/{cluster_id}/scale", response_model=Cluster | None)
@@ -53,11 +49,9 @@ async def scale_cluster(cluster_id: str, body: ClusterScaleRequest, request: Req
         raise HTTPException(422, "give either `add` (a number of hosts) or `remove_hosts`")
     hosts, _ = await asyncio.to_thread(inventory.hosts, 0, 100_000, cluster.site)
     allocations: dict[str, str] = {}
-    add: list[str] = []
-    if body.add:
-        add = _pick_free(hosts, body.add)
-        if len(add) < body.add:
-            raise HTTPException(409, f"site {cluster.site} has {len(add)} free host(s), not {body.add}")
+    if body.add and sum(h.state == "free" for h in hosts) < body.add:
+        raise HTTPException(409, f"site {cluster.site} has {sum(h.state == 'free' for h in hosts)} free host(s), "
+                                 f"not {body.add}")
     for host_id in body.remove_hosts:
         host = next((h for h in hosts if h.id == host_id), None)
         if host is None or host.cluster != cluster_id:
@@ -68,17 +62,17 @@ async def scale_cluster(cluster_id: str, body: ClusterScaleRequest, request: Req
     rid = body.request_id or uuid.uuid4().hex
     client = await temporal(request)
     workflow_id = f"cluster-{cluster_id}/scale/{rid}"
-    req = ScaleClusterRequest(service_id=f"cluster-{cluster_id}", site=cluster.site, cluster_id=cluster_id,
-                              add_hosts=add, remove_hosts=body.remove_hosts, allocations=allocations)
+    req = ScaleClusterRequest(service_id=pool_owner(cluster_id), site=cluster.site, cluster_id=cluster_id,
+                              add_count=body.add, remove_hosts=body.remove_hosts, allocations=allocations)
     try:
         handle = await client.start_workflow("ScaleCluster", req, id=workflow_id,
                                              task_queue=request.app.state.settings.task_queue,
                                              id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                                             result_type=Cluster)
-    except WorkflowAlreadyStartedError:
-        handle = client.get_workflow_handle(workflow_id, result_type=Cluster)  # a retry: same outcome
+                                             result_type=ScaleClusterResult)
+    except WorkflowAlreadyStartedError:  # a retry: same outcome
+        handle = client.get_workflow_handle(workflow_id, result_type=ScaleClusterResult)
     try:
-        return await asyncio.wait_for(handle.result(), timeout)
+        return (await asyncio.wait_for(handle.result(), timeout)).cluster
     except WorkflowFailureError as err:
         raise HTTPException(409, f"cluster {cluster_id} not scaled: {error_text(err.cause)}") from None
     except TimeoutError:

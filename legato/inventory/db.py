@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
@@ -25,11 +25,26 @@ def open_engine(url: str) -> Engine:
             cursor.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
+    had_claims = inspect(engine).has_table("node_claims")
     SQLModel.metadata.create_all(engine)
     with engine.begin() as conn:  # on databases created before these indexes existed, too
         for statement in INDEXES:
             conn.execute(text(statement))
+        if "reservation" not in {c["name"] for c in inspect(conn).get_columns("hosts")}:
+            conn.execute(text("ALTER TABLE hosts ADD COLUMN reservation VARCHAR"))
+        if not had_claims:  # components deployed before per-node claims: their room, node unknown
+            conn.execute(text(LEGACY_CLAIMS))
+        # The row every placement locks first (see Inventory.placement_lock): created here, once, so
+        # that taking the lock is a plain UPDATE and never races an INSERT.
+        if conn.execute(text("SELECT 1 FROM meta WHERE key = 'placement-lock'")).first() is None:
+            conn.execute(text("INSERT INTO meta (key, seq) VALUES ('placement-lock', 0)"))
     return engine
+
+
+LEGACY_CLAIMS = (
+    "INSERT INTO node_claims (cluster, host, service_id, component, holder, state, replicas, cpu, memory_mb, gpu) "
+    "SELECT cluster, NULL, service_id, name, workload_id, 'running', replicas, cpu, memory_mb, gpu FROM components"
+)
 
 
 # The newest-first pages of the services list, all tenants and one: an index walk, not a sort.

@@ -16,6 +16,7 @@ from legato.inventory.db import open_engine
 from legato.inventory.federation import FederationRecords
 from legato.inventory.paging import page
 from legato.inventory.proposals import ProposalRecords
+from legato.inventory.reservations import ReservationRecords
 from legato.inventory.tables import (
     AreaRow,
     ClusterRow,
@@ -25,6 +26,7 @@ from legato.inventory.tables import (
     HostRow,
     LatencyRow,
     MetaRow,
+    NodeClaimRow,
     OperationRow,
     ServiceOperationRow,
     ServiceRow,
@@ -39,7 +41,7 @@ from legato.model.status import TERMINAL_STATES, ServiceState
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
-class Inventory(ProposalRecords, FederationRecords):
+class Inventory(ProposalRecords, FederationRecords, ReservationRecords):
     def __init__(self, url_or_engine: str | Engine, public_url: str = DEFAULT_PUBLIC_URL):
         self.engine = open_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
         self.public_url = public_url.rstrip("/")  # TMF hrefs in the events written with a change
@@ -138,7 +140,7 @@ class Inventory(ProposalRecords, FederationRecords):
             host_q = host_q.where(col(HostRow.site).in_(only))
             cluster_q = cluster_q.where(col(ClusterRow.site).in_(only))
         for h in s.exec(host_q):
-            hosts[h.site].append(Host(**h.model_dump(exclude={"allocation_op"})))  # power: the PIM's to tell
+            hosts[h.site].append(Host(**h.model_dump(exclude={"allocation_op", "reservation"})))  # power: the PIM's
         for c in s.exec(cluster_q):
             clusters[c.site].append(Cluster(**c.model_dump()))
         return {r.id: Site(**r.model_dump(), hosts=hosts[r.id], clusters=clusters[r.id])
@@ -173,19 +175,6 @@ class Inventory(ProposalRecords, FederationRecords):
         with self.session() as s:
             return list(self._sites(s, site_ids).values()) if site_ids else []
 
-    def cluster_usage(self) -> dict[str, tuple[float, int, int]]:
-        """(cpu, memory_mb, gpu) requested on each cluster by the components of live services."""
-        with self.session() as s:
-            rows = s.exec(
-                select(
-                    ComponentRow.cluster,
-                    func.sum(ComponentRow.cpu * ComponentRow.replicas),
-                    func.sum(ComponentRow.memory_mb * ComponentRow.replicas),
-                    func.sum(ComponentRow.gpu * ComponentRow.replicas),
-                ).group_by(ComponentRow.cluster)
-            ).all()
-        return {cluster: (float(cpu or 0), int(mem or 0), int(gpu or 0)) for cluster, cpu, mem, gpu in rows}
-
     def hosts_allocated(self, hosts: list[Host], op_id: str) -> None:
         with self.session() as s:
             sites = []
@@ -193,6 +182,30 @@ class Inventory(ProposalRecords, FederationRecords):
                 row = s.get(HostRow, h.id)
                 if row is not None:
                     row.state, row.service_id, row.allocation_op = "allocated", h.service_id, op_id
+                    row.reservation = None  # the reservation became this allocation
+                    sites.append(row.site)
+            self._stamp(sites)
+
+    def hosts_taken_elsewhere(self, host_ids: list[str]) -> None:
+        """The PIM refused these hosts as already allocated, by something outside Legato: mirror it,
+        so no placement counts on them again (reconcile reports them)."""
+        with self.session() as s:
+            sites = []
+            for host_id in host_ids:
+                row = s.get(HostRow, host_id)
+                if row is not None and row.state != "allocated":
+                    row.state, row.service_id, row.allocation_op, row.reservation = "allocated", None, None, None
+                    sites.append(row.site)
+            self._stamp(sites)
+
+    def hosts_transferred(self, host_ids: list[str], owner: str, op_id: str) -> None:
+        """Hosts handed to a shared cluster's pool: held by the pool now, under `op_id`."""
+        with self.session() as s:
+            sites = []
+            for host_id in host_ids:
+                row = s.get(HostRow, host_id)
+                if row is not None:
+                    row.service_id, row.allocation_op = owner, op_id
                     sites.append(row.site)
             self._stamp(sites)
 
@@ -203,6 +216,7 @@ class Inventory(ProposalRecords, FederationRecords):
                 row = s.get(HostRow, host_id)
                 if row is not None:
                     row.state, row.service_id, row.allocation_op, row.cluster = "free", None, None, None
+                    row.reservation = None
                     sites.append(row.site)
             self._stamp(sites)
 
@@ -227,6 +241,7 @@ class Inventory(ProposalRecords, FederationRecords):
             for host in s.exec(select(HostRow).where(HostRow.cluster == cluster_id)):
                 host.cluster = None
             s.exec(delete(ComponentRow).where(col(ComponentRow.cluster) == cluster_id))
+            s.exec(delete(NodeClaimRow).where(col(NodeClaimRow.cluster) == cluster_id))
 
     # --- workloads (TCWI) -------------------------------------------------------------------
 
@@ -261,6 +276,9 @@ class Inventory(ProposalRecords, FederationRecords):
             row = s.get(ComponentRow, (service_id, name))
             if row is not None and (workload_id is None or row.workload_id == workload_id):
                 s.delete(row)
+            if workload_id is not None:
+                s.exec(delete(NodeClaimRow).where(col(NodeClaimRow.holder) == workload_id,
+                                                  col(NodeClaimRow.state) == "running"))
 
     def component_changed(self, service_id: str, name: str, **fields) -> None:
         with self.session() as s:
@@ -292,6 +310,7 @@ class Inventory(ProposalRecords, FederationRecords):
             row = s.get(ConnectionRow, connection_id)
             if row is not None:
                 s.delete(row)
+            self.link_freed(connection_id)
 
     def log(self, service_id: str, op_id: str, step: str, outcome: str, detail: str = "") -> None:
         with self.session() as s:
@@ -311,6 +330,14 @@ class Inventory(ProposalRecords, FederationRecords):
     def service(self, service_id: str) -> ServiceRow | None:
         with self.session() as s:
             return s.get(ServiceRow, service_id)
+
+    def component(self, service_id: str, name: str) -> ComponentRow | None:
+        with self.session() as s:
+            return s.get(ComponentRow, (service_id, name))
+
+    def cluster_components(self, cluster_id: str) -> list[ComponentRow]:
+        with self.session() as s:
+            return list(s.exec(select(ComponentRow).where(ComponentRow.cluster == cluster_id)))
 
     def components(self, service_id: str) -> list[ComponentRow]:
         with self.session() as s:

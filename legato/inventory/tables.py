@@ -53,10 +53,11 @@ class HostRow(SQLModel, table=True):
     memory_mb: int
     gpu: int = 0
     features: list[str] = Field(default_factory=list, sa_column=Column(JSON))
-    state: str = "free"  # free | allocated
+    state: str = "free"  # free | reserved | allocated
     cluster: str | None = None
-    service_id: str | None = Field(default=None, index=True)
+    service_id: str | None = Field(default=None, index=True)  # a service, or a shared cluster's pool
     allocation_op: str | None = None
+    reservation: str | None = Field(default=None, index=True)  # the placement holding it (state reserved)
 
 
 class ClusterRow(SQLModel, table=True):
@@ -216,3 +217,49 @@ class FederationNonceRow(SQLModel, table=True):
     issuer: str = Field(primary_key=True)
     nonce: str = Field(primary_key=True)
     expires_at: float = Field(index=True)  # epoch seconds
+
+
+class ReservationRow(SQLModel, table=True):
+    """What a placement decision holds until its steps turn it into allocations: hosts (marked
+    `reserved` on their rows), room on cluster nodes and link bandwidth (claims with state
+    `reserved`). Named by the placing operation; `workflow_id` is who releases it, so reconcile
+    can reclaim what a workflow that is gone left behind."""
+
+    __tablename__ = "reservations"
+    op_id: str = Field(primary_key=True)
+    workflow_id: str = Field(index=True)
+    service_id: str = Field(index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class NodeClaimRow(SQLModel, table=True):
+    """Room on one node of a cluster held for a component: `reserved` by a placement (holder: its
+    op id), or `running` as the WDM last reported it (holder: the workload id). `host` None: on the
+    cluster, node unknown (room only counted against the cluster's total)."""
+
+    __tablename__ = "node_claims"
+    id: int | None = Field(default=None, primary_key=True)
+    cluster: str = Field(index=True)
+    host: str | None = None
+    service_id: str = Field(index=True)
+    component: str
+    holder: str = Field(index=True)
+    state: str  # reserved | running
+    replicas: int
+    cpu: float
+    memory_mb: int
+    gpu: int = 0
+
+
+class LinkClaimRow(SQLModel, table=True):
+    """Bandwidth between two sites held by a link: `reserved` by a placement (holder: its op id) or
+    `running` (holder: the connection id). `site_a` < `site_b`: one row per pair, either way."""
+
+    __tablename__ = "link_claims"
+    id: int | None = Field(default=None, primary_key=True)
+    site_a: str = Field(index=True)
+    site_b: str
+    service_id: str = Field(index=True)
+    holder: str = Field(index=True)
+    state: str  # reserved | running
+    mbps: float

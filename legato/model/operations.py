@@ -15,6 +15,9 @@ class OperationRequest(Strict):
     request_id: RequestId | None = Field(default=None, max_length=200,
                                          description="idempotency key: a retried call with it never applies twice")
     requested_by: str = ""
+    progress_deadline_seconds: float | None = Field(
+        default=None, ge=5, le=86_400, description="how long a wait for readiness may take before the operation "
+        "fails and undoes itself (default: the service's `progress_deadline_seconds`)")
 
 
 class ScaleRequest(OperationRequest):

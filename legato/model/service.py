@@ -163,6 +163,9 @@ class ServiceSpec(Strict):
     policy: Policy = Field(default_factory=Policy)
     labels: dict[str, str] = Field(default_factory=dict)
     not_before: datetime | None = Field(default=None, description="deferred deployment start (UTC)")
+    progress_deadline_seconds: float = Field(
+        default=600, ge=5, le=86_400, description="how long any wait for readiness may take (like a Deployment's "
+        "progressDeadlineSeconds); past it the deployment, or a day-2 operation that does not set its own, is undone")
 
     @model_validator(mode="after")
     def _graph_is_consistent(self) -> ServiceSpec:

@@ -13,7 +13,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from legato.activities.contracts import PlaceRequest, ServiceUpdate
+    from legato.activities.contracts import Exclusions, PlaceRequest, ServiceUpdate
     from legato.model import PlacementDecision, ServiceSpec, ServiceState, ServiceStatus
     from legato.model.federation import PARTNER_TENANT_PREFIX
     from legato.model.status import Endpoint
@@ -22,18 +22,24 @@ with workflow.unsafe.imports_passed_through():
     from legato.workflows.federate_request import federate
     from legato.workflows.operations import Operations
     from legato.workflows.options import STEP, UNDO
-    from legato.workflows.progress import Progress, error_text
+    from legato.workflows.progress import Progress, error_text, refused_resources
     from legato.workflows.saga import Saga
     from legato.workflows.steps import (
         Ctx,
         connect_link,
         deploy_component,
         gather_all,
+        hold,
         provision_site,
+        release_hold,
+        replicas_on_nodes,
         set_user_qos,
     )
 
 MAX_STEPS_KEPT = 300  # progress entries carried across continue-as-new
+# Placements a deployment tries when a backend still refuses for capacity (something outside Legato
+# took a host, or fills a cluster): the first, then this many minus one without what refused.
+MAX_PLACEMENTS = 3
 
 
 @workflow.defn(name="DeployService")
@@ -73,9 +79,11 @@ class DeployService(Operations):
     def status(self) -> ServiceStatus:
         return self.entity.status
 
-    def ctx(self, spec: ServiceSpec | None = None) -> Ctx:
-        return Ctx(wid=self.wid, spec=spec or self.entity.spec, saga=self.saga, progress=self.progress,
-                   poll_seconds=self.req.ready_poll_seconds)
+    def ctx(self, spec: ServiceSpec | None = None, progress_deadline: float | None = None) -> Ctx:
+        spec = spec or self.entity.spec
+        return Ctx(wid=self.wid, spec=spec, saga=self.saga, progress=self.progress,
+                   poll_seconds=self.req.ready_poll_seconds,
+                   progress_deadline=progress_deadline or spec.progress_deadline_seconds)
 
     @workflow.run
     async def run(self, req: DeployRequest) -> ServiceStatus:
@@ -141,10 +149,38 @@ class DeployService(Operations):
                                    non_retryable=True) from None
 
     async def _deploy(self, spec: ServiceSpec) -> None:
+        """Place (reserving what is chosen), then build. A backend that still refuses for capacity
+        (something outside Legato took a host, or fills a cluster) makes it give back everything
+        this placement holds and place again without what refused: placement is joint, so one
+        component elsewhere can change where its neighbours are best. Bounded, each try a step."""
+        ctx = self.ctx(spec)
+        exclude = Exclusions()
+        for attempt in range(1, MAX_PLACEMENTS + 1):
+            decision = await self._place(ctx, spec, attempt, exclude)
+            base = self.wid if attempt == 1 else f"{self.wid}/try-{attempt}"  # fresh op ids: the old ones were done
+            try:
+                await self._build(ctx, spec, decision, base)
+                break
+            except Exception as err:
+                refused = refused_resources(err)
+                if refused is None or attempt == MAX_PLACEMENTS or decision.federated:
+                    raise
+                exclude.add(refused)
+                step = f"re-place [{attempt + 1}/{MAX_PLACEMENTS}]"
+                self.progress.begin(step, f"{error_text(err)}: giving back what this placement holds, then "
+                                          f"placing again without {', '.join(refused)}")
+                await self.saga.unwind()
+                self.progress.done(step)
+        await release_hold(ctx, ctx.reservation)
+        self.entity.deployed = True
+        await self._set_state(ServiceState.active)
+
+    async def _place(self, ctx: Ctx, spec: ServiceSpec, attempt: int, exclude: Exclusions) -> PlacementDecision:
         await self._set_state(ServiceState.placing)
         self.progress.begin("place")
         # A partner's request is served here or not at all: it is never federated onwards.
-        place = PlaceRequest(spec=spec, federate=not (spec.tenant or "").startswith(PARTNER_TENANT_PREFIX))
+        place = PlaceRequest(spec=spec, exclude=exclude, hold=hold(ctx, f"{self.wid}/place" + (
+            f"/{attempt}" if attempt > 1 else "")), federate=not (spec.tenant or "").startswith(PARTNER_TENANT_PREFIX))
         decision = await self._activity("placement.place", place, result_type=PlacementDecision)
         if not decision.feasible:
             self.progress.failed("place", decision.infeasible_reason or "infeasible")
@@ -153,9 +189,10 @@ class DeployService(Operations):
         self.index(SITES.value_set(sorted({p.site for p in decision.components})))
         self.progress.done("place", ", ".join([f"{p.component}→{p.site}" for p in decision.components]
                                               + [f"{f.component}→partner {f.partner}" for f in decision.federated]))
+        return decision
 
-        ctx = self.ctx(spec)
-        _, parts = await gather_all([self._deploy_local(ctx, decision),
+    async def _build(self, ctx: Ctx, spec: ServiceSpec, decision: PlacementDecision, base: str) -> None:
+        _, parts = await gather_all([self._deploy_local(ctx, decision, base),
                                      federate(ctx, decision, max(self.req.ready_poll_seconds, 0.5))])
         self.entity.federated = {p.partner: p for p in parts}
         self.refresh_endpoints()
@@ -165,22 +202,22 @@ class DeployService(Operations):
         # are not built).
         local = self.entity.components
         self.entity.connections = await gather_all(
-            [connect_link(ctx, i, link, local, f"{self.wid}/link/{i}")
+            [connect_link(ctx, i, link, local, f"{base}/link/{i}")
              for i, link in enumerate(spec.links) if link.source in local and link.target in local]
-            + [set_user_qos(ctx, i, area, local, f"{self.wid}/qos/{i}")
+            + [set_user_qos(ctx, i, area, local, f"{base}/qos/{i}")
                for i, area in enumerate(spec.user_areas) if spec.entry_component(area) in local]
         )
-        self.entity.deployed = True
-        await self._set_state(ServiceState.active)
 
-    async def _deploy_local(self, ctx, decision: PlacementDecision) -> None:
+    async def _deploy_local(self, ctx, decision: PlacementDecision, base: str) -> None:
         await self._set_state(ServiceState.provisioning)
-        clusters = await gather_all(provision_site(ctx, plan, f"{self.wid}/{plan.site}") for plan in decision.sites)
+        clusters = await gather_all(provision_site(ctx, plan, f"{base}/{plan.site}") for plan in decision.sites)
         cluster_of_site = {plan.site: cluster for plan, cluster in zip(decision.sites, clusters, strict=True)}
+        plan_of_site = {plan.site: plan for plan in decision.sites}
 
         await self._set_state(ServiceState.deploying)
         states = await gather_all(
-            deploy_component(ctx, p.component, p.site, cluster_of_site[p.site], f"{self.wid}/{p.component}")
+            deploy_component(ctx, p.component, p.site, cluster_of_site[p.site], f"{base}/{p.component}",
+                             replicas_on_nodes(plan_of_site[p.site], p.component))
             for p in decision.components
         )
         self.entity.components = {s.name: s for s in states}

@@ -17,7 +17,16 @@ with workflow.unsafe.imports_passed_through():
     from legato.workflows.options import UNDO
     from legato.workflows.progress import Progress, error_text
     from legato.workflows.saga import Saga
-    from legato.workflows.steps import Ctx, connect_link, deploy_component, gather_all, provision_site, set_user_qos
+    from legato.workflows.steps import (
+        DEFAULT_PROGRESS_DEADLINE,
+        Ctx,
+        connect_link,
+        deploy_component,
+        gather_all,
+        provision_site,
+        replicas_on_nodes,
+        set_user_qos,
+    )
 
 
 class MigrateRequest(BaseModel):
@@ -27,6 +36,8 @@ class MigrateRequest(BaseModel):
     components: dict[str, ComponentState]
     connections: list[ConnectionState]
     ready_poll_seconds: float = 0.2
+    reservation: str | None = None  # what placement reserved at the target (the parent releases it)
+    progress_deadline: float = DEFAULT_PROGRESS_DEADLINE
 
 
 class MigrateResult(BaseModel):
@@ -52,13 +63,15 @@ class MigrateWorkload:
                                     state=ServiceState.provisioning)
         progress = Progress(self.status, prefix=f"move {name}: ")
         saga = Saga([], progress)
-        ctx = Ctx(wid=wid, spec=spec, saga=saga, progress=progress, poll_seconds=req.ready_poll_seconds)
+        ctx = Ctx(wid=wid, spec=spec, saga=saga, progress=progress, poll_seconds=req.ready_poll_seconds,
+                  reservation=req.reservation, progress_deadline=req.progress_deadline)
         source = req.components[name]
         touching = self._touching(spec, name)
         try:
             cluster = await provision_site(ctx, req.plan, f"{wid}/{req.plan.site}")
             self.status.state = ServiceState.deploying
-            target = await deploy_component(ctx, name, req.plan.site, cluster, f"{wid}/{name}")
+            target = await deploy_component(ctx, name, req.plan.site, cluster, f"{wid}/{name}",
+                                            replicas_on_nodes(req.plan, name))
             self.status.state = ServiceState.connecting
             components = {**req.components, name: target}
             links, areas = touching

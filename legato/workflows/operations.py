@@ -21,9 +21,10 @@ with workflow.unsafe.imports_passed_through():
         WorkloadRef,
     )
     from legato.adapters.wdm import WorkloadMetrics, WorkloadStatus
-    from legato.model import ServiceState
+    from legato.model import ServiceState, SitePlan
     from legato.model.operations import Finding, Operation, RepairRequest
     from legato.model.service import PlacementRules
+    from legato.workflows.contracts import ScaleClusterRequest, ScaleClusterResult
     from legato.workflows.entity import OperationRecord
     from legato.workflows.federate_request import forward_operation
     from legato.workflows.migrate_workload import MigrateRequest, MigrateResult, MigrateWorkload
@@ -31,9 +32,13 @@ with workflow.unsafe.imports_passed_through():
     from legato.workflows.progress import CHILD_PREFIX, error_text
     from legato.workflows.saga import Saga
     from legato.workflows.steps import (
+        Ctx,
         connect_link,
         deploy_component,
         grow_cluster,
+        hold,
+        release_hold,
+        replicas_on_nodes,
         set_user_qos,
         wait_ready,
         workload_spec,
@@ -136,7 +141,7 @@ class Operations:
         if part is not None:
             return await self._forward(op, part, base)
         if op.kind == "scale":
-            return await self._scale(op.component, op.scale.replicas, base)
+            return await self._scale(op, base)
         if op.kind == "upgrade":
             return await self._upgrade(op, base)
         if op.kind == "move":
@@ -169,44 +174,87 @@ class Operations:
 
     # --- scale ---------------------------------------------------------------------------------
 
-    async def _scale(self, name: str, replicas: int, base: str) -> str:
+    def _op_ctx(self, op: Operation, saga: Saga) -> Ctx:
+        """A context of its own for one operation: its undo list, and its progress deadline."""
+        ctx = self.ctx(progress_deadline=op.request.progress_deadline_seconds)
+        ctx.saga = saga
+        return ctx
+
+    async def _scale(self, op: Operation, base: str) -> str:
+        name, replicas = op.component, op.scale.replicas
         state = self.entity.components[name]
         before = state.replicas
         if replicas == before:
             return f"already {replicas} replicas"
         local = Saga([], self.progress)
-        ctx = self.ctx()
-        ctx.saga = local
-        if replicas > before:
-            await self._make_room(name, replicas - before, local, base, f"cannot scale {name} to {replicas}")
+        ctx = self._op_ctx(op, local)
+        plan = None
         try:
+            if replicas > before:
+                plan = await self._make_room(ctx, name, replicas - before, base, f"cannot scale {name} to {replicas}")
             step = f"scale-workload@{name}"
-            await self.progress.track(step, f"{before} → {replicas}", workflow.execute_activity(
-                "wdm.scale_workload", ScaleWorkload(
-                    op_id=f"{base}/scale", service_id=self.entity.spec.id, step=step, cluster_id=state.cluster,
-                    workload_id=state.workload_id, component=name, replicas=replicas),
-                result_type=WorkloadStatus, **STEP))
-            await wait_ready(ctx, name, state.cluster, state.workload_id, f"{base}/wait")
-        except Exception:
-            await local.unwind()  # give back the nodes grown for it
-            raise
+            try:
+                await self.progress.track(step, f"{before} → {replicas}", self._scale_workload(
+                    ctx, state, replicas, f"{base}/scale", replicas_on_nodes(plan, name), STEP))
+                await wait_ready(ctx, name, state.cluster, state.workload_id, f"{base}/wait")
+            except Exception:
+                # As it was: the replicas asked for before (those that never became ready go), then
+                # the nodes grown for them.
+                await self.progress.track(f"scale-back@{name}", f"→ {before}", self._scale_workload(
+                    ctx, state, before, f"{base}/scale-back", [], UNDO))
+                await local.unwind(only=lambda c: not c.key.startswith("reservation@"))
+                raise
+        finally:
+            if ctx.reservation is not None:
+                await release_hold(ctx, ctx.reservation)
         self.saga.undo.extend(local.undo)
         state.replicas = replicas
         self.entity.spec = self.entity.spec.with_component(name, replicas=replicas)
+        if replicas < before:
+            await self._give_back_nodes(state.site, state.cluster, base)
         return f"{name}: {before} → {replicas} replicas"
 
-    async def _make_room(self, name: str, extra: int, saga: Saga, base: str, refusal: str) -> None:
-        """Room for `extra` more replicas on the component's cluster: grow it first if it is full."""
+    async def _scale_workload(self, ctx: Ctx, state, replicas: int, op_id: str, prefer_nodes: list[str],
+                              options: dict) -> WorkloadStatus:
+        return await workflow.execute_activity("wdm.scale_workload", ScaleWorkload(
+            op_id=op_id, service_id=ctx.sid, step=f"scale-workload@{state.name}", cluster_id=state.cluster,
+            workload_id=state.workload_id, component=state.name, replicas=replicas, prefer_nodes=prefer_nodes,
+            reservation=ctx.reservation), result_type=WorkloadStatus, **options)
+
+    async def _make_room(self, ctx: Ctx, name: str, extra: int, base: str, refusal: str) -> SitePlan:
+        """Room for `extra` more replicas on the component's cluster, reserved node by node: grow
+        the cluster first if it is full. The reservation's release is in `ctx.saga`."""
         state = self.entity.components[name]
         choice = await workflow.execute_activity("placement.plan_growth", PlanGrowth(
             spec=self.entity.spec, component=name, extra_replicas=extra, site=state.site,
-            cluster_id=state.cluster), result_type=SiteChoice, **STEP)
+            cluster_id=state.cluster, hold=hold(ctx, f"{base}/room")), result_type=SiteChoice, **STEP)
         if choice.plan is None:
             raise Refused(f"{refusal}: {choice.reason}")
         if choice.plan.action == "scale":
-            ctx = self.ctx()
-            ctx.saga = saga
             await grow_cluster(ctx, state.site, state.cluster, choice.plan.add_hosts, f"{base}/scale-cluster")
+        return choice.plan
+
+    async def _give_back_nodes(self, site: str, cluster: str, base: str) -> None:
+        """After a scale-in: the nodes the service added to the cluster that it no longer needs are
+        drained make-before-break and their hosts released (ScaleCluster); nodes whose pods fit
+        nowhere else stay with the service until it needs them no more."""
+        grown = [c for c in self.saga.undo
+                 if c.key == f"nodes@{site}" and c.child is not None and c.child.cluster_id == cluster]
+        allocations = {h: c.child.allocation_op_id for c in grown for h in c.child.remove_hosts
+                       if c.child.allocation_op_id}
+        if not allocations:
+            return
+        req = ScaleClusterRequest(service_id=self.entity.spec.id, site=site, cluster_id=cluster,
+                                  remove_hosts=sorted(allocations), allocations=allocations, stuck="keep",
+                                  ready_poll_seconds=self.req.ready_poll_seconds)
+        result: ScaleClusterResult = await self.progress.track(
+            f"give-back-nodes@{site}", f"{cluster} -= {', '.join(sorted(allocations))} (those no longer needed)",
+            workflow.execute_child_workflow("ScaleCluster", req, id=f"{base}/give-back-nodes",
+                                            result_type=ScaleClusterResult))
+        gone = set(result.removed)
+        for c in grown:
+            c.child.remove_hosts = [h for h in c.child.remove_hosts if h not in gone]
+        self.saga.drop(lambda c: not (c in grown and not c.child.remove_hosts))
 
     # --- upgrade -------------------------------------------------------------------------------
 
@@ -219,37 +267,61 @@ class Operations:
         # Surge and canary replicas run beside the old ones: make room first. Nodes grown for them stay
         # with the service (given back at teardown) rather than draining the new replicas off again.
         grown = Saga([], self.progress)
+        ctx = self._op_ctx(op, grown)
         extra = max(1, req.canary.replicas) if req.strategy == "canary" else 1  # canary, then surge: never both
-        await self._make_room(name, extra, grown, base, f"no room to roll out {name} {req.version}")
-        self.saga.undo.extend(grown.undo)
-        if req.strategy == "canary":
-            await self._canary_gate(name, image, req, base)
-        step = f"rolling-upgrade@{name}"
-        await self.progress.track(step, f"{state.version} → {req.version}", workflow.execute_activity(
-            "wdm.upgrade_workload", UpgradeWorkload(
-                op_id=f"{base}/upgrade", service_id=self.entity.spec.id, step=step, cluster_id=state.cluster,
-                workload_id=state.workload_id, component=name, image=image, version=req.version),
-            result_type=WorkloadStatus, **STEP))
-        await wait_ready(self.ctx(), name, state.cluster, state.workload_id, f"{base}/wait")
+        try:
+            plan = await self._make_room(ctx, name, extra, base, f"no room to roll out {name} {req.version}")
+            self.saga.undo.extend(c for c in grown.undo if not c.key.startswith("reservation@"))
+            if req.strategy == "canary":
+                await self._canary_gate(ctx, name, image, req, base, replicas_on_nodes(plan, name))
+            await self._roll(ctx, name, image, req.version, base)
+        finally:
+            await release_hold(ctx, f"{base}/room")
         before = state.version
         state.image, state.version = image, req.version
         self.entity.spec = self.entity.spec.with_component(name, image=image, version=req.version)
         return f"{name}: {before} → {req.version} ({req.strategy})"
 
-    async def _canary_gate(self, name: str, image: str, req, base: str) -> None:
+    async def _roll(self, ctx: Ctx, name: str, image: str, version: str, base: str) -> None:
+        """Rolling, make-before-break. Replicas of the new version not ready by the progress deadline
+        roll it back to the version that served, the same way."""
+        state = self.entity.components[name]
+        step = f"rolling-upgrade@{name}"
+        await self.progress.track(step, f"{state.version} → {version}", self._upgrade_workload(
+            ctx, state, image, version, f"{base}/upgrade", STEP))
+        try:
+            await wait_ready(ctx, name, state.cluster, state.workload_id, f"{base}/wait")
+        except Exception as err:
+            await self.progress.track(f"roll-back@{name}", f"{version} → {state.version}", self._upgrade_workload(
+                ctx, state, state.image, state.version, f"{base}/roll-back", UNDO))
+            await wait_ready(ctx, name, state.cluster, state.workload_id, f"{base}/wait-back")
+            raise ApplicationError(f"{name} {version} was not ready in time ({error_text(err)}); rolled back, "
+                                   f"{name} stays on {state.version}", type="UpgradeFailed") from None
+
+    async def _upgrade_workload(self, ctx: Ctx, state, image: str, version: str, op_id: str,
+                                options: dict) -> WorkloadStatus:
+        return await workflow.execute_activity("wdm.upgrade_workload", UpgradeWorkload(
+            op_id=op_id, service_id=ctx.sid, step=f"rolling-upgrade@{state.name}", cluster_id=state.cluster,
+            workload_id=state.workload_id, component=state.name, image=image, version=version),
+            result_type=WorkloadStatus, **options)
+
+    async def _canary_gate(self, op_ctx: Ctx, name: str, image: str, req, base: str,
+                           prefer_nodes: list[str]) -> None:
         """A few replicas of the new version beside the old ones; the gate reads their error rate.
         Either way the canary then goes (the old replicas served all along): failing the gate ends
-        the operation on the previous version; passing it lets the main workload roll."""
+        the operation on the previous version; passing it lets the main workload roll. A canary not
+        ready by the progress deadline is removed and the operation fails."""
         state = self.entity.components[name]
         canary = f"{name}-canary"
         local = Saga([], self.progress)
         spec = self.entity.spec.with_component(name, image=image, version=req.version, replicas=req.canary.replicas)
         ctx = self.ctx(spec.model_copy(update={"components": [
-            c.model_copy(update={"name": canary}) if c.name == name else c for c in spec.components]}))
-        ctx.saga = local
+            c.model_copy(update={"name": canary}) if c.name == name else c for c in spec.components]}),
+            progress_deadline=op_ctx.progress_deadline)
+        ctx.saga, ctx.reservation = local, op_ctx.reservation
         step = f"canary-gate@{name}"
         try:
-            deployed = await deploy_component(ctx, canary, state.site, state.cluster, f"{base}/canary")
+            deployed = await deploy_component(ctx, canary, state.site, state.cluster, f"{base}/canary", prefer_nodes)
             self.progress.begin(step, f"observing {req.canary.observe_seconds:g}s, max error rate "
                                       f"{req.canary.max_error_rate:g}")
             await workflow.sleep(req.canary.observe_seconds)
@@ -310,18 +382,25 @@ class Operations:
         elif req.site is not None and req.pin:  # the operator's choice wins over rules set before: pin it there
             spec = spec.with_component(name, placement=PlacementRules(sites=[req.site]))
         current = {n: c.site for n, c in self.entity.components.items()}
-        choice = await workflow.execute_activity("placement.place_component", PlaceComponent(
-            spec=spec, component=name, current=current, target_site=req.site), result_type=SiteChoice, **STEP)
-        if choice.plan is None:
-            raise Refused(f"{choice.reason}; {name} stays at {current[name]}")
-        source = self.entity.components[name]
-        child_id = f"{base}/migrate"
-        result: MigrateResult = await self.progress.track(
-            f"migrate@{name}", f"{CHILD_PREFIX}{child_id}", workflow.execute_child_workflow(
-                MigrateWorkload.run,
-                MigrateRequest(spec=spec, component=name, plan=choice.plan, components=self.entity.components,
-                               connections=self.entity.connections, ready_poll_seconds=self.req.ready_poll_seconds),
-                id=child_id))
+        ctx = self._op_ctx(op, self.saga)
+        reservation = hold(ctx, f"{base}/place")
+        try:
+            choice = await workflow.execute_activity("placement.place_component", PlaceComponent(
+                spec=spec, component=name, current=current, target_site=req.site, hold=reservation),
+                result_type=SiteChoice, **STEP)
+            if choice.plan is None:
+                raise Refused(f"{choice.reason}; {name} stays at {current[name]}")
+            source = self.entity.components[name]
+            child_id = f"{base}/migrate"
+            result: MigrateResult = await self.progress.track(
+                f"migrate@{name}", f"{CHILD_PREFIX}{child_id}", workflow.execute_child_workflow(
+                    MigrateWorkload.run,
+                    MigrateRequest(spec=spec, component=name, plan=choice.plan, components=self.entity.components,
+                                   connections=self.entity.connections, ready_poll_seconds=self.req.ready_poll_seconds,
+                                   reservation=reservation.op_id, progress_deadline=ctx.progress_deadline),
+                    id=child_id))
+        finally:
+            await release_hold(ctx, reservation.op_id)
         self.status.steps.extend(result.steps)  # the child's steps, kept with the service's
         # Adopt the target's resources; forget what the switch replaced.
         replaced = {c.key: c for c in result.connections}

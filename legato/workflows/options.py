@@ -19,13 +19,6 @@ STEP = dict(
     ),
 )
 
-# Waiting for readiness: long, heartbeating, so a dead worker is detected in seconds.
-WAIT = dict(
-    start_to_close_timeout=timedelta(minutes=10),
-    heartbeat_timeout=timedelta(seconds=10),
-    retry_policy=STEP["retry_policy"],
-)
-
 # A compensation must not give up: leaking a host is worse than waiting for a backend.
 UNDO = dict(
     start_to_close_timeout=timedelta(minutes=2),
@@ -46,3 +39,12 @@ OPERATION = dict(
     heartbeat_timeout=timedelta(seconds=10),
     retry_policy=STEP["retry_policy"],
 )
+
+
+def waiting(seconds: float) -> dict:
+    """A wait that polls for up to `seconds` and heartbeats; its own deadline ends it, this is the backstop."""
+    return dict(
+        start_to_close_timeout=timedelta(seconds=seconds + 60),
+        heartbeat_timeout=timedelta(seconds=10),
+        retry_policy=STEP["retry_policy"],
+    )

@@ -22,6 +22,19 @@ def error_text(err: BaseException) -> str:
     return str(err)
 
 
+def refused_resources(err: BaseException) -> list[str] | None:
+    """What a backend refused for capacity (`host:<id>`, `cluster:<id>`, `link:<a>|<b>`), found
+    anywhere down the cause chain (an activity, or a child workflow's activity); None if the
+    failure is not a capacity refusal naming what refused."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, ApplicationError) and seen.type == "CapacityExhausted":
+            named = [str(d) for d in seen.details if isinstance(d, str) and ":" in d]
+            return named or None
+        seen = getattr(seen, "cause", None) or seen.__cause__
+    return None
+
+
 class Progress:
     def __init__(self, status: ServiceStatus, prefix: str = ""):
         self.status = status

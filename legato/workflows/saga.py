@@ -14,9 +14,10 @@ with workflow.unsafe.imports_passed_through():
 
 
 # Teardown order by what a resource sits on: traffic paths, then workloads, then the nodes and
-# clusters they run on, then the hosts under those. Within a layer, newest first. Plain reverse
-# order is not enough once day-2 operations add nodes after the workloads that will use them.
-LAYERS = ("link@", "qos@", "workload@", "nodes@", "cluster@", "hosts@")
+# clusters they run on, then the hosts under those, and last what a placement still reserves.
+# Within a layer, newest first. Plain reverse order is not enough once day-2 operations add nodes
+# after the workloads that will use them.
+LAYERS = ("link@", "qos@", "workload@", "nodes@", "cluster@", "hosts@", "reservation@")
 
 
 def layer(comp: Compensation) -> int:

@@ -1,15 +1,36 @@
-"""ScaleCluster: grow a cluster (PIM allocate -> MCM add nodes) or shrink it (MCM remove -> PIM release)."""
+"""ScaleCluster: grow a cluster (PIM allocate -> MCM add nodes) or shrink it, never harming anyone.
+
+Shrinking is make-before-break for every pod on the nodes, whoever's service it is: the nodes are
+cordoned and drained (each pod's replacement is ready on another node before the pod goes), the
+empty nodes removed and their hosts released. A node whose pods fit on no other node is not
+evicted: a teardown hands it to the shared cluster's pool (it keeps serving; reconcile gives it
+back once it runs nothing), a scale-in keeps it, an operator's shrink is refused whole."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from legato.activities.contracts import AllocateHosts, ChangeNodes, ReleaseHosts
+    from legato.activities.contracts import (
+        AllocateHosts,
+        ChangeNodes,
+        ClusterRef,
+        DrainNodes,
+        Hold,
+        PickHosts,
+        ReleaseHosts,
+        ReleaseReservation,
+        TransferHosts,
+        WaitDrained,
+    )
+    from legato.adapters.mcm import DrainResult
     from legato.model import Cluster
-    from legato.workflows.contracts import ScaleClusterRequest
-    from legato.workflows.options import STEP, UNDO
+    from legato.model.continuum import pool_owner
+    from legato.workflows.contracts import ScaleClusterRequest, ScaleClusterResult
+    from legato.workflows.options import STEP, UNDO, waiting
     from legato.workflows.progress import error_text
     from legato.workflows.saga import Saga
 
@@ -19,46 +40,104 @@ def allocation_op(workflow_id: str) -> str:
     return f"{workflow_id}/allocate-hosts"
 
 
+def pool_transfer_op(workflow_id: str, index: int) -> str:
+    """The op id under which hosts handed to a pool are held from then on (reconcile finds them)."""
+    return f"{workflow_id}/to-pool/{index}"
+
+
+def is_pool_transfer(op_id: str | None) -> bool:
+    return bool(op_id) and "/to-pool/" in op_id
+
+
 @workflow.defn(name="ScaleCluster")
 class ScaleCluster:
     @workflow.run
-    async def run(self, req: ScaleClusterRequest) -> Cluster | None:
+    async def run(self, req: ScaleClusterRequest) -> ScaleClusterResult:
         wid = workflow.info().workflow_id
-        cluster: Cluster | None = None
-        if req.add_hosts:
-            saga = Saga([])
-            alloc = allocation_op(wid)
-            try:
-                saga.activity("hosts", "allocate-hosts", "pim.release_hosts", self._release_req(
-                    req, alloc, f"{wid}/undo-allocate", req.add_hosts))
-                await workflow.execute_activity(
-                    "pim.allocate_hosts",
-                    AllocateHosts(op_id=alloc, service_id=req.service_id, step=f"allocate-hosts@{req.site}",
-                                  site=req.site, host_ids=req.add_hosts),
-                    **STEP,
-                )
-                saga.activity("nodes", "add-nodes", "mcm.remove_nodes", self._nodes_req(
-                    req, f"{wid}/undo-add-nodes", req.add_hosts))
-                cluster = await workflow.execute_activity(
-                    "mcm.add_nodes", self._nodes_req(req, f"{wid}/add-nodes", req.add_hosts, "add-nodes"),
-                    result_type=Cluster, **STEP)
-            except Exception as err:
-                await saga.unwind()
-                raise ApplicationError(f"scale-up of {req.cluster_id} failed: {error_text(err)}",
-                                       type="ScaleClusterFailed", non_retryable=True) from err
+        result = ScaleClusterResult()
+        if req.add_hosts or req.add_count:
+            result.added, result.cluster = await self._grow(req, wid)
         if req.remove_hosts:
-            # Draining may be refused (the rest cannot hold the workloads): then nothing is released.
+            await self._shrink(req, wid, result)
+        return result
+
+    async def _grow(self, req: ScaleClusterRequest, wid: str) -> tuple[list[str], Cluster]:
+        saga = Saga([])
+        alloc = allocation_op(wid)
+        add = list(req.add_hosts)
+        try:
+            if req.add_count:  # picked and reserved like any placement; what allocation takes is no longer held
+                hold = Hold(op_id=f"{wid}/pick", workflow_id=wid)
+                saga.activity("reservation", "pick-hosts", "placement.release", ReleaseReservation(
+                    op_id=hold.op_id, service_id=req.service_id, step=f"release-reservation@{req.site}"))
+                add = await workflow.execute_activity("placement.pick_hosts", PickHosts(
+                    op_id=hold.op_id, service_id=req.service_id, step=f"pick-hosts@{req.site}", site=req.site,
+                    count=req.add_count, hold=hold), result_type=list[str], **STEP)
+            saga.activity("hosts", "allocate-hosts", "pim.release_hosts", self._release_req(
+                req, alloc, f"{wid}/undo-allocate", add))
+            await workflow.execute_activity(
+                "pim.allocate_hosts",
+                AllocateHosts(op_id=alloc, service_id=req.service_id, step=f"allocate-hosts@{req.site}",
+                              site=req.site, host_ids=add),
+                **STEP,
+            )
+            saga.activity("nodes", "add-nodes", "mcm.remove_nodes", self._nodes_req(
+                req, f"{wid}/undo-add-nodes", add))
             cluster = await workflow.execute_activity(
-                "mcm.remove_nodes", self._nodes_req(req, f"{wid}/remove-nodes", req.remove_hosts),
-                result_type=Cluster | None, **(UNDO if req.undo else STEP))
-            by_allocation: dict[str, list[str]] = {}
-            for host in req.remove_hosts:
-                alloc = req.allocations.get(host) or req.allocation_op_id or allocation_op(wid)
-                by_allocation.setdefault(alloc, []).append(host)
-            for i, (alloc, hosts) in enumerate(sorted(by_allocation.items())):
+                "mcm.add_nodes", self._nodes_req(req, f"{wid}/add-nodes", add, "add-nodes"),
+                result_type=Cluster, **STEP)
+        except Exception as err:
+            await saga.unwind()
+            raise ApplicationError(f"scale-up of {req.cluster_id} failed: {error_text(err)}",
+                                   type="ScaleClusterFailed", non_retryable=True) from err
+        if req.add_count:
+            await saga.unwind(only=lambda c: c.key == "reservation")  # nothing left in it: allocated
+        return add, cluster
+
+    async def _shrink(self, req: ScaleClusterRequest, wid: str, result: ScaleClusterResult) -> None:
+        opts = UNDO if req.undo else STEP
+        on_stuck = req.on_stuck
+        drained: DrainResult = await workflow.execute_activity("mcm.drain_nodes", DrainNodes(
+            op_id=f"{wid}/drain", service_id=req.service_id, step=f"drain@{req.site}", cluster_id=req.cluster_id,
+            host_ids=req.remove_hosts, partial=on_stuck != "refuse"), result_type=DrainResult, **opts)
+        busy: list[str] = []
+        if drained.draining:
+            deadline = workflow.now() + timedelta(seconds=req.drain_seconds)
+            busy = await workflow.execute_activity("mcm.wait_drained", WaitDrained(
+                op_id=f"{wid}/wait-drained", service_id=req.service_id, step=f"wait-drained@{req.site}",
+                cluster_id=req.cluster_id, host_ids=drained.draining, deadline=deadline.timestamp(),
+                poll_seconds=req.ready_poll_seconds), result_type=list[str], **waiting(req.drain_seconds))
+            # Pods moved between nodes: what each node holds now, for the next placement.
+            await workflow.execute_activity("wdm.record_placements", ClusterRef(cluster_id=req.cluster_id), **UNDO)
+        if busy and on_stuck == "refuse":
+            raise ApplicationError(f"nodes {busy} of {req.cluster_id} still run pods after {req.drain_seconds:g} s; "
+                                   "they stay cordoned", type="DrainTimeout", non_retryable=True)
+        gone = [h for h in drained.draining if h not in busy]
+        stuck = sorted(set(drained.stuck) | set(busy))
+        if gone:
+            result.cluster = await workflow.execute_activity(
+                "mcm.remove_nodes", self._nodes_req(req, f"{wid}/remove-nodes", gone),
+                result_type=Cluster | None, **opts)
+            for i, (alloc, hosts) in enumerate(self._by_allocation(req, wid, gone)):
                 await workflow.execute_activity("pim.release_hosts", self._release_req(
                     req, alloc, f"{wid}/release-hosts/{i}", hosts), **UNDO)
-        return cluster
+            result.removed = gone
+        if stuck and on_stuck == "pool":
+            for i, (alloc, hosts) in enumerate(self._by_allocation(req, wid, stuck)):
+                await workflow.execute_activity("pim.transfer_hosts", TransferHosts(
+                    op_id=pool_transfer_op(wid, i), service_id=req.service_id, step=f"to-pool@{req.site}",
+                    allocation_op_id=alloc, host_ids=hosts, owner=pool_owner(req.cluster_id)), **UNDO)
+            result.pooled = stuck
+        elif stuck:
+            result.kept = stuck
+
+    @staticmethod
+    def _by_allocation(req: ScaleClusterRequest, wid: str, hosts: list[str]) -> list[tuple[str, list[str]]]:
+        by_allocation: dict[str, list[str]] = {}
+        for host in hosts:
+            alloc = req.allocations.get(host) or req.allocation_op_id or allocation_op(wid)
+            by_allocation.setdefault(alloc, []).append(host)
+        return sorted(by_allocation.items())
 
     @staticmethod
     def _nodes_req(req: ScaleClusterRequest, op_id: str, hosts: list[str], verb: str = "remove-nodes") -> ChangeNodes:

@@ -15,7 +15,9 @@ with workflow.unsafe.imports_passed_through():
         DeleteCluster,
         DeployWorkload,
         Disconnect,
+        Hold,
         ReleaseHosts,
+        ReleaseReservation,
         RemoveWorkload,
         SetQos,
         WaitReady,
@@ -26,25 +28,56 @@ with workflow.unsafe.imports_passed_through():
     from legato.model import Component, Link, ServiceSpec, SitePlan, UserArea
     from legato.workflows.contracts import ScaleClusterRequest
     from legato.workflows.entity import Compensation, ComponentState, ConnectionState
-    from legato.workflows.options import STEP, WAIT
+    from legato.workflows.options import STEP, UNDO, waiting
     from legato.workflows.progress import Progress
     from legato.workflows.saga import Saga
     from legato.workflows.scale_cluster import allocation_op
 
 
+DEFAULT_PROGRESS_DEADLINE = 600.0  # seconds a readiness wait may take, unless the request says otherwise
+
+
 @dataclass
 class Ctx:
-    """Who acts (the workflow id is the root of every op id) and where undo and progress go."""
+    """Who acts (the workflow id is the root of every op id) and where undo and progress go;
+    the reservation the steps turn into allocations, and how long a readiness wait may take."""
 
     wid: str
     spec: ServiceSpec
     saga: Saga
     progress: Progress
     poll_seconds: float = 0.2
+    reservation: str | None = None
+    progress_deadline: float = DEFAULT_PROGRESS_DEADLINE
 
     @property
     def sid(self) -> str:
         return self.spec.id
+
+
+def hold(ctx: Ctx, op_id: str) -> Hold:
+    """Registers the release of what placement `op_id` will reserve, before it reserves it; the
+    steps after it use the reservation (`ctx.reservation`)."""
+    ctx.saga.activity(f"reservation@{op_id}", f"reserve@{op_id.rsplit('/', 1)[-1]}", "placement.release",
+                      ReleaseReservation(op_id=op_id, service_id=ctx.sid, step="release-reservation"))
+    ctx.reservation = op_id
+    return Hold(op_id=op_id, workflow_id=workflow.info().workflow_id)
+
+
+async def release_hold(ctx: Ctx, op_id: str) -> None:
+    """The operation is over: what the reservation still holds goes back (its steps allocated the
+    rest). Not an undo: the operation succeeded or was undone already."""
+    ctx.saga.drop(lambda c: c.key != f"reservation@{op_id}")
+    if ctx.reservation == op_id:
+        ctx.reservation = None
+    await workflow.execute_activity("placement.release", ReleaseReservation(
+        op_id=op_id, service_id=ctx.sid, step="release-reservation"), **UNDO)
+
+
+def replicas_on_nodes(plan: SitePlan | None, component: str) -> list[str]:
+    """The node reserved for each replica, in order: the hint the WDM's scheduler follows."""
+    on = plan.nodes.get(component, {}) if plan is not None else {}
+    return [host for host, n in sorted(on.items()) for _ in range(n)]
 
 
 async def provision_site(ctx: Ctx, plan: SitePlan, base: str) -> str:
@@ -91,17 +124,21 @@ async def grow_cluster(ctx: Ctx, site: str, cluster: str, hosts: list[str], chil
 
 
 def workload_spec(spec: ServiceSpec, comp: Component, workload_id: str, version: str | None = None,
-                  replicas: int | None = None, image: str | None = None) -> WorkloadSpec:
+                  replicas: int | None = None, image: str | None = None,
+                  prefer_nodes: list[str] | None = None) -> WorkloadSpec:
     return WorkloadSpec(
         id=workload_id, service_id=spec.id, tenant=spec.tenant, component=comp.name, image=image or comp.image,
         version=version or comp.version, replicas=replicas or comp.replicas, cpu=comp.cpu, memory_mb=comp.memory_mb,
         gpu=comp.gpu, features=comp.features, ports=comp.ports, env=comp.env,
         labels={**comp.labels, "legato/service": spec.id, "legato/component": comp.name, "legato/tenant": spec.tenant},
+        prefer_nodes=prefer_nodes or [],
     )
 
 
-async def deploy_component(ctx: Ctx, name: str, site: str, cluster: str, base: str) -> ComponentState:
-    """Deploy one component on `cluster` and wait until every replica is ready."""
+async def deploy_component(ctx: Ctx, name: str, site: str, cluster: str, base: str,
+                           prefer_nodes: list[str] | None = None) -> ComponentState:
+    """Deploy one component on `cluster` (on the nodes reserved for it, where the scheduler
+    follows) and wait until every replica is ready."""
     comp, sid = ctx.spec.component(name), ctx.sid
     deploy_op = f"{base}/deploy"
     workload_id = workload_name(name, deploy_op)
@@ -112,8 +149,9 @@ async def deploy_component(ctx: Ctx, name: str, site: str, cluster: str, base: s
     deployed = await ctx.progress.track(
         step, f"{comp.image}:{comp.version} ×{comp.replicas} on {cluster}",
         workflow.execute_activity("wdm.deploy_workload", DeployWorkload(
-            op_id=deploy_op, service_id=sid, step=step, cluster_id=cluster, site=site,
-            workload=workload_spec(ctx.spec, comp, workload_id)), result_type=WorkloadStatus, **STEP))
+            op_id=deploy_op, service_id=sid, step=step, cluster_id=cluster, site=site, reservation=ctx.reservation,
+            workload=workload_spec(ctx.spec, comp, workload_id, prefer_nodes=prefer_nodes)),
+            result_type=WorkloadStatus, **STEP))
     # Already ready (a fast backend, or a retried deploy): no second round trip to find out.
     ready = deployed if deployed.ready else await wait_ready(ctx, name, cluster, workload_id, f"{base}/wait")
     return ComponentState(name=name, site=site, cluster=cluster, workload_id=workload_id, image=comp.image,
@@ -121,12 +159,16 @@ async def deploy_component(ctx: Ctx, name: str, site: str, cluster: str, base: s
 
 
 async def wait_ready(ctx: Ctx, name: str, cluster: str, workload_id: str, op_id: str) -> WorkloadStatus:
+    """Until every replica is ready, or the progress deadline passes (then ProgressDeadlineExceeded:
+    the caller undoes what it started, and the service is free for the next operation)."""
     step = f"ready@{name}"
-    ready = await ctx.progress.track(step, "waiting for replicas", workflow.execute_activity(
+    deadline = workflow.now().timestamp() + ctx.progress_deadline
+    ready = await ctx.progress.track(step, f"waiting for replicas (deadline {ctx.progress_deadline:g} s)",
+                                     workflow.execute_activity(
         "wdm.wait_ready",
         WaitReady(op_id=op_id, service_id=ctx.sid, step=step, cluster_id=cluster, workload_id=workload_id,
-                  poll_seconds=ctx.poll_seconds),
-        result_type=WorkloadStatus, **WAIT))
+                  poll_seconds=ctx.poll_seconds, deadline=deadline),
+        result_type=WorkloadStatus, **waiting(ctx.progress_deadline)))
     ctx.progress.done(step, f"{ready.ready_replicas}/{ready.replicas} ready at {ready.endpoint}")
     return ready
 
@@ -136,7 +178,8 @@ async def connect_link(ctx: Ctx, index: int, link: Link, components: dict[str, C
     desc = f"{link.source}->{link.target}"
     src, dst = components[link.source], components[link.target]
     op = f"{op_base}/connect"
-    req = Connect(op_id=op, service_id=ctx.sid, step=f"link@{desc}", description=desc, link=LinkRequest(
+    req = Connect(op_id=op, service_id=ctx.sid, step=f"link@{desc}", description=desc, reservation=ctx.reservation,
+                  link=LinkRequest(
         id=link_name(op), service_id=ctx.sid, source_site=src.site, target_site=dst.site,
         source_endpoint=src.endpoint, target_endpoint=dst.endpoint, bandwidth_mbps=link.bandwidth_mbps,
         max_latency_ms=link.max_latency_ms))

@@ -54,7 +54,7 @@ class TcmPart(Store):
             if used + link.bandwidth_mbps > capacity + EPSILON:
                 raise CapacityExhausted(
                     f"link {link.id}: sites {a} and {b} have {capacity:g} Mbps, {used:g} in use, "
-                    f"{link.bandwidth_mbps:g} requested"
+                    f"{link.bandwidth_mbps:g} requested", resources=[f"link:{min(a, b)}|{max(a, b)}"],
                 )
             values = (link.service_id, "link", a, b, link.source_endpoint, link.target_endpoint, None,
                       link.bandwidth_mbps, latency)  # fmt: skip

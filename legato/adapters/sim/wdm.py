@@ -66,13 +66,14 @@ class WdmPart(Store):
 
         return await self._mutate("wdm.deploy", op_id, WORKLOAD, act)
 
-    async def scale(self, op_id: str, cluster_id: str, workload_id: str, replicas: int) -> WorkloadStatus:
-        return await self._mutate(
-            "wdm.scale", op_id, WORKLOAD, lambda db: self._rescale(db, time.time(), cluster_id, workload_id, replicas)
-        )
+    async def scale(self, op_id: str, cluster_id: str, workload_id: str, replicas: int,
+                    prefer_nodes: list[str] | None = None) -> WorkloadStatus:
+        return await self._mutate("wdm.scale", op_id, WORKLOAD, lambda db: self._rescale(
+            db, time.time(), cluster_id, workload_id, replicas, prefer_nodes))
 
     def _rescale(
-        self, db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str, replicas: int
+        self, db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str, replicas: int,
+        prefer_nodes: list[str] | None = None,
     ) -> WorkloadStatus:
         """Keep running replicas; schedule the extra ones (all must fit) or stop the surplus now."""
         w = rows.existing_workload(db, cluster_id, workload_id)
@@ -81,7 +82,8 @@ class WdmPart(Store):
         have = w["replicas"]
         if replicas > have:
             nodes = free_nodes(db, cluster_id, now)
-            placed = schedule(nodes, Need.of(w), range(have, replicas), replicas, workload_id, cluster_id)
+            hints = [""] * have + list(prefer_nodes or [])  # the hints are for the added replicas, in order
+            placed = schedule(nodes, Need.of(w), range(have, replicas), replicas, workload_id, cluster_id, hints)
             ready_at = now + self._ready_delay(db)
             for i, host in enumerate(placed):
                 rows.add_replica(db, w, idx=have + i, host=host, created_at=now, ready_at=ready_at)

@@ -56,7 +56,11 @@ class WDM(Protocol):
 
     async def status(self, cluster_id: str, workload_id: str) -> WorkloadStatus | None: ...
 
-    async def scale(self, op_id: str, cluster_id: str, workload_id: str, replicas: int) -> WorkloadStatus: ...
+    async def scale(self, op_id: str, cluster_id: str, workload_id: str, replicas: int,
+                    prefer_nodes: list[str] | None = None) -> WorkloadStatus:
+        """`prefer_nodes`: the node reserved for each added replica, a hint as in WorkloadSpec (a
+        backend whose scheduler cannot take it per replica, like Kubernetes, ignores it)."""
+        ...
 
     async def upgrade(
         self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str

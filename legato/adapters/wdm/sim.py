@@ -20,8 +20,9 @@ class SimWDM:
     async def status(self, cluster_id: str, workload_id: str) -> WorkloadStatus | None:
         return await self.continuum.workload_status(cluster_id, workload_id)
 
-    async def scale(self, op_id: str, cluster_id: str, workload_id: str, replicas: int) -> WorkloadStatus:
-        return await self.continuum.scale(op_id, cluster_id, workload_id, replicas)
+    async def scale(self, op_id: str, cluster_id: str, workload_id: str, replicas: int,
+                    prefer_nodes: list[str] | None = None) -> WorkloadStatus:
+        return await self.continuum.scale(op_id, cluster_id, workload_id, replicas, prefer_nodes)
 
     async def upgrade(self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str) -> WorkloadStatus:
         return await self.continuum.upgrade(op_id, cluster_id, workload_id, image, version)
