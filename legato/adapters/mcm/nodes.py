@@ -259,7 +259,9 @@ async def drain(
     cluster_id: str, core: client.CoreV1Api, apps: client.AppsV1Api, op_id: str, names: list[str], partial: bool
 ) -> DrainResult:
     """Cordon, plan, then move make-before-break what can move (see the module's docstring).
-    Returns at once: the caller follows the drain with `busy`."""
+    Returns at once: the caller follows the drain with `busy`. Calling it again with the same
+    op id is safe and picks up stragglers (a pod bound to a node just as it was cordoned): the
+    Deployments it already restarted see the same annotation and do not restart again."""
     tag = drain_tag(op_id)
     nodes = {n.metadata.name: n for n in (await call(cluster_id, core.list_node)).items}
     candidates = [n for n in dict.fromkeys(names) if n in nodes]
@@ -286,7 +288,8 @@ async def drain(
     uncordon = {"metadata": {"annotations": {CORDONED: None}}, "spec": {"unschedulable": None}}
     if decided.stuck and not partial:
         for n in mine:
-            await _patch_node(cluster_id, core, n, uncordon)
+            if n not in committed:  # an earlier attempt's nodes are mid-drain: reopening them helps no one
+                await _patch_node(cluster_id, core, n, uncordon)
         stuck = list(decided.stuck)
         raise CapacityExhausted(
             f"cluster {cluster_id}: cannot remove nodes {stuck}: "
