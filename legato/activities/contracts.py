@@ -244,3 +244,19 @@ class SendFederation(RemotePart):
 
 class ForwardOperation(RemotePart):
     operation: dict  # an Operation, as JSON
+
+
+POOL_TRANSFER = "/to-pool/"  # in the op id under which a pool holds a host a service gave up (ScaleCluster)
+
+
+class PoolGiveBack(BaseModel):
+    """Nodes a shared cluster's pool holds that run nothing any more: ScaleCluster gives them back."""
+
+    cluster_id: str
+    site: str
+    allocations: dict[str, str] = Field(description="host -> the op id the pool holds it under")
+
+
+class Reclaimed(BaseModel):
+    reservations: list[str] = Field(default_factory=list, description="op ids of reservations released")
+    pools: list[PoolGiveBack] = Field(default_factory=list)

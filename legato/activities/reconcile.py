@@ -7,12 +7,18 @@ reported. Nothing here changes a backend."""
 from __future__ import annotations
 
 from temporalio import activity
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 from legato.activities.base import ActivityGroup, maps_adapter_errors
+from legato.activities.contracts import POOL_TRANSFER, PoolGiveBack, Reclaimed
 from legato.adapters.registry import Adapters
 from legato.inventory import Inventory
 from legato.inventory.tables import FindingRow
 from legato.model.operations import Finding
+
+# A reservation younger than this is never reclaimed: its workflow may not be visible yet.
+RECLAIM_AFTER_SECONDS = 30.0
 
 
 class ReconcileActivities(ActivityGroup):
@@ -74,3 +80,34 @@ class ReconcileActivities(ActivityGroup):
             FindingRow(id=f"{f.kind}:{f.resource}", kind=f.kind, service_id=f.service_id, resource=f.resource,
                        detail=f.detail, action=f.action) for f in findings])
         return findings
+
+    @activity.defn(name="reconcile.reclaim")
+    @maps_adapter_errors
+    async def reclaim(self) -> Reclaimed:
+        """What nobody will give back otherwise: reservations whose workflow is gone (terminated
+        from the Web UI, or failed without its compensation) are released; pooled nodes that run
+        nothing are listed for give-back."""
+        inv, found = self.inventory, Reclaimed()
+        client = activity.client()
+        for row in await self.record(inv.reservations_older_than, RECLAIM_AFTER_SECONDS):
+            try:
+                running = (await client.get_workflow_handle(row.workflow_id).describe()).status == (
+                    WorkflowExecutionStatus.RUNNING)
+            except RPCError as err:
+                if err.status != RPCStatusCode.NOT_FOUND:
+                    raise
+                running = False
+            if not running:
+                await self.record(inv.release_reservation, row.op_id)
+                found.reservations.append(row.op_id)
+        pooled: dict[str, dict[str, str]] = {}
+        for host in await self.record(inv.pooled_hosts, POOL_TRANSFER):
+            pooled.setdefault(host.cluster, {})[host.id] = host.allocation_op
+        clusters = {c.id: c for c in (await self.record(inv.clusters, 0, 1_000_000))[0]}
+        for cluster_id, held in sorted(pooled.items()):
+            busy = await self.adapters.mcm.busy_nodes(cluster_id, sorted(held))
+            empty = {h: op for h, op in held.items() if not busy.get(h)}
+            if empty and cluster_id in clusters:
+                found.pools.append(PoolGiveBack(cluster_id=cluster_id, site=clusters[cluster_id].site,
+                                                allocations=empty))
+        return found

@@ -198,6 +198,14 @@ class Inventory(ProposalRecords, FederationRecords, ReservationRecords):
                     sites.append(row.site)
             self._stamp(sites)
 
+    def pooled_hosts(self, marker: str) -> list[HostRow]:
+        """Hosts a shared cluster's pool holds because a service gave them up (`marker` is in the op
+        id of the handover), still nodes of that cluster."""
+        with self.session() as s:
+            query = select(HostRow).where(col(HostRow.allocation_op).contains(marker),
+                                          col(HostRow.cluster).is_not(None))
+            return list(s.exec(query))
+
     def hosts_transferred(self, host_ids: list[str], owner: str, op_id: str) -> None:
         """Hosts handed to a shared cluster's pool: held by the pool now, under `op_id`."""
         with self.session() as s:

@@ -68,12 +68,15 @@ class ReservationRecords:
                     raise RuntimeError(f"placement reserved host {host_id}, which is not free")
                 row.state, row.service_id, row.reservation = "reserved", service_id, op_id
                 sites.append(row.site)
+            # New rows, not copies: a copy of a table model would carry the ORM state of the original.
             for claim in rooms:
-                s.add(claim.model_copy(update={"holder": op_id, "state": "reserved", "service_id": service_id}))
+                s.add(NodeClaimRow(cluster=claim.cluster, host=claim.host, service_id=service_id,
+                                   component=claim.component, holder=op_id, state="reserved", replicas=claim.replicas,
+                                   cpu=claim.cpu, memory_mb=claim.memory_mb, gpu=claim.gpu))
             for claim in links:
                 a, b = site_pair(claim.site_a, claim.site_b)
-                s.add(claim.model_copy(update={"site_a": a, "site_b": b, "holder": op_id, "state": "reserved",
-                                               "service_id": service_id}))
+                s.add(LinkClaimRow(site_a=a, site_b=b, service_id=service_id, holder=op_id, state="reserved",
+                                   mbps=claim.mbps))
             self._stamp(sites)
 
     def release_reservation(self, op_id: str) -> int:

@@ -8,8 +8,10 @@ from pydantic import BaseModel
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from legato.activities.contracts import Reclaimed
+    from legato.model.continuum import pool_owner
     from legato.model.operations import Finding, RepairRequest
-    from legato.workflows.contracts import service_workflow_id
+    from legato.workflows.contracts import ScaleClusterRequest, ScaleClusterResult, service_workflow_id
     from legato.workflows.options import STEP
 
 
@@ -17,6 +19,8 @@ class ReconcileSummary(BaseModel):
     findings: int
     repairs_requested: int
     reported: int
+    reservations_reclaimed: int = 0
+    pool_nodes_given_back: int = 0
 
 
 @workflow.defn(name="Reconcile")
@@ -36,4 +40,13 @@ class Reconcile:
             except Exception as err:  # noqa: BLE001 - the service ended meanwhile: nothing to repair
                 workflow.logger.info("service %s not repaired: %s", service_id, err)
         repaired = sum(len(v) for v in repairs.values())
-        return ReconcileSummary(findings=len(findings), repairs_requested=repaired, reported=len(findings) - repaired)
+        reclaimed: Reclaimed = await workflow.execute_activity("reconcile.reclaim", result_type=Reclaimed, **STEP)
+        given_back = 0
+        for i, pool in enumerate(reclaimed.pools):  # a pool gives back what runs nothing any more
+            result = await workflow.execute_child_workflow("ScaleCluster", ScaleClusterRequest(
+                service_id=pool_owner(pool.cluster_id), site=pool.site, cluster_id=pool.cluster_id,
+                remove_hosts=sorted(pool.allocations), allocations=pool.allocations, stuck="keep"),
+                id=f"{workflow.info().workflow_id}/{workflow.info().run_id}/pool-{i}", result_type=ScaleClusterResult)
+            given_back += len(result.removed)
+        return ReconcileSummary(findings=len(findings), repairs_requested=repaired, reported=len(findings) - repaired,
+                                reservations_reclaimed=len(reclaimed.reservations), pool_nodes_given_back=given_back)

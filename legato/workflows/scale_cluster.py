@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import (
+        POOL_TRANSFER,
         AllocateHosts,
         ChangeNodes,
         ClusterRef,
@@ -42,11 +43,7 @@ def allocation_op(workflow_id: str) -> str:
 
 def pool_transfer_op(workflow_id: str, index: int) -> str:
     """The op id under which hosts handed to a pool are held from then on (reconcile finds them)."""
-    return f"{workflow_id}/to-pool/{index}"
-
-
-def is_pool_transfer(op_id: str | None) -> bool:
-    return bool(op_id) and "/to-pool/" in op_id
+    return f"{workflow_id}{POOL_TRANSFER}{index}"
 
 
 @workflow.defn(name="ScaleCluster")
