@@ -147,7 +147,10 @@ class KubernetesWDM:
             NAMESPACE, label_selector=f"{WORKLOAD}={workload_id}"))  # fmt: skip
         return to_status(cluster_id, d, svc, pods_per_node(pods.items))
 
-    async def scale(self, op_id: str, cluster_id: str, workload_id: str, replicas: int) -> WorkloadStatus:
+    async def scale(self, op_id: str, cluster_id: str, workload_id: str, replicas: int,
+                    prefer_nodes: list[str] | None = None) -> WorkloadStatus:
+        """Through the scale subresource. `prefer_nodes` is not applied: a node affinity per added
+        replica does not exist, and changing the template's would roll every pod."""
         apps, _ = await self._apis(cluster_id)
         body = {"spec": {"replicas": replicas}}
         await call(cluster_id, lambda: apps.patch_namespaced_deployment_scale(workload_id, NAMESPACE, body))
