@@ -5,7 +5,9 @@ transient and permanent faults. Then: quiescence, and an audit of what is left.
     .venv/bin/python bench/chaos.py [--services 200] [--concurrency 20] [--seed 7]
 
 Targets: 100% of operations terminal, 0 services whose inventory disagrees with the backends, 0 leaked
-hosts/clusters/workloads/links, 0 duplicate allocations."""
+hosts/clusters/workloads/links, 0 duplicate allocations, and every failed service and operation traced
+to an injected fault or a real lack of capacity: none to a capacity race (a backend refusing what
+placement had chosen) and none unexplained."""
 
 from __future__ import annotations
 
@@ -48,6 +50,8 @@ class ChaosReport:
     disagreements: list[str] = field(default_factory=list)
     leaks: list[str] = field(default_factory=list)
     duplicates: int = 0
+    failure_causes: Counter = field(default_factory=Counter)
+    unexplained: list[str] = field(default_factory=list)  # failures of no accepted cause: "<id>: <error>"
 
     def lines(self) -> list[str]:
         return [
@@ -59,11 +63,27 @@ class ChaosReport:
             f"inventory/backend disagreements: {len(self.disagreements)} {self.disagreements[:5]}",
             f"leaked resources: {len(self.leaks)} {self.leaks[:5]}",
             f"duplicate allocations: {self.duplicates}",
+            f"failures by cause: {dict(sorted(self.failure_causes.items()))}",
+            f"failures from a capacity race or unexplained: {len(self.unexplained)} {self.unexplained[:5]}",
         ]
 
     @property
     def clean(self) -> bool:
-        return not (self.not_terminal or self.disagreements or self.leaks or self.duplicates)
+        return not (self.not_terminal or self.disagreements or self.leaks or self.duplicates or self.unexplained)
+
+
+def failure_cause(error: str) -> str:
+    """Why a service or an operation failed, from its recorded error (the innermost cause's type and
+    message): an injected fault, a real lack of capacity (placement found no room), a capacity race
+    (a backend refused what placement had chosen: what reservations exist to prevent), or other."""
+    if "injected" in error:
+        return "injected fault"
+    if "placement infeasible" in error or "no site can take" in error or "cannot scale" in error or (
+            "no room to roll out" in error):
+        return "lack of capacity"
+    if "CapacityExhausted" in error:
+        return "capacity race"
+    return "other"
 
 
 async def _retrying(call, attempts: int = 120):
@@ -166,6 +186,13 @@ async def audit(stack: Stack, report: ChaosReport) -> None:
     hosts = await stack.adapters.pim.list_hosts()
     for r in rows:
         ops = inv.service_operations(r.id)
+        failures = [(r.id, r.error or "")] if r.state == "failed" else []
+        failures += [(f"{r.id}/{o.request_id}", o.detail) for o in ops if o.state == "failed"]
+        for what, error in failures:
+            cause = failure_cause(error)
+            report.failure_causes[cause] += 1
+            if cause in ("capacity race", "other"):
+                report.unexplained.append(f"{what}: {error[:160]}")
         report.operation_states.update(o.state for o in ops)
         report.not_terminal += [f"{r.id}/{o.request_id}" for o in ops if o.state not in TERMINAL_OPERATION]
         recorded = {(c.cluster, c.workload_id, c.replicas, c.version) for c in inv.components(r.id)}

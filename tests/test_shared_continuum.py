@@ -125,10 +125,14 @@ async def test_a_node_nobody_else_can_hold_goes_to_the_pool_and_comes_back_when_
     assert stack.sim.serving(c, "work", since).min_ready == 1
     pool = f"cluster-{CLUSTER}"
     assert held_by(stack, pool) == {extra} and extra in nodes(stack)
-    async with stack.http("operator") as client:
-        hosts = (await client.get("/v1/hosts", params={"site": "milan-cloud", "limit": 100})).json()
-    [row] = [h for h in hosts["items"] if h["id"] == extra]
-    assert row["service_id"] == pool and row["cluster"] == CLUSTER
+    for who in ("operator", "beta"):  # the pool is the cluster's: no tenant's secret
+        async with stack.http(who) as client:
+            hosts = (await client.get("/v1/hosts", params={"site": "milan-cloud", "limit": 100})).json()
+            clusters = (await client.get("/v1/clusters", params={"site": "milan-cloud"})).json()
+        [row] = [h for h in hosts["items"] if h["id"] == extra]
+        assert row["service_id"] == pool and row["cluster"] == CLUSTER
+        assert [c["pool"] for c in clusters["items"] if c["id"] == CLUSTER] == [[extra]]
+        assert who == "operator" or all(sid not in str(hosts) for sid in (a, b, c))  # nor of whose services
     stack.assert_nothing_left(a)
 
     await stack.remove(c)

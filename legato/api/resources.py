@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from legato.api.auth import Caller, current_caller
 from legato.api.schemas import MAX_OFFSET, Page
+from legato.model.continuum import pool_owner
 
 router = APIRouter(prefix="/v1", tags=["continuum"])
 
@@ -26,8 +27,14 @@ async def _page(request: Request, response: Response, caller: Caller, fetch, off
     items = []
     for r in rows:
         item = r.model_dump()
-        if mine is not None and item.get("service_id") and item["service_id"] not in mine:
-            item["service_id"] = "(another tenant)"
+        owner = item.get("service_id")
+        pooled = owner is not None and owner == pool_owner(item.get("cluster") or "")  # the cluster's own
+        if mine is not None and owner and owner not in mine:
+            if not pooled:
+                item["service_id"] = "(another tenant)"
+            for key in ("allocation_op", "reservation"):  # op ids name the service that made them
+                if item.get(key):
+                    item[key] = "(another tenant)"
         items.append(item)
     response.headers["X-Total-Count"] = str(total)
     return Page(items=items, total=total, offset=offset, limit=limit)
@@ -64,7 +71,13 @@ async def update_site_prices(site_id: str, body: SitePrices, request: Request,
 async def list_clusters(request: Request, response: Response, caller: Caller = Depends(current_caller),
                         offset: int = Query(0, ge=0, le=MAX_OFFSET), limit: int = Query(100, ge=1, le=1000),
                         site: str | None = None) -> Page:
-    return await _page(request, response, caller, request.app.state.inventory.clusters, offset, limit, site=site)
+    """Each shared cluster lists, in `pool`, the nodes its own pool holds: nodes a service gave up
+    while they still ran other services' pods (given back once they run nothing)."""
+    page = await _page(request, response, caller, request.app.state.inventory.clusters, offset, limit, site=site)
+    pools = await asyncio.to_thread(request.app.state.inventory.pool_nodes, [c["id"] for c in page.items])
+    for item in page.items:
+        item["pool"] = pools.get(item["id"], [])
+    return page
 
 
 @router.get("/hosts", response_model=Page)

@@ -35,7 +35,7 @@ from legato.inventory.tables import (
     utcnow,
 )
 from legato.model import Cluster, Host, ServiceSpec, Site, Topology, UserAreaDef
-from legato.model.continuum import LatencyModel
+from legato.model.continuum import LatencyModel, pool_owner
 from legato.model.status import TERMINAL_STATES, ServiceState
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
@@ -205,6 +205,15 @@ class Inventory(ProposalRecords, FederationRecords, ReservationRecords):
             query = select(HostRow).where(col(HostRow.allocation_op).contains(marker),
                                           col(HostRow.cluster).is_not(None))
             return list(s.exec(query))
+
+    def pool_nodes(self, cluster_ids: list[str]) -> dict[str, list[str]]:
+        """The nodes each cluster's own pool holds."""
+        found: dict[str, list[str]] = {}
+        with self.session() as s:
+            owners = {pool_owner(c): c for c in cluster_ids}
+            for row in s.exec(select(HostRow).where(col(HostRow.service_id).in_(list(owners))).order_by(HostRow.id)):
+                found.setdefault(owners[row.service_id], []).append(row.id)
+        return found
 
     def hosts_transferred(self, host_ids: list[str], owner: str, op_id: str) -> None:
         """Hosts handed to a shared cluster's pool: held by the pool now, under `op_id`."""
