@@ -177,6 +177,14 @@ async def test_an_upgrade_whose_replicas_never_become_ready_is_undone_at_its_dea
     assert record["state"] == "failed" and "deadline" in record["detail"], record
     [w] = await stack.sim_workloads(sid)
     assert w.replicas == 2 and w.ready
+    # A move whose target never becomes ready is abandoned: the source still serves.
+    since = time.time()
+    record = await operate(stack, sid, "components/work/move", {"placement": {"sites": ["paris-cloud"]},
+                                                                 "progress_deadline_seconds": 5})
+    assert record["state"] == "failed" and "deadline" in record["detail"], record
+    [w] = await stack.sim_workloads(sid)
+    assert w.cluster == CLUSTER and w.ready
+    assert stack.sim.serving(sid, "work", since).min_ready == 2
     stack.sim.clear_faults()
     # The service is free for the next operation.
     assert (await operate(stack, sid, "components/work/upgrade", {"version": "2.0"}))["state"] == "succeeded"
