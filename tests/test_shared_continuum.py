@@ -145,6 +145,34 @@ async def test_a_node_nobody_else_can_hold_goes_to_the_pool_and_comes_back_when_
     await stack.remove(b)
 
 
+async def test_a_rolled_back_scale_never_takes_another_services_replicas_down(stack):
+    a = await active(stack, on_milan("a", 1, 10, version="a-1"))
+    b = await active(stack, on_milan("b", 3, 54))
+    stack.sim.set_never_ready("a-1")  # a's new replicas never become ready: its scale is rolled back
+    scaling = asyncio.create_task(operate(stack, a, "components/work/scale",
+                                          {"replicas": 4, "progress_deadline_seconds": 8}))
+    deadline = time.monotonic() + 30
+    while not (nodes(stack) - ORIGINAL):  # the node grown for a's scale exists
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    [extra] = nodes(stack) - ORIGINAL
+    c = await active(stack, on_milan("c", 1, 50))  # lands on the grown node, the only room left
+    [cw] = await stack.sim_workloads(c)
+    assert set(cw.nodes) == {extra}
+    since = time.time()
+    record = await scaling
+    assert record["state"] == "failed" and "deadline" in record["detail"], record
+    assert stack.sim.serving(c, "work", since).min_ready == 1  # the rollback never took c down
+    assert stack.sim.serving(b, "work", since).min_ready == 3
+    [aw] = await stack.sim_workloads(a)
+    assert aw.replicas == 1 and aw.ready
+    assert held_by(stack, a) == set()  # the grown node went to the pool: c still runs there
+    assert held_by(stack, f"cluster-{CLUSTER}") == {extra}
+    stack.sim.clear_faults()
+    for sid in (a, c, b):
+        await stack.remove(sid)
+
+
 async def test_scale_in_gives_the_added_hosts_back(stack):
     a = await active(stack, on_milan("a", 1, 60))
     assert (await operate(stack, a, "components/work/scale", {"replicas": 4}))["state"] == "succeeded"
