@@ -199,8 +199,10 @@ def plan(
     stuck node stays open (if it is in `reopen`, the nodes this drain cordoned), so its free room
     joins the rest. The one chosen is, among nodes whose own pods fit nowhere even alone, the one
     holding the most (it frees the most room and keeps the most load where it is); else the node
-    of the first pod the joint packing could not place. A rolling restart holds one extra pod per
-    Deployment at its peak, so each restarted Deployment adds one pod to the demand. Nodes
+    of the first pod the joint packing could not place. A rolling restart (maxSurge 1,
+    maxUnavailable 0) holds one pod more than the Deployment's replicas at its peak, so a restarted
+    Deployment that also has pods on nodes that stay adds one pod to the demand; one whose pods are
+    all leaving never has more on the other nodes than its moving pods. Nodes
     `committed` by an earlier attempt of the same drain are already being emptied: they count as
     demand and are never turned back."""
     room: dict[str, dict[str, float]] = {}
@@ -208,18 +210,24 @@ def plan(
         alloc = n.status.allocatable or {}
         room[name] = {k: quantity(alloc.get(k, "0")) for k in ROOM}
     by_node: dict[str, list[Demand]] = {c: [] for c in candidates}
+    on_nodes: dict[tuple[str, str], set[str]] = {}  # Deployment -> the nodes its live pods are on
     for p in pods:
         if not _node_bound(p) or p.spec.node_name not in room:
             continue
         need = _requests(p)
         for k, v in need.items():
             room[p.spec.node_name][k] -= v
-        if p.spec.node_name in by_node and not _node_local(p) and p.metadata.deletion_timestamp is None:
-            rs = next((o.name for o in p.metadata.owner_references or [] if o.kind == "ReplicaSet"), None)
+        if _node_local(p) or p.metadata.deletion_timestamp is not None:
+            continue
+        rs = next((o.name for o in p.metadata.owner_references or [] if o.kind == "ReplicaSet"), None)
+        owner = deployment_of.get((p.metadata.namespace, rs)) if rs else None
+        if owner is not None:
+            on_nodes.setdefault(owner, set()).add(p.spec.node_name)
+        if p.spec.node_name in by_node:
             by_node[p.spec.node_name].append(Demand(
                 what=f"{p.metadata.namespace}/{p.metadata.name}", node=p.spec.node_name, need=need,
                 selector=dict(p.spec.node_selector or {}), tolerations=tuple(p.spec.tolerations or ()),
-                deployment=deployment_of.get((p.metadata.namespace, rs)) if rs else None))  # fmt: skip
+                deployment=owner))  # fmt: skip
     open_nodes = {n for n, node in nodes.items() if not node.spec.unschedulable and n not in by_node}
     result = Plan()
 
@@ -227,7 +235,7 @@ def plan(
         surge: dict[tuple[str, str], Demand] = {}
         for n in active:  # the last node holding a Deployment's pods answers for its surge
             for d in by_node[n]:
-                if d.deployment is not None:
+                if d.deployment is not None and not on_nodes[d.deployment] <= set(active):
                     surge[d.deployment] = Demand(f"surge:{'/'.join(d.deployment)}", n, d.need, d.selector,
                                                  d.tolerations, d.deployment)  # fmt: skip
         return [d for n in active for d in by_node[n]] + list(surge.values())
