@@ -34,6 +34,9 @@ from legato.placement.index import SiteIndex
 from legato.placement.sites import Usage
 
 T = TypeVar("T")
+# Decisions made outside the lock before one is made under it: a decision loses a race only when
+# another took part of what it chose in the milliseconds between its read and its check.
+OPTIMISTIC_TRIES = 3
 
 
 class PlacementActivities(ActivityGroup):
@@ -48,20 +51,36 @@ class PlacementActivities(ActivityGroup):
     def _locked(self, hold: Hold | None, service_id: str,
                 choose: Callable[[Topology, SiteIndex, Usage], T],
                 holds: Callable[[T], tuple[list[str], list[NodeClaimRow], list[LinkClaimRow]]]) -> T:
-        """Lock, read, decide, reserve, commit: one transaction (run in a thread). A retried call
-        first gives back what its own earlier try reserved, then decides afresh."""
+        """Decide, then reserve what was chosen if it is still free, in a short locked transaction;
+        if another decision took some of it meanwhile, decide again. The decision itself (CPU,
+        milliseconds) runs outside the inventory's lock, so other activities keep writing while it
+        runs; only the check and the writes are serialised. After a few lost races it decides
+        under the lock, which cannot lose. A retried call first gives back what its own earlier try
+        reserved (it is named by the same op id)."""
         inv = self.inventory
-        with inv.session():
-            if hold is not None:
-                inv.placement_lock()
-                inv.release_reservation(hold.op_id)
-            usage = inv.usage()
+        if hold is not None and activity.in_activity() and activity.info().attempt > 1:
+            inv.release_reservation(hold.op_id)
+        for _ in range(OPTIMISTIC_TRIES):
             with self.live.use() as (topology, index):
-                result = choose(topology, index, usage)
-            if hold is not None:
-                hosts, rooms, links = holds(result)
-                if hosts or rooms or links:
+                result = choose(topology, index, inv.usage())
+                bandwidth = index.bandwidth
+            if hold is None:
+                return result
+            hosts, rooms, links = holds(result)
+            if not (hosts or rooms or links):
+                return result
+            with inv.session():
+                inv.placement_lock()
+                if inv.still_free(hosts, rooms, links, bandwidth):
                     inv.reserve(hold.op_id, hold.workflow_id, service_id, hosts, rooms, links)
+                    return result
+        with inv.session():  # contended: decide and reserve under the lock
+            inv.placement_lock()
+            with self.live.use() as (topology, index):
+                result = choose(topology, index, inv.usage())
+            hosts, rooms, links = holds(result)
+            if hosts or rooms or links:
+                inv.reserve(hold.op_id, hold.workflow_id, service_id, hosts, rooms, links)
             return result
 
     @activity.defn(name="placement.place")

@@ -14,10 +14,11 @@ read committed gives each statement, not each transaction, its snapshot)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import text
-from sqlmodel import col, delete, select, update
+from sqlmodel import col, delete, func, select, update
 
 from legato.inventory.tables import HostRow, LinkClaimRow, MetaRow, NodeClaimRow, ReservationRow, utcnow
 from legato.placement.sites import Usage
@@ -56,6 +57,48 @@ class ReservationRecords:
                     found.nodes.setdefault(a, {})[b] = (float(cpu or 0), int(memory_mb or 0), int(gpu or 0))
         return found
 
+    def still_free(self, hosts: list[str], rooms: list[NodeClaimRow], links: list[LinkClaimRow],
+                   bandwidth: Callable[[str, str], float]) -> bool:
+        """Whether what a decision chose outside the lock is still free, checked in the caller's
+        locked transaction: the hosts free, each node's room (its size less what runs and is
+        reserved there) enough for the replicas claimed on it, each site pair's bandwidth (less
+        what is held) enough for the links."""
+        with self.session() as s:
+            if hosts and s.exec(select(func.count()).select_from(HostRow).where(
+                    col(HostRow.id).in_(hosts), HostRow.state == "free")).one() != len(set(hosts)):
+                return False
+            need: dict[tuple[str, str | None], list[float]] = {}
+            for c in rooms:
+                acc = need.setdefault((c.cluster, c.host), [0.0, 0, 0])
+                acc[0] += c.replicas * c.cpu
+                acc[1] += c.replicas * c.memory_mb
+                acc[2] += c.replicas * c.gpu
+            nodes = sorted({h for _, h in need if h is not None})
+            if nodes:
+                size = {r.id: (r.cpu, r.memory_mb, r.gpu) for r in s.exec(select(HostRow).where(
+                    col(HostRow.id).in_(nodes)))}
+                used = {(r[0], r[1]): r[2:] for r in s.exec(select(
+                    NodeClaimRow.cluster, NodeClaimRow.host, func.sum(NodeClaimRow.replicas * NodeClaimRow.cpu),
+                    func.sum(NodeClaimRow.replicas * NodeClaimRow.memory_mb),
+                    func.sum(NodeClaimRow.replicas * NodeClaimRow.gpu)).where(
+                    col(NodeClaimRow.host).in_(nodes)).group_by(NodeClaimRow.cluster, NodeClaimRow.host))}
+                for (cluster, host), want in need.items():
+                    if host is None or host not in size:
+                        continue
+                    have = used.get((cluster, host), (0, 0, 0))
+                    if any(float(h or 0) + w > cap + 1e-9 for h, w, cap in zip(have, want, size[host], strict=True)):
+                        return False
+            pairs: dict[tuple[str, str], float] = {}
+            for c in links:
+                pair = site_pair(c.site_a, c.site_b)
+                pairs[pair] = pairs.get(pair, 0.0) + c.mbps
+            for (a, b), mbps in pairs.items():
+                held = s.exec(select(func.coalesce(func.sum(LinkClaimRow.mbps), 0.0)).where(
+                    LinkClaimRow.site_a == a, LinkClaimRow.site_b == b)).one()
+                if float(held) + mbps > bandwidth(a, b) + 1e-9:
+                    return False
+            return True
+
     def reserve(self, op_id: str, workflow_id: str, service_id: str, hosts: list[str],
                 rooms: list[NodeClaimRow], links: list[LinkClaimRow]) -> None:
         """Hold what a decision chose, in the caller's transaction (after `placement_lock`)."""
@@ -92,7 +135,8 @@ class ReservationRecords:
                 freed += s.exec(delete(table).where(col(table.holder) == op_id, col(table.state) == "reserved")
                                 ).rowcount or 0
             s.exec(delete(ReservationRow).where(col(ReservationRow.op_id) == op_id))
-            self._stamp([h.site for h in hosts])
+            if hosts:  # a cached continuum re-reads the sites whose hosts changed
+                self._stamp([h.site for h in hosts])
             return freed
 
     def reservations_older_than(self, seconds: float) -> list[ReservationRow]:
