@@ -190,21 +190,30 @@ def _operate(service_id: str, path: str, body: dict, tenant: str, method: str = 
         raise typer.Exit(1)
 
 
+DEADLINE = typer.Option(None, "--deadline", help="seconds the new replicas may take to become ready before the "
+                        "operation undoes itself (default: the service's progress_deadline_seconds)")
+
+
+def _with_deadline(body: dict, deadline: float | None) -> dict:
+    return body if deadline is None else {**body, "progress_deadline_seconds": deadline}
+
+
 @app.command()
-def scale(service_id: str, component: str, replicas: int, tenant: str = TENANT) -> None:
+def scale(service_id: str, component: str, replicas: int, tenant: str = TENANT, deadline: float = DEADLINE) -> None:
     """Scale a component to N replicas (its cluster grows first if it must)."""
-    _operate(service_id, f"/components/{component}/scale", {"replicas": replicas}, tenant)
+    _operate(service_id, f"/components/{component}/scale", _with_deadline({"replicas": replicas}, deadline), tenant)
 
 
 @app.command()
 def upgrade(service_id: str, component: str, version: str, tenant: str = TENANT,
             image: str = typer.Option(None, help="new image (default: the same)"),
             canary: bool = typer.Option(False, "--canary", help="canary first, then a health gate"),
-            canary_replicas: int = 1, max_error_rate: float = 0.05, observe_seconds: float = 10) -> None:
+            canary_replicas: int = 1, max_error_rate: float = 0.05, observe_seconds: float = 10,
+            deadline: float = DEADLINE) -> None:
     """Roll out a new version: rolling by default (never fewer ready replicas), or canary."""
     body = {"version": version, "image": image, "strategy": "canary" if canary else "rolling",
             "canary": {"replicas": canary_replicas, "max_error_rate": max_error_rate,
-                       "observe_seconds": observe_seconds}}
+                       "observe_seconds": observe_seconds}, "progress_deadline_seconds": deadline}
     _operate(service_id, f"/components/{component}/upgrade", {k: v for k, v in body.items() if v is not None},
              tenant)
 
@@ -213,12 +222,13 @@ def upgrade(service_id: str, component: str, version: str, tenant: str = TENANT,
 def move(service_id: str, component: str, tenant: str = TENANT,
          site: str = typer.Option(None, help="target site"),
          tier: list[str] = typer.Option(None, help="allowed tiers; placement chooses (repeatable)"),
-         avoid: list[str] = typer.Option(None, help="sites to avoid; placement chooses (repeatable)")) -> None:
+         avoid: list[str] = typer.Option(None, help="sites to avoid; placement chooses (repeatable)"),
+         deadline: float = DEADLINE) -> None:
     """Move a component, make-before-break: to a site, or by new placement rules."""
     body: dict = {"site": site} if site else {}
     if tier or avoid:
         body["placement"] = {"tiers": tier or None, "avoid_sites": avoid or []}
-    _operate(service_id, f"/components/{component}/move", body, tenant)
+    _operate(service_id, f"/components/{component}/move", _with_deadline(body, deadline), tenant)
 
 
 @app.command()

@@ -17,3 +17,13 @@ async def test_scale_upgrade_move_and_the_operations_log(stack):
     assert code == 1 and "move refused" in out, out
     code, out = await legato(stack, "ops", service_id)
     assert code == 0 and out.count("succeeded") == 3 and "refused" in out and "alpha" in out, out
+
+
+async def test_a_progress_deadline_from_the_command_line_undoes_a_stuck_upgrade(stack):
+    service_id = await active(stack, example("web-shop"))
+    stack.sim.set_never_ready("9.9")
+    code, out = await legato(stack, "upgrade", service_id, "api", "9.9", "--deadline", "5")
+    assert code == 1 and "upgrade failed" in out and "deadline" in out and "roll-back@api" in out, out
+    stack.sim.clear_faults()
+    code, out = await legato(stack, "scale", service_id, "api", "3", "--deadline", "60")
+    assert code == 0 and "scale succeeded" in out, out
