@@ -1,7 +1,7 @@
 """POST /v1/clusters/{id}/scale: operators grow and shrink shared clusters; draining is safe."""
 
 from tests.specs import scale_path_spec
-from tests.test_day2 import active
+from tests.test_day2 import active, operate
 
 CLUSTER = "paris-cloud-k8s"
 
@@ -28,16 +28,24 @@ async def test_operator_grows_then_shrinks_a_shared_cluster(stack):
 
 
 async def test_shrinking_below_what_the_workloads_need_is_refused(stack):
-    service_id = await active(stack, scale_path_spec())
-    held = await stack.sim_hosts(service_id)
-    service_nodes = sorted(h for h in stack.sim.cluster(CLUSTER).hosts if h in held)
-    assert service_nodes
+    grown = await scale(stack, {"add": 1})
+    assert grown.status_code == 200, grown.text
+    service_id = await active(stack, scale_path_spec())  # 10 x 30 vCPU: two per node, the added one too
     nodes = set(stack.sim.cluster(CLUSTER).hosts)
-    refused = await scale(stack, {"remove_hosts": service_nodes})
+    extra = sorted(h for h in nodes if h not in {"par-c-h01", "par-c-h02", "par-c-h03", "par-c-h04"})
+    refused = await scale(stack, {"remove_hosts": extra})
     assert refused.status_code == 409 and "not scaled" in refused.text, refused.text
     assert set(stack.sim.cluster(CLUSTER).hosts) == nodes  # nothing drained, nothing released
     [batch] = [w for w in await stack.sim_workloads(service_id)]
     assert batch.ready
+
+    # A node a service added is the service's to give back, not the operator's to take.
+    record = await operate(stack, service_id, "components/batch/scale", {"replicas": 12})
+    assert record["state"] == "succeeded", record
+    added = sorted(await stack.sim_hosts(service_id))
+    assert added
+    refused = await scale(stack, {"remove_hosts": added})
+    assert refused.status_code == 409 and "added for service" in refused.text, refused.text
 
 
 async def test_cluster_scaling_is_guarded(stack):

@@ -44,6 +44,11 @@ class WaitDrained(Op):
     poll_seconds: float = 0.2
 
 
+class HeldHosts(BaseModel):
+    cluster_id: str
+    allocations: dict[str, str]  # host -> the op id it must still be held under
+
+
 class ReleaseReservation(Op):
     """Give back what a placement still holds (idempotent)."""
 

@@ -3,7 +3,7 @@
 from temporalio import activity
 
 from legato.activities.base import ActivityGroup
-from legato.activities.contracts import RecordComponent, RecordOperation, ServiceUpdate
+from legato.activities.contracts import HeldHosts, RecordComponent, RecordOperation, ServiceUpdate
 from legato.inventory.tables import ComponentRow, ServiceOperationRow
 from legato.model import ServiceSpec
 
@@ -30,3 +30,10 @@ class InventoryActivities(ActivityGroup):
     @activity.defn(name="inventory.record_component")
     async def record_component(self, req: RecordComponent) -> None:
         await self.record(self.inventory.component_deployed, ComponentRow(**req.model_dump()))
+
+    @activity.defn(name="inventory.held_hosts")
+    async def held_hosts(self, req: HeldHosts) -> list[str]:
+        """Which of these hosts are still nodes of the cluster held under the allocation named for
+        each: a host given back meanwhile (an operator's shrink) and taken by another service must
+        never be drained or removed in the first holder's name."""
+        return await self.record(self.inventory.hosts_held, req.cluster_id, req.allocations)

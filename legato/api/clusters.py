@@ -58,6 +58,9 @@ async def scale_cluster(cluster_id: str, body: ClusterScaleRequest, request: Req
             raise HTTPException(422, f"remove_hosts: '{host_id}' is not a node of {cluster_id}")
         if host.allocation_op is None:
             raise HTTPException(409, f"remove_hosts: '{host_id}' was not allocated by Legato; it stays")
+        if host.service_id != pool_owner(cluster_id):
+            raise HTTPException(409, f"remove_hosts: '{host_id}' was added for service '{host.service_id}', which "
+                                     "gives it back when it scales in or goes; it stays")
         allocations[host_id] = host.allocation_op
     rid = body.request_id or uuid.uuid4().hex
     client = await temporal(request)

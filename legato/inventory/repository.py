@@ -206,6 +206,11 @@ class Inventory(ProposalRecords, FederationRecords, ReservationRecords):
                                           col(HostRow.cluster).is_not(None))
             return list(s.exec(query))
 
+    def hosts_held(self, cluster_id: str, allocations: dict[str, str]) -> list[str]:
+        with self.session() as s:
+            rows = s.exec(select(HostRow).where(col(HostRow.id).in_(list(allocations))))
+            return sorted(r.id for r in rows if r.cluster == cluster_id and r.allocation_op == allocations[r.id])
+
     def pool_nodes(self, cluster_ids: list[str]) -> dict[str, list[str]]:
         """The nodes each cluster's own pool holds."""
         found: dict[str, list[str]] = {}

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         ChangeNodes,
         ClusterRef,
         DrainNodes,
+        HeldHosts,
         Hold,
         PickHosts,
         ReleaseHosts,
@@ -94,9 +95,16 @@ class ScaleCluster:
     async def _shrink(self, req: ScaleClusterRequest, wid: str, result: ScaleClusterResult) -> None:
         opts = UNDO if req.undo else STEP
         on_stuck = req.on_stuck
+        # Only nodes still held under the allocation that added them: one given back meanwhile (an
+        # operator's shrink) may be another service's node by now.
+        allocations = {h: alloc for alloc, hosts in self._by_allocation(req, wid, req.remove_hosts) for h in hosts}
+        held = await workflow.execute_activity("inventory.held_hosts", HeldHosts(
+            cluster_id=req.cluster_id, allocations=allocations), result_type=list[str], **opts)
+        if not held:
+            return
         drained: DrainResult = await workflow.execute_activity("mcm.drain_nodes", DrainNodes(
             op_id=f"{wid}/drain", service_id=req.service_id, step=f"drain@{req.site}", cluster_id=req.cluster_id,
-            host_ids=req.remove_hosts, partial=on_stuck != "refuse"), result_type=DrainResult, **opts)
+            host_ids=held, partial=on_stuck != "refuse"), result_type=DrainResult, **opts)
         busy: list[str] = []
         if drained.draining:
             deadline = workflow.now() + timedelta(seconds=req.drain_seconds)

@@ -287,14 +287,10 @@ async def _settled(stack, workload: str, replicas: int) -> client.V1Deployment |
     return d if ok else None
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: an operator's shrink (POST /v1/clusters/{id}/scale remove_hosts) of a node a service added is "
-    "accepted and releases the service's host, but the service keeps its `nodes@<site>` compensation: its "
-    "teardown later drains and removes that node although another service now holds it (the host stays "
-    "powered on and held, no longer a node), and that service's own teardown then finds no node to drain "
-    "and never releases the host (ScaleCluster._shrink releases only what the drain reports draining)"))
 async def test_a_node_an_operator_took_from_a_service_is_never_removed_by_its_teardown(shared):
-    """Runs last: what the bug leaks is given back by hand at the end, but the inventory keeps it."""
+    """An operator may not take a node a service added (409); and a teardown only ever drains nodes
+    still held under the allocation that added them. Runs last: if that ever breaks, what leaks is
+    given back by hand at the end."""
     c = d = None
     try:
         b = await active(shared, on_site("b", 2, 3))  # fills both nodes
