@@ -6,17 +6,22 @@ import asyncio
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.service import RPCError
+from fastapi import FastAPI, HTTPException
+from temporalio.client import Client
 
-from legato.api import clusters, engine, federation, health, metrics, operations, proposals, resources, services, tmf
+from legato.api import (
+    clusters,
+    errors,
+    federation,
+    health,
+    metrics,
+    operations,
+    proposals,
+    resources,
+    services,
+    tmf,
+)
 from legato.api.auth import TokenStore
-from legato.api.tmf import errors as tmf_errors
 from legato.config import Settings
 from legato.federation.partners import load_federation
 from legato.inventory import Inventory
@@ -82,38 +87,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in tmf.routers:
         app.include_router(router)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException):
-        if tmf_errors.is_tmf(request):
-            return tmf_errors.tmf_http_error(exc)
-        return await http_exception_handler(request, exc)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        if tmf_errors.is_tmf(request):
-            return tmf_errors.tmf_validation_error(exc)
-        details = [
-            {"loc": list(e.get("loc", [])), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
-        ]
-        fields = "; ".join(".".join(str(p) for p in d["loc"][1:]) + ": " + d["msg"] for d in details)
-        return JSONResponse(status_code=422, content={"detail": details, "message": fields})
-
-    @app.exception_handler(RPCError)
-    @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
-    async def _engine_error(request: Request, exc: Exception) -> JSONResponse:
-        if not engine.unreachable(exc):
-            return await _unexpected(request, exc)
-        log.warning("Temporal unreachable: %s", exc)
-        retry = {"Retry-After": str(engine.RETRY_AFTER_SECONDS)}
-        if tmf_errors.is_tmf(request):
-            return tmf_errors.error(503, engine.MESSAGE, headers=retry)
-        return JSONResponse(status_code=503, content={"detail": engine.MESSAGE}, headers=retry)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error")
-        if tmf_errors.is_tmf(request):
-            return tmf_errors.error(500, "internal error; see the Legato API log")
-        return JSONResponse(status_code=500, content={"detail": "internal error; see the Legato API log"})
-
+    errors.install(app)
     return app

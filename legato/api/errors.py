@@ -1,0 +1,93 @@
+"""How the API answers what went wrong: a client reads `message` (and `detail`) on every error, and
+hears "retry" (503 with Retry-After, the connection kept) for an outage it can outlast, whether of
+Temporal or of the inventory's database, never a 500 that makes it give up on a safe retry."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
+
+from legato.api import engine
+from legato.api.tmf import errors as tmf_errors
+
+log = logging.getLogger("legato.api")
+
+INVENTORY_DOWN = "the inventory database is unreachable; retry later (the same request is safe to repeat)"
+
+
+def body(status: int, message: str, detail=None, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"message": message, "detail": message if detail is None
+                                                     else detail}, headers=headers)
+
+
+def retry_later(request: Request, message: str) -> JSONResponse:
+    retry = {"Retry-After": str(engine.RETRY_AFTER_SECONDS)}
+    if tmf_errors.is_tmf(request):
+        return tmf_errors.error(503, message, headers=retry)
+    return body(503, message, headers=retry)
+
+
+def json_error_text(raw: bytes, position: int, why: str) -> str:
+    """Where malformed JSON breaks, as an editor shows it (line and column), not a bare offset."""
+    text = raw.decode("utf-8", errors="replace")
+    before = text[:position]
+    line, column = before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+    return f"body: invalid JSON at line {line}, column {column}: {why}"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        if tmf_errors.is_tmf(request):
+            return tmf_errors.tmf_http_error(exc)
+        message = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        return body(exc.status_code, message, exc.detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if tmf_errors.is_tmf(request):
+            return tmf_errors.tmf_validation_error(exc)
+        details = [
+            {"loc": list(e.get("loc", [])), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+        ]
+        broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+        if broken is not None:
+            loc = broken.get("loc", [])
+            position = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+            why = (broken.get("ctx") or {}).get("error", "not JSON")
+            return body(422, json_error_text(await request.body(), position, why), details)
+        fields = "; ".join(".".join(str(p) for p in d["loc"][1:]) + ": " + d["msg"] for d in details)
+        return body(422, fields, details)
+
+    @app.exception_handler(RPCError)
+    @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
+    async def _engine_error(request: Request, exc: Exception) -> JSONResponse:
+        if not engine.unreachable(exc):
+            return await _unexpected(request, exc)
+        log.warning("Temporal unreachable: %s", exc)
+        return retry_later(request, engine.MESSAGE)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    async def _inventory_down(request: Request, exc: DBAPIError) -> JSONResponse:
+        """Down, restarting, or its connections cut (a postmaster killed): the worker's activities
+        retry meanwhile and nothing is lost, so the client is told to retry too."""
+        if not isinstance(exc, OperationalError) and not exc.connection_invalidated:
+            return await _unexpected(request, exc)
+        log.warning("inventory unreachable: %s", str(exc.orig or exc).splitlines()[0][:300])
+        return retry_later(request, INVENTORY_DOWN)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        if tmf_errors.is_tmf(request):
+            return tmf_errors.error(500, "internal error; see the Legato API log")
+        return body(500, "internal error; see the Legato API log")
