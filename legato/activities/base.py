@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
+from sqlalchemy.exc import DBAPIError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -28,6 +30,7 @@ def as_application_error(err: AdapterError) -> ApplicationError:
 
 
 HEARTBEAT_EVERY = 1.0
+MAX_REASON = 300  # characters of a driver's message kept in a failure
 
 
 async def _keep_heartbeating() -> None:
@@ -47,7 +50,7 @@ def maps_adapter_errors(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaita
         request = args[-1] if args else None
         try:
             name = activity.info().activity_type if activity.in_activity() else fn.__name__
-            with adapter_span(name, request) as span:
+            with adapter_span(name, request) as span, inventory_errors():
                 try:
                     return await fn(*args, **kwargs)
                 except AdapterError as err:
@@ -73,7 +76,8 @@ class ActivityGroup:
 
     async def record(self, fn: Callable[..., T], *args, **kwargs) -> T:
         """Inventory writes run off the event loop (SQLite and PostgreSQL drivers block)."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        with inventory_errors():
+            return await asyncio.to_thread(fn, *args, **kwargs)
 
     async def mirror(self, req, detail: str, write: Callable[..., object] | None = None, *args, **kwargs) -> None:
         """The backend's answer into the inventory and the step into the operations log, as one
@@ -85,7 +89,21 @@ class ActivityGroup:
                     write(*args, **kwargs)
                 self.inventory.log(req.service_id, req.op_id, req.step, "done", detail)
 
-        await asyncio.to_thread(run)
+        with inventory_errors():
+            await asyncio.to_thread(run)
+
+
+@contextmanager
+def inventory_errors() -> Iterator[None]:
+    """The database down or its connections cut: a short, retryable failure. The driver's own text
+    (the statement, every parameter) can be megabytes, and Temporal then shows only "Failure
+    exceeds size limit" in the history instead of why the activity is being retried."""
+    try:
+        yield
+    except DBAPIError as err:
+        first = str(err.orig or err).strip().splitlines()[0][:MAX_REASON] if str(err.orig or err).strip() else ""
+        raise ApplicationError(f"inventory unavailable ({type(err.orig or err).__name__}): {first}",
+                               type="InventoryUnavailable") from None
 
 
 def heartbeat(detail: str) -> None:
