@@ -34,6 +34,8 @@ class Postgres:
         return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
 
     def start(self) -> Postgres:
+        if self.data.exists():  # a restart: same data, same port
+            return self._serve()
         self.root.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres", "postgres")
@@ -42,6 +44,9 @@ class Postgres:
                 os.chmod(parent, os.stat(parent).st_mode | 0o011)  # let postgres traverse to its folder
         subprocess.run(self._as_owner([str(self.bin / "initdb"), "-D", str(self.data), "-U", "legato",
                                        "--auth=trust", "-E", "UTF8"]), check=True, capture_output=True)
+        return self._serve()
+
+    def _serve(self) -> Postgres:
         self.proc = subprocess.Popen(
             self._as_owner([str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
                             "-h", "127.0.0.1", "-k", str(self.root)]),
@@ -57,4 +62,15 @@ class Postgres:
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
+            self.proc.wait(20)
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster and its backends, as a crash of the server does; start() brings it
+        back on the same data (it recovers from its WAL)."""
+        pid_file = self.data / "postmaster.pid"
+        postmaster = int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+        if postmaster is not None:
+            subprocess.run(["pkill", "-KILL", "-P", str(postmaster)], check=False)
+            subprocess.run(["kill", "-KILL", str(postmaster)], check=False)
+        if self.proc is not None:
             self.proc.wait(20)

@@ -51,7 +51,8 @@ async def create_service(spec: ServiceSpec, request: Request, response: Response
     federation = request.app.state.federation
     areas = federation.serving_areas() if federation else set()
 
-    errors = continuum_errors(spec, await asyncio.to_thread(request.app.state.live.facts), areas)
+    errors = continuum_errors(spec, await asyncio.to_thread(request.app.state.live.facts), areas,
+                              federated=bool(federation and federation.partners))
     if errors:
         raise RequestValidationError(errors)
     accepted = await start_service(request, spec)

@@ -71,7 +71,9 @@ def _add(request: Request, caller: Caller, order_id: str, i: int, item: ServiceO
         raise invalid(err.field, err.message) from None
     spec = spec.model_copy(update={"labels": {**spec.labels, ORDER_LABEL: order_id, ITEM_LABEL: item.id,
                                               SPEC_LABEL: ref.id}})
-    errors = continuum_errors(spec, request.app.state.live.facts())
+    federation = request.app.state.federation
+    errors = continuum_errors(spec, request.app.state.live.facts(), federation.serving_areas() if federation else (),
+                              federated=bool(federation and federation.partners))
     if errors:
         first = errors[0]
         loc = ".".join(str(p) for p in first.get("loc", [])[1:])
