@@ -5,11 +5,13 @@ after `timeout` seconds with 202 and the operation's URL to poll."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import uuid
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
@@ -25,9 +27,10 @@ from legato.model.operations import (
 )
 from legato.workflows.contracts import service_workflow_id
 from legato.workflows.entity import OperationRecord
+from legato.workflows.operations import asked, params_of
 
 router = APIRouter(prefix="/v1/services/{service_id}", tags=["operations"])
-REFUSALS = {"Busy": 409, "InvalidState": 409, "NotFound": 404, "InvalidOperation": 422}
+REFUSALS = {"Busy": 409, "InvalidState": 409, "NotFound": 404, "InvalidOperation": 422, "IdempotencyMismatch": 422}
 
 
 async def _owned(request: Request, service_id: str, caller: Caller):
@@ -39,7 +42,7 @@ async def _owned(request: Request, service_id: str, caller: Caller):
 
 async def _operate(request: Request, response: Response, service_id: str, caller: Caller, op: Operation,
                    idempotency_key: str | None, wait: bool, timeout: float) -> OperationRecord | dict:
-    await _owned(request, service_id, caller)
+    row = await _owned(request, service_id, caller)
     body = op.request
     body.request_id = body.request_id or idempotency_key or uuid.uuid4().hex
     body.requested_by = caller.tenant
@@ -50,15 +53,21 @@ async def _operate(request: Request, response: Response, service_id: str, caller
                                            "type": "unknown_site"}])
     handle = (await temporal(request)).get_workflow_handle(service_workflow_id(service_id))
     try:
-        update = await handle.start_update("operate", op, id=body.request_id, result_type=OperationRecord,
+        update = await handle.start_update("operate", op, id=update_id(op), result_type=OperationRecord,
                                            wait_for_stage=WorkflowUpdateStage.ACCEPTED)
         location = f"/v1/services/{service_id}/operations/{body.request_id}"
         response.headers["Location"] = location
         if wait and timeout > 0:
-            return await asyncio.wait_for(update.result(), timeout)
-    except TimeoutError:
-        pass
-    except WorkflowUpdateFailedError as err:
+            # Accepted: from here on, not hearing the outcome in time (the wait's own timeout, or
+            # the engine slow to answer) is "still running, look there", never an error.
+            try:
+                return await asyncio.wait_for(update.result(), timeout)
+            except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+                pass
+            except RPCError as err:
+                if not unreachable(err):
+                    raise
+    except WorkflowUpdateFailedError as err:  # refused by the workflow's validator
         cause = err.cause
         if isinstance(cause, ApplicationError):
             raise HTTPException(REFUSALS.get(cause.type or "", 409), cause.message) from None
@@ -66,9 +75,17 @@ async def _operate(request: Request, response: Response, service_id: str, caller
     except RPCError as err:
         if unreachable(err):
             raise
-        raise HTTPException(409, f"service '{service_id}' is not running: {err.message}") from None
+        raise HTTPException(409, f"service '{service_id}' is {row.state}: it takes no more operations") from None
     response.status_code = 202
     return {"request_id": body.request_id, "state": "running", "location": location}
+
+
+def update_id(op: Operation) -> str:
+    """The request id and a digest of what is asked: Temporal answers a repeated update id with
+    the first outcome without asking the workflow, so the same key with another body must reach
+    the workflow's validator, which refuses it (IdempotencyMismatch) instead of answering the first."""
+    what = json.dumps([op.kind, op.component, asked(params_of(op))], sort_keys=True)
+    return f"{op.request.request_id}#{hashlib.sha256(what.encode()).hexdigest()[:12]}"
 
 
 WAIT = Query(True, description="return when the operation ends (else 202 at once)")
@@ -100,7 +117,31 @@ async def update_service(service_id: str, body: UpdateServiceRequest, request: R
                          caller: Caller = Depends(current_caller), wait: bool = WAIT, timeout: float = TIMEOUT,
                          idempotency_key: str | None = KEY):
     op = Operation(kind="update", update=body)
-    return await _operate(request, response, service_id, caller, op, idempotency_key, wait, timeout)
+    result = await _operate(request, response, service_id, caller, op, idempotency_key, wait, timeout)
+    broken = await _breaking(request, service_id, body) if body.policy is not None else []
+    if not broken:
+        return result
+    out = result.model_dump(mode="json") if isinstance(result, OperationRecord) else dict(result)
+    out["warnings"] = broken
+    return out
+
+
+async def _breaking(request: Request, service_id: str, body: UpdateServiceRequest) -> list[str]:
+    """Components that run where the new policy no longer allows: updated all the same (the policy
+    is what later placements apply; nothing moves by itself), but the caller hears it."""
+    facts = await asyncio.to_thread(request.app.state.live.facts)
+    policy, found = body.policy, []
+    for comp in await asyncio.to_thread(request.app.state.inventory.components, service_id):
+        site = facts.sites.get(comp.site)
+        if site is None:
+            continue
+        if policy.allowed_countries is not None and site.country not in policy.allowed_countries:
+            found.append(f"{comp.name} runs at {comp.site} in {site.country}, not in allowed_countries "
+                         f"{policy.allowed_countries}: move it to comply")
+        if policy.allowed_providers is not None and site.provider not in policy.allowed_providers:
+            found.append(f"{comp.name} runs at {comp.site} of {site.provider}, not in allowed_providers "
+                         f"{policy.allowed_providers}: move it to comply")
+    return found
 
 
 @router.get("/operations")

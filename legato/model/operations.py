@@ -54,6 +54,12 @@ class UpdateServiceRequest(OperationRequest):
     policy: Policy | None = None
     labels: dict[str, str] | None = None
 
+    @model_validator(mode="after")
+    def _something_to_update(self) -> UpdateServiceRequest:
+        if self.policy is None and self.labels is None:
+            raise ValueError("nothing to update: give `policy` and/or `labels`")
+        return self
+
 
 class Finding(Strict):
     """Drift between the inventory and what a backend reports."""

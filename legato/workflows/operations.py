@@ -47,6 +47,16 @@ with workflow.unsafe.imports_passed_through():
 KEEP_FINISHED = 200  # finished operations remembered for idempotency (and carried across continue-as-new)
 
 
+def params_of(op: Operation) -> dict:
+    """What an operation asks, as its record keeps it (who asked and its id apart)."""
+    return op.request.model_dump(mode="json", exclude={"request_id", "requested_by"})
+
+
+def asked(params: dict) -> dict:
+    """Params compared for idempotency: fields left unset do not make two requests different."""
+    return {k: v for k, v in params.items() if v is not None}
+
+
 class Refused(Exception):
     """The operation cannot be done and nothing was changed (e.g. no site can take a moved component)."""
 
@@ -81,8 +91,7 @@ class Operations:
             request_id=rid, requested_by="reconcile", findings=findings)), rid)
 
     async def _execute(self, op: Operation, rid: str) -> OperationRecord:
-        record = OperationRecord(request_id=rid, kind=op.kind, component=op.component,
-                                 params=op.request.model_dump(mode="json", exclude={"request_id", "requested_by"}),
+        record = OperationRecord(request_id=rid, kind=op.kind, component=op.component, params=params_of(op),
                                  requested_by=op.request.requested_by, started_at=workflow.now())
         self.current_op = record
         self.index_operation(op.kind)
@@ -116,8 +125,15 @@ class Operations:
         rid = op.request.request_id
         if not rid:
             raise ApplicationError("request_id is required", type="InvalidOperation")
-        if rid in self.entity.operations or (self.current_op and self.current_op.request_id == rid):
-            return  # a retry: answered with the first outcome
+        known = self.entity.operations.get(rid) or (
+            self.current_op if self.current_op and self.current_op.request_id == rid else None)
+        if known is not None:  # a retry: answered with the first outcome, if it is the same request
+            if (known.kind, known.component, asked(known.params)) != (op.kind, op.component, asked(params_of(op))):
+                raise ApplicationError(
+                    f"request id {rid} was used for another request ({known.kind} "
+                    f"{known.component or ''} {asked(known.params)}); use a new id for this one",
+                    type="IdempotencyMismatch")
+            return
         if self.entity.terminate_requested or self.status.state != ServiceState.active:
             raise ApplicationError(f"service is {self.status.state}; operations need it active", type="InvalidState")
         if self.current_op is not None:
