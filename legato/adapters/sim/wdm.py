@@ -151,7 +151,8 @@ def status(db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str
     w = rows.workload(db, cluster_id, workload_id)
     if w is None:
         return None
-    serving = sum(serving_by_version(db, now, cluster_id, workload_id).values())
+    by_version = serving_by_version(db, now, cluster_id, workload_id)
+    serving = sum(by_version.values())
     updated = db.execute(
         "SELECT COUNT(*) FROM replicas WHERE cluster = :c AND workload = :w AND image = :i AND version = :v "
         f"AND {rows.live()} AND ready_at <= :now",
@@ -165,7 +166,7 @@ def status(db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str
     return WorkloadStatus(
         id=w["id"], cluster=cluster_id, component=w["component"], service_id=w["service_id"],
         version=w["version"], replicas=w["replicas"], ready_replicas=max(0, min(serving, cap)),
-        endpoint=w["endpoint"], nodes=nodes,
+        endpoint=w["endpoint"], nodes=nodes, serving=by_version, updated_replicas=updated,
     )  # fmt: skip
 
 

@@ -36,6 +36,9 @@ class WorkloadStatus(BaseModel):
     endpoint: str | None = None
     nodes: dict[str, int] = Field(default_factory=dict,
                                   description="replicas (pods) running now per node, ready or not: what each holds")
+    serving: dict[str, int] = Field(default_factory=dict, description="ready replicas taking traffic now, per version "
+                                    "(old ones a rollout has not replaced yet included)")
+    updated_replicas: int = Field(default=0, description="ready replicas on the target version")
 
     @property
     def ready(self) -> bool:

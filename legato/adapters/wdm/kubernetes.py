@@ -145,7 +145,7 @@ class KubernetesWDM:
         svc = await call_or_none(cluster_id, lambda: core.read_namespaced_service(workload_id, NAMESPACE))
         pods = await call(cluster_id, lambda: core.list_namespaced_pod(
             NAMESPACE, label_selector=f"{WORKLOAD}={workload_id}"))  # fmt: skip
-        return to_status(cluster_id, d, svc, pods_per_node(pods.items))
+        return to_status(cluster_id, d, svc, pods.items)
 
     async def scale(self, op_id: str, cluster_id: str, workload_id: str, replicas: int,
                     prefer_nodes: list[str] | None = None) -> WorkloadStatus:
@@ -198,8 +198,7 @@ class KubernetesWDM:
                 by_workload.setdefault((p.metadata.labels or {}).get(WORKLOAD, ""), []).append(p)
             by_name = {s.metadata.name: s for s in svcs.items}
             for d in ds.items:
-                nodes = pods_per_node(by_workload.get(d.metadata.name, []))
-                found.append(to_status(cid, d, by_name.get(d.metadata.name), nodes))
+                found.append(to_status(cid, d, by_name.get(d.metadata.name), by_workload.get(d.metadata.name, [])))
         return found
 
     async def metrics(self, cluster_id: str, workload_id: str) -> WorkloadMetrics | None:
@@ -216,10 +215,14 @@ class KubernetesWDM:
         return WorkloadMetrics(id=workload_id, version=version, error_rate=bad / len(pods) if pods else 0.0)
 
 
+def pod_ready(pod: client.V1Pod) -> bool:
+    return pod.status is not None and any(c.type == "Ready" and c.status == "True"
+                                          for c in (pod.status.conditions or []))
+
+
 def pod_healthy(pod: client.V1Pod) -> bool:
-    ready = any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
     restarts = sum(c.restart_count for c in (pod.status.container_statuses or []))
-    return ready and restarts == 0
+    return pod_ready(pod) and restarts == 0
 
 
 def pod_live(pod: client.V1Pod) -> bool:
@@ -241,20 +244,34 @@ def pods_per_node(pods: list[client.V1Pod]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def serving_versions(pods: list[client.V1Pod]) -> dict[str, int]:
+    """Pods ready and not on their way out, per version: what takes traffic now."""
+    counts: dict[str, int] = {}
+    for p in pods:
+        if pod_ready(p) and pod_live(p):
+            version = (p.metadata.annotations or {}).get(VERSION, "")
+            counts[version] = counts.get(version, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def to_status(
-    cluster_id: str, d: client.V1Deployment, svc: client.V1Service | None, nodes: dict[str, int] | None = None
+    cluster_id: str, d: client.V1Deployment, svc: client.V1Service | None, pods: list[client.V1Pod] | None = None
 ) -> WorkloadStatus:
     """`ready_replicas` stays below `replicas` until the rollout is done, so `ready` means every
-    replica runs the target template and is available (as the sim backend reports it)."""
+    replica runs the target template and is available (as the sim backend reports it). `serving`
+    counts, per version, the pods that take traffic now, and `updated_replicas` those of them on
+    the target version: mid-rollout the two differ (two serving, one updated)."""
     want = d.spec.replicas or 0
     available = (d.status.available_replicas or 0) if d.status else 0
     ready = min(available, want if rollout_done(d) else max(0, want - 1))
     labels, annotations = d.metadata.labels or {}, d.metadata.annotations or {}
+    serving = serving_versions(pods or [])
     endpoint = None
     if svc is not None and svc.spec.cluster_ip and svc.spec.ports:
         endpoint = f"{svc.spec.cluster_ip}:{svc.spec.ports[0].port}"
     return WorkloadStatus(
         id=d.metadata.name, cluster=cluster_id, component=labels.get("legato.io/component", ""),
         service_id=labels.get("legato.io/service", ""), version=annotations.get(VERSION, ""), replicas=want,
-        ready_replicas=ready, endpoint=endpoint, nodes=nodes or {},
+        ready_replicas=ready, endpoint=endpoint, nodes=pods_per_node(pods or []), serving=serving,
+        updated_replicas=serving.get(annotations.get(VERSION, ""), 0),
     )  # fmt: skip
