@@ -19,6 +19,17 @@ class Accepted(BaseModel):
     location: str
 
 
+class ServingOut(BaseModel):
+    """What a component serves now on one cluster, as its backend reports it."""
+
+    cluster: str
+    workload_id: str
+    replicas: int = Field(description="asked for")
+    ready: int = Field(description="ready replicas taking traffic now, whatever their version")
+    updated: int = Field(description="ready replicas on the target version")
+    versions: dict[str, int] = Field(default_factory=dict, description="ready replicas per version")
+
+
 class ComponentOut(BaseModel):
     name: str
     site: str
@@ -28,6 +39,9 @@ class ComponentOut(BaseModel):
     version: str
     replicas: int
     endpoint: str | None = None
+    serving: list[ServingOut] | None = Field(
+        default=None, description="what serves now, per cluster (a move or a canary shows two); None when the "
+        "backend could not be asked")
 
 
 class ConnectionOut(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -12,6 +13,7 @@ from temporalio.client import Client, WorkflowUpdateStage
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from legato.adapters.registry import build_adapters
 from legato.api.auth import Caller, current_caller
 from legato.api.engine import unreachable
 from legato.api.schemas import (
@@ -23,6 +25,7 @@ from legato.api.schemas import (
     Page,
     ServiceDetail,
     ServiceSummary,
+    ServingOut,
 )
 from legato.model import ServiceSpec, ServiceStatus
 from legato.model.service import slug
@@ -32,6 +35,7 @@ from legato.workflows.contracts import SERVICE_ID, STATE, TENANT, DeployRequest,
 from legato.workflows.progress import CHILD_PREFIX
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
+log = logging.getLogger("legato.api")
 
 
 async def temporal(request: Request) -> Client:
@@ -133,12 +137,14 @@ async def get_service(service_id: str, request: Request, caller: Caller = Depend
         asyncio.to_thread(inventory.components, service_id), asyncio.to_thread(inventory.connections, service_id),
         asyncio.to_thread(inventory.federated_parts, service_id),
     )
+    serving = await _serving(request, service_id, [(c.cluster, c.workload_id) for c in components])
     detail = ServiceDetail(
         **row.model_dump(exclude={"placement", "endpoints"}),
         workflow_id=service_workflow_id(service_id),
         placement=row.placement,
         endpoints=row.endpoints or [],
-        components=[ComponentOut(**c.model_dump()) for c in components],
+        components=[ComponentOut(**c.model_dump(), serving=None if serving is None else serving.get(c.name, []))
+                    for c in components],
         connections=[ConnectionOut(**c.model_dump()) for c in connections],
         federated=[FederatedPartOut(**p.model_dump()) for p in federated],
     )
@@ -149,6 +155,33 @@ async def get_service(service_id: str, request: Request, caller: Caller = Depend
         detail.placement = detail.placement or live.placement
         detail.endpoints = detail.endpoints or live.endpoints
     return detail
+
+
+SERVING_TIMEOUT = 3.0  # seconds the backends may take to say what serves; the rest of the answer does not wait
+
+
+async def _serving(request: Request, service_id: str,
+                   workloads: list[tuple[str, str]]) -> dict[str, list[ServingOut]] | None:
+    """What serves now, read from the backends (the sim's file, the clusters' API servers): per
+    component and cluster, ready replicas per version. A canary (recorded as `<name>-canary` while
+    it runs) counts with its component. None when a backend does not answer in time: the record
+    is still worth returning."""
+    adapters = getattr(request.app.state, "adapters", None)
+    if adapters is None:
+        adapters = request.app.state.adapters = build_adapters(request.app.state.settings)
+    try:
+        found = await asyncio.wait_for(asyncio.gather(*(adapters.wdm.status(c, w) for c, w in workloads)),
+                                       SERVING_TIMEOUT)
+    except Exception:  # noqa: BLE001 - unreachable or slow: said by `serving: null`
+        log.warning("serving state of %s not read from the backends", service_id, exc_info=True)
+        return None
+    by_component: dict[str, list[ServingOut]] = {}
+    for w in (w for w in found if w is not None):
+        name = w.component.removesuffix("-canary")
+        by_component.setdefault(name, []).append(ServingOut(
+            cluster=w.cluster, workload_id=w.id, replicas=w.replicas, ready=sum(w.serving.values()),
+            updated=w.updated_replicas, versions=w.serving))
+    return by_component
 
 
 async def _just_started(client: Client, service_id: str, caller: Caller) -> ServiceDetail:
