@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from fastapi import FastAPI, HTTPException
+import fastapi_standalone_docs
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
 from legato.api import (
@@ -31,6 +36,37 @@ from legato.telemetry import setup_tracing
 from legato.temporal import connect, search_attributes_registered
 
 log = logging.getLogger("legato.api")
+# Swagger UI 5 and ReDoc as shipped in the PyPI package `fastapi-standalone-docs`.
+DOCS_ASSETS = Path(fastapi_standalone_docs.__path__[0]) / "static"
+
+
+def serve_docs_offline(app: FastAPI) -> None:
+    """/docs (Swagger UI) and /redoc from files inside the installed package: FastAPI's own pages
+    load their JavaScript and CSS from a CDN, so they were blank without Internet. The package is
+    `fastapi-standalone-docs` rather than `swagger-ui-bundle`, whose Swagger UI 4 refuses FastAPI's
+    OpenAPI 3.1 ("Unable to render this definition"). No validator badge: it calls out too."""
+    app.mount("/docs/swagger", StaticFiles(directory=DOCS_ASSETS / "swagger"), name="docs-swagger")
+    app.mount("/docs/fastapi", StaticFiles(directory=DOCS_ASSETS / "fastapi"), name="docs-favicon")
+    # the ReDoc bundle in this package looks for its logo beside the page: /redoc/logo-mini.svg
+    app.mount("/redoc", StaticFiles(directory=DOCS_ASSETS / "redoc"), name="docs-redoc")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(
+            openapi_url=root + app.openapi_url, title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{root}/docs/swagger/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}/docs/swagger/swagger-ui.css",
+            swagger_favicon_url=f"{root}/docs/fastapi/favicon.png",
+            swagger_ui_parameters={"validatorUrl": None})
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_redoc_html(
+            openapi_url=root + app.openapi_url, title=f"{app.title} - ReDoc",
+            redoc_js_url=f"{root}/redoc/redoc.standalone.js", redoc_favicon_url=f"{root}/docs/fastapi/favicon.png",
+            with_google_fonts=False)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -65,7 +101,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Multi-Cloud Orchestrator for the telco cloud-edge continuum. Every route needs a bearer token.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    serve_docs_offline(app)
     app.state.settings = settings
     app.state.inventory = Inventory(settings.inventory_url, settings.public_base)
     app.state.live = LiveContinuum(app.state.inventory)  # validation reads the continuum without re-reading it
