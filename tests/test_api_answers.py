@@ -3,6 +3,7 @@ in the service's terms, with a `message` every time."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from tests.specs import example
@@ -93,4 +94,28 @@ async def test_a_policy_update_says_what_it_breaks_and_an_empty_one_is_refused(s
     assert resp.status_code == 200, resp.text
     warnings = resp.json()["warnings"]
     assert warnings and all("not in allowed_countries ['DE']" in w for w in warnings), warnings
+    await stack.remove(service_id)
+
+
+async def test_a_service_shows_what_serves_now_during_a_rolling_upgrade(stack):
+    service_id = await active(stack, example("web-shop"))
+    stack.sim.set_ready_delay(1.5)
+    record = await operate(stack, service_id, "components/api/upgrade", {"version": "1.3.0"}, expect=202, wait="false")
+    seen_mixed = None
+    async with stack.http() as client:
+        deadline = time.monotonic() + 60
+        while True:
+            [api] = [c for c in (await client.get(f"/v1/services/{service_id}")).json()["components"]
+                     if c["name"] == "api"]
+            [now] = api["serving"]
+            if len(now["versions"]) == 2:
+                seen_mixed = now
+            if (await client.get(record["location"])).json()["state"] != "running":
+                break
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+    # mid-rollout: two serving (old and new), fewer updated; named apart
+    assert seen_mixed is not None and seen_mixed["ready"] == 2 and seen_mixed["updated"] < 2, seen_mixed
+    assert now["versions"] == {"1.3.0": 2} and now["updated"] == 2 and now["cluster"] == api["cluster"]
+    stack.sim.set_ready_delay(0)
     await stack.remove(service_id)
