@@ -276,5 +276,27 @@ def worker() -> None:
     main()
 
 
+tokens_app = typer.Typer(help="Tenants and their API tokens (the tokens file; the API follows it as it changes).",
+                         no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+
+
+@tokens_app.command("add")
+def tokens_add(tenant: str, admin: bool = typer.Option(False, "--admin", help="sees every tenant, like `operator`")
+               ) -> None:
+    """Give a tenant a new token, printed once; the running API accepts it at once (no restart)."""
+    from legato.api.auth import add_token
+
+    path = _settings().tokens_path
+    try:
+        token = add_token(path, tenant, admin)
+    except ValueError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"tenant {tenant}{' (admin)' if admin else ''}: token added to {path}; it is shown only now:",
+                  highlight=False)
+    print(token)
+
+
 if __name__ == "__main__":
     app()

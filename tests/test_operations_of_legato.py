@@ -4,18 +4,44 @@ tenants added to the tokens file while the API runs, JSON logs from every proces
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import re
+import stat
+import sys
 
+import httpx
 import pytest
+import yaml
 
 from tests.stack import running_stack
 
 
 @pytest.fixture(scope="module")
 async def stack(tmp_path_factory, temporal_server):
+    """One API for the module, reading a tokens file the tests change while it runs."""
     data = tmp_path_factory.mktemp("operations")
-    async with running_stack(data / "legato", temporal_server.address) as s:
+    tokens = data / "tokens.yaml"
+    tokens.write_text(yaml.safe_dump({"tokens": [{"tenant": "gamma", "token": "token-gamma"}]}))
+    tokens.chmod(0o600)
+    async with running_stack(data / "legato", temporal_server.address, api_tokens_file=tokens) as s:
         yield s
+
+
+async def legato(stack, *args: str) -> tuple[int, str]:
+    """The CLI as typed, with no LEGATO_TOKEN: it reads the tokens file like the API."""
+    env = {k: v for k, v in os.environ.items() if k != "LEGATO_TOKEN"}
+    env.update(LEGATO_API_URL=stack.base_url, LEGATO_API_TOKENS_FILE=str(stack.settings.tokens_path), COLUMNS="200")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "legato.cli", *args, env=env,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    return proc.returncode, out.decode()
+
+
+def bearer(stack, token: str | None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.AsyncClient(base_url=stack.base_url, timeout=30, headers=headers)
 
 
 async def test_docs_pages_load_nothing_from_outside(stack):
@@ -38,3 +64,62 @@ async def test_docs_pages_load_nothing_from_outside(stack):
             spec_url = re.search(r"""(?:url: ?'|spec-url=")([^'"]+)""", html).group(1)
             spec = await client.get(spec_url)
             assert spec.status_code == 200 and spec.json()["info"]["title"] == "Legato"
+
+
+async def test_metrics_and_readiness_answer_the_operator_only(stack):
+    """They describe the whole installation (every tenant's services, the worker, Temporal): a
+    tenant's token is refused with 403, no token with 401. /healthz answers any valid token."""
+    async with stack.http("alpha") as tenant, bearer(stack, None) as nobody, stack.http("operator") as operator:
+        for route in ("/metrics", "/readyz"):
+            refused = await tenant.get(route)
+            assert refused.status_code == 403 and "operator" in refused.json()["detail"], refused.text
+            assert (await nobody.get(route)).status_code == 401
+        assert (await tenant.get("/healthz")).json() == {"status": "ok"}
+        assert (await nobody.get("/healthz")).status_code == 401
+        metrics = await operator.get("/metrics")
+        assert metrics.status_code == 200 and "legato_api_requests_total" in metrics.text
+        for _ in range(30):  # the worker's first poll may not be registered yet
+            ready = await operator.get("/readyz")
+            if ready.status_code == 200:
+                break
+            await asyncio.sleep(0.5)
+        assert ready.status_code == 200 and ready.json()["ready"], ready.text
+
+
+async def test_a_tenant_added_while_the_api_runs_is_served_at_once(stack, caplog):
+    """`legato tokens add` writes a new token to the tokens file (still 0600) and prints it once;
+    the running API accepts it at the next request, and stops accepting it when its line goes."""
+    caplog.set_level(logging.INFO)
+    path = stack.settings.tokens_path
+    code, out = await legato(stack, "tokens", "add", "acme")
+    assert code == 0, out
+    token = out.strip().splitlines()[-1]
+    assert len(token) >= 32 and out.count(token) == 1 and str(path) in out.replace("\n", ""), out
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    entries = yaml.safe_load(path.read_text())["tokens"]
+    assert [e["tenant"] for e in entries] == ["gamma", "acme"] and entries[1]["token"] == token
+
+    async with bearer(stack, token) as acme:
+        resp = await acme.get("/v1/services")
+        assert resp.status_code == 200 and resp.json()["items"] == [], resp.text
+        assert (await acme.get("/metrics")).status_code == 403  # a tenant, not an operator
+    code, out = await legato(stack, "ls", "--tenant", "acme")  # the CLI finds acme's token in the file
+    assert code == 0, out
+
+    code, out = await legato(stack, "tokens", "add", "boss", "--admin")
+    assert code == 0, out
+    async with bearer(stack, out.strip().splitlines()[-1]) as boss:
+        assert (await boss.get("/metrics")).status_code == 200
+
+    code, out = await legato(stack, "tokens", "add", "Not A Name")
+    assert code == 2 and "lower-case" in out and "Traceback" not in out, out
+
+    path.write_text("tokens: [\n")  # a file being edited by hand: the tokens read before still work
+    async with bearer(stack, token) as acme:
+        assert (await acme.get("/v1/services")).status_code == 200
+    path.write_text(yaml.safe_dump({"tokens": entries[:1]}))  # acme's line removed: revoked
+    async with bearer(stack, token) as acme, bearer(stack, "token-gamma") as gamma:
+        assert (await acme.get("/v1/services")).status_code == 401
+        assert (await gamma.get("/v1/services")).status_code == 200
+    assert any("unreadable" in r.getMessage() for r in caplog.records)
+    assert token not in caplog.text and "token-gamma" not in caplog.text  # never logged

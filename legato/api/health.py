@@ -1,5 +1,6 @@
-"""/healthz (the process answers) and /readyz (Temporal reachable, inventory reachable, a worker
-polling the task queue). Authenticated like every route: probes send the operator's token."""
+"""/healthz (the process answers: any valid token) and /readyz (Temporal reachable, inventory
+reachable, a worker polling the task queue: the operator's token only, 403 for a tenant, since it
+describes the installation rather than a tenant's services). Probes send the operator's token."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
-from legato.api.auth import Caller, current_caller
+from legato.api.auth import Caller, current_caller, operator_caller
 
 router = APIRouter(tags=["health"])
 
@@ -45,7 +46,7 @@ async def _worker(request: Request) -> str:
 
 
 @router.get("/readyz")
-async def readyz(request: Request, _: Caller = Depends(current_caller)) -> JSONResponse:
+async def readyz(request: Request, _: Caller = Depends(operator_caller)) -> JSONResponse:
     checks: dict[str, str] = {}
     for name, check in (("temporal", _temporal(request)), ("database", asyncio.to_thread(_database, request)),
                         ("worker", _worker(request))):

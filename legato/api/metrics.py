@@ -1,6 +1,7 @@
 """/metrics for Prometheus: the API's own counters, service and operation figures read from the
 inventory at scrape time, and the worker's metrics (Temporal SDK's and Legato's steps,
-compensations, placement time) appended from the worker's endpoint when one is configured."""
+compensations, placement time) appended from the worker's endpoint when one is configured. The
+operator's token only (403 for a tenant): the figures cover every tenant's services."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from starlette.middleware.base import BaseHTTPMiddleware
 
-from legato.api.auth import Caller, current_caller
+from legato.api.auth import Caller, operator_caller
 from legato.inventory import Inventory
 
 router = APIRouter(tags=["health"])
@@ -72,7 +73,7 @@ class RequestMetrics(BaseHTTPMiddleware):
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
-async def metrics(request: Request, _: Caller = Depends(current_caller)) -> PlainTextResponse:
+async def metrics(request: Request, _: Caller = Depends(operator_caller)) -> PlainTextResponse:
     body = await asyncio.to_thread(generate_latest, request.app.state.metrics.registry)
     text = body.decode()
     url = request.app.state.settings.worker_metrics_url
