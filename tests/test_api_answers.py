@@ -117,5 +117,9 @@ async def test_a_service_shows_what_serves_now_during_a_rolling_upgrade(stack):
     # mid-rollout: two serving (old and new), fewer updated; named apart
     assert seen_mixed is not None and seen_mixed["ready"] == 2 and seen_mixed["updated"] < 2, seen_mixed
     assert now["versions"] == {"1.3.0": 2} and now["updated"] == 2 and now["cluster"] == api["cluster"]
+    async with stack.http() as client:  # the record says how it served meanwhile, from the history
+        op = (await client.get(record["location"])).json()
+    assert op["continuity"] == {"min_ready": 2, "replicas_before": 2, "replicas_after": 2, "path_connected": None,
+                                "measured": "history"}, op
     stack.sim.set_ready_delay(0)
     await stack.remove(service_id)

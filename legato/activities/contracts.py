@@ -164,6 +164,13 @@ class ScaleWorkload(Op):
     prefer_nodes: list[str] = Field(default_factory=list, description="the node reserved for each added replica")
 
 
+class ContinuityQuery(BaseModel):
+    service_id: str
+    component: str
+    since: float  # epoch seconds
+    until: float
+
+
 class ClusterRef(BaseModel):
     cluster_id: str
 

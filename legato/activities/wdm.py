@@ -9,6 +9,7 @@ from temporalio.exceptions import ApplicationError
 from legato.activities.base import ActivityGroup, heartbeat, maps_adapter_errors
 from legato.activities.contracts import (
     ClusterRef,
+    ContinuityQuery,
     DeployWorkload,
     RemoveWorkload,
     ScaleWorkload,
@@ -17,7 +18,7 @@ from legato.activities.contracts import (
     WorkloadRef,
 )
 from legato.adapters.errors import NotFound
-from legato.adapters.wdm import WDM, WorkloadMetrics, WorkloadStatus
+from legato.adapters.wdm import WDM, ServingHistory, WorkloadMetrics, WorkloadStatus
 from legato.inventory import Inventory
 from legato.inventory.tables import ComponentRow
 
@@ -65,14 +66,17 @@ class WDMActivities(ActivityGroup):
         the retry resumes polling. Past the progress deadline (like a Deployment's
         progressDeadlineSeconds) it fails for good, so the operation undoes itself instead of
         holding the service: an image that never pulls must not block every later operation."""
+        lowest: int | None = None  # the fewest serving seen: the continuity sample where no history is kept
         while True:
             status = await self.wdm.status(req.cluster_id, req.workload_id)
             if status is None:
                 raise NotFound(f"workload {req.workload_id} is not on cluster {req.cluster_id}")
+            serving = sum(status.serving.values())
+            lowest = serving if lowest is None else min(lowest, serving)
             heartbeat(f"{status.ready_replicas}/{status.replicas} ready")
             if status.ready:
                 await self.record(self._settled, req.service_id, status)
-                return status
+                return status.model_copy(update={"lowest_serving": lowest})
             if req.deadline is not None and time.time() > req.deadline:
                 raise ApplicationError(
                     f"{status.component}: {status.ready_replicas}/{status.replicas} replicas of {status.version} "
@@ -134,3 +138,9 @@ class WDMActivities(ActivityGroup):
             return len(workloads)
 
         return await asyncio.to_thread(write)
+
+    @activity.defn(name="wdm.serving_history")
+    @maps_adapter_errors
+    async def serving_history(self, req: ContinuityQuery) -> ServingHistory | None:
+        """How the component served while an operation ran, from the backend's own history."""
+        return await self.wdm.serving_history(req.service_id, req.component, req.since, req.until)

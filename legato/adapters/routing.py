@@ -11,7 +11,7 @@ from kubernetes import client
 from legato.adapters.errors import NotFound
 from legato.adapters.mcm import MCM, DrainResult
 from legato.adapters.pim import PIM
-from legato.adapters.wdm import WDM, WorkloadMetrics, WorkloadSpec, WorkloadStatus
+from legato.adapters.wdm import WDM, ServingHistory, WorkloadMetrics, WorkloadSpec, WorkloadStatus
 from legato.model import Cluster, Host, Topology
 
 T = TypeVar("T")
@@ -149,3 +149,8 @@ class RoutedWDM:
 
     async def metrics(self, cluster_id: str, workload_id: str) -> WorkloadMetrics | None:
         return await (await self._of(cluster_id)).metrics(cluster_id, workload_id)
+
+    async def serving_history(self, service_id: str, component: str, since: float,
+                              until: float) -> ServingHistory | None:
+        """The simulator's history where the component ran there; Kubernetes keeps none."""
+        return await self.sim.serving_history(service_id, component, since, until)

@@ -30,8 +30,9 @@ def open_engine(url: str) -> Engine:
     with engine.begin() as conn:  # on databases created before these indexes existed, too
         for statement in INDEXES:
             conn.execute(text(statement))
-        if "reservation" not in {c["name"] for c in inspect(conn).get_columns("hosts")}:
-            conn.execute(text("ALTER TABLE hosts ADD COLUMN reservation VARCHAR"))
+        for table, column, kind in ADDED_COLUMNS:  # on databases created before these columns existed
+            if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
         if not had_claims:  # components deployed before per-node claims: their room, node unknown
             conn.execute(text(LEGACY_CLAIMS))
         # The row every placement locks first (see Inventory.placement_lock): created here, once, so
@@ -41,6 +42,7 @@ def open_engine(url: str) -> Engine:
     return engine
 
 
+ADDED_COLUMNS = [("hosts", "reservation", "VARCHAR"), ("service_operations", "continuity", "JSON")]
 LEGACY_CLAIMS = (
     "INSERT INTO node_claims (cluster, host, service_id, component, holder, state, replicas, cpu, memory_mb, gpu) "
     "SELECT cluster, NULL, service_id, name, workload_id, 'running', replicas, cpu, memory_mb, gpu FROM components"

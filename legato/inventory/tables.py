@@ -139,6 +139,7 @@ class ServiceOperationRow(SQLModel, table=True):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     duration_seconds: float | None = None
+    continuity: dict | None = Field(default=None, sa_column=Column(JSON))
 
 
 class FindingRow(SQLModel, table=True):

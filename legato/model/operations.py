@@ -76,6 +76,19 @@ class RepairRequest(OperationRequest):
     findings: list[Finding]
 
 
+class Continuity(Strict):
+    """How a component served while an operation ran: the fewest ready replicas at any instant,
+    against what it had before and asked for after, and whether its users' path stayed connected.
+    `measured`: `history`, exact, from the backend's own record of every replica (the simulator);
+    `sampled`, from the readiness polls (Kubernetes: a dip shorter than a poll can be missed)."""
+
+    min_ready: int
+    replicas_before: int
+    replicas_after: int
+    path_connected: bool | None = None
+    measured: Literal["history", "sampled"]
+
+
 class Operation(Strict):
     """What the workflow receives: the request plus which component and kind."""
 

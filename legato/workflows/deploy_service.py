@@ -55,6 +55,7 @@ class DeployService(Operations):
         self.progress = Progress(self.entity.status)
         self.saga = Saga(self.entity.undo, self.progress)
         self.current_op = None
+        self.samples: dict[str, int] = {}  # what the running operation's readiness waits saw
 
     # --- queries and updates ---------------------------------------------------------------
 
@@ -83,7 +84,7 @@ class DeployService(Operations):
         spec = spec or self.entity.spec
         return Ctx(wid=self.wid, spec=spec, saga=self.saga, progress=self.progress,
                    poll_seconds=self.req.ready_poll_seconds,
-                   progress_deadline=progress_deadline or spec.progress_deadline_seconds)
+                   progress_deadline=progress_deadline or spec.progress_deadline_seconds, samples=self.samples)
 
     @workflow.run
     async def run(self, req: DeployRequest) -> ServiceStatus:

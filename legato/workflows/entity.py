@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from legato.model import ServiceSpec, ServiceStatus
 from legato.model.federation import FederatedPart
+from legato.model.operations import Continuity
 from legato.workflows.contracts import ScaleClusterRequest
 
 
@@ -51,6 +52,7 @@ class OperationRecord(BaseModel):
     detail: str = ""
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    continuity: Continuity | None = None
 
 
 class ServiceEntity(BaseModel):

@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import (
+        ContinuityQuery,
         DeployWorkload,
         PlaceComponent,
         PlanGrowth,
@@ -20,9 +21,9 @@ with workflow.unsafe.imports_passed_through():
         UpgradeWorkload,
         WorkloadRef,
     )
-    from legato.adapters.wdm import WorkloadMetrics, WorkloadStatus
+    from legato.adapters.wdm import ServingHistory, WorkloadMetrics, WorkloadStatus
     from legato.model import ServiceState, SitePlan
-    from legato.model.operations import Finding, Operation, RepairRequest
+    from legato.model.operations import Continuity, Finding, Operation, RepairRequest
     from legato.model.service import PlacementRules
     from legato.workflows.contracts import ScaleClusterRequest, ScaleClusterResult
     from legato.workflows.entity import OperationRecord
@@ -95,6 +96,8 @@ class Operations:
                                  requested_by=op.request.requested_by, started_at=workflow.now())
         self.current_op = record
         self.index_operation(op.kind)
+        self.samples.clear()
+        before = self.entity.components[op.component].replicas if op.component in self.entity.components else None
         try:
             await self._record_operation(record)
             step = f"{op.kind}@{op.component}" if op.component else op.kind
@@ -108,6 +111,8 @@ class Operations:
             except Exception as err:  # the operation failed; the service keeps running as it was
                 record.state, record.detail = "failed", error_text(err)
             record.ended_at = workflow.now()
+            if before is not None:
+                record.continuity = await self._continuity(op.component, before, record)
             workflow.metric_meter().create_counter("legato_operation_outcomes", "Day-2 operations").add(
                 1, {"kind": op.kind, "outcome": record.state})
             self.entity.operations[rid] = record
@@ -447,6 +452,25 @@ class Operations:
             if p.component == name:
                 p.site, p.cluster = site, cluster
                 p.reasons.append(f"moved to {site} by a day-2 operation")
+
+    async def _continuity(self, name: str, before: int, record: OperationRecord) -> Continuity | None:
+        """How the component served while the operation ran: exact from the backend's history where
+        it keeps one, else the readiness waits' samples. Telling it never fails the operation."""
+        after = self.entity.components[name].replicas if name in self.entity.components else before
+        try:
+            history = await workflow.execute_activity("wdm.serving_history", ContinuityQuery(
+                service_id=self.entity.spec.id, component=name, since=record.started_at.timestamp(),
+                until=record.ended_at.timestamp()), result_type=ServingHistory | None, **STEP)
+        except Exception as err:  # noqa: BLE001 - reported as unknown
+            workflow.logger.warning("continuity of %s not read: %s", name, error_text(err))
+            history = None
+        if history is not None:
+            return Continuity(min_ready=history.min_ready, replicas_before=before, replicas_after=after,
+                              path_connected=history.path_connected, measured="history")
+        if name in self.samples:
+            return Continuity(min_ready=self.samples[name], replicas_before=before, replicas_after=after,
+                              measured="sampled")
+        return None
 
     async def _record_operation(self, record: OperationRecord) -> None:
         await workflow.execute_activity("inventory.record_operation", RecordOperation(

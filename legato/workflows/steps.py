@@ -49,6 +49,9 @@ class Ctx:
     poll_seconds: float = 0.2
     reservation: str | None = None
     progress_deadline: float = DEFAULT_PROGRESS_DEADLINE
+    # The fewest serving replicas each readiness wait saw, per component: an operation's continuity
+    # where the backend keeps no history (shared with the entity workflow that reports it).
+    samples: dict[str, int] | None = None
 
     @property
     def sid(self) -> str:
@@ -170,6 +173,8 @@ async def wait_ready(ctx: Ctx, name: str, cluster: str, workload_id: str, op_id:
                   poll_seconds=ctx.poll_seconds, deadline=deadline),
         result_type=WorkloadStatus, **waiting(ctx.progress_deadline)))
     ctx.progress.done(step, f"{ready.ready_replicas}/{ready.replicas} ready at {ready.endpoint}")
+    if ctx.samples is not None and ready.lowest_serving is not None:
+        ctx.samples[name] = min(ctx.samples.get(name, ready.lowest_serving), ready.lowest_serving)
     return ready
 
 

@@ -42,6 +42,11 @@ class _Span:
 
 
 class HistoryPart(Store):
+    def ever_ran(self, service_id: str, component: str) -> bool:
+        with self._read() as db:
+            return db.execute("SELECT 1 FROM replicas WHERE service_id = ? AND component = ? LIMIT 1",
+                              (service_id, component)).fetchone() is not None
+
     def serving(self, service_id: str, component: str, since: float, until: float | None = None) -> ServingReport:
         """`since`/`until` are epoch seconds (time.time()); `until` defaults to now."""
         end = time.time() if until is None else until

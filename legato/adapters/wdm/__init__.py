@@ -39,10 +39,19 @@ class WorkloadStatus(BaseModel):
     serving: dict[str, int] = Field(default_factory=dict, description="ready replicas taking traffic now, per version "
                                     "(old ones a rollout has not replaced yet included)")
     updated_replicas: int = Field(default=0, description="ready replicas on the target version")
+    lowest_serving: int | None = Field(default=None, description="set by a readiness wait: the fewest replicas it "
+                                       "saw serving while it polled (a sample, where no history is kept)")
 
     @property
     def ready(self) -> bool:
         return self.ready_replicas >= self.replicas
+
+
+class ServingHistory(BaseModel):
+    """How a component served over a window, from a backend that records every replica's life."""
+
+    min_ready: int
+    path_connected: bool | None = None
 
 
 class WorkloadMetrics(BaseModel):
@@ -79,3 +88,10 @@ class WDM(Protocol):
     async def list_workloads(self, cluster_id: str | None = None) -> list[WorkloadStatus]: ...
 
     async def metrics(self, cluster_id: str, workload_id: str) -> WorkloadMetrics | None: ...
+
+    async def serving_history(self, service_id: str, component: str, since: float,
+                              until: float) -> ServingHistory | None:
+        """The fewest ready replicas of the component at any instant of [since, until] (epoch
+        seconds), and whether its users' path stayed connected; None for a backend that keeps no
+        such history (Kubernetes: the caller samples instead)."""
+        ...

@@ -27,7 +27,7 @@ from legato.adapters.kube import (
     call,
     call_or_none,
 )  # fmt: skip
-from legato.adapters.wdm import WorkloadMetrics, WorkloadSpec, WorkloadStatus
+from legato.adapters.wdm import ServingHistory, WorkloadMetrics, WorkloadSpec, WorkloadStatus
 
 FEATURE_LABEL = "feature.legato.io/"
 VERSION = "legato.io/version"
@@ -200,6 +200,11 @@ class KubernetesWDM:
             for d in ds.items:
                 found.append(to_status(cid, d, by_name.get(d.metadata.name), by_workload.get(d.metadata.name, [])))
         return found
+
+    async def serving_history(self, service_id: str, component: str, since: float,
+                              until: float) -> ServingHistory | None:
+        """The API server keeps no history of pods: an operation's continuity is sampled instead."""
+        return None
 
     async def metrics(self, cluster_id: str, workload_id: str) -> WorkloadMetrics | None:
         """Without a metrics pipeline, the error rate is the share of the workload's pods that are not

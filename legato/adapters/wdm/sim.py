@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from legato.adapters.sim_continuum import SimContinuum
-from legato.adapters.wdm import WorkloadMetrics, WorkloadSpec, WorkloadStatus
+from legato.adapters.wdm import ServingHistory, WorkloadMetrics, WorkloadSpec, WorkloadStatus
 
 
 class SimWDM:
@@ -35,3 +35,13 @@ class SimWDM:
 
     async def metrics(self, cluster_id: str, workload_id: str) -> WorkloadMetrics | None:
         return await self.continuum.metrics(cluster_id, workload_id)
+
+    async def serving_history(self, service_id: str, component: str, since: float,
+                              until: float) -> ServingHistory | None:
+        """Exact: every replica's and every connection's lifetime is recorded. None when the
+        component never had a replica here (it runs on another backend)."""
+        report = await asyncio.to_thread(self.continuum.serving, service_id, component, since, until)
+        if report.max_ready == 0 and report.min_ready == 0 and not await asyncio.to_thread(
+                self.continuum.ever_ran, service_id, component):
+            return None
+        return ServingHistory(min_ready=report.min_ready, path_connected=report.path_connected)
