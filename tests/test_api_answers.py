@@ -123,3 +123,17 @@ async def test_a_service_shows_what_serves_now_during_a_rolling_upgrade(stack):
                                 "measured": "history"}, op
     stack.sim.set_ready_delay(0)
     await stack.remove(service_id)
+
+
+async def test_a_passing_canary_reads_as_what_it_is(stack):
+    service_id = await active(stack, example("web-shop"))
+    body = {"version": "1.3.0", "strategy": "canary", "canary": {"replicas": 1, "observe_seconds": 0}}
+    record = await operate(stack, service_id, "components/api/upgrade", body)
+    assert record["state"] == "succeeded", record
+    async with stack.http() as client:
+        steps = [s["name"] for s in (await client.get(f"/v1/services/{service_id}")).json()["steps"]]
+    assert not [s for s in steps if s.startswith("undo")], steps  # nothing was undone
+    # the canary serves until the main rollout is done, then goes
+    assert steps.index("canary-gate@api") < steps.index("rolling-upgrade@api") < steps.index("remove-canary@api")
+    assert not [w for w in await stack.sim_workloads(service_id) if w.component == "api-canary"]
+    await stack.remove(service_id)

@@ -289,14 +289,18 @@ class Operations:
         # with the service (given back at teardown) rather than draining the new replicas off again.
         grown = Saga([], self.progress)
         ctx = self._op_ctx(op, grown)
-        extra = max(1, req.canary.replicas) if req.strategy == "canary" else 1  # canary, then surge: never both
+        # The canary stays until the main rollout is done, beside its surge replica.
+        extra = req.canary.replicas + 1 if req.strategy == "canary" else 1
+        canary: Saga | None = None
         try:
             plan = await self._make_room(ctx, name, extra, base, f"no room to roll out {name} {req.version}")
             self.saga.undo.extend(c for c in grown.undo if not c.key.startswith("reservation@"))
             if req.strategy == "canary":
-                await self._canary_gate(ctx, name, image, req, base, replicas_on_nodes(plan, name))
+                canary = await self._canary_gate(ctx, name, image, req, base, replicas_on_nodes(plan, name))
             await self._roll(ctx, name, image, req.version, base)
         finally:
+            if canary is not None:
+                await self._remove_canary(canary, name)
             await release_hold(ctx, f"{base}/room")
         before = state.version
         state.image, state.version = image, req.version
@@ -327,11 +331,12 @@ class Operations:
             result_type=WorkloadStatus, **options)
 
     async def _canary_gate(self, op_ctx: Ctx, name: str, image: str, req, base: str,
-                           prefer_nodes: list[str]) -> None:
+                           prefer_nodes: list[str]) -> Saga:
         """A few replicas of the new version beside the old ones; the gate reads their error rate.
-        Either way the canary then goes (the old replicas served all along): failing the gate ends
-        the operation on the previous version; passing it lets the main workload roll. A canary not
-        ready by the progress deadline is removed and the operation fails."""
+        Passing it lets the main workload roll, the canary serving meanwhile; it goes once the
+        rollout is done (the returned saga removes it). Failing it removes the canary, and the
+        operation ends rolled back, the old replicas having served all along. A canary not ready by
+        the progress deadline is removed and the operation fails."""
         state = self.entity.components[name]
         canary = f"{name}-canary"
         local = Saga([], self.progress)
@@ -349,15 +354,22 @@ class Operations:
             metrics = await workflow.execute_activity("wdm.workload_metrics", WorkloadRef(
                 cluster_id=state.cluster, workload_id=deployed.workload_id), result_type=WorkloadMetrics, **STEP)
         except Exception:
-            await local.unwind()
+            await self._remove_canary(local, name)
             raise
         if metrics.error_rate > req.canary.max_error_rate:
             self.progress.failed(step, f"error rate {metrics.error_rate:g} > {req.canary.max_error_rate:g}")
-            await local.unwind()
+            await self._remove_canary(local, name)
             raise RolledBack(f"canary {req.version} failed its health gate (error rate {metrics.error_rate:g} > "
                              f"{req.canary.max_error_rate:g}); rolled back, {name} stays on {state.version}")
-        self.progress.done(step, f"error rate {metrics.error_rate:g} ≤ {req.canary.max_error_rate:g}")
-        await local.unwind()
+        self.progress.done(step, f"error rate {metrics.error_rate:g} ≤ {req.canary.max_error_rate:g}; "
+                                 "the canary serves until the rollout is done")
+        return local
+
+    async def _remove_canary(self, canary: Saga, name: str) -> None:
+        """The canary goes, shown as what it is (one step), not as an undo of a failed deployment."""
+        left = await self.progress.track(f"remove-canary@{name}", f"{name}-canary", Saga(canary.undo).unwind())
+        if left:
+            raise ApplicationError(f"canary of {name} not removed: {'; '.join(left)}", type="CanaryLeft")
 
     # --- repair (drift found by Reconcile) ------------------------------------------------------
 
