@@ -12,13 +12,12 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import LogForwardingConfig, LoggingConfig, PrometheusConfig, Runtime, TelemetryConfig
 
 from legato.config import Settings
 
 log = logging.getLogger("legato.telemetry")
 tracer = trace.get_tracer("legato")
-_runtime: Runtime | None = None
 
 
 def setup_tracing(settings: Settings, service_name: str) -> None:
@@ -40,15 +39,29 @@ def setup_tracing(settings: Settings, service_name: str) -> None:
     trace.set_tracer_provider(provider)
 
 
-def worker_runtime(settings: Settings) -> Runtime | None:
-    """A Temporal runtime exporting the worker's metrics for Prometheus, once per process."""
-    global _runtime
-    if settings.worker_metrics_address is None:
-        return None
-    if _runtime is None:
-        _runtime = Runtime(telemetry=TelemetryConfig(
-            metrics=PrometheusConfig(bind_address=settings.worker_metrics_address, durations_as_seconds=True)))
-    return _runtime
+CORE_LOGGER = "temporalio.core"
+_runtimes: dict[str | None, Runtime] = {}  # by metrics address: one runtime each, built once
+
+
+def temporal_runtime(settings: Settings, metrics: bool = False) -> Runtime:
+    """The process's Temporal runtime. The Rust core's own lines (a poll failing while the server
+    restarts, ...) are forwarded to the Python logger `temporalio.core`, so they come out as the
+    process's JSON lines instead of being printed to stderr in colour. With `metrics` (the worker)
+    and `LEGATO_WORKER_METRICS_ADDRESS` set, it also exports the worker's metrics for Prometheus
+    there; the API, which shares the environment under `legato up`, never binds that port."""
+    address = settings.worker_metrics_address if metrics else None
+    if address not in _runtimes:
+        forward = LogForwardingConfig(logger=logging.getLogger(CORE_LOGGER), append_target_to_name=False,
+                                      prepend_target_on_message=False, append_log_fields_to_message=False)
+        prometheus = None if address is None else PrometheusConfig(bind_address=address, durations_as_seconds=True)
+        _runtimes[address] = Runtime(telemetry=TelemetryConfig(
+            logging=LoggingConfig(filter=LoggingConfig.default.filter, forwarding=forward), metrics=prometheus))
+    return _runtimes[address]
+
+
+def worker_runtime(settings: Settings) -> Runtime:
+    """The worker's runtime: core logs forwarded, metrics exported when an address is set."""
+    return temporal_runtime(settings, metrics=True)
 
 
 SPAN_FIELDS = {"service_id": "legato.service_id", "site": "legato.site", "step": "legato.operation",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -24,14 +25,20 @@ from legato.workflows import WORKFLOWS
 log = logging.getLogger("legato.worker")
 
 
+# On SIGTERM, activities under way get this long to finish; then they are cancelled and handed back
+# to Temporal, which retries them on the next worker (they are idempotent on their operation id).
+SHUTDOWN_GRACE = timedelta(seconds=5)
+
+
 def build_worker(client: Client, settings: Settings, adapters: Adapters, inventory: Inventory,
-                 live: LiveContinuum | None = None) -> Worker:
+                 live: LiveContinuum | None = None, shutdown_grace: timedelta = timedelta(0)) -> Worker:
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
         activities=build_activities(adapters, inventory, load_federation(settings.federation_file), live),
         max_concurrent_activities=200,
+        graceful_shutdown_timeout=shutdown_grace,
     )
 
 
@@ -41,7 +48,7 @@ async def run_worker(settings: Settings) -> None:
     await ensure_schedules(client, settings)
     inventory = Inventory(settings.inventory_url, settings.public_base)
     live = LiveContinuum(inventory)
-    worker = build_worker(client, settings, build_adapters(settings), inventory, live)
+    worker = build_worker(client, settings, build_adapters(settings), inventory, live, SHUTDOWN_GRACE)
     # read the continuum while the worker starts, not at the first deployment (seconds at 10,000 sites)
     warming = asyncio.create_task(asyncio.to_thread(live.warm))
     stop = asyncio.Event()
@@ -52,6 +59,7 @@ async def run_worker(settings: Settings) -> None:
     async with worker:
         await stop.wait()
     await warming
+    log.info("worker stopped")
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ from legato.federation.partners import load_federation
 from legato.inventory import Inventory
 from legato.inventory.live import LiveContinuum
 from legato.inventory.tmf import TmfRecords
-from legato.telemetry import setup_tracing
+from legato.telemetry import setup_tracing, temporal_runtime
 from legato.temporal import connect, search_attributes_registered
 
 log = logging.getLogger("legato.api")
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with lock:
             if not client_box:
                 try:
-                    client = await connect(settings)
+                    client = await connect(settings, temporal_runtime(settings))
                 except Exception:  # noqa: BLE001 - reported to the caller as 503, details in our log
                     log.exception("cannot reach Temporal at %s", settings.temporal_address)
                     raise HTTPException(503, "the orchestration engine is unreachable; retry later") from None
