@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,9 +33,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+class Interrupted(Exception):
+    """The wait was given up on request (Ctrl-C on `legato up` while a part starts)."""
+
+
+def wait_for_port(port: int, timeout: float = 60.0, proc: subprocess.Popen | None = None,
+                  abort: Callable[[], bool] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if abort is not None and abort():
+            raise Interrupted(f"stopped waiting for port {port}")
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process exited with code {proc.returncode} before port {port} opened")
         try:
@@ -51,6 +59,7 @@ class DevServer:
     port: int = 7233
     ui_port: int | None = 8233
     log_file: Path | None = None
+    log_format: str = "text"  # or json: one JSON object a line, like Legato's own logs
     extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen | None = field(default=None, init=False)
 
@@ -65,6 +74,7 @@ class DevServer:
             "--ip", "127.0.0.1",
             "--port", str(self.port),
             "--log-level", "warn",
+            "--log-format", self.log_format,
         ]
         cmd += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--headless"]
         cmd += ["--ui-disable-news-fetch"] if self.ui_port else []
@@ -72,13 +82,13 @@ class DevServer:
             cmd += ["--search-attribute", f"{key.name}={search_attribute_type(key)}"]
         return cmd + self.extra_args
 
-    def start(self, timeout: float = 60.0) -> DevServer:
+    def start(self, timeout: float = 60.0, abort: Callable[[], bool] | None = None) -> DevServer:
         self.db_file.parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
             self.command(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=os.environ.copy()
         )
-        wait_for_port(self.port, timeout, self.proc)
+        wait_for_port(self.port, timeout, self.proc, abort)
         return self
 
     def stop(self, timeout: float = 20.0) -> None:

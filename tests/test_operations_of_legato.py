@@ -5,17 +5,26 @@ tenants added to the tokens file while the API runs, JSON logs from every proces
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
+import signal
 import stat
+import subprocess
 import sys
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
-from tests.stack import running_stack
+from legato.devserver import DevServer, free_port
+from tests.specs import example
+from tests.stack import make_settings, running_stack
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +132,118 @@ async def test_a_tenant_added_while_the_api_runs_is_served_at_once(stack, caplog
         assert (await gamma.get("/v1/services")).status_code == 200
     assert any("unreadable" in r.getMessage() for r in caplog.records)
     assert token not in caplog.text and "token-gamma" not in caplog.text  # never logged
+
+
+def json_lines(path: Path) -> list[dict]:
+    """Every line of a log, each required to be one JSON object with a timestamp and a level."""
+    entries = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            raise AssertionError(f"{path.name}:{number} is not JSON: {line!r}") from None
+        assert isinstance(entry, dict) and entry.get("level") and entry.get("message") is not None, line
+        datetime.fromisoformat(entry["ts"])
+        entries.append(entry)
+    return entries
+
+
+def free_ports(count: int) -> list[int]:
+    ports: set[int] = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
+
+
+CONNECTION_TROUBLE = re.compile(r"connect|transport|unavailable|refused|broken pipe", re.IGNORECASE)
+
+
+def test_ctrl_c_on_legato_up_stops_api_then_worker_then_temporal(tmp_path):
+    """`legato up` as typed, interrupted while a deployment runs: it says what it stops as it stops
+    it, in order (API, worker, Temporal), within seconds, exits 0, and the worker, stopped while
+    Temporal still answers, logs no connection error. Both logs are JSON lines throughout."""
+    api_port, temporal_port, ui_port, metrics_port = free_ports(4)
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEGATO_")}
+    env.update(LEGATO_DATA_DIR=str(data), LEGATO_TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}",
+               LEGATO_TEMPORAL_UI_PORT=str(ui_port), LEGATO_API_PORT=str(api_port),
+               LEGATO_WORKER_METRICS_ADDRESS=f"127.0.0.1:{metrics_port}", LEGATO_SIM_PROFILE="realistic",
+               COLUMNS="300")
+    proc = subprocess.Popen([sys.executable, "-m", "legato.cli", "up"], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    lines: list[tuple[float, str]] = []
+    reader = threading.Thread(target=lambda: lines.extend((time.monotonic(), line) for line in proc.stdout))
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not any("Legato is up" in line for _, line in lines):
+            assert proc.poll() is None and time.monotonic() < deadline, "".join(line for _, line in lines)
+            time.sleep(0.2)
+        token = {t["tenant"]: t["token"] for t in yaml.safe_load((data / "tokens.yaml").read_text())["tokens"]}
+        with httpx.Client(base_url=f"http://127.0.0.1:{api_port}", timeout=30,
+                          headers={"Authorization": f"Bearer {token['demo']}"}) as client:
+            assert client.post("/v1/services", json=example("web-shop")).status_code == 202
+            assert client.get("/v1/services/nope").status_code == 404
+        time.sleep(1)  # the deployment's first activities are under way
+        interrupted = time.monotonic()
+        since = datetime.now().astimezone()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+        took = time.monotonic() - interrupted
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.join(10)
+    out = "".join(line for _, line in lines)
+    assert code == 0, out
+    assert took < 25, (took, out)
+    steps = [re.search(rf"stopping the {name}\b.*?\.\.\. (stopped|killed)", out)
+             for name in ("API", "worker", "Temporal dev server")]
+    assert all(steps), out
+    assert [m.start() for m in steps] == sorted(m.start() for m in steps), out
+    assert all(m.group(1) == "stopped" for m in steps), out
+    assert out.rstrip().endswith("stopped."), out
+    # each line came out when its part stopped, not all at the end
+    stamps = [t for t, line in lines if line.startswith("stopping the ")]
+    assert len(stamps) == 3 and stamps[0] - interrupted < 2, (stamps, interrupted)
+
+    api = json_lines(data / "api.log")
+    assert any(e["logger"] == "uvicorn.access" and e.get("status") == 404 for e in api), api
+    worker = json_lines(data / "worker.log")
+    after = [e for e in worker if datetime.fromisoformat(e["ts"]) >= since]
+    assert any(e["message"] == "worker stopped" for e in after), after
+    trouble = [e for e in after if CONNECTION_TROUBLE.search(json.dumps(e))]
+    assert not trouble, trouble
+
+
+def test_the_temporal_core_logs_as_json_in_the_worker_log(tmp_path):
+    """The worker's Temporal core (Rust) reports a lost server through Python logging: a JSON line
+    from `temporalio.core` with its target and fields, not a coloured line on stderr."""
+    server = DevServer(tmp_path / "temporal.db", port=free_port(), ui_port=None,
+                       log_file=tmp_path / "temporal.log").start()
+    settings = make_settings(tmp_path / "legato", server.address)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEGATO_")}
+    env.update(LEGATO_DATA_DIR=str(settings.data_dir), LEGATO_TEMPORAL_ADDRESS=server.address,
+               LEGATO_TASK_QUEUE=settings.task_queue, LEGATO_SIM_PROFILE="instant")
+    log = tmp_path / "worker.log"
+    with open(log, "ab") as out:
+        worker = subprocess.Popen([sys.executable, "-m", "legato.worker"], env=env, stdout=out,
+                                  stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "polling task queue" not in log.read_text():
+            assert worker.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        server.proc.kill()  # Temporal gone: the core's pollers start failing
+        server.proc.wait()
+        deadline = time.monotonic() + 60
+        while "temporalio.core" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    entries = json_lines(log)
+    core = [e for e in entries if e["logger"] == "temporalio.core"]
+    assert core and core[0]["level"] == "warning" and core[0]["target"].startswith("temporal"), entries
+    assert "\x1b[" not in log.read_text()  # no colour codes anywhere
+    assert entries[-1]["message"] == "worker stopped", entries[-1]
