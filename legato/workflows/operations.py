@@ -289,19 +289,32 @@ class Operations:
         # with the service (given back at teardown) rather than draining the new replicas off again.
         grown = Saga([], self.progress)
         ctx = self._op_ctx(op, grown)
-        # The canary stays until the main rollout is done, beside its surge replica.
-        extra = req.canary.replicas + 1 if req.strategy == "canary" else 1
+        # The canary stays until the main rollout is done, beside its surge replica; where there is
+        # room for one or the other only (a full GPU site), it goes before the rollout instead.
         canary: Saga | None = None
         try:
-            plan = await self._make_room(ctx, name, extra, base, f"no room to roll out {name} {req.version}")
+            refusal = f"no room to roll out {name} {req.version}"
+            beside = req.strategy == "canary"
+            try:
+                plan = await self._make_room(ctx, name, req.canary.replicas + 1 if beside else 1, base, refusal)
+            except Refused:
+                if not beside:
+                    raise
+                beside = False
+                await release_hold(ctx, f"{base}/room")
+                plan = await self._make_room(ctx, name, req.canary.replicas, f"{base}/alone", refusal)
             self.saga.undo.extend(c for c in grown.undo if not c.key.startswith("reservation@"))
             if req.strategy == "canary":
                 canary = await self._canary_gate(ctx, name, image, req, base, replicas_on_nodes(plan, name))
+                if not beside:
+                    canary, gone = None, canary
+                    await self._remove_canary(gone, name, "room for the canary or the surge replica, not both")
             await self._roll(ctx, name, image, req.version, base)
         finally:
             if canary is not None:
                 await self._remove_canary(canary, name)
-            await release_hold(ctx, f"{base}/room")
+            if ctx.reservation is not None:
+                await release_hold(ctx, ctx.reservation)
         before = state.version
         state.image, state.version = image, req.version
         self.entity.spec = self.entity.spec.with_component(name, image=image, version=req.version)
@@ -365,9 +378,10 @@ class Operations:
                                  "the canary serves until the rollout is done")
         return local
 
-    async def _remove_canary(self, canary: Saga, name: str) -> None:
+    async def _remove_canary(self, canary: Saga, name: str, why: str = "") -> None:
         """The canary goes, shown as what it is (one step), not as an undo of a failed deployment."""
-        left = await self.progress.track(f"remove-canary@{name}", f"{name}-canary", Saga(canary.undo).unwind())
+        left = await self.progress.track(f"remove-canary@{name}", f"{name}-canary{': ' + why if why else ''}",
+                                         Saga(canary.undo).unwind())
         if left:
             raise ApplicationError(f"canary of {name} not removed: {'; '.join(left)}", type="CanaryLeft")
 
