@@ -82,6 +82,15 @@ def stop_in_order(parts: list[Part], echo=_echo, hurry=lambda: False) -> None:
 def run_embedded(settings: Settings, echo=_echo) -> int:
     from legato.worker import SHUTDOWN_GRACE
 
+    interrupts = 0
+
+    def on_signal(signum, _frame):
+        nonlocal interrupts
+        interrupts += 1
+
+    # from the start: Ctrl-C while the continuum loads stops what has started once it has
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     data = settings.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
     tokens = ensure_tokens_file(settings.tokens_path)
@@ -99,16 +108,10 @@ def run_embedded(settings: Settings, echo=_echo) -> int:
            "LEGATO_WORKER_METRICS_URL": settings.worker_metrics_url or f"http://{metrics}/metrics"}
     grace = SHUTDOWN_GRACE.total_seconds()
     parts: dict[str, Part] = {}
-    interrupts = 0
-
-    def on_signal(signum, _frame):
-        nonlocal interrupts
-        interrupts += 1
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     code = 0
     try:
+        if interrupts:
+            raise Interrupted("before anything started")
         echo(f"starting Temporal dev server (state in {server.db_file}) ...")
         try:
             server.start(abort=lambda: interrupts > 0)
@@ -137,6 +140,9 @@ def run_embedded(settings: Settings, echo=_echo) -> int:
             time.sleep(0.1)
     except Interrupted:
         pass
+    except (RuntimeError, TimeoutError) as err:  # a part that does not come up: say which, no traceback
+        echo(f"Legato did not start: {err}; see the logs in {data}")
+        code = 1
     finally:
         if interrupts:
             echo("stopping Legato (Ctrl-C again to kill what is left) ...")
