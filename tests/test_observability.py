@@ -16,7 +16,7 @@ from legato.schedules import ensure_schedules, reconcile_id
 from legato.temporal import connect
 from tests.specs import example
 from tests.stack import running_stack
-from tests.test_day2 import active, component_workloads
+from tests.test_day2 import active, component_workloads, day2
 
 SPANS = InMemorySpanExporter()
 
@@ -103,7 +103,7 @@ async def test_reconcile_heals_drift_and_reports_what_it_must_not_touch(stack):
     deadline = time.monotonic() + 60
     while True:  # the repair runs as an operation of the service: wait for its outcome
         async with stack.http("operator") as http:
-            ops = (await http.get(f"/v1/services/{service_id}/operations")).json()
+            ops = day2((await http.get(f"/v1/services/{service_id}/operations")).json())
         if ops and ops[0]["state"] != "running":
             break
         assert time.monotonic() < deadline, "the deleted workload was never redeployed"

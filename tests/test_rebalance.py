@@ -12,7 +12,7 @@ from legato.topology import load_topology
 from legato.workflows.rebalance import RebalanceParams
 from tests.specs import example
 from tests.test_cli import legato
-from tests.test_day2 import active, component_workloads
+from tests.test_day2 import active, component_workloads, day2
 
 TOPOLOGY = "deploy/topologies/default.yaml"
 
@@ -102,7 +102,7 @@ async def test_approved_proposal_moves_the_component_once_and_only_its_tenant_se
     code, out = await legato(stack, "approve", proposal["id"])
     assert code == 1 and "409" in out and "is done" in out, out
     async with stack.http() as http:
-        ops = (await http.get(f"/v1/services/{service_id}/operations")).json()
+        ops = day2((await http.get(f"/v1/services/{service_id}/operations")).json())
     assert [(o["request_id"], o["kind"], o["state"]) for o in ops] == [(proposal["id"], "move", "succeeded")]
     [moved] = await component_workloads(stack, service_id, "analytics")
     assert stack.sim.cluster(moved.cluster).site == proposal["to_site"] != source

@@ -79,6 +79,11 @@ async def test_order_lifecycle_with_events_modify_and_delete(stack):
             assert done["state"] == "completed", done
             [api] = [w for w in await stack.sim_workloads(service_id) if w.component == "api"]
             assert api.replicas == 4 and api.version == "1.3.0"
+            async with stack.http() as native:  # the operations log names the orders that asked
+                ops = (await native.get(f"/v1/services/{service_id}/operations")).json()
+            by = {(o["kind"], o["requested_by"]) for o in ops}
+            assert ("deploy", f"serviceOrder {order_id} item 1") in by, ops
+            assert ("scale", f"serviceOrder {changed.json()['id']} item 1") in by, ops
 
             listener.down = False  # back: every event arrives, in order per resource
             removed = await client.post(f"{ORDERING}/serviceOrder", json=order(delete(service_id)))

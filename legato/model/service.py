@@ -153,6 +153,10 @@ class Policy(Strict):
     )
 
 
+# Labels a TMF order puts on the services it adds: which order, item and specification.
+ORDER_LABEL, ITEM_LABEL, SPEC_LABEL = "tmf.order", "tmf.order-item", "tmf.specification"
+
+
 class ServiceSpec(Strict):
     id: Name | None = Field(default=None, description="service id; generated when absent")
     name: str = Field(min_length=1, max_length=200)

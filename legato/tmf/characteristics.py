@@ -140,9 +140,10 @@ def apply_to_template(template: ServiceSpec, chars: list[dict], where: str, **fi
 
 
 def operations(current: ServiceSpec, sites: dict[str, str], chars: list[dict], where: str,
-               request_base: str) -> list[Operation]:
+               request_base: str, requested_by: str = "") -> list[Operation]:
     """A `modify` item: one day-2 operation per kind of change (update, upgrade, scale, move), in
-    that order, skipping values that are already in force. Request ids derive from `request_base`."""
+    that order, skipping values that are already in force. Request ids derive from `request_base`;
+    `requested_by` names the order and item in each operation's record."""
     values = by_name(chars, where, current, add=False)
     index = {c.get("name"): i for i, c in enumerate(chars)}
     ops: list[Operation] = []
@@ -188,19 +189,23 @@ def operations(current: ServiceSpec, sites: dict[str, str], chars: list[dict], w
                     request_id=f"{request_base}/move@{c.name}",
                     placement=c.placement.model_copy(update={"tiers": PlacementRules(tiers=g["tiers"]).tiers,
                                                              "sites": None})))))
+    for op in ops:
+        op.request.requested_by = requested_by
     return ops
 
 
 def inverse(op: Operation, before: ServiceSpec, sites: dict[str, str]) -> Operation:
     """The operation that undoes `op` on a service that was `before` (a cancelled order's compensation)."""
-    rid = f"{op.request.request_id}/undo"
+    rid, by = f"{op.request.request_id}/undo", f"{op.request.requested_by} (cancelled)".strip()
     if op.kind == "update":
-        return Operation(kind="update", update=UpdateServiceRequest(request_id=rid, policy=before.policy,
-                                                                    labels=before.labels))
+        return Operation(kind="update", update=UpdateServiceRequest(request_id=rid, requested_by=by,
+                                                                    policy=before.policy, labels=before.labels))
     comp = before.component(op.component)
     if op.kind == "scale":
-        return Operation(kind="scale", component=comp.name, scale=ScaleRequest(request_id=rid, replicas=comp.replicas))
+        return Operation(kind="scale", component=comp.name, scale=ScaleRequest(request_id=rid, requested_by=by,
+                                                                               replicas=comp.replicas))
     if op.kind == "upgrade":
         return Operation(kind="upgrade", component=comp.name, upgrade=UpgradeRequest(
-            request_id=rid, version=comp.version, image=comp.image))
-    return Operation(kind="move", component=comp.name, move=MoveRequest(request_id=rid, site=sites[comp.name]))
+            request_id=rid, requested_by=by, version=comp.version, image=comp.image))
+    return Operation(kind="move", component=comp.name, move=MoveRequest(request_id=rid, requested_by=by,
+                                                                       site=sites[comp.name]))

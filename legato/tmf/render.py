@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from legato.model import ServiceSpec
+from legato.model.service import ITEM_LABEL, ORDER_LABEL, SPEC_LABEL  # noqa: F401 (the TMF638 links use them)
 from legato.tmf import paths
 from legato.tmf.characteristics import characteristic_specs, service_characteristics
 from legato.tmf.states import service_state
-
-# Labels an order puts on the services it creates: the TMF638 links back to the order and the spec.
-ORDER_LABEL, ITEM_LABEL, SPEC_LABEL = "tmf.order", "tmf.order-item", "tmf.specification"
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -16,9 +16,10 @@ with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import Exclusions, PlaceRequest, ServiceUpdate
     from legato.model import PlacementDecision, ServiceSpec, ServiceState, ServiceStatus
     from legato.model.federation import PARTNER_TENANT_PREFIX
+    from legato.model.service import ITEM_LABEL, ORDER_LABEL
     from legato.model.status import Endpoint
     from legato.workflows.contracts import OPERATION, SITES, STATE, DeployRequest
-    from legato.workflows.entity import ServiceEntity
+    from legato.workflows.entity import OperationRecord, ServiceEntity
     from legato.workflows.federate_request import federate
     from legato.workflows.operations import Operations
     from legato.workflows.options import STEP, UNDO
@@ -113,8 +114,11 @@ class DeployService(Operations):
                 self._continue_as_new()
 
         await self._set_state(ServiceState.terminating)
+        record = self._lifecycle_record("terminate", self.entity.spec)
+        await self._record_operation(record)
         leftovers = await self.saga.unwind()
         self.status.error = ("teardown incomplete: " + "; ".join(leftovers)) if leftovers else None
+        await self._log_end(record, "failed" if leftovers else "succeeded", self.status.error or "everything removed")
         await self._set_state(ServiceState.terminated)
         return self.status
 
@@ -134,9 +138,24 @@ class DeployService(Operations):
             pass  # not_before reached
         return not self.entity.terminate_requested
 
+    def _lifecycle_record(self, kind: str, spec: ServiceSpec) -> OperationRecord:
+        """The deployment and the teardown in the operations log, beside the day-2 operations: who
+        asked (the tenant, or the TMF order and item that added it), when, how it ended."""
+        order = spec.labels.get(ORDER_LABEL)
+        by = f"serviceOrder {order} item {spec.labels.get(ITEM_LABEL, '')}".strip() if order else spec.tenant or ""
+        return OperationRecord(request_id=f"{kind}-{spec.id}", kind=kind, requested_by=by, started_at=workflow.now())
+
+    async def _log_end(self, record: OperationRecord, state: str, detail: str) -> None:
+        record.state, record.detail, record.ended_at = state, detail, workflow.now()
+        await self._record_operation(record)
+
     async def _deploy_or_fail(self, spec: ServiceSpec) -> None:
+        record = self._lifecycle_record("deploy", spec)
+        await self._record_operation(record)
         try:
             await self._deploy(spec)
+            await self._log_end(record, "succeeded", ", ".join(
+                f"{p.component}→{p.site}" for p in self.status.placement.components) if self.status.placement else "")
         except Exception as err:  # any failure of a step: roll back, then fail visibly
             cause = error_text(err)
             workflow.logger.warning("deployment of %s failed: %s; rolling back", spec.id, cause)
@@ -146,6 +165,7 @@ class DeployService(Operations):
             if leftovers:
                 self.status.error += " | rollback incomplete: " + "; ".join(leftovers)
             await self._set_state(ServiceState.failed)
+            await self._log_end(record, "failed", self.status.error)
             raise ApplicationError(f"service {spec.id} failed: {self.status.error}", type="ServiceFailed",
                                    non_retryable=True) from None
 

@@ -88,7 +88,8 @@ def _modify(request: Request, caller: Caller, order_id: str, i: int, item: Servi
     chars = [c.body() for c in item.service.serviceCharacteristic or []]
     try:
         ops = operations(ServiceSpec.model_validate(row.spec), sites, chars,
-                         f"{where}.service.serviceCharacteristic", f"order-{order_id}/{item.id}")
+                         f"{where}.service.serviceCharacteristic", f"order-{order_id}/{item.id}",
+                         requested_by=f"serviceOrder {order_id} item {item.id}")
     except InvalidCharacteristic as err:
         raise invalid(err.field, err.message) from None
     known_sites = {s.id for s in request.app.state.inventory.sites(0, 100_000)[0]}
