@@ -300,3 +300,40 @@ def tokens_add(tenant: str, admin: bool = typer.Option(False, "--admin", help="s
 
 if __name__ == "__main__":
     app()
+
+
+sim_app = typer.Typer(help="The simulator's control surface, for demos and rehearsals (operator's token).",
+                      no_args_is_help=True)
+app.add_typer(sim_app, name="sim")
+OPERATOR = typer.Option("operator", "--tenant", help="an operator's tenant in the tokens file")
+
+
+def _sim(path: str, body: dict, tenant: str) -> None:
+    with _client(tenant) as client:
+        console.print(_call(client, "POST", f"/v1/sim/{path}", json=body)["message"])
+
+
+@sim_app.command("error-rate")
+def sim_error_rate(version: str, rate: float, tenant: str = OPERATOR) -> None:
+    """Replicas of VERSION fail RATE (0..1) of their requests: a canary of it fails its gate."""
+    _sim("error-rate", {"version": version, "rate": rate}, tenant)
+
+
+@sim_app.command("never-ready")
+def sim_never_ready(version: str, off: bool = typer.Option(False, "--off", help="ready as usual again"),
+                    tenant: str = OPERATOR) -> None:
+    """Replicas of VERSION started from now on never become ready: an operation rolling it out
+    ends at its progress deadline and undoes itself."""
+    _sim("never-ready", {"version": version, "never": not off}, tenant)
+
+
+@sim_app.command("fail-host")
+def sim_fail_host(host: str, tenant: str = OPERATOR) -> None:
+    """HOST dies: powered off, every replica on it stopped."""
+    _sim("fail-host", {"host": host}, tenant)
+
+
+@sim_app.command("clear")
+def sim_clear(tenant: str = OPERATOR) -> None:
+    """Clear every injected fault, error rate and never-ready version."""
+    _sim("clear", {}, tenant)

@@ -7,8 +7,8 @@ import sys
 from tests.stack import EXAMPLES, TOKENS
 
 
-async def legato(stack, *args: str) -> tuple[int, str]:
-    env = {**os.environ, "LEGATO_API_URL": stack.base_url, "LEGATO_TOKEN": TOKENS["alpha"], "COLUMNS": "200"}
+async def legato(stack, *args: str, tenant: str = "alpha") -> tuple[int, str]:
+    env = {**os.environ, "LEGATO_API_URL": stack.base_url, "LEGATO_TOKEN": TOKENS[tenant], "COLUMNS": "200"}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "legato.cli", *args, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,

@@ -28,3 +28,25 @@ async def test_a_progress_deadline_from_the_command_line_undoes_a_stuck_upgrade(
     stack.sim.clear_faults()
     code, out = await legato(stack, "scale", service_id, "api", "3", "--deadline", "60")
     assert code == 0 and "scale succeeded" in out, out
+
+
+async def test_the_simulator_control_surface_shows_a_canary_failing_and_a_host_dying(stack):
+    service_id = await active(stack, example("web-shop"))
+    code, out = await legato(stack, "sim", "error-rate", "1.4.0", "0.5")
+    assert code == 1 and "403" in out, out  # a tenant may not
+    code, out = await legato(stack, "sim", "error-rate", "1.4.0", "0.5", tenant="operator")
+    assert code == 0 and "1.4.0 now fail 50%" in out, out
+    code, out = await legato(stack, "upgrade", service_id, "api", "1.4.0", "--canary", "--observe-seconds", "0")
+    assert code == 1 and "upgrade rolled-back" in out and "health gate" in out, out
+    code, out = await legato(stack, "sim", "clear", tenant="operator")
+    assert code == 0, out
+
+    [api] = [w for w in await stack.sim_workloads(service_id) if w.component == "api"]
+    host = sorted(api.nodes)[0]
+    code, out = await legato(stack, "sim", "fail-host", host, tenant="operator")
+    assert code == 0 and f"host {host} failed" in out, out
+    async with stack.http() as client:
+        [now] = [c for c in (await client.get(f"/v1/services/{service_id}")).json()["components"]
+                 if c["name"] == "api"][0]["serving"]
+    assert now["ready"] == 2 - api.nodes[host], now  # what the host ran no longer serves
+    await stack.remove(service_id)

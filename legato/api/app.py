@@ -24,6 +24,7 @@ from legato.api import (
     proposals,
     resources,
     services,
+    sim,
     tmf,
 )
 from legato.api.auth import TokenStore
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(resources.router)
     app.include_router(federation.router)
     app.include_router(proposals.router)
+    app.include_router(sim.router)
     for router in tmf.routers:
         app.include_router(router)
 

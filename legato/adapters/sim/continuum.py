@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from legato.adapters.errors import InvalidRequest
 from legato.adapters.sim import rows
 from legato.adapters.sim.history import HistoryPart
 from legato.adapters.sim.mcm import McmPart
@@ -46,6 +47,22 @@ class SimContinuum(PimPart, McmPart, WdmPart, TcmPart, HistoryPart):
         """Drift: someone powers a host off at its BMC (reconcile must report it, not fix it)."""
         with self._tx() as db:
             db.execute("UPDATE hosts SET power = 'off' WHERE id = ?", (host_id,))
+
+    def fail_host(self, host_id: str) -> int:
+        """A host dies: powered off, and every replica on it stops now (its node is gone for the
+        scheduler too). Nothing restarts them by itself: what a failure costs the services on it
+        shows in their serving state and history. Returns the replicas it ran."""
+        now = time.time()
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM hosts WHERE id = ?", (host_id,)).fetchone() is None:
+                raise InvalidRequest(f"unknown host '{host_id}'")
+            db.execute("UPDATE hosts SET power = 'off' WHERE id = ?", (host_id,))
+            db.execute("UPDATE cluster_nodes SET cordoned = 1 WHERE host = ?", (host_id,))
+            stopped = db.execute(
+                f"UPDATE replicas SET removed_at = :now WHERE host = :h AND {rows.live()}", {"now": now, "h": host_id}
+            ).rowcount
+            db.execute("DELETE FROM replicas WHERE host = :h AND created_at > :now", {"now": now, "h": host_id})
+        return stopped
 
     def delete_workload_behind_back(self, workload_id: str) -> int:
         """Drift: the workload vanishes from every cluster without Legato asking (reconcile tests)."""

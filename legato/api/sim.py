@@ -1,0 +1,64 @@
+"""/v1/sim: the simulator's control surface, for demos and rehearsals (operator only). What a real
+continuum does on its own, on demand: a release that fails its requests (so a canary's gate has
+something to catch), a release whose replicas never become ready (so a progress deadline has
+something to end), a host that dies."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import Field
+
+from legato.adapters.errors import InvalidRequest
+from legato.adapters.sim_continuum import SimContinuum
+from legato.api.auth import Caller, operator_caller
+from legato.model.service import Strict
+
+router = APIRouter(prefix="/v1/sim", tags=["simulator"])
+
+
+class ErrorRate(Strict):
+    version: str = Field(min_length=1)
+    rate: float = Field(ge=0, le=1, description="share of requests failing on replicas of this version")
+
+
+class NeverReady(Strict):
+    version: str = Field(min_length=1)
+    never: bool = Field(default=True, description="false: its replicas become ready again (from now on)")
+
+
+class FailHost(Strict):
+    host: str = Field(min_length=1)
+
+
+def _sim(request: Request) -> SimContinuum:
+    return SimContinuum(request.app.state.settings.sim_path)
+
+
+@router.post("/error-rate")
+async def error_rate(body: ErrorRate, request: Request, _: Caller = Depends(operator_caller)) -> dict:
+    await asyncio.to_thread(_sim(request).set_error_rate, body.version, body.rate)
+    return {"message": f"replicas of version {body.version} now fail {body.rate:.0%} of their requests"}
+
+
+@router.post("/never-ready")
+async def never_ready(body: NeverReady, request: Request, _: Caller = Depends(operator_caller)) -> dict:
+    await asyncio.to_thread(_sim(request).set_never_ready, body.version, body.never)
+    state = "never become ready" if body.never else "become ready as usual"
+    return {"message": f"replicas of version {body.version} started from now on {state}"}
+
+
+@router.post("/fail-host")
+async def fail_host(body: FailHost, request: Request, _: Caller = Depends(operator_caller)) -> dict:
+    try:
+        stopped = await asyncio.to_thread(_sim(request).fail_host, body.host)
+    except InvalidRequest as err:
+        raise HTTPException(404, str(err)) from None
+    return {"message": f"host {body.host} failed: powered off, {stopped} replica(s) on it stopped"}
+
+
+@router.post("/clear")
+async def clear(request: Request, _: Caller = Depends(operator_caller)) -> dict:
+    await asyncio.to_thread(_sim(request).clear_faults)
+    return {"message": "every injected fault, error rate and never-ready version cleared"}
