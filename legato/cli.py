@@ -298,10 +298,6 @@ def tokens_add(tenant: str, admin: bool = typer.Option(False, "--admin", help="s
     print(token)
 
 
-if __name__ == "__main__":
-    app()
-
-
 sim_app = typer.Typer(help="The simulator's control surface, for demos and rehearsals (operator's token).",
                       no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
@@ -337,3 +333,7 @@ def sim_fail_host(host: str, tenant: str = OPERATOR) -> None:
 def sim_clear(tenant: str = OPERATOR) -> None:
     """Clear every injected fault, error rate and never-ready version."""
     _sim("clear", {}, tenant)
+
+
+if __name__ == "__main__":
+    app()
