@@ -172,8 +172,9 @@ async def _serving(request: Request, service_id: str,
     try:
         found = await asyncio.wait_for(asyncio.gather(*(adapters.wdm.status(c, w) for c, w in workloads)),
                                        SERVING_TIMEOUT)
-    except Exception:  # noqa: BLE001 - unreachable or slow: said by `serving: null`
-        log.warning("serving state of %s not read from the backends", service_id, exc_info=True)
+    except Exception as err:  # noqa: BLE001 - unreachable or slow: said by `serving: null`
+        log.warning("serving state of %s not read from the backends: %s", service_id,
+                    f"{type(err).__name__}: {str(err)[:200]}")
         return None
     by_component: dict[str, list[ServingOut]] = {}
     for w in (w for w in found if w is not None):
