@@ -85,19 +85,49 @@ def deploy(spec_file: Path = typer.Argument(..., exists=True, readable=True),
         accepted = _call(client, "POST", "/v1/services", json=spec)
         console.print(f"service [bold]{accepted['id']}[/bold] accepted (workflow {accepted['workflow_id']})")
         if wait:
-            _follow(client, accepted["id"])
+            _follow(client, accepted["id"], fresh=True)
 
 
-def _follow(client: httpx.Client, service_id: str, until: set[str] = FINAL, operation: str | None = None) -> dict:
-    """Print each step as it changes until the service reaches `until` (or the operation ends)."""
+def _poll(client: httpx.Client, path: str, patience: float = 600) -> dict:
+    """GET while following: an API that restarts, or answers 503 for a while (Temporal or the
+    database restarting), is waited for, saying so once; the service goes on meanwhile."""
+    deadline, told = time.monotonic() + patience, False
+    while True:
+        try:
+            resp = client.get(path)
+            if resp.status_code < 500:
+                break
+            why = f"{resp.status_code}"
+        except httpx.HTTPError as err:
+            why = type(err).__name__
+        if time.monotonic() > deadline:
+            console.print(f"[red]gave up following after {patience:g} s without an answer ({why})[/red]")
+            raise typer.Exit(2)
+        if not told:
+            console.print(f"[yellow]the API does not answer ({why}); still following, the work goes on...[/yellow]")
+            told = True
+        time.sleep(1.0)
+    if told:
+        console.print("[yellow]the API answers again[/yellow]")
+    if resp.status_code >= 400:
+        body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
+        console.print(f"[red]{resp.status_code}: {body.get('message') or body.get('detail') or resp.text}[/red]")
+        raise typer.Exit(1)
+    return resp.json()
+
+
+def _follow(client: httpx.Client, service_id: str, until: set[str] = FINAL, operation: str | None = None,
+            fresh: bool = False) -> dict:
+    """Print each step as it changes until the service reaches `until` (or the operation ends).
+    Unless `fresh` (a deployment just accepted), what already happened is not printed again."""
     seen: dict[str, str] = {}
     state = None
     started = time.monotonic()
-    if operation is not None:  # an operation shows only what it does, not the deployment before it
-        for step in _call(client, "GET", f"/v1/services/{service_id}").get("steps", []):
+    if not fresh:  # an operation or a teardown shows only what it does, not the steps before it
+        for step in _poll(client, f"/v1/services/{service_id}").get("steps", []):
             seen[step["name"]] = step["state"]
     while True:
-        svc = _call(client, "GET", f"/v1/services/{service_id}")
+        svc = _poll(client, f"/v1/services/{service_id}")
         if svc["state"] != state:
             state = svc["state"]
             console.print(f"[bold]{time.monotonic() - started:6.1f}s  state: {state}[/bold]")
@@ -108,7 +138,7 @@ def _follow(client: httpx.Client, service_id: str, until: set[str] = FINAL, oper
                 console.print(f"{time.monotonic() - started:6.1f}s    {mark} {step['name']:<34} {step['state']:<12} "
                               f"{step.get('detail') or ''}")
         if operation is not None:
-            op = _call(client, "GET", f"/v1/services/{service_id}/operations/{operation}")
+            op = _poll(client, f"/v1/services/{service_id}/operations/{operation}")
             if op["state"] != "running":
                 return op
         elif state in until:
@@ -123,11 +153,14 @@ def _follow(client: httpx.Client, service_id: str, until: set[str] = FINAL, oper
 
 
 def _endpoints(svc: dict) -> None:
+    """One row per component: where it answers, on every port it opens (the address carries the first)."""
+    ports = {c["name"]: c.get("ports") or [] for c in (svc.get("spec") or {}).get("components", [])}
     table = Table(title=f"endpoints of {svc['id']}")
-    for col in ("component", "site", "cluster", "address"):
+    for col in ("component", "site", "cluster", "address", "ports"):
         table.add_column(col, overflow="fold")
     for e in svc.get("endpoints", []):
-        table.add_row(e["component"], e["site"], e["cluster"], e["address"])
+        table.add_row(e["component"], e["site"], e["cluster"], e["address"],
+                      ", ".join(str(p) for p in ports.get(e["component"], [])))
     console.print(table)
 
 
@@ -144,10 +177,27 @@ def list_services(tenant: str = TENANT, limit: int = 100, offset: int = 0) -> No
     console.print(table)
 
 
+def _eras(steps: list[dict]) -> list[list[dict]]:
+    """Steps by what they belong to: the deployment, then each day-2 operation (its first step is
+    named `<kind>@<component> [<request id>]`)."""
+    eras: list[list[dict]] = [[]]
+    for step in steps:
+        if " [" in step["name"] and step["name"].endswith("]") and eras[-1]:
+            eras.append([])
+        eras[-1].append(step)
+    return eras
+
+
+def _print_steps(steps: list[dict]) -> None:
+    for step in steps:
+        console.print(f"  {STEP_MARK.get(step['state'], '?')} {step['name']:<34} {step['state']:<12} "
+                      f"{step.get('detail') or ''}")
+
+
 @app.command()
 def status(service_id: str, tenant: str = TENANT,
            as_json: bool = typer.Option(False, "--json", help="print the whole record")) -> None:
-    """Show a service: state, steps, placement and endpoints."""
+    """Show a service: state, what serves now, placement, the latest steps, history, endpoints."""
     with _client(tenant) as client:
         svc = _call(client, "GET", f"/v1/services/{service_id}")
     if as_json:
@@ -156,12 +206,40 @@ def status(service_id: str, tenant: str = TENANT,
     console.print(f"[bold]{svc['id']}[/bold] ({svc['name']}, tenant {svc['tenant']}): {svc['state']}")
     if svc.get("error"):
         console.print(f"[red]error: {svc['error']}[/red]")
-    for step in svc.get("steps", []):
-        console.print(f"  {STEP_MARK.get(step['state'], '?')} {step['name']:<34} {step['state']:<12} {step['detail']}")
+    for c in svc.get("components", []):
+        serving = "; ".join(f"{s['ready']}/{s['replicas']} ready on {s['cluster']} ("
+                            + ", ".join(f"{n}× {v}" for v, n in sorted(s["versions"].items())) + ")"
+                            for s in c.get("serving") or [])
+        console.print(f"  {c['name']} {c['image']}:{c['version']} ×{c['replicas']} at {c['site']}: "
+                      f"{serving or 'serving state unknown'}")
     for p in (svc.get("placement") or {}).get("components", []):
         console.print(f"  {p['component']} → {p['site']} (score {p['score']}; {'; '.join(p['reasons'])})")
+        for earlier in p.get("history", []):
+            console.print(f"    [dim]history: {earlier}[/dim]")
+    eras = _eras(svc.get("steps", []))
+    if len(eras) > 1:
+        console.print(f"  [dim]history: {len(eras) - 1} earlier deployment or operation(s), "
+                      f"{sum(len(e) for e in eras[:-1])} steps (legato ops {service_id})[/dim]")
+    _print_steps(eras[-1])
     if svc.get("endpoints"):
         _endpoints(svc)
+
+
+@app.command()
+def watch(service_id: str, tenant: str = TENANT) -> None:
+    """Re-attach to a service's progress: a deployment or teardown under way until it ends, else the
+    day-2 operation running, else its state now."""
+    with _client(tenant) as client:
+        svc = _poll(client, f"/v1/services/{service_id}")
+        console.print(f"[bold]{svc['id']}[/bold]: {svc['state']}")
+        _print_steps(_eras(svc.get("steps", []))[-1] if svc.get("steps") else [])
+        running = [o for o in _poll(client, f"/v1/services/{service_id}/operations") if o["state"] == "running"
+                   and o["kind"] not in ("deploy", "terminate")]
+        if svc["state"] not in FINAL:
+            _follow(client, service_id, until=FINAL | {"terminated"})
+        elif running:
+            op = _follow(client, service_id, operation=running[0]["request_id"])
+            console.print(f"{op['kind']} {op['state']}: {op['detail']}")
 
 
 @app.command()
