@@ -58,6 +58,14 @@ class Stack:
     sim: SimContinuum
     inventory: Inventory
     worker_procs: list[subprocess.Popen] = field(default_factory=list)
+    api: ApiServer | None = None
+
+    def restart_api(self, down_for: float = 0.0) -> None:
+        """Stop the API server and start a new one on the same port (a restart of the API process)."""
+        port = self.api.port
+        self.api.__exit__(None, None, None)
+        time.sleep(down_for)
+        self.api = ApiServer(self.settings, port).__enter__()
 
     @property
     def adapters(self):
@@ -161,6 +169,7 @@ async def running_stack(data_dir: Path, temporal_address: str, worker: str = "in
     inventory = Inventory(settings.inventory_url)
     with ApiServer(settings, overrides.get("api_port")) as api:
         stack = Stack(settings, f"http://127.0.0.1:{api.port}", SimContinuum(settings.sim_path), inventory)
+        stack.api = api
         try:
             if worker == "inline":
                 client = await connect(settings, worker_runtime(settings))
