@@ -207,6 +207,7 @@ class OrderedSites:
         self.cut_by: int | None = None  # the list whose cutoff ended the walk
         self.examined = 0
         self.budget = budget  # sites to examine at most; past it the walk stops, the frontier stays valid
+        self.threshold = floor  # a lower bound on the score of every site not met yet in any list
 
     @property
     def frontier(self) -> float:
@@ -217,17 +218,13 @@ class OrderedSites:
     @property
     def spent(self) -> bool:
         """Stopped short of the end: the examination budget is used up, or every site it could
-        still return scores at least what it dropped (so walking on would return nothing)."""
+        still return scores at least what it dropped (so walking on would return nothing; at the
+        end of the lists too: a dropped site is never returned)."""
         if self.done:
-            return False
+            return self.dropped < float("inf")
         if self.budget is not None and self.examined >= self.budget:
             return True
         return self.dropped <= self.threshold and (not self.waiting or self.waiting[0][0] >= self.dropped)
-
-    @property
-    def threshold(self) -> float:
-        return self.floor + sum(w * p[0] for w, p in zip(self.weights, self.position, strict=True)
-                                if p is not None)
 
     def __iter__(self) -> Iterator[tuple[float, int]]:
         return self
@@ -244,17 +241,22 @@ class OrderedSites:
             self._advance()
 
     def _advance(self) -> None:
+        position, keys = self.position, self.keys
         for k, it in enumerate(self.iters):
             nxt = next(it, None)
             if nxt is None or (k in self.cutoffs and nxt[0] > self.cutoffs[k]):
                 self.done = True  # every site of these buckets (or every feasible one) has been seen
                 self.cut_by = k if nxt is not None else None
                 return
-            self.position[k] = nxt
+            position[k] = nxt
             i = nxt[1]
-            if len(self.iters) > 1 and any(p is not None and kk != k and (self.keys[kk](i), i) <= p
-                                           for kk, p in enumerate(self.position)):
-                continue  # met already in another list
+            met = False
+            for kk, p in enumerate(position):
+                if p is not None and kk != k and (keys[kk](i), i) <= p:
+                    met = True  # met already in another list
+                    break
+            if met:
+                continue
             self.examined += 1
             score = self.evaluate(i)
             if score is None:
@@ -262,3 +264,5 @@ class OrderedSites:
             bisect.insort(self.waiting, (score, i))
             if len(self.waiting) > self.keep:
                 self.dropped = min(self.dropped, self.waiting.pop()[0])
+        self.threshold = self.floor + sum(w * p[0] for w, p in zip(self.weights, self.position, strict=True)
+                                          if p is not None)
