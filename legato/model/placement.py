@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -49,6 +51,10 @@ class PlacementDecision(BaseModel):
     sites: list[SitePlan] = Field(default_factory=list)
     infeasible_reason: str | None = None
     objective: float | None = None
+    proof: Literal["optimal", "optimal-among-candidates", "best-found"] = Field(
+        default="best-found", description="what the engine proved: optimal over the whole continuum (infeasible: "
+        "that no placement exists); optimal over the candidate sites it considered; or the best it found within "
+        "its search budget (infeasible: none found, which does not prove that none exists)")
 
     def site_of(self, component: str) -> str:
         return next(p.site for p in self.components if p.component == component)

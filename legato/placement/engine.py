@@ -1,22 +1,27 @@
 """The placement engine: graph-aware, policy-driven, near-optimal, and fast on large continua.
 
 `place` decides a site for every component of a service; `place_component` moves one component
-with the others staying where they are. Both are pure and deterministic: same input, same output.
+with the others staying where they are. Both are pure and deterministic: same input, same output
+(the search's budget counts work, not time).
 
 How (details in `search.py` and `index.py`, the model in `problem.py`):
 - the continuum is read through an index (`SiteIndex`) so each component looks only at a few
   good sites (its best by score, found by the threshold algorithm over sorted lists; the best near
   its users and its neighbours' sites, found by nearest-first walks), never at all of them (a small
-  continuum is examined whole, and every rejection explained);
+  continuum is examined whole, every site that fits is a candidate, and every rejection explained);
 - the service graph's spanning tree is solved exactly by dynamic programming over those sites,
   inside a branch-and-bound that enforces what couples components (shared capacity, joint
   bandwidth, max cost — also priced into the DP, Lagrangian style —, anti-affinity, min_sites,
-  links off the tree);
-- the candidate sets grow until no component could gain by moving alone to a site not examined.
+  links off the tree) and drops a node only when it cannot beat the best solution or has none;
+- the candidate sets grow until no component could gain by moving alone to a site not examined,
+  and the node budget until the branch-and-bound finishes, within a work budget.
 
-The decision records, per component, the score breakdown, the reasons, and a bounded list of the
-rejected sites (the best alternatives and examples of each static rejection) with the count of
-sites rejected for each reason."""
+The decision says what was proven (`PlacementDecision.proof`): "optimal" (over every site that
+could host each component; infeasible: that no placement exists), "optimal-among-candidates", or
+"best-found" (infeasible: "no placement found within the search budget", which proves nothing).
+It records, per component, the score breakdown, the reasons, and a bounded list of the rejected
+sites (the best alternatives and examples of each static rejection) with the count of sites
+rejected for each reason."""
 
 from __future__ import annotations
 
@@ -52,11 +57,13 @@ def place(spec: ServiceSpec, topology: Topology | Continuum | SiteIndex, usage: 
                                      infeasible_reason=f"user_areas[{i}].area: unknown user area '{area.area}'")
     prob = Problem(spec, index, usage)
     search, out = optimise(prob)
-    for unit in prob.units:
-        if not unit.candidates:
-            return PlacementDecision(feasible=False, infeasible_reason=_no_site(prob, unit))
     if out.assign is None:
-        return PlacementDecision(feasible=False, infeasible_reason=_no_combination(prob, search, out))
+        # infeasible only when proven; otherwise the search budget ran out before it found one
+        proof = "optimal" if out.proof == "optimal" else "best-found"
+        for unit in prob.units:
+            if not unit.candidates:
+                return PlacementDecision(feasible=False, infeasible_reason=_no_site(prob, unit), proof=proof)
+        return PlacementDecision(feasible=False, infeasible_reason=_no_combination(prob, search, out), proof=proof)
     return _decision(prob, search, out)
 
 
@@ -67,13 +74,25 @@ def _unit_name(unit: Unit) -> str:
 
 
 def _no_site(prob: Problem, unit: Unit) -> str:
+    if unit.closed_by:
+        return (f"{_unit_name(unit)}: no site that fits is within the latency of {unit.closed_by} from any site "
+                "the other end can take")
     top = sorted(unit.reject_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
     detail = "; ".join(f"{n} site(s): {w}" for w, n in top) or "no site examined"
+    if not unit.exhausted:
+        return (f"{_unit_name(unit)}: no site that fits found within the search budget ({unit.examined} examined "
+                f"of {len(prob.index)}; {detail})")
     return f"{_unit_name(unit)}: no site fits ({detail})"
 
 
 def _no_combination(prob: Problem, search: Search, out: Outcome) -> str:
-    reason = "no combination of sites satisfies the links and shared capacity"
+    if out.refuted:
+        return out.refuted
+    proven = out.proof == "optimal"
+    if proven:
+        reason = "no combination of sites satisfies the links and shared capacity"
+    else:
+        reason = "no placement found within the search budget satisfying the links and shared capacity"
     if out.conflicts:
         worst = sorted(out.conflicts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
         reason += f" (most frequent conflict: {search.conflict_detail(worst)})"
@@ -81,9 +100,9 @@ def _no_combination(prob: Problem, search: Search, out: Outcome) -> str:
         reason += f" within max_cost_per_hour {prob.max_cost:g}"
     if prob.min_sites > 1:
         reason += f" across min_sites {prob.min_sites}"
-    capped = [u.label for u in prob.units if not u.exhausted]
-    if capped:
-        reason += f"; searched the best {max(len(u.candidates) for u in prob.units)} site(s) of each component"
+    if not proven:
+        reason += (f"; searched up to {max(len(u.candidates) for u in prob.units)} site(s) of each component, "
+                   f"{out.nodes} node(s) in the last of {out.rounds} round(s)")
     return reason
 
 
@@ -138,17 +157,20 @@ def _decision(prob: Problem, search: Search, out: Outcome) -> PlacementDecision:
             reasons=reasons, rejected=_rejected(prob, search, unit, assign),
         ))
     return PlacementDecision(feasible=True, components=placements, sites=list(plans.values()),
-                             objective=round(out.objective, 4))
+                             objective=round(out.objective, 4), proof=out.proof)
 
 
 def _search_note(out: Outcome) -> str:
-    if out.proven and out.certified:
+    """The reasons' words for `PlacementDecision.proof`."""
+    if out.proof == "optimal":
+        note = "joint search: optimal (proven over the whole continuum: no placement elsewhere scores lower)"
+    elif out.proven and out.certified:
         note = "joint search: optimal among the candidates, and no component gains by moving alone elsewhere"
     elif out.proven:
         note = "joint search: optimal among the candidates (candidate sets at their cap)"
     else:
         gap = (out.objective - out.lower_bound) / max(abs(out.objective), 1e-9)
-        note = f"joint search: within {gap:.1%} of the candidates' lower bound (node budget spent)"
+        note = f"joint search: best found within the search budget, within {gap:.1%} of the candidates' lower bound"
     return note + f"; {out.nodes} node(s), {out.rounds} round(s)"
 
 

@@ -80,6 +80,7 @@ class Unit:
     spent: bool = False  # its stream stopped at the examination budget
     beyond_counted: bool = False
     explained: int = 0  # sites rejected without being examined one by one (whole buckets, beyond a cutoff)
+    closed_by: str = ""  # the link whose reach made every possible site a candidate (`Search.close`)
 
     @property
     def names(self) -> list[str]:
@@ -135,24 +136,17 @@ class Problem:
             entry = spec.entry_component(ua)
             ms, count = area_of[entry].get(ua.area, (float("inf"), 0))
             area_of[entry][ua.area] = (min(ms, ua.max_latency_ms), count + 1)
+        self._area_of = area_of
         self.units: list[Unit] = []
         self.unit_of: dict[str, int] = {}
-        wl, wc, we = policy.weight_latency, policy.weight_cost, policy.weight_energy
         for members in groups.values():
-            areas: dict[str, tuple[float, int]] = {}
-            for m in members:
-                for area, (ms, count) in area_of[m.name].items():
-                    old = areas.get(area, (float("inf"), 0))
-                    areas[area] = (min(old[0], ms), old[1] + count)
-            cpu = sum(m.total_cpu for m in members)
-            unit = Unit(len(self.units), members, replicas_of(members),
-                        [(a, ms, n) for a, (ms, n) in sorted(areas.items())],
-                        cost_weight=wc * 10 * cpu, carbon_weight=we * 0.001 * cpu, latency_weight=wl / 10)
+            unit = self.merged(members, len(self.units))
             self.units.append(unit)
             for m in members:
                 self.unit_of[m.name] = unit.index
 
         # edges: links between different units, merged per unit pair
+        wl = policy.weight_latency
         edges: dict[tuple[int, int], Edge] = {}
         for i, link in enumerate(spec.links):
             a, b = self.unit_of[link.source], self.unit_of[link.target]
@@ -182,6 +176,19 @@ class Problem:
             self.anti |= {(a, b) for a in range(len(self.units)) for b in range(a + 1, len(self.units))}
         self._latency: dict[int, float] = {}  # site pair (packed: low * sites + high) -> ms
         self.n_sites = len(index)
+
+    def merged(self, members: list[Component], index: int) -> Unit:
+        """A unit of these components, placed together: their users, their rules, their replicas."""
+        areas: dict[str, tuple[float, int]] = {}
+        for m in members:
+            for area, (ms, count) in self._area_of[m.name].items():
+                old = areas.get(area, (float("inf"), 0))
+                areas[area] = (min(old[0], ms), old[1] + count)
+        policy = self.spec.policy
+        cpu = sum(m.total_cpu for m in members)
+        return Unit(index, members, replicas_of(members), [(a, ms, n) for a, (ms, n) in sorted(areas.items())],
+                    cost_weight=policy.weight_cost * 10 * cpu, carbon_weight=policy.weight_energy * 0.001 * cpu,
+                    latency_weight=policy.weight_latency / 10)
 
     # --- continuum lookups (memoised per call) --------------------------------------------------
 
@@ -290,7 +297,7 @@ class Problem:
 
     # --- candidate generation ---------------------------------------------------------------------
 
-    def open_stream(self, unit: Unit) -> None:
+    def open_stream(self, unit: Unit, budget: int = EXAMINE_BUDGET) -> None:
         index = self.index
         explicit: set[str] | None = None
         for c in unit.components:
@@ -348,7 +355,7 @@ class Problem:
         else:
             lists += self._value_lists(unit)
         unit.stream = OrderedSites(buckets, lists, lambda i: self.evaluate(unit, i), cutoffs, floor=floor,
-                                   budget=EXAMINE_BUDGET)
+                                   budget=budget)
 
     def take(self, unit: Unit, n: int) -> int:
         """Extend the unit's candidates by up to `n` sites that really fit, in increasing base score."""
@@ -388,6 +395,8 @@ class Problem:
             added += 1
         if isinstance(stream, OrderedSites):
             unit.examined = stream.examined
+        elif not stream:
+            unit.exhausted = True
         return added
 
     # --- candidates near the users a unit is chained to -----------------------------------------
@@ -481,6 +490,14 @@ class Problem:
         if isinstance(stream, deque):
             return stream[0][0] if stream else float("inf")
         return stream.frontier if stream is not None else 0.0
+
+    def cost_floor(self, unit: Unit) -> float:
+        """The least cost per hour of the unit at any site that may host it: its cheapest candidate
+        once every possible site is one, else the cheapest site of the index buckets it may use."""
+        if unit.exhausted or unit.buckets is None:
+            return min(self.index.info[i].cost for i in unit.candidates) * unit.cpu
+        return min((b.by_cost[0][0] for b in self.index.buckets if id(b) in unit.buckets and b.by_cost),
+                   default=float("inf")) * unit.cpu
 
     def add_candidate(self, unit: Unit, i: int) -> bool:
         """A site found near a neighbour (outside the base-score order); False if it cannot host the unit."""

@@ -1,11 +1,15 @@
 """The joint search: exact tree DP inside a branch-and-bound, over candidate sets that grow until
-no component could gain by moving alone to a site outside them.
+no component could gain by moving alone to a site outside them, and that hold every site that
+fits when the continuum is small.
 
-1. **Candidates.** Each unit starts with its best few sites by base score (the index's ordered
-   streams), the best few by base score plus the link price of their distance to the users it
-   is chained to (its *anchor*), the sites of a greedy pass (each unit, in graph order, on its
-   best site given those already placed, searched nearest-first around a placed neighbour), and
-   its neighbours' best sites (sharing a site makes a link free).
+1. **Candidates.** On a small continuum (and for a component given its own list of sites) every
+   site that fits is a candidate from the start. Otherwise each unit starts with its best few
+   sites by base score (the index's ordered streams), the best few by base score plus the link
+   price of their distance to the users it is chained to (its *anchor*), the best sites for each
+   group of three or more units joined by tight links to share (a chain can move to another
+   city together), the sites of a greedy pass (each unit, in graph order, on its best site given
+   those already placed, searched nearest-first around a placed neighbour), and its neighbours'
+   best sites (sharing a site makes a link free).
 2. **Relaxation, solved exactly.** Take a spanning forest of the unit graph (user-facing units
    as roots). Without the constraints that couple units beyond a tree edge — shared capacity at a
    site, joint bandwidth of a site pair, max cost, anti-affinity, min_sites, links off the tree —
@@ -13,26 +17,37 @@ no component could gain by moving alone to a site outside them.
    O(Σ_edges |K_a|·|K_b|) (much less in practice: each child's sites are scanned in increasing
    subtree score and the scan stops once no farther one can win).
 3. **Branch-and-bound on the couplings.** If the relaxed optimum violates a coupling, branch on
-   one unit involved: "not at this site" / "exactly at this site" (a unit fixed at a site also
-   shrinks the room and the reuse chances of the others there). Best-first on the DP bound, so
-   the first feasible solution whose true score equals its bound is optimal over the candidates.
-4. **Certificate, or more candidates.** A unit is *certified* when no site outside its set could
-   improve the solution by moving that unit alone: either its stream's frontier (a lower bound
-   on every unseen site's base score) plus the least its links could cost elsewhere is already
-   above its current share of the score, or the sites near its costliest neighbour, walked
-   nearest-first, run out of improving ones before latency alone rules the rest out. Improving
-   sites found that way join the candidates; uncertified units get twice as many; and the search
-   runs again (a few rounds, stopping early when a round brings nothing). When nothing is
-   feasible, the units of the failing link also get the sites within its latency of their
-   neighbour's best sites."""
+   a unit that can mend it: "not at this site" / "exactly at this site" (a unit fixed at a site
+   also shrinks the room and the reuse chances of the others there). A violation names every
+   unit that could mend it (for min_sites: every unit sharing a site), so a node is dropped only
+   when its bound cannot beat the incumbent or no completion of it can be feasible (floors of
+   cost and of sites spanned prune those early). Best-first on the DP bound, so the first
+   feasible solution whose true score equals its bound is optimal over the candidates.
+4. **Certificate, or more candidates, or more nodes.** A unit is *certified* when no site outside
+   its set could improve the solution by moving that unit alone: either its stream's frontier (a
+   lower bound on every unseen site's base score) plus the least its links could cost elsewhere
+   is already above its current share of the score, or the sites near its costliest neighbour,
+   walked nearest-first, run out of improving ones before latency alone rules the rest out.
+   Improving sites found that way join the candidates; uncertified units get twice as many; a
+   branch-and-bound that ran out of nodes gets twice as many; and the search runs again, until
+   the work budget (DP cells, so the same input always gets the same answer) is spent. When
+   nothing is feasible, the units of the failing link get the sites within its latency of their
+   neighbour's best sites, a unit tightly linked to one whose every possible site is known gets
+   all the sites within reach (`close`), and arc consistency over those units may prove that no
+   placement exists (`refute`).
+5. **What is proven.** `Outcome.proof`: "optimal" when the branch-and-bound finished and the
+   candidate sets hold every placement that could be better (every site that fits is one, or no
+   placement with a unit elsewhere can score below the solution); "optimal-among-candidates"
+   when it finished over candidate sets that do not; "best-found" when the budget ran out."""
 
 from __future__ import annotations
 
 import heapq
-from collections import Counter
+import itertools
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from legato.placement.continuum import nearest_ms, sites_by_latency
+from legato.placement.continuum import nearest_ms, sites_by_latency, sites_near
 from legato.placement.problem import NO_REUSE_PENALTY, Edge, Problem
 
 INITIAL_CANDIDATES = 12
@@ -47,7 +62,10 @@ SCAN_CAP = 3000  # sites a nearest-first walk may look at (most by cost alone) b
 RESTRICTED = 16  # a unit with at most this many possible sites pins its neighbours near them
 TIGHT_MS, TIGHT_SOURCES = 15.0, 3  # links this tight seed each end around the other's best few sites
 TIGHT_WALKS = 32  # walks for that, shared by the tight links (at least TIGHT_SOURCES per end)
-NODE_BUDGET = 400
+TOGETHER, TOGETHER_BUDGET = 4, 300  # best sites for a group joined by tight links, all on one (sites examined)
+NODE_BUDGET = 400  # nodes of the first round; a round that runs out doubles it for the next
+WORK_BUDGET = 2_000_000  # DP cells over the whole search (about 3 s here): deterministic, unlike a clock
+CLOSE_CAP = 3000  # sites a closure may look at (see `Search.close`)
 PRICE_STEPS = 8
 NEAR_SOURCES = 32
 TOLERANCE = 1e-9
@@ -66,17 +84,27 @@ class Outcome:
     assign: list[int] | None = None
     objective: float = float("inf")
     lower_bound: float = float("-inf")
-    proven: bool = False  # optimal over the candidate sets
-    certified: bool = False  # candidate sets large enough (1-opt certificate)
+    proven: bool = False  # the branch-and-bound finished: optimal (or nothing feasible) over the candidate sets
+    exact: bool = False  # the candidate sets hold every placement that could be better (see `optimise`)
+    certified: bool = False  # no unit gains by moving alone to a site outside its candidates (1-opt)
+    refuted: str = ""  # why no placement exists, when a bound proves it without searching
     nodes: int = 0
     rounds: int = 0
     conflicts: Counter = field(default_factory=Counter)
 
+    @property
+    def proof(self) -> str:
+        """What was proven: "optimal" (over the whole continuum; with no assignment: that none
+        exists), "optimal-among-candidates", or "best-found" (the search budget ran out first)."""
+        if not self.proven:
+            return "best-found"
+        return "optimal" if self.exact else "optimal-among-candidates"
+
 
 class Search:
-    def __init__(self, prob: Problem, node_budget: int = NODE_BUDGET):
+    def __init__(self, prob: Problem):
         self.prob = prob
-        self.node_budget = node_budget
+        self.work = 0  # DP cells computed so far (what the work budget counts)
         units = prob.units
         n = len(units)
         # spanning forest, BFS from user-facing units
@@ -104,12 +132,16 @@ class Search:
                         tree.add(id(e))
                         queue.append(v)
         self.extra = [e for e in prob.edges if id(e) not in tree]
+        # what the DP reads of each tree edge, per parent: (child, anti-affinity, ms, Mbps, weight, label)
+        self.links_down = [[(v, (min(u, v), max(u, v)) in prob.anti, e.max_latency_ms, e.bandwidth_mbps, e.weight,
+                             e.label()) for v, e in self.children[u]] for u in range(n)]
         self._group: dict[tuple[int, tuple[int, ...]], tuple[bool, bool]] = {}
         self._bw: dict[int, float] = {}  # site pair, packed like Problem's latency cache
         self._nearest: dict[int, float] = {}
         self._offered: dict[int, set[int]] = {}
         self.capped: list[int] = []  # units at their candidate cap that could not be certified
         self._certified: set[tuple[int, tuple[int, ...]]] = set()  # (unit, solution) certified by a walk
+        self._too_far: set[tuple[int, int]] = set()  # (edge, unit) the edge's reach is too wide to close
         self.conflicts: Counter = Counter()
 
     def nearest(self, i: int) -> float:
@@ -173,30 +205,37 @@ class Search:
         prob = self.prob
         infos = prob.index.info
         units = prob.units
-        latency, bandwidth, anti = prob.latency, self.bandwidth, prob.anti
+        latency, bandwidth = prob.latency, self.bandwidth
         lat_cache, bw_cache, n_sites = prob._latency, self._bw, prob.n_sites
         fixed_at: dict[int, tuple[int, ...]] = {}
         for u, i in fixed.items():
             fixed_at[i] = tuple(sorted(fixed_at.get(i, ()) + (u,)))
         value: list[dict[int, float]] = [{} for _ in units]
         ranked: list[list[tuple[float, int]]] = [[] for _ in units]
-        pick: dict[tuple[int, int], int] = {}
+        pick: list[dict[int, int]] = [{} for _ in units]  # child's site for each of its parent's sites
+        conflicts = self.conflicts
         for u in reversed(self.order):
             domain = [fixed[u]] if u in fixed else [i for i in units[u].candidates if (u, i) not in forbidden]
             vals = value[u]
+            children = self.links_down[u]
+            self.work += len(domain) * (1 + len(children))
+            base = units[u].base
+            priced = price * units[u].cpu
             for i in domain:
-                total = self.base_at(u, i, fixed_at)
-                if total is None:
-                    continue
-                if price:
-                    total += price * infos[i].cost * units[u].cpu
-                for v, e in self.children[u]:
-                    apart = (min(u, v), max(u, v)) in anti
+                others = fixed_at.get(i)
+                if others is None or others == (u,):
+                    total = base[i]
+                else:
+                    total = self.base_at(u, i, fixed_at)
+                    if total is None:
+                        continue
+                if priced:
+                    total += priced * infos[i].cost
+                for v, apart, limit, need, w, label in children:
                     best, best_j = float("inf"), -1
                     child = value[v]
                     if not apart and i in child:
                         best, best_j = child[i], i
-                    limit, need, w = e.max_latency_ms, e.bandwidth_mbps, e.weight
                     for val, j in ranked[v]:
                         if val >= best:
                             break
@@ -217,11 +256,11 @@ class Search:
                         if cand < best:
                             best, best_j = cand, j
                     if best_j < 0:
-                        self.conflicts[e.label()] += 1
+                        conflicts[label] += 1
                         total = None
                         break
                     total += best
-                    pick[(v, i)] = best_j
+                    pick[v][i] = best_j
                 if total is not None:
                     vals[i] = total
             if not vals:
@@ -235,7 +274,7 @@ class Search:
             assign[r] = i
         for u in self.order:
             for v, _ in self.children[u]:
-                assign[v] = pick[(v, assign[u])]
+                assign[v] = pick[v][assign[u]]
         return total, assign
 
     def conflict_detail(self, label: str) -> str:
@@ -299,57 +338,73 @@ class Search:
                 return float("inf"), Violation("cost", order, None,
                                                f"cost {cost:.3f}/h > max_cost_per_hour {prob.max_cost:g}")
         if len(at) < prob.min_sites:
-            i = max(at, key=lambda k: (len(at[k]), -k))
-            return float("inf"), Violation("spread", list(reversed(at[i])), i,
+            # only a unit sharing its site can add one by moving, and any of them may: all are named
+            # (most crowded site first), so the node is dropped only once they are all fixed (none
+            # shares: fewer units than min_sites, as co-located components count as one)
+            shared = sorted((k for k in at if len(at[k]) > 1), key=lambda k: (-len(at[k]), k))
+            return float("inf"), Violation("spread", [u for k in shared for u in reversed(at[k])],
+                                           shared[0] if shared else None,
                                            f"spans {len(at)} site(s) < min_sites {prob.min_sites}")
         return total, None
 
-    def _discrepancy(self, assign: list[int]) -> Violation | None:
-        """Why the true score exceeds the DP bound: a link off the tree, or a lost reuse."""
+    def _discrepancy(self, assign: list[int], fixed: dict[int, int]) -> Violation | None:
+        """Why the true score exceeds the DP bound where a free unit could change it: a link off the
+        tree, or a lost reuse. What only fixed units cause is the same in every solution of the
+        node (a lost reuse among fixed units is in the DP already), so without such a discrepancy
+        the node's DP optimum is its best solution."""
         prob = self.prob
         for e in self.extra:
-            if assign[e.a] != assign[e.b]:
+            if assign[e.a] != assign[e.b] and (e.a not in fixed or e.b not in fixed):
                 return Violation("score", [e.b, e.a], None, "link off the spanning tree")
         at: dict[int, list[int]] = {}
         for u, i in enumerate(assign):
             at.setdefault(i, []).append(u)
         for i, here in at.items():
-            if len(here) > 1 and not self.group(i, tuple(here))[1] and any(prob.units[u].reuse[i] for u in here):
+            if (len(here) > 1 and any(u not in fixed for u in here) and not self.group(i, tuple(here))[1]
+                    and any(prob.units[u].reuse[i] for u in here)):
                 return Violation("score", list(reversed(here)), i, "reuse lost when sharing a site")
         return None
 
     # --- branch-and-bound --------------------------------------------------------------------------
 
-    def solve(self, incumbent: tuple[float, list[int]] | None = None) -> Outcome:
+    def solve(self, incumbent: tuple[float, list[int]] | None, node_budget: int) -> Outcome:
+        """Branch-and-bound over the candidate sets: best-first on the DP bound, depth-first until a
+        first solution is known. Branching on "unit u at site s" / "u not at s" splits a node's
+        solutions in two, and `evaluate` names every unit that could mend a violation, so a node is
+        dropped only when its bound cannot beat the incumbent or no completion of it can be
+        feasible. `proven` when no node is left within `node_budget` nodes (and the work budget)."""
+        prob = self.prob
         out = Outcome()
         if incumbent is not None:
             out.objective, out.assign = incumbent
-        root = self.dp({}, frozenset())
+        floors = tuple(self.cost_floor(u, {}, frozenset()) for u in range(len(prob.units))) \
+            if prob.max_cost is not None else None
+        root = self.dp({}, frozenset()) if self.may_hold({}, floors) else None
         if root is None:
             out.lower_bound = float("inf")
-            out.proven = out.assign is None
+            out.proven = True
             return out
         price = offset = 0.0
-        if self.prob.max_cost is not None and self.cost_of(root[1]) > self.prob.max_cost:
+        if prob.max_cost is not None and self.cost_of(root[1]) > prob.max_cost:
             # Lagrangian relaxation of max_cost: price each cost per hour into the DP; the priced
             # optimum minus price × budget is still a lower bound, and a much tighter one
             priced, price = self.within_budget()
             if priced is not None and priced[0] < out.objective:
                 out.objective, out.assign = priced
-            offset = price * self.prob.max_cost
+            offset = price * prob.max_cost
             root = self.dp({}, frozenset(), price) if price else root
             if root is None:
                 out.lower_bound = float("inf")
-                out.proven = out.assign is None
+                out.proven = True
                 return out
         seq = 0
-        heap = [(root[0] - offset, seq, {}, frozenset(), root[1])]
+        heap = [(root[0] - offset, seq, {}, frozenset(), root[1], floors)]
         diving = out.assign is None  # until a solution is known, depth-first: fix, fix, ... to find one
-        while heap and out.nodes < self.node_budget:
+        while heap and out.nodes < node_budget and self.work < WORK_BUDGET:
             if diving and out.assign is not None:
                 diving = False
                 heapq.heapify(heap)
-            bound, _, fixed, forbidden, assign = heap.pop() if diving else heapq.heappop(heap)
+            bound, _, fixed, forbidden, assign, floors = heap.pop() if diving else heapq.heappop(heap)
             if bound >= out.objective - TOLERANCE * max(1.0, abs(out.objective)):
                 if diving:
                     continue
@@ -362,29 +417,33 @@ class Search:
                     out.objective, out.assign = score, assign
                 if score <= bound + TOLERANCE * max(1.0, abs(score)):
                     continue
-                violation = self._discrepancy(assign)
+                violation = self._discrepancy(assign, fixed)
                 if violation is None and price:  # the priced bound is below the score: fix the dearest unit
-                    infos, units = self.prob.index.info, self.prob.units
+                    infos, units = prob.index.info, prob.units
                     dearest = sorted((u for u in range(len(units)) if u not in fixed),
                                      key=lambda u: (-infos[assign[u]].cost * units[u].cpu, u))
                     violation = Violation("score", dearest, None, "priced cost") if dearest else None
                 if violation is None:
-                    continue
+                    continue  # the node's best solution is this one (see `_discrepancy`)
             else:
                 self.conflicts[violation.message.split(":")[0] if violation.kind == "link" else violation.kind] += 1
             free = [u for u in violation.units if u not in fixed]
             if not free:
-                continue
+                continue  # every completion of this node breaks the same rule (see `evaluate`)
             u = free[0]
-            site = violation.site if violation.site is not None and assign[u] == violation.site else assign[u]
-            for child_fixed, child_forbidden in (
-                (fixed, forbidden | {(u, site)}),
-                ({**fixed, u: site}, forbidden),
-            ):
+            site = assign[u]
+            branches = [(fixed, forbidden | {(u, site)}), ({**fixed, u: site}, forbidden)]
+            if violation.kind in ("cost", "spread"):
+                branches.reverse()  # diving takes the last first: leaving the site is what mends these
+            for child_fixed, child_forbidden in branches:
+                child_floors = None if floors is None else (
+                    floors[:u] + (self.cost_floor(u, child_fixed, child_forbidden),) + floors[u + 1:])
+                if not self.may_hold(child_fixed, child_floors):
+                    continue
                 child = self.dp(child_fixed, child_forbidden, price)
                 if child is not None and child[0] - offset < out.objective:
                     seq += 1
-                    entry = (child[0] - offset, seq, child_fixed, child_forbidden, child[1])
+                    entry = (child[0] - offset, seq, child_fixed, child_forbidden, child[1], child_floors)
                     if diving:
                         heap.append(entry)
                     else:
@@ -392,6 +451,22 @@ class Search:
         out.proven = not heap
         out.lower_bound = min(min(h[0] for h in heap), out.objective) if heap else out.objective
         return out
+
+    def cost_floor(self, u: int, fixed: dict[int, int], forbidden: frozenset[tuple[int, int]]) -> float:
+        """The least cost per hour unit u can have in a node: at its fixed site, or at its cheapest
+        candidate not forbidden (infinite when none is left)."""
+        unit, infos = self.prob.units[u], self.prob.index.info
+        if u in fixed:
+            return infos[fixed[u]].cost * unit.cpu
+        return min((infos[i].cost for i in unit.candidates if (u, i) not in forbidden), default=float("inf")) * unit.cpu
+
+    def may_hold(self, fixed: dict[int, int], floors: tuple[float, ...] | None) -> bool:
+        """False when no completion of a node can meet max_cost (the units' cost floors already
+        exceed it) or min_sites (the fixed units' sites plus one new site per free unit fall short)."""
+        prob = self.prob
+        if floors is not None and sum(floors) > prob.max_cost + 1e-9:
+            return False
+        return prob.min_sites <= 1 or len(set(fixed.values())) + len(prob.units) - len(fixed) >= prob.min_sites
 
     def cost_of(self, assign: list[int]) -> float:
         infos, units = self.prob.index.info, self.prob.units
@@ -583,6 +658,37 @@ class Search:
                 for i in sorted(source.candidates, key=lambda k: (source.base[k], k)):
                     self.best_move(dst, {src: i}, float("inf"), GREEDY_CAP)
 
+    def seed_together(self) -> None:
+        """Units joined by tight links sit in one metro, and on one site their links cost nothing:
+        each such group of three or more (with no anti-affinity inside) gets the best sites that can
+        host it whole, its members' scores summed and searched through the index like one unit's,
+        as candidates of every member. A chain can then settle in a city none of its parts would
+        pick alone; the certificate's single moves spread it over that metro where that pays. (A
+        pair is seeded by `seed_tight`, each end around the other's best sites.)"""
+        prob = self.prob
+        group_of = list(range(len(prob.units)))
+
+        def root(u: int) -> int:
+            while group_of[u] != u:
+                u = group_of[u]
+            return u
+
+        for e in prob.edges:
+            if e.max_latency_ms <= TIGHT_MS:
+                group_of[root(e.b)] = root(e.a)
+        groups: dict[int, list[int]] = {}
+        for u in range(len(prob.units)):
+            groups.setdefault(root(u), []).append(u)
+        for group in groups.values():
+            if len(group) < 3 or any((a, b) in prob.anti for a in group for b in group):
+                continue
+            whole = prob.merged([c for u in group for c in prob.units[u].components], -1)
+            prob.open_stream(whole, TOGETHER_BUDGET)
+            prob.take(whole, TOGETHER)
+            for i in whole.candidates:
+                for u in group:
+                    prob.add_candidate(prob.units[u], i)
+
     def seed_tight(self) -> None:
         """Across a tight link, each end gets its best sites around the other end's best few: a
         chain can then settle where its dearest part is cheap, not only where its first part is."""
@@ -684,6 +790,85 @@ class Search:
                 self.best_move(dst, {src: i}, float("inf"), GREEDY_CAP)
         return sum(len(u.candidates) for u in prob.units) > before
 
+    def close(self) -> bool:
+        """A unit linked to one whose every possible site is a candidate (exhausted) can only be
+        within the link's latency of one of those sites: when they are few (a tight link, and
+        CLOSE_CAP sites at most), each that can host it becomes a candidate and the unit counts as
+        exhausted too, and so on along the links. This is what lets a search that finds nothing
+        feasible prove it (`refute`). True if any unit was closed."""
+        prob = self.prob
+        continuum, ids, pos = prob.index.continuum, prob.index.ids, prob.index.pos
+        count_near = getattr(continuum, "count_near", None)
+        closed = False
+        while True:
+            changed = False
+            for e in prob.edges:
+                if e.max_latency_ms > TIGHT_MS:
+                    continue
+                for src, dst in ((e.a, e.b), (e.b, e.a)):
+                    source, unit = prob.units[src], prob.units[dst]
+                    if not source.exhausted or unit.exhausted or (id(e), dst) in self._too_far:
+                        continue
+                    sources = [ids[i] for i in source.candidates]
+                    looked = 0 if count_near else len(sources) * len(ids)
+                    for sid in sources if count_near else ():
+                        looked += count_near(sid, e.max_latency_ms)
+                        if looked > CLOSE_CAP:
+                            break
+                    if looked > CLOSE_CAP:
+                        self._too_far.add((id(e), dst))  # the source's sites are all known: it stays so
+                        continue
+                    may_host = prob.may_host(unit)
+                    for sid in sources:
+                        for near in sites_near(continuum, sid, e.max_latency_ms, may_host):
+                            prob.add_candidate(unit, pos[near])
+                    unit.exhausted = True
+                    unit.closed_by = e.label()
+                    changed = closed = True
+            if not changed:
+                return closed
+
+    def refute(self) -> str:
+        """Why no placement exists, if the links between units whose every possible site is known
+        (exhausted) already rule out every site of one of them, whatever the others do: arc
+        consistency over those units, a site staying only while each linked unit keeps a site that
+        meets the link with it (latency, bandwidth, anti-affinity when shared). "" if it does not."""
+        prob = self.prob
+        known = {u for u, unit in enumerate(prob.units) if unit.exhausted}
+        sites = {u: set(prob.units[u].candidates) for u in known}
+        arcs = [(u, v, e) for e in prob.edges for u, v in ((e.a, e.b), (e.b, e.a)) if u in known and v in known]
+
+        def meets(u: int, i: int, v: int, j: int, e: Edge) -> bool:
+            if i == j:
+                return (min(u, v), max(u, v)) not in prob.anti
+            return prob.latency(i, j) <= e.max_latency_ms and self.bandwidth(i, j) >= e.bandwidth_mbps
+
+        queue = deque(arcs)
+        while queue:
+            u, v, e = queue.popleft()
+            keep = {i for i in sites[u] if any(meets(u, i, v, j, e) for j in sites[v])}
+            if keep == sites[u]:
+                continue
+            sites[u] = keep
+            if not keep:
+                return (f"no combination of sites satisfies {e.label()} ({e.max_latency_ms:g} ms, "
+                        f"{e.bandwidth_mbps:g} Mbps): none of the sites {prob.units[u].label} could take meets "
+                        f"it with any site {prob.units[v].label} could take")
+            queue.extend(arc for arc in arcs if arc[1] == u)
+        return ""
+
+    def outside_bound(self) -> float:
+        """A lower bound on the score of any placement with some unit outside its candidates: that
+        unit's frontier plus every other unit's least base score (links only add to it)."""
+        prob = self.prob
+        lows = []
+        for unit in prob.units:
+            low = min(unit.base.values())
+            lows.append(low if unit.exhausted else min(low, prob.frontier(unit)))
+        total = sum(lows)
+        return min((prob.frontier(unit) + total - lows[k] for k, unit in enumerate(prob.units)
+                    if not unit.exhausted), default=float("inf"))
+
     def share_solution(self, assign: list[int]) -> bool:
         """Every site the solution uses becomes a candidate of every unit that fits there, so that
         a group of units can move together onto a neighbour's site. True if any was added."""
@@ -696,41 +881,78 @@ class Search:
         return added
 
 
-def optimise(prob: Problem, node_budget: int = NODE_BUDGET) -> tuple[Search, Outcome]:
-    """Grow the candidate sets until the solution is certified (or the budget is spent)."""
-    search = Search(prob, node_budget)
+def optimise(prob: Problem) -> tuple[Search, Outcome]:
+    """Search, then widen what the search could not settle, round after round: more candidates
+    where a unit might gain by moving alone (or where nothing is feasible), more nodes where the
+    branch-and-bound ran out, until the solution is proven and certified or the work budget is
+    spent.
+
+    On a small continuum (and for a component given its own list of sites) every site that fits
+    is a candidate from the start, so a proven search is optimal over the whole continuum. On a
+    large one the outcome is `exact` too when the candidate sets provably hold every better
+    placement: every unit's stream was exhausted (or closed, see `Search.close`), or no placement
+    moving any unit outside its candidates can score below the solution (`outside_bound`)."""
+    search = Search(prob)
     for unit in prob.units:
-        prob.take(unit, INITIAL_CANDIDATES)
+        prob.open_stream(unit)
+        whole = isinstance(unit.stream, deque)  # every site already screened: all that fit are candidates
+        prob.take(unit, len(unit.stream) if whole else INITIAL_CANDIDATES)
         if not unit.candidates:
-            return search, Outcome()
-    for unit in prob.units:
-        prob.take_anchored(unit, INITIAL_CANDIDATES)
-    search.seed_restricted()
-    search.seed_tight()
-    search.seed_greedy()
-    search.share_sites()
+            return search, Outcome(proven=unit.exhausted, exact=unit.exhausted)
+    if prob.max_cost is not None:
+        floor = sum(prob.cost_floor(unit) for unit in prob.units)
+        if floor > prob.max_cost + 1e-9:
+            return search, Outcome(proven=True, exact=True, refuted=(
+                f"no placement within max_cost_per_hour {prob.max_cost:g}: the cheapest sites that could host "
+                f"each component already cost {floor:.3f}/h"))
+    if not all(unit.exhausted for unit in prob.units):
+        for unit in prob.units:
+            prob.take_anchored(unit, INITIAL_CANDIDATES)
+        search.seed_restricted()
+        search.seed_together()
+        search.seed_tight()
+        search.seed_greedy()
+        search.share_sites()
     best: Outcome | None = None
     previous: float | None = None
-    for rounds in range(1, ROUNDS + 1):
+    nodes = NODE_BUDGET
+    for rounds in itertools.count(1):
         incumbent = (best.objective, best.assign) if best and best.assign else search.greedy()
-        out = search.solve(incumbent)
+        out = search.solve(incumbent, nodes)
         out.rounds = rounds
         out.conflicts = search.conflicts
         best = out
+        if search.work >= WORK_BUDGET:
+            break
+        changed = not out.proven  # the same candidates with more nodes may settle it
+        if not out.proven:
+            nodes *= 2
         if out.assign is None:  # nothing feasible among the candidates: more of them, near the conflicts
+            if out.proven and all(unit.exhausted for unit in prob.units):
+                break  # nothing feasible anywhere
             grow = [u for u in range(len(prob.units)) if not prob.units[u].exhausted]
-            changed = False
             for label in [c for c, _ in search.conflicts.most_common()]:
                 for e in prob.edges:
                     if label.startswith(e.label()):
                         changed |= search.add_near(e)
-        else:
-            grow, changed = search.uncertified(out.assign)
-            changed |= search.share_solution(out.assign)
-            if not grow and not changed:
-                out.certified = not search.capped
+            closed = search.close()
+            if closed and any(not unit.candidates for unit in prob.units):
+                out.proven = out.exact = True  # a closed unit has no site within reach: nothing feasible anywhere
                 break
-            if previous is not None and out.objective >= previous - 1e-9 and rounds >= STALL_ROUNDS:
+            out.refuted = search.refute()
+            if out.refuted:
+                out.proven = out.exact = True
+                break
+            changed |= closed
+        else:
+            grow, added = search.uncertified(out.assign)
+            added |= search.share_solution(out.assign)
+            changed |= added
+            if not grow and not added:
+                out.certified = not search.capped
+                if out.proven:
+                    break
+            elif out.proven and previous is not None and out.objective >= previous - 1e-9 and rounds >= STALL_ROUNDS:
                 break  # widening stopped paying: keep the solution, uncertified
             previous = out.objective
         for u in grow:
@@ -739,6 +961,8 @@ def optimise(prob: Problem, node_budget: int = NODE_BUDGET) -> tuple[Search, Out
             changed |= prob.take(unit, more) > 0
             changed |= prob.take_anchored(unit, max(1, more // 2)) > 0
         changed |= search.share_sites()
-        if not changed:
-            break  # every stream exhausted or at its cap: the solution stands, uncertified
+        if not changed or (out.proven and rounds >= ROUNDS):
+            break  # every stream exhausted or at its cap, or rounds enough: the solution stands
+    best.exact = best.exact or all(unit.exhausted for unit in prob.units) or (
+        best.assign is not None and search.outside_bound() >= best.objective - TOLERANCE * max(1.0, best.objective))
     return search, best
