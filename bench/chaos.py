@@ -185,7 +185,7 @@ async def audit(stack: Stack, report: ChaosReport) -> None:
     connections = await stack.adapters.tcm.list_connections()
     hosts = await stack.adapters.pim.list_hosts()
     for r in rows:
-        ops = inv.service_operations(r.id)
+        ops = [o for o in inv.service_operations(r.id) if o.kind not in ("deploy", "terminate")]  # day-2 only
         failures = [(r.id, r.error or "")] if r.state == "failed" else []
         failures += [(f"{r.id}/{o.request_id}", o.detail) for o in ops if o.state == "failed"]
         for what, error in failures:
