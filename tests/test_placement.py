@@ -1,7 +1,7 @@
 """The first placement engine: feasible where the constraints are joint, explains itself, obeys policy."""
 
 from legato.model import ServiceSpec
-from legato.placement import place, select_hosts
+from legato.placement import check_decision, place, select_hosts
 from legato.placement.sites import replicas_of
 from legato.topology import parse_topology
 
@@ -100,3 +100,42 @@ def test_host_selection_keeps_gpu_hosts_for_gpu_work():
     cpu_only = replicas_of([chain().components[0].model_copy(update={"features": []})])
     assert select_hosts(cpu_only, topo.sites["gpu"].hosts) == ["g2"]
     assert select_hosts(replicas_of(chain().components[1:]), topo.sites["gpu"].hosts) == ["g1"]
+
+
+def test_min_sites_is_met_by_splitting_whichever_site_is_shared():
+    """Four components over at least three sites: the best placement splits a site other than the
+    most crowded one of the relaxed optimum. The search once dropped that branch (it named only the
+    most crowded site's components) and still called its worse answer optimal."""
+    spec = ServiceSpec.model_validate({
+        "id": "svc", "name": "svc", "tenant": "t",
+        "components": [
+            {"name": "c0", "image": "i", "cpu": 1, "gpu": 1, "features": ["gpu-t4"],
+             "placement": {"tiers": ["far-edge"]}},
+            {"name": "c1", "image": "i", "cpu": 1, "features": ["sriov"]},
+            {"name": "c2", "image": "i", "cpu": 1, "features": ["sriov"]},
+            {"name": "c3", "image": "i", "cpu": 1, "features": ["sriov"]}],
+        "links": [{"from": "c0", "to": "c1", "max_latency_ms": 3}],
+        "user_areas": [{"area": "city", "component": "c3", "max_latency_ms": 6}],
+        "policy": {"weight_cost": 0, "max_cost_per_hour": 0.1, "prefer_existing_clusters": False, "min_sites": 3}})
+    topology = parse_topology({"areas": [{"id": "city", "lat": 48.2, "lon": 4.5}], "sites": [
+        site("s0", "far-edge", 48.0, 2.0, 0.01, [host("s0h1", cpu=4), host("s0h2", cpu=4)]),
+        site("s1", "far-edge", 48.0, 2.0, 0.01, [host("s1h0", cpu=4, features=["gpu-t4", "sriov"], gpu=1)]),
+        site("s2", "far-edge", 48.0, 2.0, 0.01, [host("s2h0", cpu=4, features=["sriov"]), host("s2h1", cpu=4)]),
+        site("s3", "far-edge", 48.0, 2.0, 0.01, [host("s3h0", cpu=4, features=["sriov"])])]})
+    decision = place(spec, topology, {})
+    assert decision.feasible and check_decision(spec, topology, {}, decision) == []
+    assert decision.proof == "optimal"
+    assert len({p.site for p in decision.components}) >= 3
+    assert decision.objective == 2.69  # enumeration's optimum (2.89 before: the node holding it was dropped)
+
+
+def test_a_search_cut_short_says_so_and_never_claims_infeasibility(monkeypatch):
+    monkeypatch.setattr("legato.placement.search.WORK_BUDGET", 1)  # the first relaxation spends it all
+    decision = place(chain(), continuum(), {})  # the greedy start fails here (see above): nothing found
+    assert not decision.feasible and decision.proof == "best-found"
+    assert decision.infeasible_reason.startswith("no placement found within the search budget")
+    assert "no combination" not in decision.infeasible_reason
+    monkeypatch.undo()
+    decision = place(chain(), continuum(), {})
+    assert decision.feasible and decision.proof == "optimal"
+    assert "joint search: optimal (proven over the whole continuum" in decision.components[0].reasons[-1]
