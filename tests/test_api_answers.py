@@ -137,3 +137,14 @@ async def test_a_passing_canary_reads_as_what_it_is(stack):
     assert steps.index("canary-gate@api") < steps.index("rolling-upgrade@api") < steps.index("remove-canary@api")
     assert not [w for w in await stack.sim_workloads(service_id) if w.component == "api-canary"]
     await stack.remove(service_id)
+
+
+async def test_a_refused_move_names_the_sites_it_considered(stack):
+    service_id = await active(stack, example("video-analytics"))
+    record = await operate(stack, service_id, "components/ingest/move", {"placement": {"tiers": ["cloud"]}})
+    assert record["state"] == "refused", record
+    detail = record["detail"]
+    # the cloud sites were considered and lack what ingest needs; the rest were never candidates
+    assert detail.index("paris-cloud: lacks features ['sriov']") < detail.index("excluded by the policy"), detail
+    assert "far-edge" not in detail.split("excluded")[0], detail
+    await stack.remove(service_id)

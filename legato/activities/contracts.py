@@ -209,6 +209,8 @@ class SiteChoice(BaseModel):
     plan: SitePlan | None
     reason: str
     rejected: list[Candidate] = Field(default_factory=list)
+    score: float | None = None
+    reasons: list[str] = Field(default_factory=list, description="why there, as a placement explains itself")
 
 
 class RecordComponent(BaseModel):

@@ -29,7 +29,8 @@ from legato.inventory import Inventory
 from legato.inventory.live import LiveContinuum
 from legato.inventory.tables import LinkClaimRow, NodeClaimRow
 from legato.model import PlacementDecision, ServiceSpec, SitePlan, Topology
-from legato.placement import place, place_component, plan_growth
+from legato.placement import place, plan_growth
+from legato.placement.engine import search_move
 from legato.placement.index import SiteIndex
 from legato.placement.sites import Usage
 
@@ -119,9 +120,16 @@ class PlacementActivities(ActivityGroup):
         """Where a moved component goes, the others staying put."""
         spec = req.spec
 
-        def choose(_topology: Topology, index: SiteIndex, usage: Usage) -> SiteChoice:
-            plan, reason, rejected = place_component(spec, req.component, index, usage, req.current, req.target_site)
-            return SiteChoice(plan=plan, reason=reason, rejected=rejected)
+        def choose(topology: Topology, index: SiteIndex, usage: Usage) -> SiteChoice:
+            found = search_move(spec, req.component, index, usage, req.current, req.target_site)
+            reasons = []
+            if found.plan is not None:
+                site = topology.sites[found.plan.site]
+                reasons = [f"{site.tier} site of {site.provider} in {site.country}", found.reason,
+                           f"site plan: {found.plan.action}" + (f" cluster {found.plan.cluster}"
+                                                                if found.plan.cluster else "")]
+            return SiteChoice(plan=found.plan, reason=found.reason, rejected=found.rejected, score=found.score,
+                              reasons=reasons)
 
         def holds(choice: SiteChoice):
             if choice.plan is None:

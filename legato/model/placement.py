@@ -21,6 +21,7 @@ class ComponentPlacement(BaseModel):
     score_breakdown: dict[str, float] = Field(default_factory=dict)
     reasons: list[str] = Field(default_factory=list)
     rejected: list[Candidate] = Field(default_factory=list)
+    history: list[str] = Field(default_factory=list, description="where it ran before a move, and why it was there")
 
 
 class SitePlan(BaseModel):

@@ -334,19 +334,32 @@ def search_move(
     else:
         prob.open_stream(unit)
         pool = _walk(prob, unit, lambda: best[0] if best else None)
+    def rank(i: int) -> int:
+        """Sites the rules allow but that fail come before sites the rules exclude anyway: a
+        refusal names what was considered, not what was never a candidate."""
+        info = index.info[i]
+        ruled = ((prob.allowed_providers is not None and info.provider not in prob.allowed_providers)
+                 or (prob.allowed_countries is not None and info.country not in prob.allowed_countries)
+                 or comp.placement.rejects(info.id, info.tier, info.country) is not None)
+        return 3 if ruled else 1
+
     for i in pool:
         score, why = check(i)
         if score is None:
-            rejected.append((2, 0.0, index.ids[i], why))
+            rejected.append((rank(i), 0.0, index.ids[i], why))
             continue
         rejected.append((0, score, index.ids[i], f"score {score:.3f}"))
         if best is None or (score, index.ids[i]) < (best[0], index.ids[best[1]]):
             best = (score, i)
-    statics = [(2, 0.0, index.ids[i], why) for i, why in unit.rejected.items()]
+    statics = [(rank(i), 0.0, index.ids[i], why) for i, why in unit.rejected.items()]
     rows = _bounded(rejected + statics, best, index)
     if best is None:
-        reasons = "; ".join(f"{c.site}: {c.reason}" for c in rows[:5])
-        return MoveSearch(None, f"no site can take component '{name}' ({reasons})", rows,
+        considered = {site for r, _, site, _ in rejected + statics if r < 3}
+        shown = [c for c in rows if c.site in considered][:5]
+        excluded = len({site for _, _, site, _ in rejected + statics} - considered)
+        reasons = "; ".join(f"{c.site}: {c.reason}" for c in shown) or "no site the rules allow"
+        more = f"; {excluded} more site(s) excluded by the policy or its placement rules" if excluded else ""
+        return MoveSearch(None, f"no site can take component '{name}' ({reasons}{more})", rows,
                           current_score=now, current_reason=now_why)
     plan = _into_own_cluster(index.site(best[1]), spec, comp, usage)
     if plan is None:

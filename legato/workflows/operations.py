@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.model.operations import Continuity, Finding, Operation, RepairRequest
     from legato.model.service import PlacementRules
     from legato.workflows.contracts import ScaleClusterRequest, ScaleClusterResult
-    from legato.workflows.entity import OperationRecord
+    from legato.workflows.entity import ComponentState, OperationRecord
     from legato.workflows.federate_request import forward_operation
     from legato.workflows.migrate_workload import MigrateRequest, MigrateResult, MigrateWorkload
     from legato.workflows.options import STEP, UNDO
@@ -46,6 +46,11 @@ with workflow.unsafe.imports_passed_through():
     )
 
 KEEP_FINISHED = 200  # finished operations remembered for idempotency (and carried across continue-as-new)
+
+
+def rid_of(base: str) -> str:
+    """The request id in an operation's op-id base (`<workflow id>/op/<request id>`)."""
+    return base.rsplit("/op/", 1)[-1]
 
 
 def params_of(op: Operation) -> dict:
@@ -458,7 +463,7 @@ class Operations:
         self.entity.connections = [replaced.get(c.key, c) for c in self.entity.connections]
         self.entity.components[name] = result.component
         self.entity.spec = spec
-        self._update_placement(name, result.component.site, result.component.cluster)
+        self._update_placement(name, result.component, choice, rid_of(base))
         self.refresh_endpoints()
         await self._free_site(source.site)
         return f"{name}: {source.site} → {result.component.site} ({choice.reason})"
@@ -470,14 +475,20 @@ class Operations:
         keys = {f"cluster@{site}", f"hosts@{site}", f"nodes@{site}"}
         await self.saga.unwind(only=lambda c: c.key in keys)
 
-    def _update_placement(self, name: str, site: str, cluster: str) -> None:
+    def _update_placement(self, name: str, moved: ComponentState, choice: SiteChoice, rid: str) -> None:
+        """The placement explains the service as it is: the component's new site with its reasons;
+        where it ran before, and why, goes to its history."""
         placement = self.status.placement
         if placement is None:
             return
         for p in placement.components:
             if p.component == name:
-                p.site, p.cluster = site, cluster
-                p.reasons.append(f"moved to {site} by a day-2 operation")
+                p.history.append(f"{p.site} until {workflow.now():%Y-%m-%d %H:%M} UTC: " + "; ".join(p.reasons[:2]))
+                p.site, p.cluster = moved.site, moved.cluster
+                p.score = choice.score if choice.score is not None else p.score
+                p.score_breakdown = {}
+                p.reasons = [f"moved here by operation {rid}", *choice.reasons]
+                p.rejected = choice.rejected
 
     async def _continuity(self, name: str, before: int, record: OperationRecord) -> Continuity | None:
         """How the component served while the operation ran: exact from the backend's history where
