@@ -57,7 +57,7 @@ async def test_following_outlasts_an_api_restart_and_watch_reattaches(stack):
     code, out = await legato(stack, "watch", service_id)  # nothing running: its state now
     assert code == 0 and f"{service_id}: active" in out, out
     code, out = await legato(stack, "rm", service_id, "--wait")
-    assert code == 0 and "terminated" in out and "deploy@ingest" not in out and "undo" in out, out
+    assert code == 0 and "terminated" in out and "✓ deploy@ingest" not in out and "undo" in out, out
 
 
 async def test_status_explains_the_service_as_it_is_after_a_move(stack):

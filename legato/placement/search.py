@@ -548,11 +548,13 @@ class Search:
         score, violation = self.evaluate(assign)
         return None if violation else (score, assign)
 
-    def best_move(self, u: int, placed: dict[int, int], bar: float, cap: int) -> tuple[list[tuple[float, int]], bool]:
+    def best_move(self, u: int, placed: dict[int, int], bar: float, cap: int,
+                  apart: bool = False) -> tuple[list[tuple[float, int]], bool]:
         """Sites where unit `u` scores below `bar` given the units in `placed` (unit -> site), best
         first, looking at its candidates and then at the sites around its most expensive placed
         neighbour, nearest first, until the latency alone rules out the rest: (sites, complete).
-        `complete` is False when `cap` sites were looked at before that (or there is no neighbour)."""
+        `complete` is False when `cap` sites were looked at before that (or there is no neighbour).
+        `apart`: only sites none of the placed units holds."""
         prob = self.prob
         unit = prob.units[u]
         ids, pos = prob.index.ids, prob.index.pos
@@ -573,6 +575,8 @@ class Search:
                 return None
             there = others.get(i)
             if there:
+                if apart:
+                    return None
                 for v in there:
                     if (min(u, v), max(u, v)) in prob.anti:
                         return None
@@ -660,11 +664,13 @@ class Search:
 
     def seed_together(self) -> None:
         """Units joined by tight links sit in one metro, and on one site their links cost nothing:
-        each such group of three or more (with no anti-affinity inside) gets the best sites that can
-        host it whole, its members' scores summed and searched through the index like one unit's,
-        as candidates of every member. A chain can then settle in a city none of its parts would
-        pick alone; the certificate's single moves spread it over that metro where that pays. (A
-        pair is seeded by `seed_tight`, each end around the other's best sites.)"""
+        each such group of three or more gets the best sites that could host it whole, its members'
+        scores summed and searched through the index like one unit's, as candidates of every
+        member. A chain can then settle in a city none of its parts would pick alone; the
+        certificate's single moves spread it over that metro where that pays. When a spread rule
+        keeps the group off a single site (anti-affinity inside it, or min_sites), each member
+        also gets its best sites of its own around each of those: the metro, apart. (A pair is
+        seeded by `seed_tight`, each end around the other's best sites.)"""
         prob = self.prob
         group_of = list(range(len(prob.units)))
 
@@ -680,14 +686,18 @@ class Search:
         for u in range(len(prob.units)):
             groups.setdefault(root(u), []).append(u)
         for group in groups.values():
-            if len(group) < 3 or any((a, b) in prob.anti for a in group for b in group):
+            if len(group) < 3:
                 continue
             whole = prob.merged([c for u in group for c in prob.units[u].components], -1)
             prob.open_stream(whole, TOGETHER_BUDGET)
             prob.take(whole, TOGETHER)
+            apart = prob.min_sites > len(prob.units) - len(group) + 1 or any(
+                (a, b) in prob.anti for a in group for b in group)
             for i in whole.candidates:
                 for u in group:
                     prob.add_candidate(prob.units[u], i)
+                    if apart:
+                        self.best_move(u, {v: i for v in group if v != u}, float("inf"), GREEDY_CAP, apart=True)
 
     def seed_tight(self) -> None:
         """Across a tight link, each end gets its best sites around the other end's best few: a

@@ -145,7 +145,11 @@ class Operations:
                     type="IdempotencyMismatch")
             return
         if self.entity.terminate_requested or self.status.state != ServiceState.active:
-            raise ApplicationError(f"service is {self.status.state}; operations need it active", type="InvalidState")
+            state, sid = self.status.state, self.entity.spec.id
+            raise ApplicationError(
+                f"service '{sid}' is {state}: it takes no more operations" if self.entity.terminate_requested
+                or state in (ServiceState.terminating, ServiceState.terminated, ServiceState.failed)
+                else f"service '{sid}' is {state}; operations wait until it is active", type="InvalidState")
         if self.current_op is not None:
             raise ApplicationError(f"operation {self.current_op.request_id} ({self.current_op.kind}) is running; "
                                    "retry when it ends", type="Busy")
