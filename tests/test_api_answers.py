@@ -150,3 +150,13 @@ async def test_a_refused_move_names_the_sites_it_considered(stack):
     assert "24 more site(s) excluded by the policy or its placement rules" in detail, detail
     assert "edge-" not in detail.split("excluded")[0], detail
     await stack.remove(service_id)
+
+
+async def test_a_spec_too_large_for_the_engine_is_refused_up_front(stack):
+    spec = small()
+    spec["components"][0]["env"] = {"BLOB": "x" * 1_500_000}
+    async with stack.http() as client:
+        resp = await client.post("/v1/services", json=spec)
+    assert resp.status_code == 413, resp.text
+    assert "over the limit of 1048576 bytes" in resp.json()["message"] and "retry would not help" in resp.text
+    assert stack.inventory.services(None, 0, 10)[1] == 0  # nothing started

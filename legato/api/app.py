@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.federation = load_federation(settings.federation_file)
     app.state.metrics = metrics.ApiMetrics(app.state.inventory)
     app.add_middleware(metrics.RequestMetrics)
+    app.add_middleware(errors.BodyLimit)
     app.state.temporal = get_temporal
     app.state.indexed = False
     app.include_router(services.router)

@@ -20,6 +20,10 @@ from legato.api.tmf import errors as tmf_errors
 
 log = logging.getLogger("legato.api")
 
+# A request becomes a Temporal payload (a workflow's input, carried again at each continue-as-new):
+# Temporal refuses blobs over 2 MiB and gRPC messages over 4 MiB, so a retry could never succeed.
+MAX_BODY_BYTES = 1024 * 1024
+
 INVENTORY_DOWN = "the inventory database is unreachable; retry later (the same request is safe to repeat)"
 
 
@@ -41,6 +45,45 @@ def json_error_text(raw: bytes, position: int, why: str) -> str:
     before = text[:position]
     line, column = before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
     return f"body: invalid JSON at line {line}, column {column}: {why}"
+
+
+class BodyLimit:
+    """Refuses a request body over MAX_BODY_BYTES with 413 before anything reads or starts it."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers", [])).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return await _too_large(int(length), scope, receive, send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > MAX_BODY_BYTES:
+                raise _TooLarge(seen)
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge as big:
+            await _too_large(big.size, scope, receive, send)
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+async def _too_large(size: int, scope, receive, send) -> None:
+    message = (f"request body of {size} bytes is over the limit of {MAX_BODY_BYTES} bytes: it could never fit the "
+               "orchestration engine's payloads (a retry would not help); keep large values out of the spec")
+    await body(413, message)(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
