@@ -311,16 +311,26 @@ def move(service_id: str, component: str, tenant: str = TENANT,
 
 @app.command()
 def ops(service_id: str, tenant: str = TENANT) -> None:
-    """The operations log of a service: who asked what, when, how it ended."""
+    """The operations log of a service: who asked what, when, how it ended, how it served meanwhile."""
     with _client(tenant) as client:
         rows = _call(client, "GET", f"/v1/services/{service_id}/operations")
     table = Table(title=f"operations of {service_id}")
-    for col in ("request", "kind", "component", "by", "state", "started", "seconds", "detail"):
+    for col in ("request", "kind", "component", "by", "state", "started", "seconds", "serving", "detail"):
         table.add_column(col, overflow="fold")
     for o in rows:
         table.add_row(o["request_id"], o["kind"], o["component"] or "", o["requested_by"], o["state"],
-                      (o["started_at"] or "")[:19], f"{o['duration_seconds'] or 0:.1f}", o["detail"])
+                      (o["started_at"] or "")[:19], f"{o['duration_seconds'] or 0:.1f}",
+                      _continuity(o.get("continuity")), o["detail"])
     console.print(table)
+
+
+def _continuity(c: dict | None) -> str:
+    """`≥2 of 2→5` (the fewest ready replicas while it ran, of those before → after), the users'
+    path, and whether it was measured exactly (history) or sampled."""
+    if not c:
+        return ""
+    path = {True: ", path kept", False: ", path broken", None: ""}[c.get("path_connected")]
+    return f"≥{c['min_ready']} of {c['replicas_before']}→{c['replicas_after']}{path} ({c['measured']})"
 
 
 @app.command()
