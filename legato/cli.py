@@ -11,6 +11,7 @@ import httpx
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from legato.config import Settings
@@ -55,7 +56,7 @@ def _call(client: httpx.Client, method: str, path: str, **kw) -> dict:
             detail = body.get("message") or body.get("detail")
         except ValueError:
             detail = resp.text
-        console.print(f"[red]{resp.status_code}: {detail}[/red]")
+        console.print(f"[red]{resp.status_code}: {escape(str(detail))}[/red]")
         raise typer.Exit(1)
     return resp.json()
 
@@ -111,7 +112,8 @@ def _poll(client: httpx.Client, path: str, patience: float = 600) -> dict:
         console.print("[yellow]the API answers again[/yellow]")
     if resp.status_code >= 400:
         body = resp.json() if resp.headers.get("content-type", "").startswith("application/json") else {}
-        console.print(f"[red]{resp.status_code}: {body.get('message') or body.get('detail') or resp.text}[/red]")
+        console.print(f"[red]{resp.status_code}: {escape(str(body.get('message') or body.get('detail') or resp.text))}"
+                      "[/red]")
         raise typer.Exit(1)
     return resp.json()
 
@@ -135,8 +137,8 @@ def _follow(client: httpx.Client, service_id: str, until: set[str] = FINAL, oper
             if seen.get(step["name"]) != step["state"]:
                 seen[step["name"]] = step["state"]
                 mark = STEP_MARK.get(step["state"], "?")
-                console.print(f"{time.monotonic() - started:6.1f}s    {mark} {step['name']:<34} {step['state']:<12} "
-                              f"{step.get('detail') or ''}")
+                console.print(f"{time.monotonic() - started:6.1f}s    {mark} {escape(step['name']):<34} "
+                              f"{step['state']:<12} {escape(step.get('detail') or '')}")
         if operation is not None:
             op = _poll(client, f"/v1/services/{service_id}/operations/{operation}")
             if op["state"] != "running":
@@ -145,7 +147,7 @@ def _follow(client: httpx.Client, service_id: str, until: set[str] = FINAL, oper
             break
         time.sleep(0.5)
     if state == "failed":
-        console.print(f"[red]failed: {svc.get('error')}[/red]")
+        console.print(f"[red]failed: {escape(str(svc.get('error')))}[/red]")
         raise typer.Exit(1)
     if state == "active":
         _endpoints(svc)
@@ -190,8 +192,8 @@ def _eras(steps: list[dict]) -> list[list[dict]]:
 
 def _print_steps(steps: list[dict]) -> None:
     for step in steps:
-        console.print(f"  {STEP_MARK.get(step['state'], '?')} {step['name']:<34} {step['state']:<12} "
-                      f"{step.get('detail') or ''}")
+        console.print(f"  {STEP_MARK.get(step['state'], '?')} {escape(step['name']):<34} {step['state']:<12} "
+                      f"{escape(step.get('detail') or '')}")
 
 
 @app.command()
@@ -205,7 +207,7 @@ def status(service_id: str, tenant: str = TENANT,
         return
     console.print(f"[bold]{svc['id']}[/bold] ({svc['name']}, tenant {svc['tenant']}): {svc['state']}")
     if svc.get("error"):
-        console.print(f"[red]error: {svc['error']}[/red]")
+        console.print(f"[red]error: {escape(svc['error'])}[/red]")
     for c in svc.get("components", []):
         serving = "; ".join(f"{s['ready']}/{s['replicas']} ready on {s['cluster']} ("
                             + ", ".join(f"{n}× {v}" for v, n in sorted(s["versions"].items())) + ")"
@@ -213,9 +215,9 @@ def status(service_id: str, tenant: str = TENANT,
         console.print(f"  {c['name']} {c['image']}:{c['version']} ×{c['replicas']} at {c['site']}: "
                       f"{serving or 'serving state unknown'}")
     for p in (svc.get("placement") or {}).get("components", []):
-        console.print(f"  {p['component']} → {p['site']} (score {p['score']}; {'; '.join(p['reasons'])})")
+        console.print(f"  {p['component']} → {p['site']} (score {p['score']:.4g}; {escape('; '.join(p['reasons']))})")
         for earlier in p.get("history", []):
-            console.print(f"    [dim]history: {earlier}[/dim]")
+            console.print(f"    [dim]history: {escape(earlier)}[/dim]")
     eras = _eras(svc.get("steps", []))
     if len(eras) > 1:
         console.print(f"  [dim]history: {len(eras) - 1} earlier deployment or operation(s), "
@@ -239,7 +241,7 @@ def watch(service_id: str, tenant: str = TENANT) -> None:
             _follow(client, service_id, until=FINAL | {"terminated"})
         elif running:
             op = _follow(client, service_id, operation=running[0]["request_id"])
-            console.print(f"{op['kind']} {op['state']}: {op['detail']}")
+            console.print(f"{op['kind']} {op['state']}: {escape(op['detail'])}")
 
 
 @app.command()
@@ -263,7 +265,7 @@ def _operate(service_id: str, path: str, body: dict, tenant: str, method: str = 
         op = _follow(client, service_id, operation=rid)
     colour = "green" if op["state"] == "succeeded" else "red"
     console.print(f"[{colour}]{op['kind']} {op['state']}[/{colour}] in {op.get('duration_seconds') or 0:.1f}s: "
-                  f"{op['detail']}")
+                  f"{escape(op['detail'])}")
     if op["state"] != "succeeded":
         raise typer.Exit(1)
 

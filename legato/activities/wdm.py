@@ -78,9 +78,11 @@ class WDMActivities(ActivityGroup):
                 await self.record(self._settled, req.service_id, status)
                 return status.model_copy(update={"lowest_serving": lowest})
             if req.deadline is not None and time.time() > req.deadline:
+                old = serving - status.updated_replicas
                 raise ApplicationError(
-                    f"{status.component}: {status.ready_replicas}/{status.replicas} replicas of {status.version} "
-                    f"ready when the progress deadline passed", type="ProgressDeadlineExceeded", non_retryable=True)
+                    f"{status.component}: {status.updated_replicas} of {status.replicas} replicas of {status.version} "
+                    f"ready when the progress deadline passed" + (f" ({old} of the version before serve)" if old else ""),
+                    type="ProgressDeadlineExceeded", non_retryable=True)
             await asyncio.sleep(req.poll_seconds)
 
     @activity.defn(name="wdm.remove_workload")

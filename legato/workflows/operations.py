@@ -489,7 +489,7 @@ class Operations:
             if p.component == name:
                 p.history.append(f"{p.site} until {workflow.now():%Y-%m-%d %H:%M} UTC: " + "; ".join(p.reasons[:2]))
                 p.site, p.cluster = moved.site, moved.cluster
-                p.score = choice.score if choice.score is not None else p.score
+                p.score = round(choice.score, 4) if choice.score is not None else p.score
                 p.score_breakdown = {}
                 p.reasons = [f"moved here by operation {rid}", *choice.reasons]
                 p.rejected = choice.rejected
