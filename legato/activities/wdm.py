@@ -79,10 +79,11 @@ class WDMActivities(ActivityGroup):
                 return status.model_copy(update={"lowest_serving": lowest})
             if req.deadline is not None and time.time() > req.deadline:
                 old = serving - status.updated_replicas
+                before = f" ({old} of the version before serve)" if old else ""
                 raise ApplicationError(
                     f"{status.component}: {status.updated_replicas} of {status.replicas} replicas of {status.version} "
-                    f"ready when the progress deadline passed" + (f" ({old} of the version before serve)" if old else ""),
-                    type="ProgressDeadlineExceeded", non_retryable=True)
+                    f"ready when the progress deadline passed{before}", type="ProgressDeadlineExceeded",
+                    non_retryable=True)
             await asyncio.sleep(req.poll_seconds)
 
     @activity.defn(name="wdm.remove_workload")
