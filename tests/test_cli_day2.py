@@ -9,6 +9,8 @@ async def test_scale_upgrade_move_and_the_operations_log(stack):
     service_id = await active(stack, example("video-analytics"))
     code, out = await legato(stack, "scale", service_id, "ingest", "3")
     assert code == 0 and "scale succeeded" in out and "scale-workload@ingest" in out, out
+    rid = out.split("operation ", 1)[1].split()[0]
+    assert f"scale@ingest [{rid}]" in out, out  # printed as it is, not read as markup
     code, out = await legato(stack, "upgrade", service_id, "analytics", "1.1.0", "--canary", "--observe-seconds", "0")
     assert code == 0 and "upgrade succeeded" in out and "canary-gate@analytics" in out, out
     code, out = await legato(stack, "move", service_id, "analytics", "--tier", "regional")
