@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from legato.adapters.sim_continuum import KINDS  # noqa: E402
 from legato.devserver import DevServer, free_port  # noqa: E402
+from legato.model.service import scoped_id  # noqa: E402
 from tests.specs import example  # noqa: E402
 from tests.stack import Stack, running_stack  # noqa: E402
 
@@ -128,17 +129,18 @@ def _day2(i: int, spec: dict) -> tuple[str, dict]:
 
 async def _one_service(stack: Stack, i: int, rng: random.Random) -> None:
     spec = {**example(SPECS[i % len(SPECS)]), "id": f"chaos-{i}"}
+    service_id = scoped_id("alpha", spec["id"])  # the tenant's own id for the one it chose
     async with stack.http() as client:
         await _retrying(lambda: client.post("/v1/services", json=spec))  # 202, or 409 when a retry raced
-        state = await _until(client, spec["id"], {"active", "failed"}, timeout=600)
+        state = await _until(client, service_id, {"active", "failed"}, timeout=600)
         if state != "active":
             return
         path, body = _day2(i, spec)
-        await _retrying(lambda: client.post(f"/v1/services/{spec['id']}/{path}",
+        await _retrying(lambda: client.post(f"/v1/services/{service_id}/{path}",
                                             json={**body, "request_id": f"op-{i}"}, timeout=600))
         if rng.random() < 0.5:
-            await _retrying(lambda: client.delete(f"/v1/services/{spec['id']}"))
-            await _until(client, spec["id"], {"terminated", "failed"}, timeout=600)
+            await _retrying(lambda: client.delete(f"/v1/services/{service_id}"))
+            await _until(client, service_id, {"terminated", "failed"}, timeout=600)
 
 
 async def _chaos_monkey(stack: Stack, server: DevServer, stop: asyncio.Event, report: ChaosReport,

@@ -5,6 +5,7 @@ import copy
 import httpx
 import pytest
 
+from legato.model.service import scoped_id
 from tests.specs import example
 
 
@@ -74,9 +75,15 @@ async def test_ids_unknown_and_reused(stack):
         assert (await client.get("/v1/services/no-such-service")).status_code == 404
         spec = {**example("web-shop"), "id": "shop-1"}
         first = await client.post("/v1/services", json=spec)
-        assert first.status_code == 202 and first.headers["Location"] == "/v1/services/shop-1"
-        again = await client.post("/v1/services", json=spec)
-        assert again.status_code == 409 and "shop-1" in again.json()["detail"]
+        mine = scoped_id("alpha", "shop-1")  # a chosen id is the tenant's own
+        assert first.status_code == 202 and first.headers["Location"] == f"/v1/services/{mine}"
+        again = await client.post("/v1/services", json=spec)  # a retry: the same id, already in use
+        assert again.status_code == 409 and mine in again.json()["detail"]
+    async with stack.http("beta") as beta:  # another tenant choosing it collides with nothing
+        theirs = await beta.post("/v1/services", json=spec)
+        assert theirs.status_code == 202 and theirs.json()["id"] == scoped_id("beta", "shop-1") != mine
+        too_long = await beta.post("/v1/services", json={**spec, "id": "x" * 60})
+        assert too_long.status_code == 422 and "id: at most 54 characters" in too_long.json()["message"]
 
 
 async def test_continuum_listings_page(stack):

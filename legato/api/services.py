@@ -28,13 +28,14 @@ from legato.api.schemas import (
     ServingOut,
 )
 from legato.model import ServiceSpec, ServiceStatus
-from legato.model.service import slug
+from legato.model.service import TENANT_SUFFIX_HEX, scoped_id, slug
 from legato.model.status import TERMINAL_STATES
 from legato.validation import continuum_errors
 from legato.workflows.contracts import SERVICE_ID, STATE, TENANT, DeployRequest, service_workflow_id
 from legato.workflows.progress import CHILD_PREFIX
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
+MAX_CHOSEN_ID = 63 - TENANT_SUFFIX_HEX - 1  # a DNS label, suffix included
 log = logging.getLogger("legato.api")
 
 
@@ -47,9 +48,16 @@ async def create_service(spec: ServiceSpec, request: Request, response: Response
                          caller: Caller = Depends(current_caller)) -> Accepted:
     if spec.tenant is not None and spec.tenant != caller.tenant and not caller.admin:
         raise HTTPException(403, f"tenant '{spec.tenant}' is not yours (you are '{caller.tenant}')")
+    tenant = spec.tenant or caller.tenant
+    if spec.id is not None and len(spec.id) > MAX_CHOSEN_ID:
+        raise RequestValidationError([{"loc": ["body", "id"], "type": "too_long", "msg": (
+            f"at most {MAX_CHOSEN_ID} characters: a chosen id gets a {TENANT_SUFFIX_HEX + 1}-character suffix "
+            "of your tenant")}])
     spec = spec.model_copy(update={
-        "tenant": spec.tenant or caller.tenant,
-        "id": spec.id or f"{slug(spec.name)}-{secrets.token_hex(3)}",
+        "tenant": tenant,
+        # A chosen id is made the tenant's own, so no tenant can collide with another's (a 409
+        # would tell that it exists); a generated one is random.
+        "id": scoped_id(tenant, spec.id) if spec.id else f"{slug(spec.name)}-{secrets.token_hex(3)}",
     })
     trace.get_current_span().set_attribute("legato.service_id", spec.id)
     federation = request.app.state.federation

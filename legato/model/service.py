@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime
 from enum import StrEnum
@@ -234,3 +235,13 @@ def slug(text: str) -> str:
     """A DNS-safe id fragment from free text (service names become part of ids)."""
     cleaned = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
     return cleaned[:40] or "service"
+
+
+TENANT_SUFFIX_HEX = 8  # a chosen id's tenant suffix; generated ids end in 6 random hex digits, never 8
+
+
+def scoped_id(tenant: str, chosen: str) -> str:
+    """A service id a client chose, made its tenant's: `<chosen>-<8 hex of the tenant>`. The same
+    for that tenant every time (a retried create finds it), never another tenant's (nobody can
+    collide with, and so learn of, another tenant's service by picking its id)."""
+    return f"{chosen}-{hashlib.sha256(tenant.encode()).hexdigest()[:TENANT_SUFFIX_HEX]}"
