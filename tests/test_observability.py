@@ -10,8 +10,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from legato.adapters.wdm import WorkloadSpec
 from legato.devserver import free_port
+from legato.model.workloads import WorkloadSpec
 from legato.schedules import ensure_schedules, reconcile_id
 from legato.temporal import connect
 from tests.specs import example

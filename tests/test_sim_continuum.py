@@ -15,12 +15,12 @@ from legato.adapters.errors import CapacityExhausted, InvalidRequest, NotFound, 
 from legato.adapters.mcm.sim import SimMCM
 from legato.adapters.pim.sim import SimPIM
 from legato.adapters.sim_continuum import SimContinuum
-from legato.adapters.tcm import LinkRequest, QosRequest
 from legato.adapters.tcm.sim import SimTCM
-from legato.adapters.wdm import WorkloadSpec
 from legato.adapters.wdm.sim import SimWDM
 from legato.config import PROJECT_ROOT
 from legato.model import Cluster, Host, Site, Tier, Topology, UserAreaDef
+from legato.model.connectivity import LinkRequest, QosRequest
+from legato.model.workloads import WorkloadSpec
 
 
 def tiny_topology() -> Topology:

@@ -15,12 +15,12 @@ import pytest
 from legato.adapters.errors import CapacityExhausted, InvalidRequest, TransientFault
 from legato.adapters.mcm.sim import SimMCM
 from legato.adapters.sim_continuum import KINDS, SimContinuum
-from legato.adapters.tcm import QosRequest
 from legato.adapters.tcm.sim import SimTCM
-from legato.adapters.wdm import WorkloadSpec
 from legato.adapters.wdm.sim import SimWDM
 from legato.config import PROJECT_ROOT
 from legato.model import Cluster, Host, Site, Tier, Topology, UserAreaDef
+from legato.model.connectivity import QosRequest
+from legato.model.workloads import WorkloadSpec
 from tests.test_sim_continuum import drain_and_remove
 
 DELAY = 0.2  # ready delay of a replica in the timed tests

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from legato.adapters.tcm import LinkRequest, QosRequest
-from legato.adapters.wdm import WorkloadSpec
 from legato.model import Candidate, ServiceSpec, SitePlan
+from legato.model.connectivity import LinkRequest, QosRequest
+from legato.model.workloads import WorkloadSpec
 
 
 class Op(BaseModel):

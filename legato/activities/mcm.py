@@ -7,9 +7,10 @@ from temporalio import activity
 
 from legato.activities.base import ActivityGroup, heartbeat, maps_adapter_errors
 from legato.activities.contracts import ChangeNodes, CreateCluster, DeleteCluster, DrainNodes, WaitDrained
-from legato.adapters.mcm import MCM, DrainResult
+from legato.adapters.mcm import MCM
 from legato.inventory import Inventory
 from legato.model import Cluster
+from legato.model.clusters import DrainResult
 
 
 class MCMActivities(ActivityGroup):

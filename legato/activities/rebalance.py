@@ -14,10 +14,10 @@ from legato.activities.base import ActivityGroup, maps_adapter_errors
 from legato.activities.contracts import ExecuteProposal, RebalanceScan
 from legato.inventory import Inventory
 from legato.inventory.live import LiveContinuum
+from legato.model.operations import OperationRecord
 from legato.model.proposals import MoveOption, Proposal
 from legato.placement.rebalance import Running, best_move, by_gain
 from legato.workflows.contracts import service_workflow_id
-from legato.workflows.entity import OperationRecord
 
 
 class RebalanceActivities(ActivityGroup):

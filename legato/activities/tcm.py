@@ -4,9 +4,10 @@ from temporalio import activity
 
 from legato.activities.base import ActivityGroup, maps_adapter_errors
 from legato.activities.contracts import Connect, Disconnect, SetQos
-from legato.adapters.tcm import TCM, Connection
+from legato.adapters.tcm import TCM
 from legato.inventory import Inventory
 from legato.inventory.tables import ConnectionRow
+from legato.model.connectivity import Connection
 
 
 class TCMActivities(ActivityGroup):

@@ -19,10 +19,10 @@ from legato.inventory import Inventory
 from legato.inventory.tmf import TmfRecords
 from legato.inventory.tmf_tables import ServiceOrderRow
 from legato.model import ServiceSpec
+from legato.model.operations import OperationRecord
 from legato.model.status import TERMINAL_STATES
 from legato.tmf.plans import CancelChange, OperateCall, OrderChange, OrderPlan, Outcome, ServiceSnapshot
 from legato.workflows.contracts import service_workflow_id
-from legato.workflows.entity import OperationRecord
 
 POLL_SECONDS = 0.3
 DELIVERY_WINDOW_SECONDS = 20.0  # one delivery activity watches the outbox this long, then returns

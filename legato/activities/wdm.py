@@ -18,9 +18,10 @@ from legato.activities.contracts import (
     WorkloadRef,
 )
 from legato.adapters.errors import NotFound
-from legato.adapters.wdm import WDM, ServingHistory, WorkloadMetrics, WorkloadStatus
+from legato.adapters.wdm import WDM
 from legato.inventory import Inventory
 from legato.inventory.tables import ComponentRow
+from legato.model.workloads import ServingHistory, WorkloadMetrics, WorkloadStatus
 
 
 class WDMActivities(ActivityGroup):

@@ -9,10 +9,12 @@ from typing import Generic, TypeVar
 from kubernetes import client
 
 from legato.adapters.errors import NotFound
-from legato.adapters.mcm import MCM, DrainResult
+from legato.adapters.mcm import MCM
 from legato.adapters.pim import PIM
-from legato.adapters.wdm import WDM, ServingHistory, WorkloadMetrics, WorkloadSpec, WorkloadStatus
+from legato.adapters.wdm import WDM
 from legato.model import Cluster, Host, Topology
+from legato.model.clusters import DrainResult
+from legato.model.workloads import ServingHistory, WorkloadMetrics, WorkloadSpec, WorkloadStatus
 
 T = TypeVar("T")
 

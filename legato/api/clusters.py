@@ -17,9 +17,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from legato.api.auth import Caller, current_caller
 from legato.api.services import temporal
 from legato.model import Cluster
+from legato.model.clusters import ScaleClusterRequest, ScaleClusterResult
 from legato.model.continuum import pool_owner
 from legato.model.service import Strict
-from legato.workflows.contracts import ScaleClusterRequest, ScaleClusterResult
 from legato.workflows.progress import error_text
 
 router = APIRouter(prefix="/v1/clusters", tags=["continuum"])

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from pydantic import ValidationError
 
-from legato.adapters.names import short_hash
 from legato.api.auth import Caller, current_caller
 from legato.api.operations import _operate
 from legato.api.services import start_service, temporal, terminate_service
@@ -24,11 +23,11 @@ from legato.federation.partners import Federation
 from legato.federation.signing import RESPONSE_HEADER, SCHEME, SignatureRejected, sign_response, verify_request
 from legato.model import ServiceSpec
 from legato.model.federation import FederationRequest, Partner, RemoteService, partner_tenant
-from legato.model.operations import Operation
+from legato.model.names import short_hash
+from legato.model.operations import Operation, OperationRecord
 from legato.model.status import TERMINAL_STATES
 from legato.validation import continuum_errors
 from legato.workflows.contracts import service_workflow_id
-from legato.workflows.entity import OperationRecord
 
 router = APIRouter(prefix="/v1/federation", tags=["federation"])
 FORWARDED_KINDS = ("scale", "upgrade")

@@ -21,12 +21,12 @@ from legato.api.services import temporal
 from legato.model.operations import (
     MoveRequest,
     Operation,
+    OperationRecord,
     ScaleRequest,
     UpdateServiceRequest,
     UpgradeRequest,
 )
 from legato.workflows.contracts import service_workflow_id
-from legato.workflows.entity import OperationRecord
 from legato.workflows.operations import asked, params_of
 
 router = APIRouter(prefix="/v1/services/{service_id}", tags=["operations"])

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from legato.model.service import Name, PlacementRules, Policy, Strict
 
@@ -103,3 +104,16 @@ class Operation(Strict):
     @property
     def request(self) -> OperationRequest:
         return getattr(self, self.kind)
+
+
+class OperationRecord(BaseModel):
+    request_id: str
+    kind: str  # scale | upgrade | move | update | terminate
+    component: str | None = None
+    params: dict = Field(default_factory=dict)
+    requested_by: str = ""
+    state: str = "running"  # running | succeeded | failed | rolled-back | refused
+    detail: str = ""
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    continuity: Continuity | None = None

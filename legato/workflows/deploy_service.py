@@ -16,10 +16,11 @@ with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import Exclusions, PlaceRequest, ServiceUpdate
     from legato.model import PlacementDecision, ServiceSpec, ServiceState, ServiceStatus
     from legato.model.federation import PARTNER_TENANT_PREFIX
+    from legato.model.operations import OperationRecord
     from legato.model.service import ITEM_LABEL, ORDER_LABEL
     from legato.model.status import Endpoint
     from legato.workflows.contracts import OPERATION, SITES, STATE, DeployRequest
-    from legato.workflows.entity import OperationRecord, ServiceEntity
+    from legato.workflows.entity import ServiceEntity
     from legato.workflows.federate_request import federate
     from legato.workflows.operations import Operations
     from legato.workflows.options import STEP, UNDO

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field
 
 from legato.model import ServiceSpec, ServiceStatus
+from legato.model.clusters import ScaleClusterRequest
 from legato.model.federation import FederatedPart
-from legato.model.operations import Continuity
-from legato.workflows.contracts import ScaleClusterRequest
+from legato.model.operations import OperationRecord
 
 
 class Compensation(BaseModel):
@@ -40,19 +38,6 @@ class ConnectionState(BaseModel):
     kind: str  # link | qos
     id: str
     description: str
-
-
-class OperationRecord(BaseModel):
-    request_id: str
-    kind: str  # scale | upgrade | move | update | terminate
-    component: str | None = None
-    params: dict = Field(default_factory=dict)
-    requested_by: str = ""
-    state: str = "running"  # running | succeeded | failed | rolled-back | refused
-    detail: str = ""
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    continuity: Continuity | None = None
 
 
 class ServiceEntity(BaseModel):

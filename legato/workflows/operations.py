@@ -21,12 +21,12 @@ with workflow.unsafe.imports_passed_through():
         UpgradeWorkload,
         WorkloadRef,
     )
-    from legato.adapters.wdm import ServingHistory, WorkloadMetrics, WorkloadStatus
     from legato.model import ServiceState, SitePlan
-    from legato.model.operations import Continuity, Finding, Operation, RepairRequest
+    from legato.model.clusters import ScaleClusterRequest, ScaleClusterResult
+    from legato.model.operations import Continuity, Finding, Operation, OperationRecord, RepairRequest
     from legato.model.service import PlacementRules
-    from legato.workflows.contracts import ScaleClusterRequest, ScaleClusterResult
-    from legato.workflows.entity import ComponentState, OperationRecord
+    from legato.model.workloads import ServingHistory, WorkloadMetrics, WorkloadStatus
+    from legato.workflows.entity import ComponentState
     from legato.workflows.federate_request import forward_operation
     from legato.workflows.migrate_workload import MigrateRequest, MigrateResult, MigrateWorkload
     from legato.workflows.options import STEP, UNDO

@@ -9,9 +9,10 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import Reclaimed
+    from legato.model.clusters import ScaleClusterRequest, ScaleClusterResult
     from legato.model.continuum import pool_owner
     from legato.model.operations import Finding, RepairRequest
-    from legato.workflows.contracts import ScaleClusterRequest, ScaleClusterResult, service_workflow_id
+    from legato.workflows.contracts import service_workflow_id
     from legato.workflows.options import STEP
 
 

@@ -28,10 +28,9 @@ with workflow.unsafe.imports_passed_through():
         TransferHosts,
         WaitDrained,
     )
-    from legato.adapters.mcm import DrainResult
     from legato.model import Cluster
+    from legato.model.clusters import DrainResult, ScaleClusterRequest, ScaleClusterResult
     from legato.model.continuum import pool_owner
-    from legato.workflows.contracts import ScaleClusterRequest, ScaleClusterResult
     from legato.workflows.options import STEP, UNDO, waiting
     from legato.workflows.progress import error_text
     from legato.workflows.saga import Saga

@@ -22,11 +22,11 @@ with workflow.unsafe.imports_passed_through():
         SetQos,
         WaitReady,
     )
-    from legato.adapters.names import cluster_name, link_name, qos_name, workload_name
-    from legato.adapters.tcm import Connection, LinkRequest, QosRequest
-    from legato.adapters.wdm import WorkloadSpec, WorkloadStatus
     from legato.model import Component, Link, ServiceSpec, SitePlan, UserArea
-    from legato.workflows.contracts import ScaleClusterRequest
+    from legato.model.clusters import ScaleClusterRequest
+    from legato.model.connectivity import Connection, LinkRequest, QosRequest
+    from legato.model.names import cluster_name, link_name, qos_name, workload_name
+    from legato.model.workloads import WorkloadSpec, WorkloadStatus
     from legato.workflows.entity import Compensation, ComponentState, ConnectionState
     from legato.workflows.options import STEP, UNDO, waiting
     from legato.workflows.progress import Progress

@@ -14,14 +14,14 @@ from kubernetes import client
 
 from legato.adapters.errors import CapacityExhausted, InvalidRequest, TransientFault
 from legato.adapters.kube import NAMESPACE
-from legato.adapters.mcm import DrainResult
 from legato.adapters.mcm.kubeconfig import KubeconfigMCM
 from legato.adapters.mcm.kwok import KwokMCM
 from legato.adapters.mcm.nodes import CORDONED, DRAINING
-from legato.adapters.wdm import WorkloadSpec
 from legato.adapters.wdm.kubernetes import WORKLOAD, KubernetesWDM
 from legato.model import Cluster, Host, Site
 from legato.model.backends import KubeconfigSite, SiteBackends
+from legato.model.clusters import DrainResult
+from legato.model.workloads import WorkloadSpec
 from tests.real.pod_history import PodHistory
 from tests.real.testbed import delete_every_cluster
 

@@ -13,15 +13,8 @@ ready (make-before-break), whoever's the pod:
 
 from typing import Protocol
 
-from pydantic import BaseModel, Field
-
 from legato.model import Cluster
-
-
-class DrainResult(BaseModel):
-    draining: list[str] = Field(default_factory=list, description="nodes being emptied, make-before-break")
-    stuck: list[str] = Field(default_factory=list, description="nodes left as they were: their pods fit nowhere else")
-    reasons: dict[str, str] = Field(default_factory=dict, description="why each stuck node could not be emptied")
+from legato.model.clusters import DrainResult
 
 
 class MCM(Protocol):

@@ -14,9 +14,9 @@ from kubernetes import client
 
 from legato.adapters.errors import InvalidRequest, NotFound
 from legato.adapters.kube import client_from_kubeconfig
-from legato.adapters.mcm import DrainResult
 from legato.adapters.mcm.nodes import busy
 from legato.model import Cluster, Site
+from legato.model.clusters import DrainResult
 
 
 class KubeconfigMCM:

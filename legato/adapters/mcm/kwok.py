@@ -19,9 +19,9 @@ from kubernetes import client
 
 from legato.adapters.errors import InvalidRequest, NotFound, TransientFault
 from legato.adapters.kube import call, client_from_kubeconfig
-from legato.adapters.mcm import DrainResult
 from legato.adapters.mcm.nodes import busy, create_nodes, drain, node_names, remove
 from legato.model import Cluster, Host, Site
+from legato.model.clusters import DrainResult
 from legato.model.service import NAME_PATTERN
 
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")

@@ -22,9 +22,9 @@ from kubernetes import client
 
 from legato.adapters.errors import CapacityExhausted, TransientFault
 from legato.adapters.kube import APPLY, FIELD_MANAGER, MANAGED_BY, MERGE, call, call_or_none
-from legato.adapters.mcm import DrainResult
 from legato.adapters.wdm.kubernetes import FEATURE_LABEL, GPU
 from legato.model import Host
+from legato.model.clusters import DrainResult
 
 HOST_LABEL = "legato.io/host"
 KWOK_ANNOTATION = {"kwok.x-k8s.io/node": "fake"}

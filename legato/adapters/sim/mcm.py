@@ -9,11 +9,11 @@ import time
 from pydantic import TypeAdapter
 
 from legato.adapters.errors import CapacityExhausted, InvalidRequest, TransientFault
-from legato.adapters.mcm import DrainResult
 from legato.adapters.sim import rows
 from legato.adapters.sim.rollout import drain, plan_drain
 from legato.adapters.sim.store import Store, unique
 from legato.model import Cluster
+from legato.model.clusters import DrainResult
 from legato.model.service import NAME_PATTERN
 
 CLUSTER = TypeAdapter(Cluster)

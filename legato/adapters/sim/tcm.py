@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 
 from legato.adapters.errors import CapacityExhausted, InvalidRequest
 from legato.adapters.sim.store import EPSILON, Store
-from legato.adapters.tcm import Connection, LinkRequest, QosRequest
+from legato.model.connectivity import Connection, LinkRequest, QosRequest
 
 CONNECTION = TypeAdapter(Connection)
 NOTHING = TypeAdapter(None)

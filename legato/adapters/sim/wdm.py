@@ -13,7 +13,7 @@ from legato.adapters.sim import rows
 from legato.adapters.sim.rollout import roll, rolling, settle
 from legato.adapters.sim.scheduling import Need, free_nodes, schedule
 from legato.adapters.sim.store import Store
-from legato.adapters.wdm import WorkloadMetrics, WorkloadSpec, WorkloadStatus
+from legato.model.workloads import WorkloadMetrics, WorkloadSpec, WorkloadStatus
 
 WORKLOAD = TypeAdapter(WorkloadStatus)
 NOTHING = TypeAdapter(None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from legato.adapters.sim_continuum import SimContinuum
-from legato.adapters.tcm import Connection, LinkRequest, QosRequest
+from legato.model.connectivity import Connection, LinkRequest, QosRequest
 
 
 class SimTCM:

@@ -27,7 +27,7 @@ from legato.adapters.kube import (
     call,
     call_or_none,
 )  # fmt: skip
-from legato.adapters.wdm import ServingHistory, WorkloadMetrics, WorkloadSpec, WorkloadStatus
+from legato.model.workloads import ServingHistory, WorkloadMetrics, WorkloadSpec, WorkloadStatus
 
 FEATURE_LABEL = "feature.legato.io/"
 VERSION = "legato.io/version"

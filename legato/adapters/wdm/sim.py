@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from legato.adapters.sim_continuum import SimContinuum
-from legato.adapters.wdm import ServingHistory, WorkloadMetrics, WorkloadSpec, WorkloadStatus
+from legato.model.workloads import ServingHistory, WorkloadMetrics, WorkloadSpec, WorkloadStatus
 
 
 class SimWDM:
