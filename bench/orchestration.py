@@ -28,7 +28,7 @@ from temporalio.worker import Worker
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.baseline import BareDeploy, noop  # noqa: E402
-from legato.activities import build_activities  # noqa: E402
+from legato.activities.catalog import build_activities  # noqa: E402
 from legato.adapters.registry import build_adapters  # noqa: E402
 from legato.devserver import DevServer, free_port  # noqa: E402
 from legato.embedded import prepare_continuum  # noqa: E402
@@ -36,7 +36,7 @@ from legato.inventory import Inventory  # noqa: E402
 from legato.model import ServiceSpec  # noqa: E402
 from legato.model.operations import Operation, ScaleRequest  # noqa: E402
 from legato.temporal import connect  # noqa: E402
-from legato.workflows import WORKFLOWS  # noqa: E402
+from legato.workflows.catalog import WORKFLOWS  # noqa: E402
 from legato.workflows.contracts import DeployRequest, service_workflow_id  # noqa: E402
 from tests.stack import make_settings  # noqa: E402
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from legato.activities import build_activities
+from legato.activities.catalog import build_activities
 from legato.adapters.registry import Adapters, build_adapters
 from legato.config import Settings
 from legato.federation.partners import load_federation
@@ -20,7 +20,7 @@ from legato.logs import setup_logging
 from legato.schedules import ensure_schedules
 from legato.telemetry import setup_tracing, worker_runtime
 from legato.temporal import connect
-from legato.workflows import WORKFLOWS
+from legato.workflows.catalog import WORKFLOWS
 
 log = logging.getLogger("legato.worker")
 

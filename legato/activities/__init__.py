@@ -4,37 +4,8 @@ Each activity carries the operation id the workflow derived for its step, calls 
 mirrors the result into the inventory and logs the step. Adapter errors become Temporal
 `ApplicationError`s: invalid input and exhausted capacity are non-retryable; transient faults
 are retried by Temporal with the same operation id.
+
+The package imports nothing itself: a workflow names an activity by reference
+(`execute_activity_method(WDMActivities.deploy_workload, ...)`) and imports just that module;
+`legato.activities.catalog.build_activities` gathers them all for the worker.
 """
-
-from legato.activities.federation import FederationActivities
-from legato.activities.inventory import InventoryActivities
-from legato.activities.mcm import MCMActivities
-from legato.activities.pim import PIMActivities
-from legato.activities.placement import PlacementActivities
-from legato.activities.rebalance import RebalanceActivities
-from legato.activities.reconcile import ReconcileActivities
-from legato.activities.tcm import TCMActivities
-from legato.activities.tmf import TmfActivities
-from legato.activities.wdm import WDMActivities
-from legato.adapters.registry import Adapters
-from legato.federation.partners import Federation
-from legato.inventory import Inventory
-from legato.inventory.live import LiveContinuum
-
-
-def build_activities(adapters: Adapters, inventory: Inventory, federation: Federation | None = None,
-                     live: LiveContinuum | None = None) -> list:
-    live = live or LiveContinuum(inventory)  # one cached continuum per worker, shared by its decisions
-    groups = [
-        InventoryActivities(inventory),
-        PlacementActivities(inventory, live, federation),
-        PIMActivities(adapters.pim, inventory),
-        MCMActivities(adapters.mcm, inventory),
-        WDMActivities(adapters.wdm, inventory),
-        TCMActivities(adapters.tcm, inventory),
-        ReconcileActivities(adapters, inventory),
-        RebalanceActivities(inventory, live),
-        TmfActivities(inventory),
-        FederationActivities(federation, inventory),
-    ]
-    return [fn for group in groups for fn in group.activities()]

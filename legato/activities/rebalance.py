@@ -6,18 +6,16 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import activity
-from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 
 from legato.activities.base import ActivityGroup, maps_adapter_errors
 from legato.activities.contracts import ExecuteProposal, RebalanceScan
+from legato.client import NotRunning, Refused, ServiceClient
 from legato.inventory import Inventory
 from legato.inventory.live import LiveContinuum
 from legato.model.operations import OperationRecord
 from legato.model.proposals import MoveOption, Proposal
 from legato.placement.rebalance import Running, best_move, by_gain
-from legato.workflows.contracts import service_workflow_id
 
 
 class RebalanceActivities(ActivityGroup):
@@ -59,19 +57,16 @@ class RebalanceActivities(ActivityGroup):
             await self.record(inv.proposal_decided, proposal.id, "approved", req.by, only_from=("pending",))
         elif proposal.state != "approved":
             return proposal  # decided meanwhile (rejected by an operator, superseded...)
-        handle = activity.client().get_workflow_handle(service_workflow_id(proposal.service_id))
+        services = ServiceClient(activity.client(), activity.info().task_queue)
         try:
-            record = await handle.execute_update("operate", proposal.operation(req.by), id=proposal.id,
-                                                 result_type=OperationRecord)
-        except WorkflowUpdateFailedError as err:
-            detail = getattr(err.cause, "message", str(err.cause))
-            if getattr(err.cause, "type", None) == "Busy":
-                await self.record(inv.proposal_decided, proposal.id, "pending", detail=f"not yet: {detail}")
+            record = await services.operate(proposal.service_id, proposal.operation(req.by))
+        except Refused as refused:
+            if refused.kind == "Busy":
+                await self.record(inv.proposal_decided, proposal.id, "pending", detail=f"not yet: {refused.message}")
                 return await self.record(inv.proposal, proposal.id)
-            record = OperationRecord(request_id=proposal.id, kind="move", state="refused", detail=detail)
-        except RPCError as err:
-            record = OperationRecord(request_id=proposal.id, kind="move", state="refused",
-                                     detail=f"service not running: {err.message}")
+            record = OperationRecord(request_id=proposal.id, kind="move", state="refused", detail=refused.message)
+        except NotRunning as gone:
+            record = OperationRecord(request_id=proposal.id, kind="move", state="refused", detail=str(gone))
         state = "done" if record.state == "succeeded" else "failed"
         return await self.record(inv.proposal_decided, proposal.id, state, detail=f"move {record.state}: "
                                  f"{record.detail}".rstrip(": "), only_from=("approved",))

@@ -10,19 +10,16 @@ import time
 
 import httpx
 from temporalio import activity
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
 from legato.activities.base import ActivityGroup, _keep_heartbeating
+from legato.client import NotRunning, Refused, ServiceClient
 from legato.inventory import Inventory
 from legato.inventory.tmf import TmfRecords
 from legato.inventory.tmf_tables import ServiceOrderRow
 from legato.model import ServiceSpec
-from legato.model.operations import OperationRecord
 from legato.model.status import TERMINAL_STATES
 from legato.tmf.plans import CancelChange, OperateCall, OrderChange, OrderPlan, Outcome, ServiceSnapshot
-from legato.workflows.contracts import service_workflow_id
 
 POLL_SECONDS = 0.3
 DELIVERY_WINDOW_SECONDS = 20.0  # one delivery activity watches the outbox this long, then returns
@@ -37,11 +34,9 @@ async def heartbeating():
         beat.cancel()
 
 
-def _refusal(err: WorkflowUpdateFailedError) -> tuple[str, str]:
-    cause = err.cause
-    if isinstance(cause, ApplicationError):
-        return cause.type or "", cause.message
-    return "", str(cause)
+def _services() -> ServiceClient:
+    """The service workflows, through the worker's own Temporal client."""
+    return ServiceClient(activity.client(), activity.info().task_queue)
 
 
 class TmfActivities(ActivityGroup):
@@ -102,34 +97,24 @@ class TmfActivities(ActivityGroup):
     @activity.defn(name="tmf.operate")
     async def operate(self, call: OperateCall) -> Outcome:
         """The `operate` update, idempotent on its request id: a retry joins or returns the first outcome."""
-        handle = activity.client().get_workflow_handle(service_workflow_id(call.service_id))
-        rid = call.operation.request.request_id
         async with heartbeating():
             try:
-                update = await handle.start_update("operate", call.operation, id=rid, result_type=OperationRecord,
-                                                   wait_for_stage=WorkflowUpdateStage.ACCEPTED)
-                record = await update.result()
-            except WorkflowUpdateFailedError as err:
-                kind, message = _refusal(err)
-                return Outcome(state="busy" if kind == "Busy" else "refused", detail=message)
-            except RPCError as err:
-                if err.status == RPCStatusCode.NOT_FOUND:
-                    return Outcome(state="refused", detail=f"service '{call.service_id}' is not running")
-                raise
+                record = await _services().operate(call.service_id, call.operation)
+            except Refused as refused:
+                return Outcome(state="busy" if refused.kind == "Busy" else "refused", detail=refused.message)
+            except NotRunning:
+                return Outcome(state="refused", detail=f"service '{call.service_id}' is not running")
         return Outcome(state=record.state, detail=record.detail)
 
     @activity.defn(name="tmf.terminate_service")
     async def terminate_service(self, service_id: str) -> Outcome:
         """Tear a service down and wait until it is gone; a service already ending is waited for."""
-        handle = activity.client().get_workflow_handle(service_workflow_id(service_id))
         async with heartbeating():
             try:
-                await handle.start_update("terminate", wait_for_stage=WorkflowUpdateStage.ACCEPTED)
-            except WorkflowUpdateFailedError:
+                await _services().terminate(service_id)
+            except Refused:
                 pass  # already terminating, terminated or failed: wait for the end below
-            except RPCError as err:
-                if err.status != RPCStatusCode.NOT_FOUND:
-                    raise
+            except NotRunning:
                 row = await self.record(self.inventory.service, service_id)
                 return Outcome(state=row.state if row else "absent", detail=(row.error or "") if row else "")
             while True:

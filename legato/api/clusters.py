@@ -21,6 +21,7 @@ from legato.model.clusters import ScaleClusterRequest, ScaleClusterResult
 from legato.model.continuum import pool_owner
 from legato.model.service import Strict
 from legato.workflows.progress import error_text
+from legato.workflows.scale_cluster import ScaleCluster
 
 router = APIRouter(prefix="/v1/clusters", tags=["continuum"])
 
@@ -68,7 +69,7 @@ async def scale_cluster(cluster_id: str, body: ClusterScaleRequest, request: Req
     req = ScaleClusterRequest(service_id=pool_owner(cluster_id), site=cluster.site, cluster_id=cluster_id,
                               add_count=body.add, remove_hosts=body.remove_hosts, allocations=allocations)
     try:
-        handle = await client.start_workflow("ScaleCluster", req, id=workflow_id,
+        handle = await client.start_workflow(ScaleCluster.run, req, id=workflow_id,
                                              task_queue=request.app.state.settings.task_queue,
                                              id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                                              result_type=ScaleClusterResult)

@@ -4,14 +4,7 @@ Every write carries an id (service id, request id) that makes its retry safe."""
 
 from __future__ import annotations
 
-from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.service import RPCError, RPCStatusCode
+from legato.client import unreachable  # noqa: F401 (what counts as unreachable is the client's to say)
 
-TRANSIENT = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED})
 RETRY_AFTER_SECONDS = 5
 MESSAGE = "the orchestration engine is unreachable; retry later (the same request is safe to repeat)"
-
-
-def unreachable(err: BaseException) -> bool:
-    return isinstance(err, WorkflowUpdateRPCTimeoutOrCancelledError) or (
-        isinstance(err, RPCError) and err.status in TRANSIENT)

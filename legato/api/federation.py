@@ -17,8 +17,8 @@ from fastapi.encoders import jsonable_encoder
 from pydantic import ValidationError
 
 from legato.api.auth import Caller, current_caller
-from legato.api.operations import _operate
-from legato.api.services import start_service, temporal, terminate_service
+from legato.api.operations import run_operation
+from legato.api.services import services_client, start_service, terminate_service
 from legato.federation.partners import Federation
 from legato.federation.signing import RESPONSE_HEADER, SCHEME, SignatureRejected, sign_response, verify_request
 from legato.model import ServiceSpec
@@ -27,7 +27,6 @@ from legato.model.names import short_hash
 from legato.model.operations import Operation, OperationRecord
 from legato.model.status import TERMINAL_STATES
 from legato.validation import continuum_errors
-from legato.workflows.contracts import service_workflow_id
 
 router = APIRouter(prefix="/v1/federation", tags=["federation"])
 FORWARDED_KINDS = ("scale", "upgrade")
@@ -92,7 +91,7 @@ async def _remote(request: Request, call: PartnerCall, request_id: str) -> Remot
         return RemoteService(request_id=request_id, remote_id=service_id, state=row.state, error=row.error,
                              endpoints=row.endpoints or [])
     try:  # started, but its first inventory write has not happened yet
-        described = await (await temporal(request)).get_workflow_handle(service_workflow_id(service_id)).describe()
+        described = await (await services_client(request)).handle(service_id).describe()
         memo = await described.memo()
     except Exception:  # noqa: BLE001 - no such workflow
         return None
@@ -186,7 +185,7 @@ async def operate_request(request_id: str, request: Request, call: PartnerCall =
         return call.reply(404, {"detail": f"request '{request_id}' not found"})
     answer = Response()
     try:
-        result = await _operate(request, answer, remote_service_id(call.partner.id, request_id),
+        result = await run_operation(request, answer, remote_service_id(call.partner.id, request_id),
                                 Caller(call.tenant), op, None, True, timeout)
     except HTTPException as err:
         return call.reply(err.status_code, {"detail": err.detail})

@@ -5,19 +5,14 @@ after `timeout` seconds with 202 and the operation's URL to poll."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import uuid
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, WorkflowUpdateStage
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 
 from legato.api.auth import Caller, current_caller
-from legato.api.engine import unreachable
-from legato.api.services import temporal
+from legato.api.services import services_client
+from legato.client import NotRunning, Refused
 from legato.model.operations import (
     MoveRequest,
     Operation,
@@ -26,8 +21,6 @@ from legato.model.operations import (
     UpdateServiceRequest,
     UpgradeRequest,
 )
-from legato.workflows.contracts import service_workflow_id
-from legato.workflows.operations import asked, params_of
 
 router = APIRouter(prefix="/v1/services/{service_id}", tags=["operations"])
 REFUSALS = {"Busy": 409, "InvalidState": 409, "NotFound": 404, "InvalidOperation": 422, "IdempotencyMismatch": 422}
@@ -40,8 +33,10 @@ async def _owned(request: Request, service_id: str, caller: Caller):
     return row
 
 
-async def _operate(request: Request, response: Response, service_id: str, caller: Caller, op: Operation,
-                   idempotency_key: str | None, wait: bool, timeout: float) -> OperationRecord | dict:
+async def run_operation(request: Request, response: Response, service_id: str, caller: Caller, op: Operation,
+                        idempotency_key: str | None, wait: bool, timeout: float) -> OperationRecord | dict:
+    """A day-2 operation on a caller's service, as the routes answer it (the native API and a
+    partner's forwarded operations): the record, or 202 with where to follow it; refusals as HTTP."""
     row = await _owned(request, service_id, caller)
     body = op.request
     body.request_id = body.request_id or idempotency_key or uuid.uuid4().hex
@@ -51,41 +46,18 @@ async def _operate(request: Request, response: Response, service_id: str, caller
         if op.move.site not in sites:
             raise RequestValidationError([{"loc": ["body", "site"], "msg": f"unknown site '{op.move.site}'",
                                            "type": "unknown_site"}])
-    handle = (await temporal(request)).get_workflow_handle(service_workflow_id(service_id))
     try:
-        update = await handle.start_update("operate", op, id=update_id(op), result_type=OperationRecord,
-                                           wait_for_stage=WorkflowUpdateStage.ACCEPTED)
-        location = f"/v1/services/{service_id}/operations/{body.request_id}"
-        response.headers["Location"] = location
-        if wait and timeout > 0:
-            # Accepted: from here on, not hearing the outcome in time (the wait's own timeout, or
-            # the engine slow to answer) is "still running, look there", never an error.
-            try:
-                return await asyncio.wait_for(update.result(), timeout)
-            except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-                pass
-            except RPCError as err:
-                if not unreachable(err):
-                    raise
-    except WorkflowUpdateFailedError as err:  # refused by the workflow's validator
-        cause = err.cause
-        if isinstance(cause, ApplicationError):
-            raise HTTPException(REFUSALS.get(cause.type or "", 409), cause.message) from None
-        raise HTTPException(409, str(cause)) from None
-    except RPCError as err:
-        if unreachable(err):
-            raise
+        result = await (await services_client(request)).operate(service_id, op, (timeout if wait else 0) or 0)
+    except Refused as refused:
+        raise HTTPException(REFUSALS.get(refused.kind, 409), refused.message) from None
+    except NotRunning:
         raise HTTPException(409, f"service '{service_id}' is {row.state}: it takes no more operations") from None
+    location = f"/v1/services/{service_id}/operations/{body.request_id}"
+    response.headers["Location"] = location
+    if isinstance(result, OperationRecord):
+        return result
     response.status_code = 202
     return {"request_id": body.request_id, "state": "running", "location": location}
-
-
-def update_id(op: Operation) -> str:
-    """The request id and a digest of what is asked: Temporal answers a repeated update id with
-    the first outcome without asking the workflow, so the same key with another body must reach
-    the workflow's validator, which refuses it (IdempotencyMismatch) instead of answering the first."""
-    what = json.dumps([op.kind, op.component, asked(params_of(op))], sort_keys=True)
-    return f"{op.request.request_id}#{hashlib.sha256(what.encode()).hexdigest()[:12]}"
 
 
 WAIT = Query(True, description="return when the operation ends (else 202 at once)")
@@ -100,7 +72,7 @@ def _component_route(kind: str, body_type: type) -> None:
                       caller: Caller = Depends(current_caller), wait: bool = WAIT, timeout: float = TIMEOUT,
                       idempotency_key: str | None = KEY):
         op = Operation(kind=kind, component=name, **{kind: body})
-        return await _operate(request, response, service_id, caller, op, idempotency_key, wait, timeout)
+        return await run_operation(request, response, service_id, caller, op, idempotency_key, wait, timeout)
 
     handler.__annotations__["body"] = body_type
     handler.__name__ = kind
@@ -117,7 +89,7 @@ async def update_service(service_id: str, body: UpdateServiceRequest, request: R
                          caller: Caller = Depends(current_caller), wait: bool = WAIT, timeout: float = TIMEOUT,
                          idempotency_key: str | None = KEY):
     op = Operation(kind="update", update=body)
-    result = await _operate(request, response, service_id, caller, op, idempotency_key, wait, timeout)
+    result = await run_operation(request, response, service_id, caller, op, idempotency_key, wait, timeout)
     broken = await _breaking(request, service_id, body) if body.policy is not None else []
     if not broken:
         return result

@@ -17,7 +17,7 @@ from legato.api.auth import Caller, current_caller
 from legato.api.schemas import Page
 from legato.api.services import temporal
 from legato.model.proposals import Proposal, ProposalState
-from legato.workflows.rebalance import proposal_workflow_id
+from legato.workflows.rebalance import ApplyProposal, proposal_workflow_id
 
 router = APIRouter(prefix="/v1/proposals", tags=["rebalancing"])
 
@@ -59,7 +59,7 @@ async def approve(proposal_id: str, request: Request, response: Response, caller
     wid = proposal_workflow_id(proposal_id)
     try:
         handle: WorkflowHandle = await client.start_workflow(
-            "ApplyProposal", ExecuteProposal(proposal_id=proposal_id, by=caller.tenant), id=wid,
+            ApplyProposal.run, ExecuteProposal(proposal_id=proposal_id, by=caller.tenant), id=wid,
             task_queue=settings.task_queue, result_type=Proposal,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
     except WorkflowAlreadyStartedError:

@@ -9,13 +9,10 @@ import secrets
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from opentelemetry import trace
-from temporalio.client import Client, WorkflowUpdateStage
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.client import Client
 
 from legato.adapters.registry import build_adapters
 from legato.api.auth import Caller, current_caller
-from legato.api.engine import unreachable
 from legato.api.schemas import (
     MAX_OFFSET,
     Accepted,
@@ -27,11 +24,11 @@ from legato.api.schemas import (
     ServiceSummary,
     ServingOut,
 )
+from legato.client import AlreadyExists, NotRunning, Refused, ServiceClient, service_workflow_id
 from legato.model import ServiceSpec, ServiceStatus
 from legato.model.service import TENANT_SUFFIX_HEX, scoped_id, slug
 from legato.model.status import TERMINAL_STATES
 from legato.validation import continuum_errors
-from legato.workflows.contracts import SERVICE_ID, STATE, TENANT, DeployRequest, service_workflow_id
 from legato.workflows.progress import CHILD_PREFIX
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
@@ -41,6 +38,12 @@ log = logging.getLogger("legato.api")
 
 async def temporal(request: Request) -> Client:
     return await request.app.state.temporal()
+
+
+async def services_client(request: Request) -> ServiceClient:
+    """The one client of the service workflows, on the API's Temporal connection."""
+    client = await temporal(request)
+    return ServiceClient(client, request.app.state.settings.task_queue, request.app.state.indexed)
 
 
 @router.post("", status_code=202, response_model=Accepted)
@@ -74,26 +77,11 @@ async def create_service(spec: ServiceSpec, request: Request, response: Response
 
 async def start_service(request: Request, spec: ServiceSpec) -> Accepted:
     """Start DeployService for a validated spec (id and tenant set); 409 if the id is in use."""
-    client = await temporal(request)
-    workflow_id = service_workflow_id(spec.id)
-    indexed = request.app.state.indexed
     try:
-        await client.start_workflow(
-            "DeployService",
-            DeployRequest(spec=spec, index_search_attributes=indexed),
-            id=workflow_id,
-            task_queue=request.app.state.settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            memo={"tenant": spec.tenant, "name": spec.name},
-            search_attributes=TypedSearchAttributes([
-                SearchAttributePair(SERVICE_ID, spec.id), SearchAttributePair(TENANT, spec.tenant),
-                SearchAttributePair(STATE, "accepted"),
-            ]) if indexed else None,
-        )
-    except WorkflowAlreadyStartedError:
-        raise HTTPException(409, f"service id '{spec.id}' is already in use") from None
-    location = f"/v1/services/{spec.id}"
-    return Accepted(id=spec.id, workflow_id=workflow_id, state="accepted", location=location)
+        workflow_id = await (await services_client(request)).start(spec)
+    except AlreadyExists as err:
+        raise HTTPException(409, str(err)) from None
+    return Accepted(id=spec.id, workflow_id=workflow_id, state="accepted", location=f"/v1/services/{spec.id}")
 
 
 @router.get("", response_model=Page)
@@ -107,24 +95,16 @@ async def list_services(request: Request, response: Response, caller: Caller = D
     return Page(items=items, total=total, offset=offset, limit=limit)
 
 
-async def _query_status(client: Client, workflow_id: str) -> ServiceStatus | None:
-    try:
-        handle = client.get_workflow_handle(workflow_id)
-        return await asyncio.wait_for(handle.query("status", result_type=ServiceStatus), timeout=5)
-    except Exception:  # noqa: BLE001 - progress is best effort (worker busy, workflow gone)
-        return None
-
-
-async def _live_status(client: Client, service_id: str) -> ServiceStatus | None:
+async def _live_status(services: ServiceClient, service_id: str) -> ServiceStatus | None:
     """The workflow's progress, with the steps of a running child (a move) shown in place."""
-    status = await _query_status(client, service_workflow_id(service_id))
+    status = await services.status(service_workflow_id(service_id))
     if status is None:
         return None
     steps = []
     for step in status.steps:
         steps.append(step)
         if step.state == "running" and step.detail.startswith(CHILD_PREFIX):
-            child = await _query_status(client, step.detail.removeprefix(CHILD_PREFIX))
+            child = await services.status(step.detail.removeprefix(CHILD_PREFIX))
             steps.extend(child.steps if child else [])
     status.steps = steps
     return status
@@ -135,12 +115,12 @@ async def get_service(service_id: str, request: Request, caller: Caller = Depend
     inventory = request.app.state.inventory
     row = await asyncio.to_thread(inventory.service, service_id)
     if row is None:
-        return await _just_started(await temporal(request), service_id, caller)
+        return await _just_started(await services_client(request), service_id, caller)
     if not caller.sees(row.tenant):
         raise HTTPException(404, f"service '{service_id}' not found")
     # The workflow's state first, then what the inventory holds: a state the workflow reached has
     # its resources recorded already, so the answer never shows `active` with a connection missing.
-    live = await _live_status(await temporal(request), service_id)
+    live = await _live_status(await services_client(request), service_id)
     components, connections, federated = await asyncio.gather(
         asyncio.to_thread(inventory.components, service_id), asyncio.to_thread(inventory.connections, service_id),
         asyncio.to_thread(inventory.federated_parts, service_id),
@@ -193,9 +173,9 @@ async def _serving(request: Request, service_id: str,
     return by_component
 
 
-async def _just_started(client: Client, service_id: str, caller: Caller) -> ServiceDetail:
+async def _just_started(services: ServiceClient, service_id: str, caller: Caller) -> ServiceDetail:
     """Between the 202 and the workflow's first inventory write, the workflow alone knows the service."""
-    handle = client.get_workflow_handle(service_workflow_id(service_id))
+    handle = services.handle(service_id)
     try:
         described = await handle.describe()
         memo = await described.memo()
@@ -203,7 +183,7 @@ async def _just_started(client: Client, service_id: str, caller: Caller) -> Serv
         raise HTTPException(404, f"service '{service_id}' not found") from None
     if not caller.sees(str(memo.get("tenant"))):
         raise HTTPException(404, f"service '{service_id}' not found")
-    live = await _live_status(client, service_id)
+    live = await _live_status(services, service_id)
     return ServiceDetail(
         id=service_id, name=str(memo.get("name", "")), tenant=str(memo["tenant"]),
         state=str(live.state) if live else "accepted", error=live.error if live else None,
@@ -225,12 +205,7 @@ async def delete_service(service_id: str, request: Request, caller: Caller = Dep
 
 async def terminate_service(request: Request, service_id: str) -> str:
     """Ask the service's workflow to tear everything down; 409 if it cannot now."""
-    handle = (await temporal(request)).get_workflow_handle(service_workflow_id(service_id))
     try:
-        await handle.start_update("terminate", wait_for_stage=WorkflowUpdateStage.ACCEPTED)
-    except Exception as err:  # noqa: BLE001 - the validator's refusal, or the workflow already closed
-        if unreachable(err):
-            raise
-        message = getattr(err, "message", None) or str(getattr(err, "cause", "") or err)
-        raise HTTPException(409, f"service '{service_id}' cannot be removed now: {message}") from None
-    return handle.id
+        return await (await services_client(request)).terminate(service_id)
+    except (Refused, NotRunning) as err:
+        raise HTTPException(409, f"service '{service_id}' cannot be removed now: {err}") from None

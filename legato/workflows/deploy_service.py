@@ -14,6 +14,8 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import Exclusions, PlaceRequest, ServiceUpdate
+    from legato.activities.inventory import InventoryActivities
+    from legato.activities.placement import PlacementActivities
     from legato.model import PlacementDecision, ServiceSpec, ServiceState, ServiceStatus
     from legato.model.federation import PARTNER_TENANT_PREFIX
     from legato.model.operations import OperationRecord
@@ -92,7 +94,7 @@ class DeployService(Operations):
     async def run(self, req: DeployRequest) -> ServiceStatus:
         spec = req.spec
         if not self.entity.deployed:
-            await self._activity("inventory.record_service", spec)
+            await self._activity(InventoryActivities.record_service, spec)
             if not await self._wait_not_before(spec):
                 await self._set_state(ServiceState.terminated)
                 return self.status
@@ -203,7 +205,7 @@ class DeployService(Operations):
         # A partner's request is served here or not at all: it is never federated onwards.
         place = PlaceRequest(spec=spec, exclude=exclude, hold=hold(ctx, f"{self.wid}/place" + (
             f"/{attempt}" if attempt > 1 else "")), federate=not (spec.tenant or "").startswith(PARTNER_TENANT_PREFIX))
-        decision = await self._activity("placement.place", place, result_type=PlacementDecision)
+        decision = await self._activity(PlacementActivities.place, place, result_type=PlacementDecision)
         if not decision.feasible:
             self.progress.failed("place", decision.infeasible_reason or "infeasible")
             raise ApplicationError(f"placement infeasible: {decision.infeasible_reason}", type="PlacementInfeasible")
@@ -255,8 +257,8 @@ class DeployService(Operations):
             for part in self.entity.federated.values() for e in part.endpoints
         ]
 
-    async def _activity(self, name: str, arg, result_type=None):
-        return await workflow.execute_activity(name, arg, result_type=result_type, **STEP)
+    async def _activity(self, activity, arg, result_type=None):
+        return await workflow.execute_activity_method(activity, arg, result_type=result_type, **STEP)
 
     def index(self, *updates) -> None:
         """Search attributes for the Web UI, when the namespace has them."""
@@ -280,4 +282,4 @@ class DeployService(Operations):
             update.placement = self.status.placement.model_dump(mode="json") if self.status.placement else None
             update.endpoints = [e.model_dump() for e in self.status.endpoints]
             update.spec = self.entity.spec.model_dump(mode="json", by_alias=True)
-        await workflow.execute_activity("inventory.update_service", update, **UNDO)
+        await workflow.execute_activity_method(InventoryActivities.update_service, update, **UNDO)

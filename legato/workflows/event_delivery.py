@@ -11,6 +11,9 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+with workflow.unsafe.imports_passed_through():
+    from legato.activities.tmf import TmfActivities
+
 RUNS_PER_HISTORY = 100
 DELIVERY = dict(
     start_to_close_timeout=timedelta(minutes=2),
@@ -29,6 +32,7 @@ class DeliverEvents:
     @workflow.run
     async def run(self, hub_id: str) -> None:
         for _ in range(RUNS_PER_HISTORY):
-            if not await workflow.execute_activity("tmf.deliver_events", hub_id, result_type=bool, **DELIVERY):
+            if not await workflow.execute_activity_method(TmfActivities.deliver_events, hub_id, result_type=bool,
+                                                          **DELIVERY):
                 return  # the hub was deleted
         workflow.continue_as_new(hub_id)

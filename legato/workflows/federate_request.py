@@ -16,6 +16,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import ForwardOperation, RemotePart, SendFederation
+    from legato.activities.federation import FederationActivities
     from legato.model import PlacementDecision, ServiceSpec
     from legato.model.federation import FederatedPart, RemoteService
     from legato.model.operations import Operation
@@ -48,9 +49,9 @@ class FederateRequest:
         wid = workflow.info().workflow_id
         part = dict(service_id=req.service_id, partner=req.partner, request_id=req.request_id,
                     components=req.components, poll_seconds=req.poll_seconds)
-        await workflow.execute_activity("federation.send", SendFederation(
+        await workflow.execute_activity_method(FederationActivities.send, SendFederation(
             op_id=f"{wid}/send", step=f"send@{req.partner}", spec=req.spec, **part), result_type=RemoteService, **SEND)
-        remote = await workflow.execute_activity("federation.follow", RemotePart(
+        remote = await workflow.execute_activity_method(FederationActivities.follow, RemotePart(
             op_id=f"{wid}/follow", step=f"follow@{req.partner}", **part), result_type=RemoteService, **FOLLOW)
         return FederatedPart(partner=req.partner, request_id=req.request_id, remote_id=remote.remote_id,
                              components=req.components, state=remote.state, endpoints=remote.endpoints)
@@ -71,7 +72,7 @@ async def federate(ctx: Ctx, decision: PlacementDecision, poll_seconds: float) -
         rid = request_id(ctx.sid, partner)
         base = f"{ctx.wid}/federate/{partner}"
         step = f"federate@{partner}"
-        ctx.saga.activity(f"federated@{partner}", step, "federation.delete_remote", RemotePart(
+        ctx.saga.activity(f"federated@{partner}", step, FederationActivities.delete_remote, RemotePart(
             op_id=f"{base}/delete", service_id=ctx.sid, step=f"delete-remote@{partner}", partner=partner,
             request_id=rid, components=names, poll_seconds=poll_seconds))
         child = workflow.execute_child_workflow(FederateRequest.run, FederateInput(
@@ -86,7 +87,7 @@ async def forward_operation(ctx: Ctx, part: FederatedPart, op: Operation, base: 
     """A day-2 operation on a component the partner runs: the partner's operation record."""
     step = f"forward@{part.partner}"
     return await ctx.progress.track(step, f"{op.kind} {op.component} at partner {part.partner}",
-                                    workflow.execute_activity("federation.operate", ForwardOperation(
+                                    workflow.execute_activity_method(FederationActivities.operate, ForwardOperation(
                                         op_id=f"{base}/forward", service_id=ctx.sid, step=step, partner=part.partner,
                                         request_id=part.request_id, components=part.components,
                                         operation=op.model_dump(mode="json")), result_type=dict, **FOLLOW))

@@ -12,6 +12,9 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import Disconnect, RecordComponent, RemoveWorkload
+    from legato.activities.inventory import InventoryActivities
+    from legato.activities.tcm import TCMActivities
+    from legato.activities.wdm import WDMActivities
     from legato.model import ServiceSpec, ServiceState, ServiceStatus, SitePlan, Step
     from legato.workflows.entity import Compensation, ComponentState, ConnectionState
     from legato.workflows.options import UNDO
@@ -90,7 +93,7 @@ class MigrateWorkload:
         old = [c for c in req.connections if c.key in keys]
         await gather_all(self._disconnect(spec.id, wid, c) for c in old)
         await progress.track(f"remove-source@{name}", f"{source.workload_id} on {source.cluster}",
-                             workflow.execute_activity("wdm.remove_workload", RemoveWorkload(
+                             workflow.execute_activity_method(WDMActivities.remove_workload, RemoveWorkload(
                                  op_id=f"{wid}/remove-source", service_id=spec.id, step=f"remove-source@{name}",
                                  cluster_id=source.cluster, workload_id=source.workload_id, component=name), **UNDO))
         self.status.state = ServiceState.active
@@ -108,10 +111,10 @@ class MigrateWorkload:
         """Deploying the target wrote it into the component's inventory row and removing it dropped
         the row; the source still serves, so the inventory must name it again."""
         comp = spec.component(source.name)
-        await workflow.execute_activity("inventory.record_component", RecordComponent(
+        await workflow.execute_activity_method(InventoryActivities.record_component, RecordComponent(
             service_id=spec.id, cpu=comp.cpu, memory_mb=comp.memory_mb, gpu=comp.gpu, **source.model_dump()), **UNDO)
 
     async def _disconnect(self, service_id: str, wid: str, conn: ConnectionState) -> None:
-        await workflow.execute_activity("tcm.disconnect", Disconnect(
+        await workflow.execute_activity_method(TCMActivities.disconnect, Disconnect(
             op_id=f"{wid}/disconnect/{conn.id}", service_id=service_id, step=f"disconnect@{conn.description}",
             connection_id=conn.id, kind=conn.kind), **UNDO)

@@ -21,6 +21,9 @@ with workflow.unsafe.imports_passed_through():
         UpgradeWorkload,
         WorkloadRef,
     )
+    from legato.activities.inventory import InventoryActivities
+    from legato.activities.placement import PlacementActivities
+    from legato.activities.wdm import WDMActivities
     from legato.model import ServiceState, SitePlan
     from legato.model.clusters import ScaleClusterRequest, ScaleClusterResult
     from legato.model.operations import Continuity, Finding, Operation, OperationRecord, RepairRequest
@@ -32,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.workflows.options import STEP, UNDO
     from legato.workflows.progress import CHILD_PREFIX, error_text
     from legato.workflows.saga import Saga
+    from legato.workflows.scale_cluster import ScaleCluster
     from legato.workflows.steps import (
         Ctx,
         connect_link,
@@ -246,7 +250,7 @@ class Operations:
 
     async def _scale_workload(self, ctx: Ctx, state, replicas: int, op_id: str, prefer_nodes: list[str],
                               options: dict) -> WorkloadStatus:
-        return await workflow.execute_activity("wdm.scale_workload", ScaleWorkload(
+        return await workflow.execute_activity_method(WDMActivities.scale_workload, ScaleWorkload(
             op_id=op_id, service_id=ctx.sid, step=f"scale-workload@{state.name}", cluster_id=state.cluster,
             workload_id=state.workload_id, component=state.name, replicas=replicas, prefer_nodes=prefer_nodes,
             reservation=ctx.reservation), result_type=WorkloadStatus, **options)
@@ -255,7 +259,7 @@ class Operations:
         """Room for `extra` more replicas on the component's cluster, reserved node by node: grow
         the cluster first if it is full. The reservation's release is in `ctx.saga`."""
         state = self.entity.components[name]
-        choice = await workflow.execute_activity("placement.plan_growth", PlanGrowth(
+        choice = await workflow.execute_activity_method(PlacementActivities.plan_growth, PlanGrowth(
             spec=self.entity.spec, component=name, extra_replicas=extra, site=state.site,
             cluster_id=state.cluster, hold=hold(ctx, f"{base}/room")), result_type=SiteChoice, **STEP)
         if choice.plan is None:
@@ -279,7 +283,7 @@ class Operations:
                                   ready_poll_seconds=self.req.ready_poll_seconds)
         result: ScaleClusterResult = await self.progress.track(
             f"give-back-nodes@{site}", f"{cluster} -= {', '.join(sorted(allocations))} (those no longer needed)",
-            workflow.execute_child_workflow("ScaleCluster", req, id=f"{base}/give-back-nodes",
+            workflow.execute_child_workflow(ScaleCluster.run, req, id=f"{base}/give-back-nodes",
                                             result_type=ScaleClusterResult))
         gone = set(result.removed)
         for c in grown:
@@ -347,7 +351,7 @@ class Operations:
 
     async def _upgrade_workload(self, ctx: Ctx, state, image: str, version: str, op_id: str,
                                 options: dict) -> WorkloadStatus:
-        return await workflow.execute_activity("wdm.upgrade_workload", UpgradeWorkload(
+        return await workflow.execute_activity_method(WDMActivities.upgrade_workload, UpgradeWorkload(
             op_id=op_id, service_id=ctx.sid, step=f"rolling-upgrade@{state.name}", cluster_id=state.cluster,
             workload_id=state.workload_id, component=state.name, image=image, version=version),
             result_type=WorkloadStatus, **options)
@@ -373,7 +377,7 @@ class Operations:
             self.progress.begin(step, f"observing {req.canary.observe_seconds:g}s, max error rate "
                                       f"{req.canary.max_error_rate:g}")
             await workflow.sleep(req.canary.observe_seconds)
-            metrics = await workflow.execute_activity("wdm.workload_metrics", WorkloadRef(
+            metrics = await workflow.execute_activity_method(WDMActivities.workload_metrics, WorkloadRef(
                 cluster_id=state.cluster, workload_id=deployed.workload_id), result_type=WorkloadMetrics, **STEP)
         except Exception:
             await self._remove_canary(local, name)
@@ -404,7 +408,7 @@ class Operations:
             comp = self.entity.spec.component(name)
             step = f"redeploy@{name}"
             await self.progress.track(step, f"{state.workload_id} ×{state.replicas} on {state.cluster}",
-                                      workflow.execute_activity("wdm.deploy_workload", DeployWorkload(
+                                      workflow.execute_activity_method(WDMActivities.deploy_workload, DeployWorkload(
                                           op_id=f"{base}/{name}/redeploy", service_id=self.entity.spec.id, step=step,
                                           cluster_id=state.cluster, site=state.site,
                                           workload=workload_spec(self.entity.spec, comp, state.workload_id,
@@ -441,7 +445,7 @@ class Operations:
         ctx = self._op_ctx(op, self.saga)
         reservation = hold(ctx, f"{base}/place")
         try:
-            choice = await workflow.execute_activity("placement.place_component", PlaceComponent(
+            choice = await workflow.execute_activity_method(PlacementActivities.place_component, PlaceComponent(
                 spec=spec, component=name, current=current, target_site=req.site, hold=reservation),
                 result_type=SiteChoice, **STEP)
             if choice.plan is None:
@@ -499,7 +503,7 @@ class Operations:
         it keeps one, else the readiness waits' samples. Telling it never fails the operation."""
         after = self.entity.components[name].replicas if name in self.entity.components else before
         try:
-            history = await workflow.execute_activity("wdm.serving_history", ContinuityQuery(
+            history = await workflow.execute_activity_method(WDMActivities.serving_history, ContinuityQuery(
                 service_id=self.entity.spec.id, component=name, since=record.started_at.timestamp(),
                 until=record.ended_at.timestamp()), result_type=ServingHistory | None, **STEP)
         except Exception as err:  # noqa: BLE001 - reported as unknown
@@ -514,7 +518,7 @@ class Operations:
         return None
 
     async def _record_operation(self, record: OperationRecord) -> None:
-        await workflow.execute_activity("inventory.record_operation", RecordOperation(
+        await workflow.execute_activity_method(InventoryActivities.record_operation, RecordOperation(
             service_id=self.entity.spec.id, record=record.model_dump(mode="json")), **UNDO)
 
 

@@ -12,6 +12,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import ExecuteProposal, RebalanceScan
+    from legato.activities.rebalance import RebalanceActivities
     from legato.model.proposals import Proposal
     from legato.workflows.options import OPERATION
 
@@ -31,14 +32,14 @@ class RebalanceSummary(BaseModel):
 class Rebalance:
     @workflow.run
     async def run(self, params: RebalanceParams) -> RebalanceSummary:
-        proposals: list[Proposal] = await workflow.execute_activity(
-            "rebalance.scan", RebalanceScan(min_gain=params.min_gain), result_type=list[Proposal],
+        proposals: list[Proposal] = await workflow.execute_activity_method(
+            RebalanceActivities.scan, RebalanceScan(min_gain=params.min_gain), result_type=list[Proposal],
             **OPERATION)  # long on a large continuum; it heartbeats
         summary = RebalanceSummary(mode=params.mode, proposals=len(proposals))
         if params.mode == "auto":
             for p in proposals:  # one at a time: each move is checked against the continuum of its moment
-                done: Proposal = await workflow.execute_activity(
-                    "rebalance.execute", ExecuteProposal(proposal_id=p.id), result_type=Proposal, **OPERATION)
+                done: Proposal = await workflow.execute_activity_method(
+                    RebalanceActivities.execute, ExecuteProposal(proposal_id=p.id), result_type=Proposal, **OPERATION)
                 summary.outcomes[done.state] = summary.outcomes.get(done.state, 0) + 1
         return summary
 
@@ -47,7 +48,8 @@ class Rebalance:
 class ApplyProposal:
     @workflow.run
     async def run(self, req: ExecuteProposal) -> Proposal:
-        return await workflow.execute_activity("rebalance.execute", req, result_type=Proposal, **OPERATION)
+        return await workflow.execute_activity_method(RebalanceActivities.execute, req, result_type=Proposal,
+                                                      **OPERATION)
 
 
 def proposal_workflow_id(proposal_id: str) -> str:

@@ -20,6 +20,16 @@ with workflow.unsafe.imports_passed_through():
 LAYERS = ("link@", "qos@", "workload@", "nodes@", "cluster@", "hosts@", "reservation@")
 
 
+def activity_name(activity: Callable) -> str:
+    """The registered name of an activity definition (what `@activity.defn(name=...)` set)."""
+    return getattr(activity, "__temporal_activity_definition").name  # noqa: B009 (set by temporalio)
+
+
+def workflow_name(defn: type) -> str:
+    """The registered name of a workflow definition (what `@workflow.defn(name=...)` set)."""
+    return getattr(defn, "__temporal_workflow_definition").name  # noqa: B009 (set by temporalio)
+
+
 def layer(comp: Compensation) -> int:
     return next((i for i, prefix in enumerate(LAYERS) if comp.key.startswith(prefix)), len(LAYERS))
 
@@ -32,8 +42,11 @@ class Saga:
     def register(self, compensation: Compensation) -> None:
         self.undo.append(compensation)
 
-    def activity(self, key: str, step: str, activity: str, arg) -> None:
-        self.register(Compensation(key=key, step=step, activity=activity, arg=arg.model_dump(mode="json")))
+    def activity(self, key: str, step: str, activity: Callable, arg) -> None:
+        """The undo of one step is this activity (a definition, stored by its name: data that
+        survives continue-as-new) with this argument."""
+        self.register(Compensation(key=key, step=step, activity=activity_name(activity),
+                                   arg=arg.model_dump(mode="json")))
 
     def drop(self, keep: Callable[[Compensation], bool]) -> None:
         """Forget compensations whose resource is gone by other means (e.g. moved away)."""
@@ -70,4 +83,4 @@ async def run_compensation(comp: Compensation) -> None:
     if comp.activity is not None:
         await workflow.execute_activity(comp.activity, comp.arg, **UNDO)
     elif comp.child is not None:
-        await workflow.execute_child_workflow("ScaleCluster", comp.child, id=comp.child_id)
+        await workflow.execute_child_workflow(comp.child_workflow, comp.child, id=comp.child_id)

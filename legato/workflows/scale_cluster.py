@@ -28,6 +28,11 @@ with workflow.unsafe.imports_passed_through():
         TransferHosts,
         WaitDrained,
     )
+    from legato.activities.inventory import InventoryActivities
+    from legato.activities.mcm import MCMActivities
+    from legato.activities.pim import PIMActivities
+    from legato.activities.placement import PlacementActivities
+    from legato.activities.wdm import WDMActivities
     from legato.model import Cluster
     from legato.model.clusters import DrainResult, ScaleClusterRequest, ScaleClusterResult
     from legato.model.continuum import pool_owner
@@ -65,23 +70,22 @@ class ScaleCluster:
         try:
             if req.add_count:  # picked and reserved like any placement; what allocation takes is no longer held
                 hold = Hold(op_id=f"{wid}/pick", workflow_id=wid)
-                saga.activity("reservation", "pick-hosts", "placement.release", ReleaseReservation(
+                saga.activity("reservation", "pick-hosts", PlacementActivities.release, ReleaseReservation(
                     op_id=hold.op_id, service_id=req.service_id, step=f"release-reservation@{req.site}"))
-                add = await workflow.execute_activity("placement.pick_hosts", PickHosts(
+                add = await workflow.execute_activity_method(PlacementActivities.pick_hosts, PickHosts(
                     op_id=hold.op_id, service_id=req.service_id, step=f"pick-hosts@{req.site}", site=req.site,
                     count=req.add_count, hold=hold), result_type=list[str], **STEP)
-            saga.activity("hosts", "allocate-hosts", "pim.release_hosts", self._release_req(
+            saga.activity("hosts", "allocate-hosts", PIMActivities.release_hosts, self._release_req(
                 req, alloc, f"{wid}/undo-allocate", add))
-            await workflow.execute_activity(
-                "pim.allocate_hosts",
+            await workflow.execute_activity_method(PIMActivities.allocate_hosts,
                 AllocateHosts(op_id=alloc, service_id=req.service_id, step=f"allocate-hosts@{req.site}",
                               site=req.site, host_ids=add),
                 **STEP,
             )
-            saga.activity("nodes", "add-nodes", "mcm.remove_nodes", self._nodes_req(
+            saga.activity("nodes", "add-nodes", MCMActivities.remove_nodes, self._nodes_req(
                 req, f"{wid}/undo-add-nodes", add))
-            cluster = await workflow.execute_activity(
-                "mcm.add_nodes", self._nodes_req(req, f"{wid}/add-nodes", add, "add-nodes"),
+            cluster = await workflow.execute_activity_method(
+                MCMActivities.add_nodes, self._nodes_req(req, f"{wid}/add-nodes", add, "add-nodes"),
                 result_type=Cluster, **STEP)
         except Exception as err:
             await saga.unwind()
@@ -97,38 +101,39 @@ class ScaleCluster:
         # Only nodes still held under the allocation that added them: one given back meanwhile (an
         # operator's shrink) may be another service's node by now.
         allocations = {h: alloc for alloc, hosts in self._by_allocation(req, wid, req.remove_hosts) for h in hosts}
-        held = await workflow.execute_activity("inventory.held_hosts", HeldHosts(
+        held = await workflow.execute_activity_method(InventoryActivities.held_hosts, HeldHosts(
             cluster_id=req.cluster_id, allocations=allocations), result_type=list[str], **opts)
         if not held:
             return
-        drained: DrainResult = await workflow.execute_activity("mcm.drain_nodes", DrainNodes(
+        drained: DrainResult = await workflow.execute_activity_method(MCMActivities.drain_nodes, DrainNodes(
             op_id=f"{wid}/drain", service_id=req.service_id, step=f"drain@{req.site}", cluster_id=req.cluster_id,
             host_ids=held, partial=on_stuck != "refuse"), result_type=DrainResult, **opts)
         busy: list[str] = []
         if drained.draining:
             deadline = workflow.now() + timedelta(seconds=req.drain_seconds)
-            busy = await workflow.execute_activity("mcm.wait_drained", WaitDrained(
+            busy = await workflow.execute_activity_method(MCMActivities.wait_drained, WaitDrained(
                 op_id=f"{wid}/wait-drained", service_id=req.service_id, step=f"wait-drained@{req.site}",
                 cluster_id=req.cluster_id, host_ids=drained.draining, deadline=deadline.timestamp(),
                 poll_seconds=req.ready_poll_seconds), result_type=list[str], **waiting(req.drain_seconds))
             # Pods moved between nodes: what each node holds now, for the next placement.
-            await workflow.execute_activity("wdm.record_placements", ClusterRef(cluster_id=req.cluster_id), **UNDO)
+            await workflow.execute_activity_method(WDMActivities.record_placements,
+                                                   ClusterRef(cluster_id=req.cluster_id), **UNDO)
         if busy and on_stuck == "refuse":
             raise ApplicationError(f"nodes {busy} of {req.cluster_id} still run pods after {req.drain_seconds:g} s; "
                                    "they stay cordoned", type="DrainTimeout", non_retryable=True)
         gone = [h for h in drained.draining if h not in busy]
         stuck = sorted(set(drained.stuck) | set(busy))
         if gone:
-            result.cluster = await workflow.execute_activity(
-                "mcm.remove_nodes", self._nodes_req(req, f"{wid}/remove-nodes", gone),
+            result.cluster = await workflow.execute_activity_method(
+                MCMActivities.remove_nodes, self._nodes_req(req, f"{wid}/remove-nodes", gone),
                 result_type=Cluster | None, **opts)
             for i, (alloc, hosts) in enumerate(self._by_allocation(req, wid, gone)):
-                await workflow.execute_activity("pim.release_hosts", self._release_req(
+                await workflow.execute_activity_method(PIMActivities.release_hosts, self._release_req(
                     req, alloc, f"{wid}/release-hosts/{i}", hosts), **UNDO)
             result.removed = gone
         if stuck and on_stuck == "pool":
             for i, (alloc, hosts) in enumerate(self._by_allocation(req, wid, stuck)):
-                await workflow.execute_activity("pim.transfer_hosts", TransferHosts(
+                await workflow.execute_activity_method(PIMActivities.transfer_hosts, TransferHosts(
                     op_id=pool_transfer_op(wid, i), service_id=req.service_id, step=f"to-pool@{req.site}",
                     allocation_op_id=alloc, host_ids=hosts, owner=pool_owner(req.cluster_id)), **UNDO)
             result.pooled = stuck

@@ -21,6 +21,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ChildWorkflowCancellationType, ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from legato.activities.tmf import TmfActivities
     from legato.model.operations import Operation
     from legato.tmf.characteristics import inverse
     from legato.tmf.plans import (
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.tmf.render import iso
     from legato.tmf.states import FINAL_ORDER_STATES, OrderState, TaskState, final_order_state
     from legato.workflows.contracts import SERVICE_ID, STATE, TENANT, DeployRequest, service_workflow_id
+    from legato.workflows.deploy_service import DeployService
     from legato.workflows.options import STEP, UNDO
 
 # Waiting on a service (a deployment, a move, a teardown) may take long; a dead worker is seen by heartbeat.
@@ -95,11 +97,11 @@ class ServiceOrderWorkflow:
 
     @workflow.run
     async def run(self, plan: OrderPlan) -> str:
-        await self._activity("tmf.accept_order", plan)
+        await self._activity(TmfActivities.accept_order, plan)
         if not await self._wait_for_start():
             await self._cancel_directly()
             return str(self.state)
-        problems = await self._activity("tmf.assess_order", plan, result_type=list[str])
+        problems = await self._activity(TmfActivities.assess_order, plan, result_type=list[str])
         if problems:
             self.notes += [Note(text=p, date=self._now()) for p in problems]
             self.items = dict.fromkeys(self.items, OrderState.rejected)
@@ -142,7 +144,7 @@ class ServiceOrderWorkflow:
             outcome = await self._add(item)
         elif item.action == "delete":
             self.begun[item.id].append("delete")
-            outcome = await self._activity("tmf.terminate_service", item.service_id, result_type=Outcome,
+            outcome = await self._activity(TmfActivities.terminate_service, item.service_id, result_type=Outcome,
                                            **SERVICE_CALL)
             outcome.state = "succeeded" if outcome.state in ("terminated", "absent") else outcome.state
         else:
@@ -159,7 +161,7 @@ class ServiceOrderWorkflow:
         spec, indexed = item.spec, self.plan.index_search_attributes
         try:
             await workflow.start_child_workflow(
-                "DeployService", DeployRequest(spec=spec, index_search_attributes=indexed),
+                DeployService.run, DeployRequest(spec=spec, index_search_attributes=indexed),
                 id=service_workflow_id(item.service_id), memo={"tenant": spec.tenant, "name": spec.name},
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 cancellation_type=ChildWorkflowCancellationType.ABANDON,
@@ -169,11 +171,11 @@ class ServiceOrderWorkflow:
             )
         except workflow.ChildWorkflowError as err:
             return Outcome(state="failed", detail=str(err))
-        outcome = await self._activity("tmf.wait_service", item.service_id, result_type=Outcome, **SERVICE_CALL)
+        outcome = await self._activity(TmfActivities.wait_service, item.service_id, result_type=Outcome, **SERVICE_CALL)
         return Outcome(state="succeeded" if outcome.state == "active" else "failed", detail=outcome.detail)
 
     async def _modify(self, item: ItemPlan) -> Outcome:
-        before = await self._activity("tmf.snapshot", item.service_id, result_type=ServiceSnapshot)
+        before = await self._activity(TmfActivities.snapshot, item.service_id, result_type=ServiceSnapshot)
         for op in item.operations:
             self.begun[item.id].append((op, before))
             outcome = await self._operate(item, op)
@@ -185,7 +187,7 @@ class ServiceOrderWorkflow:
         """One operation; while another runs on the service, the item is held and retries."""
         wait = 1.0
         while True:
-            outcome = await self._activity("tmf.operate", OperateCall(service_id=item.service_id, operation=op),
+            outcome = await self._activity(TmfActivities.operate, OperateCall(service_id=item.service_id, operation=op),
                                            result_type=Outcome, **SERVICE_CALL)
             if outcome.state != "busy":
                 if self.items[item.id] == OrderState.held:
@@ -229,14 +231,14 @@ class ServiceOrderWorkflow:
                 return False
             return True
         if "add" in begun:
-            await self._activity("tmf.terminate_service", item.service_id, result_type=Outcome, **SERVICE_CALL)
+            await self._activity(TmfActivities.terminate_service, item.service_id, result_type=Outcome, **SERVICE_CALL)
         for op, before in reversed([b for b in begun if isinstance(b, tuple)]):
             # The same request id again: returns the outcome of the first (joining it if it still runs).
-            done = await self._activity("tmf.operate", OperateCall(service_id=item.service_id, operation=op),
+            done = await self._activity(TmfActivities.operate, OperateCall(service_id=item.service_id, operation=op),
                                         result_type=Outcome, **SERVICE_CALL)
             if done.state == "succeeded":
                 undo = inverse(op, before.spec, before.sites)
-                await self._activity("tmf.operate", OperateCall(service_id=item.service_id, operation=undo),
+                await self._activity(TmfActivities.operate, OperateCall(service_id=item.service_id, operation=undo),
                                      result_type=Outcome, **SERVICE_CALL)
         return True
 
@@ -248,7 +250,7 @@ class ServiceOrderWorkflow:
 
     async def _record_cancel(self, state: TaskState, **fields) -> None:
         if self.cancel_request is not None:
-            await workflow.execute_activity("tmf.record_cancel", CancelChange(
+            await workflow.execute_activity_method(TmfActivities.record_cancel, CancelChange(
                 cancel_id=self.cancel_request.cancel_id, state=state, fields=fields), **UNDO)
 
     # --- records ----------------------------------------------------------------------------------
@@ -269,9 +271,9 @@ class ServiceOrderWorkflow:
         self.version += 1
         if self.plan.index_search_attributes:
             workflow.upsert_search_attributes([STATE.value_set(str(state))])
-        await workflow.execute_activity("tmf.record_order", OrderChange(
+        await workflow.execute_activity_method(TmfActivities.record_order, OrderChange(
             order_id=self.plan.order_id, version=self.version, state=str(state),
             items={k: str(v) for k, v in self.items.items()}, notes=self.notes, fields=fields), **UNDO)
 
-    async def _activity(self, name: str, arg, result_type=None, **options):
-        return await workflow.execute_activity(name, arg, result_type=result_type, **(options or STEP))
+    async def _activity(self, activity, arg, result_type=None, **options):
+        return await workflow.execute_activity_method(activity, arg, result_type=result_type, **(options or STEP))

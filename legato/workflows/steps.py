@@ -22,6 +22,11 @@ with workflow.unsafe.imports_passed_through():
         SetQos,
         WaitReady,
     )
+    from legato.activities.mcm import MCMActivities
+    from legato.activities.pim import PIMActivities
+    from legato.activities.placement import PlacementActivities
+    from legato.activities.tcm import TCMActivities
+    from legato.activities.wdm import WDMActivities
     from legato.model import Component, Link, ServiceSpec, SitePlan, UserArea
     from legato.model.clusters import ScaleClusterRequest
     from legato.model.connectivity import Connection, LinkRequest, QosRequest
@@ -30,8 +35,8 @@ with workflow.unsafe.imports_passed_through():
     from legato.workflows.entity import Compensation, ComponentState, ConnectionState
     from legato.workflows.options import STEP, UNDO, waiting
     from legato.workflows.progress import Progress
-    from legato.workflows.saga import Saga
-    from legato.workflows.scale_cluster import allocation_op
+    from legato.workflows.saga import Saga, workflow_name
+    from legato.workflows.scale_cluster import ScaleCluster, allocation_op
 
 
 DEFAULT_PROGRESS_DEADLINE = 600.0  # seconds a readiness wait may take, unless the request says otherwise
@@ -61,7 +66,7 @@ class Ctx:
 def hold(ctx: Ctx, op_id: str) -> Hold:
     """Registers the release of what placement `op_id` will reserve, before it reserves it; the
     steps after it use the reservation (`ctx.reservation`)."""
-    ctx.saga.activity(f"reservation@{op_id}", f"reserve@{op_id.rsplit('/', 1)[-1]}", "placement.release",
+    ctx.saga.activity(f"reservation@{op_id}", f"reserve@{op_id.rsplit('/', 1)[-1]}", PlacementActivities.release,
                       ReleaseReservation(op_id=op_id, service_id=ctx.sid, step="release-reservation"))
     ctx.reservation = op_id
     return Hold(op_id=op_id, workflow_id=workflow.info().workflow_id)
@@ -73,7 +78,7 @@ async def release_hold(ctx: Ctx, op_id: str) -> None:
     ctx.saga.drop(lambda c: c.key != f"reservation@{op_id}")
     if ctx.reservation == op_id:
         ctx.reservation = None
-    await workflow.execute_activity("placement.release", ReleaseReservation(
+    await workflow.execute_activity_method(PlacementActivities.release, ReleaseReservation(
         op_id=op_id, service_id=ctx.sid, step="release-reservation"), **UNDO)
 
 
@@ -96,20 +101,19 @@ async def provision_site(ctx: Ctx, plan: SitePlan, base: str) -> str:
 
     alloc_op = f"{base}/allocate-hosts"
     step = f"allocate-hosts@{site}"
-    ctx.saga.activity(f"hosts@{site}", step, "pim.release_hosts", ReleaseHosts(
+    ctx.saga.activity(f"hosts@{site}", step, PIMActivities.release_hosts, ReleaseHosts(
         op_id=f"{base}/release-hosts", service_id=sid, step=f"release-hosts@{site}", allocation_op_id=alloc_op,
         host_ids=plan.add_hosts))
-    await ctx.progress.track(step, ", ".join(plan.add_hosts), workflow.execute_activity(
-        "pim.allocate_hosts",
+    await ctx.progress.track(step, ", ".join(plan.add_hosts), workflow.execute_activity_method(
+        PIMActivities.allocate_hosts,
         AllocateHosts(op_id=alloc_op, service_id=sid, step=step, site=site, host_ids=plan.add_hosts), **STEP))
 
     create_op = f"{base}/create-cluster"
     cluster_id = cluster_name(site, create_op)
     step = f"create-cluster@{site}"
-    ctx.saga.activity(f"cluster@{site}", step, "mcm.delete_cluster", DeleteCluster(
+    ctx.saga.activity(f"cluster@{site}", step, MCMActivities.delete_cluster, DeleteCluster(
         op_id=f"{base}/delete-cluster", service_id=sid, step=f"delete-cluster@{site}", cluster_id=cluster_id))
-    await ctx.progress.track(step, cluster_id, workflow.execute_activity(
-        "mcm.create_cluster",
+    await ctx.progress.track(step, cluster_id, workflow.execute_activity_method(MCMActivities.create_cluster,
         CreateCluster(op_id=create_op, service_id=sid, step=step, cluster_id=cluster_id, site=site,
                       host_ids=plan.add_hosts), **STEP))
     return cluster_id
@@ -121,9 +125,10 @@ async def grow_cluster(ctx: Ctx, site: str, cluster: str, hosts: list[str], chil
     shrink = ScaleClusterRequest(service_id=ctx.sid, site=site, cluster_id=cluster, remove_hosts=hosts,
                                  allocation_op_id=allocation_op(child_id), undo=True)
     step = f"scale-cluster@{site}"
-    ctx.saga.register(Compensation(key=f"nodes@{site}", step=step, child=shrink, child_id=f"{child_id}/undo"))
+    ctx.saga.register(Compensation(key=f"nodes@{site}", step=step, child=shrink, child_id=f"{child_id}/undo",
+                                   child_workflow=workflow_name(ScaleCluster)))
     await ctx.progress.track(step, f"{cluster} += {', '.join(hosts)}",
-                             workflow.execute_child_workflow("ScaleCluster", grow, id=child_id))
+                             workflow.execute_child_workflow(ScaleCluster.run, grow, id=child_id))
 
 
 def workload_spec(spec: ServiceSpec, comp: Component, workload_id: str, version: str | None = None,
@@ -145,13 +150,13 @@ async def deploy_component(ctx: Ctx, name: str, site: str, cluster: str, base: s
     comp, sid = ctx.spec.component(name), ctx.sid
     deploy_op = f"{base}/deploy"
     workload_id = workload_name(name, deploy_op)
-    ctx.saga.activity(f"workload@{name}@{cluster}", f"deploy@{name}", "wdm.remove_workload", RemoveWorkload(
+    ctx.saga.activity(f"workload@{name}@{cluster}", f"deploy@{name}", WDMActivities.remove_workload, RemoveWorkload(
         op_id=f"{base}/remove", service_id=sid, step=f"remove@{name}", cluster_id=cluster, workload_id=workload_id,
         component=name))
     step = f"deploy@{name}"
     deployed = await ctx.progress.track(
         step, f"{comp.image}:{comp.version} ×{comp.replicas} on {cluster}",
-        workflow.execute_activity("wdm.deploy_workload", DeployWorkload(
+        workflow.execute_activity_method(WDMActivities.deploy_workload, DeployWorkload(
             op_id=deploy_op, service_id=sid, step=step, cluster_id=cluster, site=site, reservation=ctx.reservation,
             workload=workload_spec(ctx.spec, comp, workload_id, prefer_nodes=prefer_nodes)),
             result_type=WorkloadStatus, **STEP))
@@ -167,8 +172,7 @@ async def wait_ready(ctx: Ctx, name: str, cluster: str, workload_id: str, op_id:
     step = f"ready@{name}"
     deadline = workflow.now().timestamp() + ctx.progress_deadline
     ready = await ctx.progress.track(step, f"waiting for replicas (deadline {ctx.progress_deadline:g} s)",
-                                     workflow.execute_activity(
-        "wdm.wait_ready",
+                                     workflow.execute_activity_method(WDMActivities.wait_ready,
         WaitReady(op_id=op_id, service_id=ctx.sid, step=step, cluster_id=cluster, workload_id=workload_id,
                   poll_seconds=ctx.poll_seconds, deadline=deadline),
         result_type=WorkloadStatus, **waiting(ctx.progress_deadline)))
@@ -188,7 +192,7 @@ async def connect_link(ctx: Ctx, index: int, link: Link, components: dict[str, C
         id=link_name(op), service_id=ctx.sid, source_site=src.site, target_site=dst.site,
         source_endpoint=src.endpoint, target_endpoint=dst.endpoint, bandwidth_mbps=link.bandwidth_mbps,
         max_latency_ms=link.max_latency_ms))
-    return await _connect(ctx, f"link@{index}", "link", req.link.id, req, "tcm.connect")
+    return await _connect(ctx, f"link@{index}", "link", req.link.id, req, TCMActivities.connect)
 
 
 async def set_user_qos(ctx: Ctx, index: int, area: UserArea, components: dict[str, ComponentState],
@@ -199,15 +203,15 @@ async def set_user_qos(ctx: Ctx, index: int, area: UserArea, components: dict[st
     req = SetQos(op_id=op, service_id=ctx.sid, step=f"user-qos@{desc}", description=desc, qos=QosRequest(
         id=qos_name(op), service_id=ctx.sid, area=area.area, site=entry.site, endpoint=entry.endpoint,
         profile=area.qos_profile, bandwidth_mbps=area.bandwidth_mbps, max_latency_ms=area.max_latency_ms))
-    return await _connect(ctx, f"qos@{index}", "qos", req.qos.id, req, "tcm.set_user_qos")
+    return await _connect(ctx, f"qos@{index}", "qos", req.qos.id, req, TCMActivities.set_user_qos)
 
 
-async def _connect(ctx: Ctx, key: str, kind: str, connection_id: str, req, activity: str) -> ConnectionState:
-    ctx.saga.activity(f"{key}#{connection_id}", req.step, "tcm.disconnect", Disconnect(
+async def _connect(ctx: Ctx, key: str, kind: str, connection_id: str, req, activity) -> ConnectionState:
+    ctx.saga.activity(f"{key}#{connection_id}", req.step, TCMActivities.disconnect, Disconnect(
         op_id=f"{req.op_id}/undo", service_id=ctx.sid, step=f"disconnect@{req.description}",
         connection_id=connection_id, kind=kind))
     await ctx.progress.track(req.step, req.description,
-                             workflow.execute_activity(activity, req, result_type=Connection, **STEP))
+                             workflow.execute_activity_method(activity, req, result_type=Connection, **STEP))
     return ConnectionState(key=key, kind=kind, id=connection_id, description=req.description)
 
 

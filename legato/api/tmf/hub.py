@@ -15,7 +15,7 @@ from legato.api.tmf.errors import not_found
 from legato.api.tmf.schemas import EventSubscriptionInput
 from legato.inventory.tmf_tables import HubRow
 from legato.tmf import paths
-from legato.workflows.event_delivery import hub_workflow_id
+from legato.workflows.event_delivery import DeliverEvents, hub_workflow_id
 
 log = logging.getLogger("legato.api")
 
@@ -32,7 +32,7 @@ def hub_router(api: str, prefix: str, tag: str) -> APIRouter:
         await asyncio.to_thread(tmf.hub_added, hub)
         try:
             client = await request.app.state.temporal()
-            await client.start_workflow("DeliverEvents", hub.id, id=hub_workflow_id(hub.id),
+            await client.start_workflow(DeliverEvents.run, hub.id, id=hub_workflow_id(hub.id),
                                         task_queue=request.app.state.settings.task_queue)
         except Exception as err:  # noqa: BLE001 - no listener without its delivery; reported as 503
             await asyncio.to_thread(tmf.hub_removed, hub.id)

@@ -31,7 +31,7 @@ from legato.tmf.render import ITEM_LABEL, ORDER_LABEL, SPEC_LABEL, select_fields
 from legato.tmf.states import FINAL_ORDER_STATES, OrderState, TaskState
 from legato.validation import continuum_errors
 from legato.workflows.contracts import STATE, TENANT
-from legato.workflows.service_order import order_workflow_id
+from legato.workflows.service_order import ServiceOrderWorkflow, order_workflow_id
 
 router = APIRouter(prefix=paths.ORDERING, tags=["TMF641 service ordering"])
 log = logging.getLogger("legato.api")
@@ -151,7 +151,8 @@ async def create_order(data: ServiceOrderCreate, request: Request, response: Res
                      requested_start=data.requestedStartDate, index_search_attributes=indexed)
     try:
         await client.start_workflow(
-            "ServiceOrder", plan, id=order_workflow_id(order_id), task_queue=request.app.state.settings.task_queue,
+            ServiceOrderWorkflow.run, plan, id=order_workflow_id(order_id),
+            task_queue=request.app.state.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, memo={"tenant": caller.tenant},
             search_attributes=TypedSearchAttributes([SearchAttributePair(TENANT, caller.tenant),
                                                      SearchAttributePair(STATE, "acknowledged")]) if indexed else None)
@@ -201,7 +202,7 @@ async def patch_order(order_id: str, data: ServiceOrderUpdate, request: Request,
         if row.state != OrderState.acknowledged:
             raise HTTPException(409, f"requestedStartDate: the order is already {row.state}")
         handle = (await request.app.state.temporal()).get_workflow_handle(order_workflow_id(order_id))
-        await handle.signal("reschedule", changes["requestedStartDate"])
+        await handle.signal(ServiceOrderWorkflow.reschedule, changes["requestedStartDate"])
     row = await asyncio.to_thread(records(request).order_patched, order_id, changes)
     return row.body
 
@@ -235,7 +236,8 @@ async def cancel_order(data: CancelServiceOrderCreate, request: Request, respons
                                                                       order_id=order.id, body=body))
     handle = (await request.app.state.temporal()).get_workflow_handle(order_workflow_id(order.id))
     try:
-        await handle.start_update("cancel", CancelRequest(cancel_id=cancel_id, reason=data.cancellationReason),
+        await handle.start_update(ServiceOrderWorkflow.cancel,
+                                  CancelRequest(cancel_id=cancel_id, reason=data.cancellationReason),
                                   wait_for_stage=WorkflowUpdateStage.ACCEPTED)
     except (WorkflowUpdateFailedError, RPCError) as err:
         await asyncio.to_thread(tmf.cancel_changed, cancel_id, TaskState.terminated_with_error.value)

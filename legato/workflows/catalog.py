@@ -1,0 +1,16 @@
+"""Every workflow the worker registers."""
+
+from legato.workflows.deploy_service import DeployService
+from legato.workflows.event_delivery import DeliverEvents
+from legato.workflows.federate_request import FederateRequest
+from legato.workflows.migrate_workload import MigrateWorkload
+from legato.workflows.rebalance import ApplyProposal, Rebalance
+from legato.workflows.reconcile import Reconcile
+from legato.workflows.scale_cluster import ScaleCluster
+from legato.workflows.service_order import ServiceOrderWorkflow
+
+WORKFLOWS = [DeployService, ScaleCluster, MigrateWorkload, Reconcile, Rebalance, ApplyProposal, ServiceOrderWorkflow,
+             DeliverEvents, FederateRequest]
+
+__all__ = ["WORKFLOWS", "ApplyProposal", "DeliverEvents", "DeployService", "FederateRequest", "MigrateWorkload",
+           "Rebalance", "Reconcile", "ScaleCluster", "ServiceOrderWorkflow"]
