@@ -205,7 +205,7 @@ class DeployService(Operations):
         # A partner's request is served here or not at all: it is never federated onwards.
         place = PlaceRequest(spec=spec, exclude=exclude, hold=hold(ctx, f"{self.wid}/place" + (
             f"/{attempt}" if attempt > 1 else "")), federate=not (spec.tenant or "").startswith(PARTNER_TENANT_PREFIX))
-        decision = await self._activity(PlacementActivities.place, place, result_type=PlacementDecision)
+        decision = await self._activity(PlacementActivities.place, place)
         if not decision.feasible:
             self.progress.failed("place", decision.infeasible_reason or "infeasible")
             raise ApplicationError(f"placement infeasible: {decision.infeasible_reason}", type="PlacementInfeasible")
@@ -258,7 +258,7 @@ class DeployService(Operations):
         ]
 
     async def _activity(self, activity, arg, result_type=None):
-        return await workflow.execute_activity_method(activity, arg, result_type=result_type, **STEP)
+        return await workflow.execute_activity_method(activity, arg, **STEP)
 
     def index(self, *updates) -> None:
         """Search attributes for the Web UI, when the namespace has them."""

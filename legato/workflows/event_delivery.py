@@ -32,7 +32,7 @@ class DeliverEvents:
     @workflow.run
     async def run(self, hub_id: str) -> None:
         for _ in range(RUNS_PER_HISTORY):
-            if not await workflow.execute_activity_method(TmfActivities.deliver_events, hub_id, result_type=bool,
+            if not await workflow.execute_activity_method(TmfActivities.deliver_events, hub_id,
                                                           **DELIVERY):
                 return  # the hub was deleted
         workflow.continue_as_new(hub_id)

@@ -18,7 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import ForwardOperation, RemotePart, SendFederation
     from legato.activities.federation import FederationActivities
     from legato.model import PlacementDecision, ServiceSpec
-    from legato.model.federation import FederatedPart, RemoteService
+    from legato.model.federation import FederatedPart
     from legato.model.operations import Operation
     from legato.workflows.steps import Ctx, gather_all
 
@@ -50,9 +50,9 @@ class FederateRequest:
         part = dict(service_id=req.service_id, partner=req.partner, request_id=req.request_id,
                     components=req.components, poll_seconds=req.poll_seconds)
         await workflow.execute_activity_method(FederationActivities.send, SendFederation(
-            op_id=f"{wid}/send", step=f"send@{req.partner}", spec=req.spec, **part), result_type=RemoteService, **SEND)
+            op_id=f"{wid}/send", step=f"send@{req.partner}", spec=req.spec, **part), **SEND)
         remote = await workflow.execute_activity_method(FederationActivities.follow, RemotePart(
-            op_id=f"{wid}/follow", step=f"follow@{req.partner}", **part), result_type=RemoteService, **FOLLOW)
+            op_id=f"{wid}/follow", step=f"follow@{req.partner}", **part), **FOLLOW)
         return FederatedPart(partner=req.partner, request_id=req.request_id, remote_id=remote.remote_id,
                              components=req.components, state=remote.state, endpoints=remote.endpoints)
 
@@ -90,4 +90,4 @@ async def forward_operation(ctx: Ctx, part: FederatedPart, op: Operation, base: 
                                     workflow.execute_activity_method(FederationActivities.operate, ForwardOperation(
                                         op_id=f"{base}/forward", service_id=ctx.sid, step=step, partner=part.partner,
                                         request_id=part.request_id, components=part.components,
-                                        operation=op.model_dump(mode="json")), result_type=dict, **FOLLOW))
+                                        operation=op.model_dump(mode="json")), **FOLLOW))

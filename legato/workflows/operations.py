@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.model.clusters import ScaleClusterRequest, ScaleClusterResult
     from legato.model.operations import Continuity, Finding, Operation, OperationRecord, RepairRequest
     from legato.model.service import PlacementRules
-    from legato.model.workloads import ServingHistory, WorkloadMetrics, WorkloadStatus
+    from legato.model.workloads import WorkloadStatus
     from legato.workflows.entity import ComponentState
     from legato.workflows.federate_request import forward_operation
     from legato.workflows.migrate_workload import MigrateRequest, MigrateResult, MigrateWorkload
@@ -253,7 +253,7 @@ class Operations:
         return await workflow.execute_activity_method(WDMActivities.scale_workload, ScaleWorkload(
             op_id=op_id, service_id=ctx.sid, step=f"scale-workload@{state.name}", cluster_id=state.cluster,
             workload_id=state.workload_id, component=state.name, replicas=replicas, prefer_nodes=prefer_nodes,
-            reservation=ctx.reservation), result_type=WorkloadStatus, **options)
+            reservation=ctx.reservation), **options)
 
     async def _make_room(self, ctx: Ctx, name: str, extra: int, base: str, refusal: str) -> SitePlan:
         """Room for `extra` more replicas on the component's cluster, reserved node by node: grow
@@ -261,7 +261,7 @@ class Operations:
         state = self.entity.components[name]
         choice = await workflow.execute_activity_method(PlacementActivities.plan_growth, PlanGrowth(
             spec=self.entity.spec, component=name, extra_replicas=extra, site=state.site,
-            cluster_id=state.cluster, hold=hold(ctx, f"{base}/room")), result_type=SiteChoice, **STEP)
+            cluster_id=state.cluster, hold=hold(ctx, f"{base}/room")), **STEP)
         if choice.plan is None:
             raise Refused(f"{refusal}: {choice.reason}")
         if choice.plan.action == "scale":
@@ -353,8 +353,7 @@ class Operations:
                                 options: dict) -> WorkloadStatus:
         return await workflow.execute_activity_method(WDMActivities.upgrade_workload, UpgradeWorkload(
             op_id=op_id, service_id=ctx.sid, step=f"rolling-upgrade@{state.name}", cluster_id=state.cluster,
-            workload_id=state.workload_id, component=state.name, image=image, version=version),
-            result_type=WorkloadStatus, **options)
+            workload_id=state.workload_id, component=state.name, image=image, version=version), **options)
 
     async def _canary_gate(self, op_ctx: Ctx, name: str, image: str, req, base: str,
                            prefer_nodes: list[str]) -> Saga:
@@ -378,7 +377,7 @@ class Operations:
                                       f"{req.canary.max_error_rate:g}")
             await workflow.sleep(req.canary.observe_seconds)
             metrics = await workflow.execute_activity_method(WDMActivities.workload_metrics, WorkloadRef(
-                cluster_id=state.cluster, workload_id=deployed.workload_id), result_type=WorkloadMetrics, **STEP)
+                cluster_id=state.cluster, workload_id=deployed.workload_id), **STEP)
         except Exception:
             await self._remove_canary(local, name)
             raise
@@ -413,8 +412,7 @@ class Operations:
                                           cluster_id=state.cluster, site=state.site,
                                           workload=workload_spec(self.entity.spec, comp, state.workload_id,
                                                                  version=state.version, replicas=state.replicas,
-                                                                 image=state.image)),
-                                          result_type=WorkloadStatus, **STEP))
+                                                                 image=state.image)), **STEP))
             await wait_ready(self.ctx(), name, state.cluster, state.workload_id, f"{base}/{name}/wait")
             done.append(f"{name} redeployed")
         lost = {f.resource for f in findings if f.kind == "connection-missing"}
@@ -446,8 +444,7 @@ class Operations:
         reservation = hold(ctx, f"{base}/place")
         try:
             choice = await workflow.execute_activity_method(PlacementActivities.place_component, PlaceComponent(
-                spec=spec, component=name, current=current, target_site=req.site, hold=reservation),
-                result_type=SiteChoice, **STEP)
+                spec=spec, component=name, current=current, target_site=req.site, hold=reservation), **STEP)
             if choice.plan is None:
                 raise Refused(f"{choice.reason}; {name} stays at {current[name]}")
             source = self.entity.components[name]
@@ -505,7 +502,7 @@ class Operations:
         try:
             history = await workflow.execute_activity_method(WDMActivities.serving_history, ContinuityQuery(
                 service_id=self.entity.spec.id, component=name, since=record.started_at.timestamp(),
-                until=record.ended_at.timestamp()), result_type=ServingHistory | None, **STEP)
+                until=record.ended_at.timestamp()), **STEP)
         except Exception as err:  # noqa: BLE001 - reported as unknown
             workflow.logger.warning("continuity of %s not read: %s", name, error_text(err))
             history = None

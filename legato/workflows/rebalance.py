@@ -33,13 +33,13 @@ class Rebalance:
     @workflow.run
     async def run(self, params: RebalanceParams) -> RebalanceSummary:
         proposals: list[Proposal] = await workflow.execute_activity_method(
-            RebalanceActivities.scan, RebalanceScan(min_gain=params.min_gain), result_type=list[Proposal],
+            RebalanceActivities.scan, RebalanceScan(min_gain=params.min_gain),
             **OPERATION)  # long on a large continuum; it heartbeats
         summary = RebalanceSummary(mode=params.mode, proposals=len(proposals))
         if params.mode == "auto":
             for p in proposals:  # one at a time: each move is checked against the continuum of its moment
                 done: Proposal = await workflow.execute_activity_method(
-                    RebalanceActivities.execute, ExecuteProposal(proposal_id=p.id), result_type=Proposal, **OPERATION)
+                    RebalanceActivities.execute, ExecuteProposal(proposal_id=p.id), **OPERATION)
                 summary.outcomes[done.state] = summary.outcomes.get(done.state, 0) + 1
         return summary
 
@@ -48,7 +48,7 @@ class Rebalance:
 class ApplyProposal:
     @workflow.run
     async def run(self, req: ExecuteProposal) -> Proposal:
-        return await workflow.execute_activity_method(RebalanceActivities.execute, req, result_type=Proposal,
+        return await workflow.execute_activity_method(RebalanceActivities.execute, req,
                                                       **OPERATION)
 
 

@@ -32,7 +32,7 @@ class Reconcile:
     @workflow.run
     async def run(self) -> ReconcileSummary:
         findings: list[Finding] = await workflow.execute_activity_method(
-            ReconcileActivities.scan, result_type=list[Finding], **STEP)
+            ReconcileActivities.scan, **STEP)
         repairs: dict[str, list[Finding]] = {}
         for f in findings:
             if f.action == "repair-requested" and f.service_id:
@@ -45,7 +45,7 @@ class Reconcile:
                 workflow.logger.info("service %s not repaired: %s", service_id, err)
         repaired = sum(len(v) for v in repairs.values())
         reclaimed: Reclaimed = await workflow.execute_activity_method(
-            ReconcileActivities.reclaim, result_type=Reclaimed, **STEP)
+            ReconcileActivities.reclaim, **STEP)
         given_back = 0
         for i, pool in enumerate(reclaimed.pools):  # a pool gives back what runs nothing any more
             result = await workflow.execute_child_workflow(ScaleCluster.run, ScaleClusterRequest(

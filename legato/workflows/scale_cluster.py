@@ -74,7 +74,7 @@ class ScaleCluster:
                     op_id=hold.op_id, service_id=req.service_id, step=f"release-reservation@{req.site}"))
                 add = await workflow.execute_activity_method(PlacementActivities.pick_hosts, PickHosts(
                     op_id=hold.op_id, service_id=req.service_id, step=f"pick-hosts@{req.site}", site=req.site,
-                    count=req.add_count, hold=hold), result_type=list[str], **STEP)
+                    count=req.add_count, hold=hold), **STEP)
             saga.activity("hosts", "allocate-hosts", PIMActivities.release_hosts, self._release_req(
                 req, alloc, f"{wid}/undo-allocate", add))
             await workflow.execute_activity_method(PIMActivities.allocate_hosts,
@@ -85,8 +85,7 @@ class ScaleCluster:
             saga.activity("nodes", "add-nodes", MCMActivities.remove_nodes, self._nodes_req(
                 req, f"{wid}/undo-add-nodes", add))
             cluster = await workflow.execute_activity_method(
-                MCMActivities.add_nodes, self._nodes_req(req, f"{wid}/add-nodes", add, "add-nodes"),
-                result_type=Cluster, **STEP)
+                MCMActivities.add_nodes, self._nodes_req(req, f"{wid}/add-nodes", add, "add-nodes"), **STEP)
         except Exception as err:
             await saga.unwind()
             raise ApplicationError(f"scale-up of {req.cluster_id} failed: {error_text(err)}",
@@ -102,19 +101,19 @@ class ScaleCluster:
         # operator's shrink) may be another service's node by now.
         allocations = {h: alloc for alloc, hosts in self._by_allocation(req, wid, req.remove_hosts) for h in hosts}
         held = await workflow.execute_activity_method(InventoryActivities.held_hosts, HeldHosts(
-            cluster_id=req.cluster_id, allocations=allocations), result_type=list[str], **opts)
+            cluster_id=req.cluster_id, allocations=allocations), **opts)
         if not held:
             return
         drained: DrainResult = await workflow.execute_activity_method(MCMActivities.drain_nodes, DrainNodes(
             op_id=f"{wid}/drain", service_id=req.service_id, step=f"drain@{req.site}", cluster_id=req.cluster_id,
-            host_ids=held, partial=on_stuck != "refuse"), result_type=DrainResult, **opts)
+            host_ids=held, partial=on_stuck != "refuse"), **opts)
         busy: list[str] = []
         if drained.draining:
             deadline = workflow.now() + timedelta(seconds=req.drain_seconds)
             busy = await workflow.execute_activity_method(MCMActivities.wait_drained, WaitDrained(
                 op_id=f"{wid}/wait-drained", service_id=req.service_id, step=f"wait-drained@{req.site}",
                 cluster_id=req.cluster_id, host_ids=drained.draining, deadline=deadline.timestamp(),
-                poll_seconds=req.ready_poll_seconds), result_type=list[str], **waiting(req.drain_seconds))
+                poll_seconds=req.ready_poll_seconds), **waiting(req.drain_seconds))
             # Pods moved between nodes: what each node holds now, for the next placement.
             await workflow.execute_activity_method(WDMActivities.record_placements,
                                                    ClusterRef(cluster_id=req.cluster_id), **UNDO)
@@ -125,8 +124,7 @@ class ScaleCluster:
         stuck = sorted(set(drained.stuck) | set(busy))
         if gone:
             result.cluster = await workflow.execute_activity_method(
-                MCMActivities.remove_nodes, self._nodes_req(req, f"{wid}/remove-nodes", gone),
-                result_type=Cluster | None, **opts)
+                MCMActivities.remove_nodes, self._nodes_req(req, f"{wid}/remove-nodes", gone), **opts)
             for i, (alloc, hosts) in enumerate(self._by_allocation(req, wid, gone)):
                 await workflow.execute_activity_method(PIMActivities.release_hosts, self._release_req(
                     req, alloc, f"{wid}/release-hosts/{i}", hosts), **UNDO)

@@ -33,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
         OrderChange,
         OrderPlan,
         Outcome,
-        ServiceSnapshot,
     )
     from legato.tmf.render import iso
     from legato.tmf.states import FINAL_ORDER_STATES, OrderState, TaskState, final_order_state
@@ -101,7 +100,7 @@ class ServiceOrderWorkflow:
         if not await self._wait_for_start():
             await self._cancel_directly()
             return str(self.state)
-        problems = await self._activity(TmfActivities.assess_order, plan, result_type=list[str])
+        problems = await self._activity(TmfActivities.assess_order, plan)
         if problems:
             self.notes += [Note(text=p, date=self._now()) for p in problems]
             self.items = dict.fromkeys(self.items, OrderState.rejected)
@@ -144,7 +143,7 @@ class ServiceOrderWorkflow:
             outcome = await self._add(item)
         elif item.action == "delete":
             self.begun[item.id].append("delete")
-            outcome = await self._activity(TmfActivities.terminate_service, item.service_id, result_type=Outcome,
+            outcome = await self._activity(TmfActivities.terminate_service, item.service_id,
                                            **SERVICE_CALL)
             outcome.state = "succeeded" if outcome.state in ("terminated", "absent") else outcome.state
         else:
@@ -171,11 +170,11 @@ class ServiceOrderWorkflow:
             )
         except workflow.ChildWorkflowError as err:
             return Outcome(state="failed", detail=str(err))
-        outcome = await self._activity(TmfActivities.wait_service, item.service_id, result_type=Outcome, **SERVICE_CALL)
+        outcome = await self._activity(TmfActivities.wait_service, item.service_id, **SERVICE_CALL)
         return Outcome(state="succeeded" if outcome.state == "active" else "failed", detail=outcome.detail)
 
     async def _modify(self, item: ItemPlan) -> Outcome:
-        before = await self._activity(TmfActivities.snapshot, item.service_id, result_type=ServiceSnapshot)
+        before = await self._activity(TmfActivities.snapshot, item.service_id)
         for op in item.operations:
             self.begun[item.id].append((op, before))
             outcome = await self._operate(item, op)
@@ -188,7 +187,7 @@ class ServiceOrderWorkflow:
         wait = 1.0
         while True:
             outcome = await self._activity(TmfActivities.operate, OperateCall(service_id=item.service_id, operation=op),
-                                           result_type=Outcome, **SERVICE_CALL)
+                                 **SERVICE_CALL)
             if outcome.state != "busy":
                 if self.items[item.id] == OrderState.held:
                     await self._set_item(item.id, OrderState.in_progress)
@@ -231,15 +230,15 @@ class ServiceOrderWorkflow:
                 return False
             return True
         if "add" in begun:
-            await self._activity(TmfActivities.terminate_service, item.service_id, result_type=Outcome, **SERVICE_CALL)
+            await self._activity(TmfActivities.terminate_service, item.service_id, **SERVICE_CALL)
         for op, before in reversed([b for b in begun if isinstance(b, tuple)]):
             # The same request id again: returns the outcome of the first (joining it if it still runs).
             done = await self._activity(TmfActivities.operate, OperateCall(service_id=item.service_id, operation=op),
-                                        result_type=Outcome, **SERVICE_CALL)
+                                 **SERVICE_CALL)
             if done.state == "succeeded":
                 undo = inverse(op, before.spec, before.sites)
                 await self._activity(TmfActivities.operate, OperateCall(service_id=item.service_id, operation=undo),
-                                     result_type=Outcome, **SERVICE_CALL)
+                                 **SERVICE_CALL)
         return True
 
     def _cancel_fields(self) -> dict:
@@ -276,4 +275,4 @@ class ServiceOrderWorkflow:
             items={k: str(v) for k, v in self.items.items()}, notes=self.notes, fields=fields), **UNDO)
 
     async def _activity(self, activity, arg, result_type=None, **options):
-        return await workflow.execute_activity_method(activity, arg, result_type=result_type, **(options or STEP))
+        return await workflow.execute_activity_method(activity, arg, **(options or STEP))

@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.activities.wdm import WDMActivities
     from legato.model import Component, Link, ServiceSpec, SitePlan, UserArea
     from legato.model.clusters import ScaleClusterRequest
-    from legato.model.connectivity import Connection, LinkRequest, QosRequest
+    from legato.model.connectivity import LinkRequest, QosRequest
     from legato.model.names import cluster_name, link_name, qos_name, workload_name
     from legato.model.workloads import WorkloadSpec, WorkloadStatus
     from legato.workflows.entity import Compensation, ComponentState, ConnectionState
@@ -158,8 +158,7 @@ async def deploy_component(ctx: Ctx, name: str, site: str, cluster: str, base: s
         step, f"{comp.image}:{comp.version} ×{comp.replicas} on {cluster}",
         workflow.execute_activity_method(WDMActivities.deploy_workload, DeployWorkload(
             op_id=deploy_op, service_id=sid, step=step, cluster_id=cluster, site=site, reservation=ctx.reservation,
-            workload=workload_spec(ctx.spec, comp, workload_id, prefer_nodes=prefer_nodes)),
-            result_type=WorkloadStatus, **STEP))
+            workload=workload_spec(ctx.spec, comp, workload_id, prefer_nodes=prefer_nodes)), **STEP))
     # Already ready (a fast backend, or a retried deploy): no second round trip to find out.
     ready = deployed if deployed.ready else await wait_ready(ctx, name, cluster, workload_id, f"{base}/wait")
     return ComponentState(name=name, site=site, cluster=cluster, workload_id=workload_id, image=comp.image,
@@ -174,8 +173,7 @@ async def wait_ready(ctx: Ctx, name: str, cluster: str, workload_id: str, op_id:
     ready = await ctx.progress.track(step, f"waiting for replicas (deadline {ctx.progress_deadline:g} s)",
                                      workflow.execute_activity_method(WDMActivities.wait_ready,
         WaitReady(op_id=op_id, service_id=ctx.sid, step=step, cluster_id=cluster, workload_id=workload_id,
-                  poll_seconds=ctx.poll_seconds, deadline=deadline),
-        result_type=WorkloadStatus, **waiting(ctx.progress_deadline)))
+                  poll_seconds=ctx.poll_seconds, deadline=deadline), **waiting(ctx.progress_deadline)))
     ctx.progress.done(step, f"{ready.ready_replicas}/{ready.replicas} ready at {ready.endpoint}")
     if ctx.samples is not None and ready.lowest_serving is not None:
         ctx.samples[name] = min(ctx.samples.get(name, ready.lowest_serving), ready.lowest_serving)
@@ -211,7 +209,7 @@ async def _connect(ctx: Ctx, key: str, kind: str, connection_id: str, req, activ
         op_id=f"{req.op_id}/undo", service_id=ctx.sid, step=f"disconnect@{req.description}",
         connection_id=connection_id, kind=kind))
     await ctx.progress.track(req.step, req.description,
-                             workflow.execute_activity_method(activity, req, result_type=Connection, **STEP))
+                             workflow.execute_activity_method(activity, req, **STEP))
     return ConnectionState(key=key, kind=kind, id=connection_id, description=req.description)
 
 
