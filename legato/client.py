@@ -24,10 +24,9 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from legato.model import ServiceSpec, ServiceStatus
-from legato.model.operations import Operation, OperationRecord
+from legato.model.operations import Operation, OperationRecord, asked, params_of
 from legato.workflows.contracts import SERVICE_ID, STATE, TENANT, DeployRequest, service_workflow_id
 from legato.workflows.deploy_service import DeployService
-from legato.workflows.operations import asked, params_of
 
 __all__ = ["AlreadyExists", "NotRunning", "Refused", "ServiceClient", "service_workflow_id", "update_id"]
 

@@ -117,3 +117,13 @@ class OperationRecord(BaseModel):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     continuity: Continuity | None = None
+
+
+def params_of(op: Operation) -> dict:
+    """What an operation asks, as its record keeps it (who asked and its id apart)."""
+    return op.request.model_dump(mode="json", exclude={"request_id", "requested_by"})
+
+
+def asked(params: dict) -> dict:
+    """Params compared for idempotency: fields left unset do not make two requests different."""
+    return {k: v for k, v in params.items() if v is not None}

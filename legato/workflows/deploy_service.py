@@ -84,10 +84,14 @@ class DeployService(Operations):
     def status(self) -> ServiceStatus:
         return self.entity.status
 
+    @property
+    def poll_seconds(self) -> float:
+        return self.req.ready_poll_seconds
+
     def ctx(self, spec: ServiceSpec | None = None, progress_deadline: float | None = None) -> Ctx:
         spec = spec or self.entity.spec
         return Ctx(wid=self.wid, spec=spec, saga=self.saga, progress=self.progress,
-                   poll_seconds=self.req.ready_poll_seconds,
+                   poll_seconds=self.poll_seconds,
                    progress_deadline=progress_deadline or spec.progress_deadline_seconds, samples=self.samples)
 
     @workflow.run
