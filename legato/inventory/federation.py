@@ -8,14 +8,16 @@ import time
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
+from legato.inventory.store import Store
 from legato.inventory.tables import FederatedPartRow, FederationNonceRow, utcnow
 
 # Send outcomes that leave nothing at the partner: its compensation has nothing to delete.
 UNSENT = ("undelivered", "refused")
 
 
-class FederationRecords:
-    """Mixed into `Inventory` (which provides `session()` and `engine`)."""
+class FederationRecords(Store):
+    """Parts: written by the federation activities (home side). Nonces: written by the API as it
+    authenticates a partner's call (receiving side)."""
 
     def federated_part_recorded(self, row: FederatedPartRow) -> None:
         with self.session() as s:

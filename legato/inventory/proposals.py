@@ -5,26 +5,16 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from legato.inventory.paging import page
-from legato.inventory.tables import ComponentRow, ProposalRow, ServiceRow
-from legato.model import ServiceSpec
+from legato.inventory.store import Store
+from legato.inventory.tables import ProposalRow
 from legato.model.proposals import MoveOption, Proposal
-from legato.model.status import ServiceState
 
 OPEN = ("pending", "approved")
 
 
-class ProposalRecords:
-    """Mixed into `Inventory` (which provides `session`)."""
-
-    def running_services(self) -> list[tuple[ServiceSpec, dict[str, str]]]:
-        """Active services (none with an operation under way) with where each component runs."""
-        with self.session() as s:
-            services = list(s.exec(select(ServiceRow).where(ServiceRow.state == ServiceState.active)
-                                   .order_by(ServiceRow.id)))
-            sites: dict[str, dict[str, str]] = {}
-            for c in s.exec(select(ComponentRow).where(col(ComponentRow.service_id).in_([r.id for r in services]))):
-                sites.setdefault(c.service_id, {})[c.name] = c.site
-        return [(ServiceSpec.model_validate(r.spec), sites[r.id]) for r in services if r.id in sites]
+class ProposalRecords(Store):
+    """Found by the rebalance activity, decided by an operator through the API, closed by the
+    ApplyProposal workflow's activity."""
 
     def proposals_found(self, options: list[MoveOption], scanned: list[str], scan_id: str) -> list[Proposal]:
         """Record one scan's options, idempotently (ids derive from the scan). A service keeps at most

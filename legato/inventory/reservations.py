@@ -20,6 +20,8 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlmodel import col, delete, func, select, update
 
+from legato.inventory.resources import stamp
+from legato.inventory.store import Store
 from legato.inventory.tables import HostRow, LinkClaimRow, MetaRow, NodeClaimRow, ReservationRow, utcnow
 from legato.placement.sites import Usage
 
@@ -34,8 +36,8 @@ def site_pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a <= b else (b, a)
 
 
-class ReservationRecords:
-    """Mixed into Inventory (which provides `session()` and `_stamp()`)."""
+class Reservations(Store):
+    """The TCRR's reservations and claims (written by the placement, PIM, WDM and TCM activities)."""
 
     def placement_lock(self) -> None:
         """Serialise placements across processes for the rest of the caller's transaction: an
@@ -120,7 +122,7 @@ class ReservationRecords:
                 a, b = site_pair(claim.site_a, claim.site_b)
                 s.add(LinkClaimRow(site_a=a, site_b=b, service_id=service_id, holder=op_id, state="reserved",
                                    mbps=claim.mbps))
-            self._stamp(sites)
+            stamp(s, sites)
 
     def release_reservation(self, op_id: str) -> int:
         """Give back whatever the reservation still holds (idempotent); the count of things freed."""
@@ -136,7 +138,7 @@ class ReservationRecords:
                                 ).rowcount or 0
             s.exec(delete(ReservationRow).where(col(ReservationRow.op_id) == op_id))
             if hosts:  # a cached continuum re-reads the sites whose hosts changed
-                self._stamp([h.site for h in hosts])
+                stamp(s, [h.site for h in hosts])
             return freed
 
     def reservations_older_than(self, seconds: float) -> list[ReservationRow]:
@@ -175,6 +177,12 @@ class ReservationRecords:
         with self.session() as s:
             s.exec(delete(NodeClaimRow).where(col(NodeClaimRow.holder) == workload_id,
                                               col(NodeClaimRow.cluster) == cluster))
+
+    def workload_gone(self, workload_id: str) -> None:
+        """A workload removed: the room it ran on, on whichever cluster."""
+        with self.session() as s:
+            s.exec(delete(NodeClaimRow).where(col(NodeClaimRow.holder) == workload_id,
+                                              col(NodeClaimRow.state) == "running"))
 
     def link_held(self, connection_id: str, service_id: str, a: str, b: str, mbps: float,
                   reservation: str | None = None) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlmodel import col, func, select
 
+from legato.inventory.facade import Inventory
 from legato.inventory.outbox import add_event, tmf_service
 from legato.inventory.paging import page
-from legato.inventory.repository import Inventory
 from legato.inventory.tables import ServiceRow
 from legato.inventory.tmf_tables import (
     CancelServiceOrderRow,
