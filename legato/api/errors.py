@@ -1,6 +1,11 @@
 """How the API answers what went wrong: a client reads `message` (and `detail`) on every error, and
 hears "retry" (503 with Retry-After, the connection kept) for an outage it can outlast, whether of
-Temporal or of the inventory's database, never a 500 that makes it give up on a safe retry."""
+Temporal or of the inventory's database, never a 500 that makes it give up on a safe retry.
+
+When Temporal cannot be reached (restarting, overloaded), the caller must hear "retry" (503),
+never a refusal (409): a refusal makes a client drop a request that a retry would have carried out.
+Every write carries an id (service id, request id) that makes its retry safe. What counts as
+unreachable is the service client's to say (`legato.client.unreachable`)."""
 
 from __future__ import annotations
 
@@ -15,8 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
-from legato.api import engine
 from legato.api.tmf import errors as tmf_errors
+from legato.client import unreachable
 
 log = logging.getLogger("legato.api")
 
@@ -24,6 +29,8 @@ log = logging.getLogger("legato.api")
 # Temporal refuses blobs over 2 MiB and gRPC messages over 4 MiB, so a retry could never succeed.
 MAX_BODY_BYTES = 1024 * 1024
 
+RETRY_AFTER_SECONDS = 5
+ENGINE_DOWN = "the orchestration engine is unreachable; retry later (the same request is safe to repeat)"
 INVENTORY_DOWN = "the inventory database is unreachable; retry later (the same request is safe to repeat)"
 
 
@@ -33,7 +40,7 @@ def body(status: int, message: str, detail=None, headers: dict | None = None) ->
 
 
 def retry_later(request: Request, message: str) -> JSONResponse:
-    retry = {"Retry-After": str(engine.RETRY_AFTER_SECONDS)}
+    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     if tmf_errors.is_tmf(request):
         return tmf_errors.error(503, message, headers=retry)
     return body(503, message, headers=retry)
@@ -113,10 +120,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RPCError)
     @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
     async def _engine_error(request: Request, exc: Exception) -> JSONResponse:
-        if not engine.unreachable(exc):
+        if not unreachable(exc):
             return await _unexpected(request, exc)
         log.warning("Temporal unreachable: %s", exc)
-        return retry_later(request, engine.MESSAGE)
+        return retry_later(request, ENGINE_DOWN)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)

@@ -15,11 +15,11 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.service import RPCError
 
 from legato.api.auth import Caller, current_caller
-from legato.api.engine import unreachable
 from legato.api.tmf.catalog import find_spec, template_of
 from legato.api.tmf.common import FIELDS, LIMIT, OFFSET, page, records
 from legato.api.tmf.errors import invalid, not_found
 from legato.api.tmf.schemas import CancelServiceOrderCreate, ServiceOrderCreate, ServiceOrderItem, ServiceOrderUpdate
+from legato.client import unreachable
 from legato.inventory.tmf_tables import CancelServiceOrderRow, ServiceOrderRow
 from legato.model import ServiceSpec
 from legato.model.service import slug
