@@ -7,7 +7,7 @@ all at once, instead of surfacing later as an unplaceable service.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +191,25 @@ def _entry_path(list_path: str, index: int, entry: Any) -> str:
     return f"{list_path}[{index}]"
 
 
+def _new_id(problems: _Problems, known: dict[str, Any], id_: str, path: str, what: str) -> bool:
+    """False, and reported, when an entry of this id was declared before."""
+    if id_ in known:
+        problems.add(path, f"duplicate {what} id {id_!r}")
+        return False
+    return True
+
+
+def _mappings(problems: _Problems, entries: list[Any], list_path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each entry of a list that must hold mappings, with the path its problems are reported at;
+    an entry that is not a mapping is reported and skipped."""
+    for i, entry in enumerate(entries):
+        path = _entry_path(list_path, i, entry)
+        if isinstance(entry, dict):
+            yield path, entry
+        else:
+            problems.add(path, "must be a mapping")
+
+
 def _check_features(problems: _Problems, features: Any, path: str) -> None:
     if not isinstance(features, list):
         return  # pydantic reports the wrong type
@@ -215,18 +234,10 @@ def _number(
 
 def _parse_areas(problems: _Problems, raw: Any) -> dict[str, UserAreaDef]:
     areas: dict[str, UserAreaDef] = {}
-    for i, entry in enumerate(_as_list(problems, raw, "areas")):
-        path = _entry_path("areas", i, entry)
-        if not isinstance(entry, dict):
-            problems.add(path, "must be a mapping")
-            continue
+    for path, entry in _mappings(problems, _as_list(problems, raw, "areas"), "areas"):
         area = problems.validate(UserAreaDef, entry, path)
-        if area is None:
-            continue
-        if area.id in areas:
-            problems.add(path, f"duplicate area id {area.id!r}")
-            continue
-        areas[area.id] = area
+        if area is not None and _new_id(problems, areas, area.id, path, "area"):
+            areas[area.id] = area
     return areas
 
 
@@ -238,20 +249,13 @@ def _parse_sites(problems: _Problems, raw: Any) -> tuple[dict[str, Site], set[st
     host_site: dict[str, str] = {}  # global host id -> site id, for duplicates across sites
     sites: dict[str, Site] = {}
     with_clusters: list[tuple[Site, Any, str]] = []  # clusters checked once every host is known
-    for i, entry in enumerate(entries):
-        path = _entry_path("sites", i, entry)
-        if not isinstance(entry, dict):
-            problems.add(path, "must be a mapping")
-            continue
+    for path, entry in _mappings(problems, entries, "sites"):
         _check_keys(problems, entry, SITE_KEYS, path)
         sid = entry.get("id")
         hosts = _parse_hosts(problems, entry, path, str(sid), host_site, numbering)
         fields = {k: v for k, v in entry.items() if k in SITE_KEYS - {"hosts", "host_groups", "clusters"}}
         site = problems.validate(Site, fields, path)
-        if site is None:
-            continue
-        if site.id in sites:
-            problems.add(path, f"duplicate site id {site.id!r}")
+        if site is None or not _new_id(problems, sites, site.id, path, "site"):
             continue
         if not hosts and not entry.get("hosts") and not entry.get("host_groups"):
             problems.add(path, "a site needs at least one host (hosts or host_groups)")

@@ -155,10 +155,15 @@ class PlaceRequest(BaseModel):
     federate: bool = Field(default=True, description="may send components to partners (never for a partner's own)")
 
 
-class ScaleWorkload(Op):
+class WorkloadOp(Op):
+    """A change to one component's running workload."""
+
     cluster_id: str
     workload_id: str
     component: str
+
+
+class ScaleWorkload(WorkloadOp):
     replicas: int
     reservation: str | None = None
     prefer_nodes: list[str] = Field(default_factory=list, description="the node reserved for each added replica")
@@ -175,10 +180,7 @@ class ClusterRef(BaseModel):
     cluster_id: str
 
 
-class UpgradeWorkload(Op):
-    cluster_id: str
-    workload_id: str
-    component: str
+class UpgradeWorkload(WorkloadOp):
     image: str
     version: str
 

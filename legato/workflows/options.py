@@ -6,31 +6,23 @@ from temporalio.common import RetryPolicy
 
 NON_RETRYABLE = ["InvalidRequest", "CapacityExhausted", "PermanentFault", "NotFound"]
 
+
+def _call(give_up_after: timedelta, longest_backoff: timedelta, non_retryable: list[str]) -> dict:
+    """An activity call: two minutes per attempt, heartbeating, retried with backoff until it gives up."""
+    return dict(
+        start_to_close_timeout=timedelta(minutes=2),
+        heartbeat_timeout=timedelta(seconds=10),
+        schedule_to_close_timeout=give_up_after,
+        retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=2.0,
+                                 maximum_interval=longest_backoff, non_retryable_error_types=non_retryable),
+    )
+
+
 # A forward step: retried on transient faults for a while, then the service rolls back.
-STEP = dict(
-    start_to_close_timeout=timedelta(minutes=2),
-    heartbeat_timeout=timedelta(seconds=10),
-    schedule_to_close_timeout=timedelta(minutes=15),
-    retry_policy=RetryPolicy(
-        initial_interval=timedelta(milliseconds=200),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=5),
-        non_retryable_error_types=NON_RETRYABLE,
-    ),
-)
+STEP = _call(timedelta(minutes=15), timedelta(seconds=5), NON_RETRYABLE)
 
 # A compensation must not give up: leaking a host is worse than waiting for a backend.
-UNDO = dict(
-    start_to_close_timeout=timedelta(minutes=2),
-    heartbeat_timeout=timedelta(seconds=10),
-    schedule_to_close_timeout=timedelta(hours=6),
-    retry_policy=RetryPolicy(
-        initial_interval=timedelta(milliseconds=200),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=30),
-        non_retryable_error_types=["InvalidRequest"],
-    ),
-)
+UNDO = _call(timedelta(hours=6), timedelta(seconds=30), ["InvalidRequest"])
 
 # Running a whole day-2 operation from outside its service (e.g. a rebalancing move): as long as a
 # move may take, heartbeating, retried with the same idempotency key.

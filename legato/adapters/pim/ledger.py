@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from legato.adapters.sqlite import transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS holds (host TEXT PRIMARY KEY, site TEXT NOT NULL, owner TEXT NOT NULL,
@@ -50,16 +52,8 @@ class Ledger:
             self._local.db = db
         return self._local.db
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db())
 
     def holds(self, hosts: list[str] | None = None) -> dict[str, Hold]:
         with self._tx() as db:

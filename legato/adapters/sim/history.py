@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -41,6 +42,11 @@ class _Span:
         return self.start <= t and (self.stop is None or t < self.stop)
 
 
+def _spans(db: Any, sql: str, args: dict) -> list[_Span]:
+    """Spans from a query selecting (endpoint, start, stop)."""
+    return [_Span(endpoint, start, stop) for endpoint, start, stop in db.execute(sql, args)]
+
+
 class HistoryPart(Store):
     def ever_ran(self, service_id: str, component: str) -> bool:
         with self._read() as db:
@@ -54,24 +60,13 @@ class HistoryPart(Store):
             raise InvalidRequest(f"serving: until ({end}) is before since ({since})")
         args = {"s": service_id, "c": component, "since": since, "end": end}
         with self._read() as db:
-            ready = [
-                _Span(r["endpoint"], r["start"], r["removed_at"])
-                for r in db.execute(
-                    "SELECT endpoint, MAX(created_at, ready_at) AS start, removed_at FROM replicas "
-                    "WHERE service_id = :s AND component = :c AND created_at <= :end "
-                    "AND (removed_at IS NULL OR removed_at > :since)",
-                    args,
-                )
-            ]
-            sessions = [
-                _Span(r["target_endpoint"], r["created_at"], r["removed_at"])
-                for r in db.execute(
-                    "SELECT target_endpoint, created_at, removed_at FROM connections "
-                    "WHERE service_id = :s AND kind = 'qos' AND created_at <= :end AND target_endpoint IN "
-                    "(SELECT endpoint FROM replicas WHERE service_id = :s AND component = :c)",
-                    args,
-                )
-            ]
+            ready = _spans(db, "SELECT endpoint, MAX(created_at, ready_at), removed_at FROM replicas "
+                               "WHERE service_id = :s AND component = :c AND created_at <= :end "
+                               "AND (removed_at IS NULL OR removed_at > :since)", args)
+            sessions = _spans(db, "SELECT target_endpoint, created_at, removed_at FROM connections "
+                                  "WHERE service_id = :s AND kind = 'qos' AND created_at <= :end "
+                                  "AND target_endpoint IN (SELECT endpoint FROM replicas "
+                                  "WHERE service_id = :s AND component = :c)", args)
         return report(service_id, component, since, end, ready, sessions)
 
 

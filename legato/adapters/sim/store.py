@@ -10,8 +10,8 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ from pydantic import TypeAdapter
 
 from legato.adapters.errors import InvalidRequest, PermanentFault, TransientFault
 from legato.adapters.sim import schema
+from legato.adapters.sqlite import transaction
 from legato.model import Topology
 
 KINDS = frozenset(
@@ -65,17 +66,9 @@ class Store:
             local.db, local.pid = self._connect(), os.getpid()
         return local.db
 
-    @contextmanager
-    def _tx(self, mode: str = "IMMEDIATE") -> Iterator[sqlite3.Connection]:
+    def _tx(self, mode: str = "IMMEDIATE") -> AbstractContextManager[sqlite3.Connection]:
         """One transaction; IMMEDIATE takes the write lock up front so check-then-act is atomic."""
-        db = self._connection()
-        db.execute(f"BEGIN {mode}")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        return transaction(self._connection(), mode)
 
     def _read(self) -> Any:
         return self._tx("DEFERRED")

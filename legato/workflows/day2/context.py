@@ -12,7 +12,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from legato.model import ServiceSpec, ServiceStatus
     from legato.model.operations import Operation
-    from legato.workflows.entity import ServiceEntity
+    from legato.workflows.entity import ComponentState, ServiceEntity
     from legato.workflows.progress import Progress
     from legato.workflows.saga import Saga
     from legato.workflows.steps import Ctx
@@ -55,3 +55,16 @@ def op_ctx(svc: ServiceContext, op: Operation, saga: Saga) -> Ctx:
     ctx = svc.ctx(progress_deadline=op.request.progress_deadline_seconds)
     ctx.saga = saga
     return ctx
+
+
+def on_workload(ctx: Ctx, state: ComponentState, step: str, op_id: str) -> dict:
+    """What every change to a component's workload says (a `WorkloadOp`): which workload, for which
+    service, as which step, under which idempotency key."""
+    return dict(
+        op_id=op_id,
+        service_id=ctx.sid,
+        step=f"{step}@{state.name}",
+        cluster_id=state.cluster,
+        workload_id=state.workload_id,
+        component=state.name,
+    )

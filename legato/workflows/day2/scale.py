@@ -13,7 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.model.clusters import ScaleClusterRequest, ScaleClusterResult
     from legato.model.operations import Operation
     from legato.model.workloads import WorkloadStatus
-    from legato.workflows.day2.context import Refused, ServiceContext, op_ctx
+    from legato.workflows.day2.context import Refused, ServiceContext, on_workload, op_ctx
     from legato.workflows.entity import ComponentState
     from legato.workflows.options import STEP, UNDO
     from legato.workflows.saga import Saga
@@ -60,24 +60,11 @@ async def scale(svc: ServiceContext, op: Operation, base: str) -> str:
     return f"{name}: {before} → {replicas} replicas"
 
 
-async def scale_workload(
-    ctx: Ctx, state: ComponentState, replicas: int, op_id: str, prefer_nodes: list[str], options: dict
-) -> WorkloadStatus:
-    return await workflow.execute_activity_method(
-        WDMActivities.scale_workload,
-        ScaleWorkload(
-            op_id=op_id,
-            service_id=ctx.sid,
-            step=f"scale-workload@{state.name}",
-            cluster_id=state.cluster,
-            workload_id=state.workload_id,
-            component=state.name,
-            replicas=replicas,
-            prefer_nodes=prefer_nodes,
-            reservation=ctx.reservation,
-        ),
-        **options,
-    )
+async def scale_workload(ctx: Ctx, state: ComponentState, replicas: int, op_id: str, prefer_nodes: list[str],
+                         options: dict) -> WorkloadStatus:
+    return await workflow.execute_activity_method(WDMActivities.scale_workload, ScaleWorkload(
+        **on_workload(ctx, state, "scale-workload", op_id), replicas=replicas, prefer_nodes=prefer_nodes,
+        reservation=ctx.reservation), **options)
 
 
 async def make_room(svc: ServiceContext, ctx: Ctx, name: str, extra: int, base: str, refusal: str) -> SitePlan:

@@ -12,7 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.activities.wdm import WDMActivities
     from legato.model.operations import Operation
     from legato.model.workloads import WorkloadStatus
-    from legato.workflows.day2.context import Refused, RolledBack, ServiceContext, op_ctx
+    from legato.workflows.day2.context import Refused, RolledBack, ServiceContext, on_workload, op_ctx
     from legato.workflows.day2.scale import make_room
     from legato.workflows.entity import ComponentState
     from legato.workflows.options import STEP, UNDO
@@ -86,23 +86,10 @@ async def roll(svc: ServiceContext, ctx: Ctx, name: str, image: str, version: st
         ) from None
 
 
-async def upgrade_workload(
-    ctx: Ctx, state: ComponentState, image: str, version: str, op_id: str, options: dict
-) -> WorkloadStatus:
-    return await workflow.execute_activity_method(
-        WDMActivities.upgrade_workload,
-        UpgradeWorkload(
-            op_id=op_id,
-            service_id=ctx.sid,
-            step=f"rolling-upgrade@{state.name}",
-            cluster_id=state.cluster,
-            workload_id=state.workload_id,
-            component=state.name,
-            image=image,
-            version=version,
-        ),
-        **options,
-    )
+async def upgrade_workload(ctx: Ctx, state: ComponentState, image: str, version: str, op_id: str,
+                           options: dict) -> WorkloadStatus:
+    return await workflow.execute_activity_method(WDMActivities.upgrade_workload, UpgradeWorkload(
+        **on_workload(ctx, state, "rolling-upgrade", op_id), image=image, version=version), **options)
 
 
 async def canary_gate(
