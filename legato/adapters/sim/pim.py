@@ -77,6 +77,8 @@ class PimPart(Store):
         """Hand hosts to another owner (a shared cluster's pool) as they are: powered on, nodes still."""
 
         def act(db: sqlite3.Connection) -> list[str]:
+            if not owner:
+                raise InvalidRequest("owner: the new owner of the hosts is required")
             held = [h for h in unique(host_ids)
                     if db.execute("SELECT 1 FROM hosts WHERE id = ? AND allocation_op = ?", (h, allocation_op_id))
                     .fetchone()]
