@@ -72,7 +72,7 @@ class McmPart(Store):
             if stuck and not partial:
                 raise CapacityExhausted(f"cluster {cluster_id}: cannot remove nodes {sorted(stuck)}: "
                                         + "; ".join(f"{h}: {why}" for h, why in sorted(stuck.items())),
-                                        resources=[f"cluster:{cluster_id}"])
+                                        resources=[f"host:{h}" for h in sorted(stuck)])
             db.executemany("UPDATE cluster_nodes SET cordoned = 1 WHERE host = ?", [(h,) for h in draining])
             if draining:
                 drain(db, now, self._ready_delay(db), cluster_id, frozenset(draining))
