@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError
 
+from legato.api.service_layer import outcomes
 from legato.api.tmf import errors as tmf_errors
 from legato.client import unreachable
 
@@ -32,6 +33,17 @@ MAX_BODY_BYTES = 1024 * 1024
 RETRY_AFTER_SECONDS = 5
 ENGINE_DOWN = "the orchestration engine is unreachable; retry later (the same request is safe to repeat)"
 INVENTORY_DOWN = "the inventory database is unreachable; retry later (the same request is safe to repeat)"
+
+
+# How each refusal of the service layer is answered (Invalid: as request validation answers).
+REFUSAL_STATUS: dict[type[outcomes.Refusal], int] = {
+    outcomes.NotFound: 404, outcomes.Forbidden: 403, outcomes.Conflict: 409, outcomes.Unprocessable: 422,
+    outcomes.Invalid: 422, outcomes.BadField: 400, outcomes.QuotaExceeded: 429, outcomes.StillRunning: 504,
+}
+
+
+def status_of(refusal: outcomes.Refusal) -> int:
+    return next(status for kind, status in REFUSAL_STATUS.items() if isinstance(refusal, kind))
 
 
 def body(status: int, message: str, detail=None, headers: dict | None = None) -> JSONResponse:
@@ -116,6 +128,12 @@ def install(app: FastAPI) -> None:
             return body(422, json_error_text(await request.body(), position, why), details)
         fields = "; ".join(".".join(str(p) for p in d["loc"][1:]) + ": " + d["msg"] for d in details)
         return body(422, fields, details)
+
+    @app.exception_handler(outcomes.Refusal)
+    async def _refused(request: Request, exc: outcomes.Refusal) -> JSONResponse:
+        if isinstance(exc, outcomes.Invalid):
+            return await _invalid(request, RequestValidationError(exc.errors))
+        return await _http_error(request, StarletteHTTPException(status_of(exc), exc.message))
 
     @app.exception_handler(RPCError)
     @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)

@@ -6,50 +6,51 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
-from legato.api.auth import Caller, current_caller, operator_caller
+from legato.api.dependencies import CallerDep, Engine, EngineDep, InventoryDep, OperatorDep
+from legato.inventory import Inventory
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-async def healthz(_: Caller = Depends(current_caller)) -> dict:
+async def healthz(_: CallerDep) -> dict:
     return {"status": "ok"}
 
 
-async def _temporal(request: Request) -> str:
-    client = await request.app.state.temporal()
+async def _temporal(engine: Engine) -> str:
+    client = await engine.client()
     await asyncio.wait_for(client.service_client.check_health(), timeout=3)
     return "ok"
 
 
-def _database(request: Request) -> str:
-    with request.app.state.inventory.engine.connect() as conn:
+def _database(inventory: Inventory) -> str:
+    with inventory.engine.connect() as conn:
         conn.execute(text("SELECT 1"))
     return "ok"
 
 
-async def _worker(request: Request) -> str:
-    client = await request.app.state.temporal()
+async def _worker(engine: Engine) -> str:
+    client = await engine.client()
     resp = await asyncio.wait_for(client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
-        namespace=client.namespace, task_queue=TaskQueue(name=request.app.state.settings.task_queue),
+        namespace=client.namespace, task_queue=TaskQueue(name=engine.task_queue),
         task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)), timeout=3)
     if not resp.pollers:
-        raise RuntimeError(f"no worker polls task queue {request.app.state.settings.task_queue}")
+        raise RuntimeError(f"no worker polls task queue {engine.task_queue}")
     return f"{len(resp.pollers)} poller(s)"
 
 
 @router.get("/readyz")
-async def readyz(request: Request, _: Caller = Depends(operator_caller)) -> JSONResponse:
+async def readyz(_: OperatorDep, engine: EngineDep, inventory: InventoryDep) -> JSONResponse:
     checks: dict[str, str] = {}
-    for name, check in (("temporal", _temporal(request)), ("database", asyncio.to_thread(_database, request)),
-                        ("worker", _worker(request))):
+    for name, check in (("temporal", _temporal(engine)), ("database", asyncio.to_thread(_database, inventory)),
+                        ("worker", _worker(engine))):
         try:
             checks[name] = await check
         except Exception as err:  # noqa: BLE001 - reported per check; no stack trace to the caller

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from typing import Annotated
 
 import httpx
 from fastapi import APIRouter, Depends, Request
@@ -18,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from starlette.middleware.base import BaseHTTPMiddleware
 
-from legato.api.auth import Caller, operator_caller
+from legato.api.dependencies import OperatorDep, SettingsDep
 from legato.inventory import Inventory
 
 router = APIRouter(tags=["health"])
@@ -72,11 +73,16 @@ class RequestMetrics(BaseHTTPMiddleware):
         return response
 
 
+def api_metrics(request: Request) -> ApiMetrics:
+    return request.app.state.metrics
+
+
 @router.get("/metrics", response_class=PlainTextResponse)
-async def metrics(request: Request, _: Caller = Depends(operator_caller)) -> PlainTextResponse:
-    body = await asyncio.to_thread(generate_latest, request.app.state.metrics.registry)
+async def metrics(_: OperatorDep, api: Annotated[ApiMetrics, Depends(api_metrics)],
+                  settings: SettingsDep) -> PlainTextResponse:
+    body = await asyncio.to_thread(generate_latest, api.registry)
     text = body.decode()
-    url = request.app.state.settings.worker_metrics_url
+    url = settings.worker_metrics_url
     if url:
         try:
             async with httpx.AsyncClient(timeout=2) as client:

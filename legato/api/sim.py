@@ -6,13 +6,14 @@ something to end), a host that dies."""
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 from pydantic import Field
 
 from legato.adapters.errors import InvalidRequest
 from legato.adapters.sim_continuum import SimContinuum
-from legato.api.auth import Caller, operator_caller
+from legato.api.dependencies import OperatorDep, SettingsDep
 from legato.model.service import Strict
 
 router = APIRouter(prefix="/v1/sim", tags=["simulator"])
@@ -32,33 +33,36 @@ class FailHost(Strict):
     host: str = Field(min_length=1)
 
 
-def _sim(request: Request) -> SimContinuum:
-    return SimContinuum(request.app.state.settings.sim_path)
+def simulator(settings: SettingsDep) -> SimContinuum:
+    return SimContinuum(settings.sim_path)
+
+
+SimDep = Annotated[SimContinuum, Depends(simulator)]
 
 
 @router.post("/error-rate")
-async def error_rate(body: ErrorRate, request: Request, _: Caller = Depends(operator_caller)) -> dict:
-    await asyncio.to_thread(_sim(request).set_error_rate, body.version, body.rate)
+async def error_rate(body: ErrorRate, _: OperatorDep, sim: SimDep) -> dict:
+    await asyncio.to_thread(sim.set_error_rate, body.version, body.rate)
     return {"message": f"replicas of version {body.version} now fail {body.rate:.0%} of their requests"}
 
 
 @router.post("/never-ready")
-async def never_ready(body: NeverReady, request: Request, _: Caller = Depends(operator_caller)) -> dict:
-    await asyncio.to_thread(_sim(request).set_never_ready, body.version, body.never)
+async def never_ready(body: NeverReady, _: OperatorDep, sim: SimDep) -> dict:
+    await asyncio.to_thread(sim.set_never_ready, body.version, body.never)
     state = "never become ready" if body.never else "become ready as usual"
     return {"message": f"replicas of version {body.version} started from now on {state}"}
 
 
 @router.post("/fail-host")
-async def fail_host(body: FailHost, request: Request, _: Caller = Depends(operator_caller)) -> dict:
+async def fail_host(body: FailHost, _: OperatorDep, sim: SimDep) -> dict:
     try:
-        stopped = await asyncio.to_thread(_sim(request).fail_host, body.host)
+        stopped = await asyncio.to_thread(sim.fail_host, body.host)
     except InvalidRequest as err:
         raise HTTPException(404, str(err)) from None
     return {"message": f"host {body.host} failed: powered off, {stopped} replica(s) on it stopped"}
 
 
 @router.post("/clear")
-async def clear(request: Request, _: Caller = Depends(operator_caller)) -> dict:
-    await asyncio.to_thread(_sim(request).clear_faults)
+async def clear(_: OperatorDep, sim: SimDep) -> dict:
+    await asyncio.to_thread(sim.clear_faults)
     return {"message": "every injected fault, error rate and never-ready version cleared"}

@@ -1,0 +1,75 @@
+"""An operator grows a shared cluster by free hosts of its site (picked and reserved by the
+ScaleCluster workflow, like any placement), or shrinks it (every pod on the nodes moves
+make-before-break first; refused, with nothing changed, if they would not fit). Clusters a service
+created grow and shrink with that service's own operations instead.
+
+What is checked here reads the cluster, its nodes and its site's free-host count, never the whole
+continuum; the workflow checks again under the placement lock."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio.client import WorkflowFailureError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from legato.api.dependencies import Engine
+from legato.api.service_layer.outcomes import Conflict, NotFound, StillRunning, Unprocessable
+from legato.inventory import Inventory
+from legato.model import Cluster
+from legato.model.clusters import ScaleClusterRequest, ScaleClusterResult
+from legato.model.continuum import pool_owner
+from legato.workflows.progress import error_text
+from legato.workflows.scale_cluster import ScaleCluster
+
+
+async def scale_request(inventory: Inventory, cluster_id: str, add: int,
+                        remove_hosts: list[str]) -> ScaleClusterRequest:
+    """What the ScaleCluster workflow is asked, once the cluster and the nodes named are checked."""
+    cluster = await asyncio.to_thread(inventory.cluster, cluster_id)
+    if cluster is None:
+        raise NotFound(f"cluster '{cluster_id}' not found")
+    if not cluster.shared:
+        raise Conflict(f"cluster '{cluster_id}' belongs to service '{cluster.service_id}': scale that "
+                       "service's components instead")
+    if bool(add) == bool(remove_hosts):
+        raise Unprocessable("give either `add` (a number of hosts) or `remove_hosts`")
+    if add:
+        free = await asyncio.to_thread(inventory.free_host_count, cluster.site)
+        if free < add:
+            raise Conflict(f"site {cluster.site} has {free} free host(s), not {add}")
+    nodes = {h.id: h for h in await asyncio.to_thread(inventory.hosts_of_cluster, cluster_id) if h.site == cluster.site}
+    allocations: dict[str, str] = {}
+    for host_id in remove_hosts:
+        host = nodes.get(host_id)
+        if host is None:
+            raise Unprocessable(f"remove_hosts: '{host_id}' is not a node of {cluster_id}")
+        if host.allocation_op is None:
+            raise Conflict(f"remove_hosts: '{host_id}' was not allocated by Legato; it stays")
+        if host.service_id != pool_owner(cluster_id):
+            raise Conflict(f"remove_hosts: '{host_id}' was added for service '{host.service_id}', which "
+                           "gives it back when it scales in or goes; it stays")
+        allocations[host_id] = host.allocation_op
+    return ScaleClusterRequest(service_id=pool_owner(cluster_id), site=cluster.site, cluster_id=cluster_id,
+                               add_count=add, remove_hosts=remove_hosts, allocations=allocations)
+
+
+async def scale_shared_cluster(inventory: Inventory, engine: Engine, cluster_id: str, add: int,
+                               remove_hosts: list[str], request_id: str, timeout: float) -> Cluster | None:
+    """The cluster as it is once scaled; a retry with the same `request_id` is the same scaling."""
+    req = await scale_request(inventory, cluster_id, add, remove_hosts)
+    client = await engine.client()
+    workflow_id = f"cluster-{cluster_id}/scale/{request_id}"
+    try:
+        handle = await client.start_workflow(ScaleCluster.run, req, id=workflow_id, task_queue=engine.task_queue,
+                                             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                                             result_type=ScaleClusterResult)
+    except WorkflowAlreadyStartedError:  # a retry: same outcome
+        handle = client.get_workflow_handle(workflow_id, result_type=ScaleClusterResult)
+    try:
+        return (await asyncio.wait_for(handle.result(), timeout)).cluster
+    except WorkflowFailureError as err:
+        raise Conflict(f"cluster {cluster_id} not scaled: {error_text(err.cause)}") from None
+    except TimeoutError:
+        raise StillRunning(f"still scaling; follow workflow {workflow_id} in the Temporal Web UI") from None
