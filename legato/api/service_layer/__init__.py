@@ -10,4 +10,5 @@ raising a `Refusal` (outcomes.py), which the API answers with its status (errors
 - continuum_view.py     sites, hosts, clusters and findings as a tenant may see them
 - federation_requests.py what a partner operator's Legato asks of this one
 - proposal_decisions.py an operator's approval or rejection of a rebalancing proposal
+- order_plans.py        a TMF641 order's items resolved into plans before its workflow starts
 """

@@ -7,10 +7,9 @@ import asyncio
 import logging
 import secrets
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Response
 
-from legato.api.auth import Caller, current_caller
-from legato.api.tmf.common import records
+from legato.api.dependencies import CallerDep, EngineDep, SettingsDep, TmfDep
 from legato.api.tmf.errors import not_found
 from legato.api.tmf.schemas import EventSubscriptionInput
 from legato.inventory.tmf_tables import HubRow
@@ -24,27 +23,25 @@ def hub_router(api: str, prefix: str, tag: str) -> APIRouter:
     router = APIRouter(prefix=prefix, tags=[tag])
 
     @router.post("/hub", status_code=201, summary="Register a listener", operation_id=f"registerListener_{api}")
-    async def register(data: EventSubscriptionInput, request: Request, response: Response,
-                       caller: Caller = Depends(current_caller)) -> dict:
+    async def register(data: EventSubscriptionInput, response: Response, caller: CallerDep, tmf: TmfDep,
+                       engine: EngineDep, settings: SettingsDep) -> dict:
         hub = HubRow(id=secrets.token_hex(8), tenant=caller.tenant, api=api, callback=data.callback,
                      query=data.query)
-        tmf = records(request)
         await asyncio.to_thread(tmf.hub_added, hub)
         try:
-            client = await request.app.state.temporal()
+            client = await engine.client()
             await client.start_workflow(DeliverEvents.run, hub.id, id=hub_workflow_id(hub.id),
-                                        task_queue=request.app.state.settings.task_queue)
+                                        task_queue=engine.task_queue)
         except Exception as err:  # noqa: BLE001 - no listener without its delivery; reported as 503
             await asyncio.to_thread(tmf.hub_removed, hub.id)
             log.warning("cannot start the delivery of hub %s: %s", hub.id, type(err).__name__)
             raise HTTPException(503, "the orchestration engine is unreachable; retry later") from None
-        response.headers["Location"] = f"{request.app.state.settings.public_base}{prefix}/hub/{hub.id}"
+        response.headers["Location"] = f"{settings.public_base}{prefix}/hub/{hub.id}"
         return {"id": hub.id, "callback": hub.callback, **({"query": hub.query} if hub.query else {})}
 
     @router.delete("/hub/{hub_id}", status_code=204, summary="Unregister a listener",
                    operation_id=f"unregisterListener_{api}")
-    async def unregister(hub_id: str, request: Request, caller: Caller = Depends(current_caller)) -> Response:
-        tmf = records(request)
+    async def unregister(hub_id: str, caller: CallerDep, tmf: TmfDep) -> Response:
         hub = await asyncio.to_thread(tmf.hub, hub_id)
         if hub is None or hub.api != api or not caller.sees(hub.tenant):
             raise not_found("hub", hub_id)
