@@ -1,0 +1,426 @@
+"""Record the histories the replay suite replays: `python -m tests.replay.record [--only NAME ...]`.
+
+Each scenario starts its own Temporal dev server (two for the federated one) and a whole Legato
+on it (tests/stack.py: real HTTP API, worker, simulator), drives one path through the API and the
+simulator's failure controls, waits until every workflow on the server has closed, and writes
+each run's history to `tests/replay/histories/<scenario>__<WorkflowType>__<n>.json`: the JSON of
+`WorkflowHistory.to_json()` plus the run's `workflowId` (replay needs it: child workflow ids are
+derived from it; `WorkflowHistory.from_json` ignores the extra key). A scenario's old files are
+removed first. Re-recording gives new ids and timestamps; what matters is that the stored
+histories replay against the code (tests/replay/test_replay.py).
+
+A change that alters a workflow's commands goes behind `workflow.patched` (or worker versioning),
+and the histories recorded before it stay: record the new path under a new scenario name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from legato.devserver import DevServer, free_port
+from legato.schedules import reconcile_schedule
+from legato.temporal import connect
+from legato.workflows.rebalance import Rebalance, RebalanceParams
+from legato.workflows.reconcile import Reconcile
+from tests.federation import federated_pair
+from tests.specs import example, scale_path_spec
+from tests.stack import Stack, running_stack
+from tests.tmf import INVENTORY, ORDERING, Listener, add, delete, modify, order, wait_order
+
+HISTORIES = Path(__file__).resolve().parent / "histories"
+
+
+# --- driving the stack ---------------------------------------------------------------------------
+
+async def active(stack: Stack, spec: dict, tenant: str = "alpha") -> str:
+    service_id = await stack.deploy(spec, tenant)
+    svc = await stack.wait_state(service_id, {"active", "failed"}, tenant=tenant)
+    assert svc["state"] == "active", svc.get("error")
+    return service_id
+
+
+async def operate(stack: Stack, service_id: str, path: str, body: dict, method: str = "POST") -> dict:
+    async with stack.http() as client:
+        resp = await client.request(method, f"/v1/services/{service_id}{path}", json=body, timeout=120)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+async def expect(stack: Stack, service_id: str, path: str, body: dict, state: str, method: str = "POST") -> dict:
+    record = await operate(stack, service_id, path, body, method)
+    assert record["state"] == state, record
+    return record
+
+
+async def terminate(stack: Stack, service_id: str, tenant: str = "alpha") -> None:
+    async with stack.http(tenant) as client:
+        resp = await client.delete(f"/v1/services/{service_id}")
+    assert resp.status_code == 202, resp.text
+    await stack.wait_state(service_id, {"terminated"}, tenant=tenant)
+
+
+async def temporal_client(stack: Stack) -> Client:
+    return await connect(stack.settings)
+
+
+# --- scenarios: each drives one path on a fresh server -------------------------------------------
+
+async def deploy_terminate(stack: Stack) -> None:
+    """A deployment to active (video-analytics: hosts, clusters, links, user QoS), then DELETE."""
+    await terminate(stack, await active(stack, example("video-analytics")))
+
+
+async def deploy_rollback(stack: Stack) -> None:
+    """A deployment whose workload deploy fails for good: the saga undoes every step, state failed."""
+    stack.sim.set_fault("wdm.deploy", permanent=True)
+    service_id = await stack.deploy(example("video-analytics"))
+    svc = await stack.wait_state(service_id, {"active", "failed"})
+    assert svc["state"] == "failed", svc
+    stack.sim.clear_faults()
+
+
+async def scale(stack: Stack) -> None:
+    """Scale out and in; on the shared cluster, out grows it (ScaleCluster children at deploy and at
+    scale) and in gives its nodes back (ScaleCluster child); then terminate."""
+    shop = await active(stack, example("web-shop"))
+    await expect(stack, shop, "/components/api/scale", {"replicas": 5}, "succeeded")
+    await expect(stack, shop, "/components/api/scale", {"replicas": 2}, "succeeded")
+    big = await active(stack, scale_path_spec())
+    await expect(stack, big, "/components/batch/scale", {"replicas": 14}, "succeeded")
+    await expect(stack, big, "/components/batch/scale", {"replicas": 10}, "succeeded")
+    for service_id in (shop, big):
+        await terminate(stack, service_id)
+
+
+async def rolling_upgrade(stack: Stack) -> None:
+    service_id = await active(stack, example("web-shop"))
+    stack.sim.set_ready_delay(0.3)
+    await expect(stack, service_id, "/components/api/upgrade", {"version": "1.3.0"}, "succeeded")
+    stack.sim.set_ready_delay(0.0)
+    await terminate(stack, service_id)
+
+
+async def canary_upgrade(stack: Stack) -> None:
+    """A canary that passes its gate, then one that fails it (error rate) and is rolled back."""
+    service_id = await active(stack, example("web-shop"))
+    canary = {"version": "1.3.0", "strategy": "canary",
+              "canary": {"replicas": 1, "max_error_rate": 0.05, "observe_seconds": 0.5}}
+    await expect(stack, service_id, "/components/api/upgrade", canary, "succeeded")
+    stack.sim.set_error_rate("1.4.0", 0.4)
+    await expect(stack, service_id, "/components/api/upgrade", {**canary, "version": "1.4.0"}, "rolled-back")
+    await terminate(stack, service_id)
+
+
+async def upgrade_deadline(stack: Stack) -> None:
+    """A version that never becomes ready: the upgrade misses its progress deadline and undoes itself."""
+    service_id = await active(stack, example("web-shop"))
+    stack.sim.set_never_ready("9.9")
+    record = await operate(stack, service_id, "/components/api/upgrade",
+                           {"version": "9.9", "progress_deadline_seconds": 5})
+    assert record["state"] in ("failed", "rolled-back") and "deadline" in record["detail"], record
+    stack.sim.clear_faults()
+    await terminate(stack, service_id)
+
+
+async def move(stack: Stack) -> None:
+    """A make-before-break move (MigrateWorkload child), and one that fails at the target (the child
+    fails, the source keeps serving); then terminate."""
+    service_id = await active(stack, example("video-analytics"))
+    await expect(stack, service_id, "/components/ingest/move", {"placement": {"tiers": ["far-edge"]}}, "succeeded")
+    stack.sim.set_fault("wdm.deploy", permanent=True)
+    await expect(stack, service_id, "/components/analytics/move", {"placement": {"tiers": ["regional"]}}, "failed")
+    stack.sim.clear_faults()
+    await terminate(stack, service_id)
+
+
+async def update(stack: Stack) -> None:
+    """PATCH the service: labels, then a policy (which warns about what it breaks)."""
+    service_id = await active(stack, example("web-shop"))
+    await expect(stack, service_id, "", {"labels": {"team": "shop", "tier": "gold"}}, "succeeded", "PATCH")
+    await expect(stack, service_id, "", {"policy": {"allowed_countries": ["DE"]}}, "succeeded", "PATCH")
+    await terminate(stack, service_id)
+
+
+async def repair(stack: Stack) -> None:
+    """Drift behind Legato's back; a Reconcile run finds it and signals the service, which repairs
+    itself as an operation; a second Reconcile run finds nothing to repair."""
+    service_id = await active(stack, example("video-analytics"))
+    [ingest] = [w for w in await stack.sim_workloads(service_id) if w.component == "ingest"]
+    stack.sim.delete_workload_behind_back(ingest.id)
+    client = await temporal_client(stack)
+    await _reconcile(client, stack, "reconcile-1")
+    deadline = time.monotonic() + 60
+    while True:
+        async with stack.http() as http:
+            ops = [o for o in (await http.get(f"/v1/services/{service_id}/operations")).json() if o["kind"] == "repair"]
+        if ops and ops[0]["state"] != "running":
+            break
+        assert time.monotonic() < deadline, "the repair never ended"
+        await asyncio.sleep(0.3)
+    assert ops[0]["state"] == "succeeded", ops
+    await _reconcile(client, stack, "reconcile-2")
+    await terminate(stack, service_id)
+
+
+async def _reconcile(client: Client, stack: Stack, workflow_id: str):
+    """One Reconcile run, started as its Temporal Schedule starts it."""
+    action = reconcile_schedule(stack.settings).action
+    return await client.execute_workflow(Reconcile.run, id=workflow_id, task_queue=stack.settings.task_queue,
+                                         execution_timeout=action.execution_timeout)
+
+
+async def continue_as_new(stack: Stack) -> None:
+    """The entity workflow continues as new (the server suggests it at 40 events), then serves an
+    upgrade and a terminate in its new run, with the state it carried across."""
+    service_id = await active(stack, example("web-shop"))
+    handle = (await temporal_client(stack)).get_workflow_handle(f"service-{service_id}")
+    first_run = (await handle.describe()).run_id
+    await expect(stack, service_id, "/components/api/scale", {"replicas": 3, "request_id": "r1"}, "succeeded")
+    deadline = time.monotonic() + 60
+    while (await handle.describe()).run_id == first_run:
+        assert time.monotonic() < deadline, "the entity workflow never continued as new"
+        await asyncio.sleep(0.3)
+    await expect(stack, service_id, "/components/frontend/upgrade", {"version": "1.28-alpine"}, "succeeded")
+    await terminate(stack, service_id)
+
+
+async def tmf_order(stack: Stack) -> None:
+    """TMF641 orders: add (a DeployService child), modify (scale and upgrade through the service's
+    operate), delete (terminate); a TMF listener registered meanwhile (DeliverEvents) is removed at
+    the end, which ends its workflow."""
+    with Listener() as listener:
+        async with stack.http() as client:
+            hub = await client.post(f"{ORDERING}/hub", json={"callback": listener.url})
+            assert hub.status_code == 201, hub.text
+            created = await client.post(f"{ORDERING}/serviceOrder", json=order(add("web-shop", api__replicas=3)))
+            assert created.status_code == 201, created.text
+            done = await wait_order(client, created.json()["id"], {"completed", "failed", "partial"})
+            assert done["state"] == "completed", done
+            service_id = done["serviceOrderItem"][0]["service"]["id"]
+            changed = await client.post(f"{ORDERING}/serviceOrder", json=order(
+                modify(service_id, api__replicas=4, api__version="1.3.0")))
+            done = await wait_order(client, changed.json()["id"], {"completed", "failed", "partial"})
+            assert done["state"] == "completed", done
+            removed = await client.post(f"{ORDERING}/serviceOrder", json=order(delete(service_id)))
+            done = await wait_order(client, removed.json()["id"], {"completed", "failed", "partial"})
+            assert done["state"] == "completed", done
+            await listener.wait_for(lambda: any(e["eventType"] == "ServiceOrderStateChangeEvent"
+                                                and e["event"]["serviceOrder"]["id"] == removed.json()["id"]
+                                                and e["event"]["serviceOrder"]["state"] == "completed"
+                                                for e in listener.events))
+            assert (await client.delete(f"{ORDERING}/hub/{hub.json()['id']}")).status_code == 204
+
+
+async def tmf_cancel(stack: Stack) -> None:
+    """A TMF641 order cancelled while its service deploys: the compensation terminates the service."""
+    stack.sim.set_latency("wdm.deploy", 2.0)
+    async with stack.http() as client:
+        created = await client.post(f"{ORDERING}/serviceOrder", json=order(add("web-shop")))
+        order_id = created.json()["id"]
+        await wait_order(client, order_id, {"inProgress"})
+        cancel = await client.post(f"{ORDERING}/cancelServiceOrder",
+                                   json={"serviceOrder": {"id": order_id}, "cancellationReason": "changed my mind"})
+        assert cancel.status_code == 201, cancel.text
+        done = await wait_order(client, order_id, {"cancelled", "completed", "failed"})
+        assert done["state"] == "cancelled", done
+        service_id = done["serviceOrderItem"][0]["service"]["id"]
+        assert (await client.get(f"{INVENTORY}/service/{service_id}")).json()["state"] == "terminated"
+    stack.sim.set_latency("wdm.deploy", 0.0)
+
+
+async def rebalance(stack: Stack) -> None:
+    """A price rise; a Rebalance run in approve mode proposes a move, the tenant approves it
+    (ApplyProposal: the service's own move), an auto-mode run then finds nothing to gain."""
+    service_id = await active(stack, example("video-analytics"))
+    async with stack.http() as http:
+        site = {c["name"]: c["site"] for c in (await http.get(f"/v1/services/{service_id}")).json()["components"]}
+    async with stack.http("operator") as http:
+        resp = await http.patch(f"/v1/sites/{site['analytics']}", json={"cost_per_vcpu_hour": 5})
+        assert resp.status_code == 200, resp.text
+    client = await temporal_client(stack)
+    await _rebalance(client, stack, "rebalance-1", "approve")
+    async with stack.http() as http:
+        [proposal] = (await http.get("/v1/proposals", params={"state": "pending"})).json()["items"]
+        resp = await http.post(f"/v1/proposals/{proposal['id']}/approve", timeout=120)
+        assert resp.status_code == 200 and resp.json()["state"] == "done", resp.text
+    summary = await _rebalance(client, stack, "rebalance-2", "auto")
+    assert summary.proposals == 0, summary
+    await terminate(stack, service_id)
+
+
+async def _rebalance(client: Client, stack: Stack, workflow_id: str, mode: str):
+    return await client.execute_workflow(Rebalance.run, RebalanceParams(mode=mode, min_gain=0.1), id=workflow_id,
+                                         task_queue=stack.settings.task_queue,
+                                         execution_timeout=timedelta(seconds=stack.settings.rebalance_every_seconds))
+
+
+async def rebalance_auto(stack: Stack) -> None:
+    """A Rebalance run in auto mode that carries a move out itself."""
+    service_id = await active(stack, example("video-analytics"))
+    async with stack.http() as http:
+        site = {c["name"]: c["site"] for c in (await http.get(f"/v1/services/{service_id}")).json()["components"]}
+    async with stack.http("operator") as http:
+        resp = await http.patch(f"/v1/sites/{site['analytics']}", json={"cost_per_vcpu_hour": 5})
+        assert resp.status_code == 200, resp.text
+    summary = await _rebalance(await temporal_client(stack), stack, "rebalance-auto", "auto")
+    assert summary.outcomes == {"done": 1}, summary
+    await terminate(stack, service_id)
+
+
+async def cluster_scale(stack: Stack) -> None:
+    """An operator grows a shared cluster by two hosts and gives them back (ScaleCluster, top level)."""
+    cluster = "paris-cloud-k8s"
+    before = set(stack.sim.cluster(cluster).hosts)
+    async with stack.http("operator") as http:
+        grown = await http.post(f"/v1/clusters/{cluster}/scale", json={"add": 2}, timeout=120)
+        assert grown.status_code == 200, grown.text
+        added = sorted(set(grown.json()["hosts"]) - before)
+        shrunk = await http.post(f"/v1/clusters/{cluster}/scale", json={"remove_hosts": added}, timeout=120)
+        assert shrunk.status_code == 200, shrunk.text
+
+
+ROAMING = {
+    "name": "roaming-app",
+    "components": [
+        {"name": "web", "image": "nginx", "cpu": 1},
+        {"name": "edge-app", "image": "edge", "version": "1.0", "cpu": 2, "replicas": 2},
+        {"name": "cache", "image": "redis", "colocate_with": ["edge-app"]},
+    ],
+    "links": [{"from": "web", "to": "edge-app"}, {"from": "edge-app", "to": "cache"}],
+    "user_areas": [{"area": "paris-center", "component": "web"}, {"area": "madrid", "component": "edge-app"}],
+}
+
+
+async def federation(home: Stack, partner: Stack) -> None:
+    """A service part of which a partner operator runs (FederateRequest child at home, the partner's
+    own DeployService there), a scale forwarded to the partner, then terminate at both."""
+    service_id = await home.deploy(ROAMING)
+    svc = await home.wait_state(service_id, {"active", "failed"}, timeout=180)
+    assert svc["state"] == "active", svc.get("error")
+    await expect(home, service_id, "/components/edge-app/scale", {"replicas": 3}, "succeeded")
+    await terminate(home, service_id)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    drive: Callable[..., Awaitable[None]]  # (stack), or (home, partner) for a federated one
+    server_flags: tuple[str, ...] = ()
+    keep: frozenset[str] | None = None  # the workflow types worth storing (None: all)
+    federated: bool = False
+
+
+# Every workflow type and path: deployment, each day-2 kind, rollbacks, terminate, continue-as-new,
+# federation, TMF orders and their cancellation, reconcile and rebalance runs, cluster scaling.
+SCENARIOS: dict[str, Scenario] = {
+    "deploy_terminate": Scenario(deploy_terminate),
+    "deploy_rollback": Scenario(deploy_rollback),
+    "scale": Scenario(scale),
+    "rolling_upgrade": Scenario(rolling_upgrade),
+    "canary_upgrade": Scenario(canary_upgrade),
+    "upgrade_deadline": Scenario(upgrade_deadline),
+    "move": Scenario(move),
+    "update": Scenario(update),
+    "repair": Scenario(repair),
+    "continue_as_new": Scenario(continue_as_new, ("--dynamic-config-value",
+                                                  "limit.historyCount.suggestContinueAsNew=40")),
+    "federation": Scenario(federation, federated=True),
+    "tmf_order": Scenario(tmf_order),
+    "tmf_cancel": Scenario(tmf_cancel),
+    "rebalance": Scenario(rebalance),
+    "rebalance_auto": Scenario(rebalance_auto, keep=frozenset({"Rebalance"})),  # the move is as in `rebalance`
+    "cluster_scale": Scenario(cluster_scale),
+}
+
+
+# --- recording -----------------------------------------------------------------------------------
+
+async def histories(client: Client, timeout: float = 120) -> list[tuple[str, str, str]]:
+    """(workflow type, workflow id, history JSON) of every run on the server, oldest first, once
+    none is running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = [w async for w in client.list_workflows()]
+        running = [f"{w.workflow_type} {w.id}" for w in runs if w.status == WorkflowExecutionStatus.RUNNING]
+        if not running:
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still running: {running}")
+        await asyncio.sleep(0.5)
+    out = []
+    for run in sorted(runs, key=lambda w: (w.start_time, w.id)):
+        history = await client.get_workflow_handle(run.id, run_id=run.run_id).fetch_history()
+        out.append((run.workflow_type, run.id, history.to_json()))
+    return out
+
+
+def compact(workflow_id: str, text: str) -> str:
+    """The history JSON with its workflow id, one event a line."""
+    events = json.loads(text)["events"]
+    lines = ",\n".join(json.dumps(e, separators=(",", ":")) for e in events)
+    return f'{{"workflowId":{json.dumps(workflow_id)},"events":[\n{lines}\n]}}\n'
+
+
+def write(scenario: str, found: list[tuple[str, str, str]]) -> list[Path]:
+    HISTORIES.mkdir(parents=True, exist_ok=True)
+    for old in HISTORIES.glob(f"{scenario}__*.json"):
+        old.unlink()
+    counts: dict[str, int] = {}
+    paths = []
+    for workflow_type, workflow_id, text in found:
+        counts[workflow_type] = counts.get(workflow_type, 0) + 1
+        path = HISTORIES / f"{scenario}__{workflow_type}__{counts[workflow_type]}.json"
+        path.write_text(compact(workflow_id, text))
+        paths.append(path)
+    return paths
+
+
+async def record(name: str, tmp: Path) -> list[Path]:
+    scenario = SCENARIOS[name]
+    if scenario.federated:
+        async with federated_pair(tmp) as (home, partner):
+            await scenario.drive(home.stack, partner.stack)
+            found = []
+            for side in (home, partner):
+                found += await histories(await connect(side.stack.settings))
+    else:
+        server = DevServer(tmp / "temporal.db", port=free_port(), ui_port=None, log_file=tmp / "temporal.log",
+                           extra_args=list(scenario.server_flags))
+        server.start()
+        try:
+            async with running_stack(tmp / "legato", server.address) as stack:
+                await scenario.drive(stack)
+                found = await histories(await connect(stack.settings))
+        finally:
+            server.stop()
+    return write(name, [f for f in found if scenario.keep is None or f[0] in scenario.keep])
+
+
+async def main(names: list[str]) -> None:
+    for name in names:
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix=f"legato-record-{name}-") as tmp:
+            paths = await record(name, Path(tmp))
+        sizes = ", ".join(f"{p.name.split('__', 1)[1]} {p.stat().st_size // 1024} KB" for p in paths)
+        print(f"{name}: {len(paths)} histories in {time.monotonic() - started:.0f} s ({sizes})", flush=True)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", action="append", choices=sorted(SCENARIOS), metavar="NAME",
+                        help=f"record this scenario only (repeatable); one of {', '.join(SCENARIOS)}")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.getLogger("temporalio.activity").setLevel(logging.ERROR)  # the failures the scenarios inject
+    asyncio.run(main(args.only or list(SCENARIOS)))
