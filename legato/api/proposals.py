@@ -8,7 +8,7 @@ import asyncio
 from fastapi import APIRouter, Query, Response
 
 from legato.api.dependencies import CallerDep, EngineDep, InventoryDep
-from legato.api.schemas import Page
+from legato.api.schemas import MAX_OFFSET, Page
 from legato.api.service_layer import proposal_decisions
 from legato.model.proposals import Proposal, ProposalState
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/proposals", tags=["rebalancing"])
 
 @router.get("", response_model=Page)
 async def list_proposals(response: Response, caller: CallerDep, inventory: InventoryDep,
-                         state: ProposalState | None = None, offset: int = Query(0, ge=0),
+                         state: ProposalState | None = None, offset: int = Query(0, ge=0, le=MAX_OFFSET),
                          limit: int = Query(100, ge=1, le=1000)) -> Page:
     tenant = None if caller.admin else caller.tenant
     items, total = await asyncio.to_thread(inventory.proposals, tenant, state, offset, limit)
