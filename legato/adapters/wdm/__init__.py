@@ -1,4 +1,35 @@
-"""Workload Deployment Manager: components onto clusters."""
+"""Workload Deployment Manager: components onto clusters.
+
+The contract every backend keeps (sim, Kubernetes); `tests/contract/test_wdm_contract.py` holds
+each rule against each backend, and the next backend proves itself by passing it:
+
+| call | rule |
+|---|---|
+| every mutating call | dedup on `op_id`: a repeat returns the first result and acts no more, even after later calls |
+| `deploy` | the caller names it: workload `spec.id` on `cluster_id`; deploying an id that runs updates it |
+| | in place (still one workload); a cluster the backend does not hold → NotFound |
+| | negative replicas → InvalidRequest; replicas no node can hold → CapacityExhausted, `cluster:<id>` |
+| `status` | None for a workload the cluster does not run; `ready_replicas` reaches `replicas` only once |
+| | every replica runs `version` and is ready; `serving` per version, `nodes`, `endpoint` host:port |
+| `scale` | an unknown workload → NotFound; negative replicas → InvalidRequest |
+| `upgrade` | rolling with surge: replicas serving never drop below `replicas`; the same version: no change |
+| | an unknown workload → NotFound |
+| `remove` | idempotent: a workload that does not exist → success |
+| `list_workloads` | the cluster's workloads (None: every cluster's) as `status` reports them |
+| `metrics` | None for an unknown workload; else its version and an error rate in [0, 1] |
+| `serving_history` | None for a component the backend never ran; else the fewest ready over the window |
+| faults | no answer, 409, 429, 5xx → TransientFault; 401, 403 → PermanentFault; 400, 422 → InvalidRequest |
+
+Declared exceptions of Kubernetes: replicas no node can hold are admitted and stay Pending
+(`ready_replicas` short: the readiness wait's progress deadline refuses them); it keeps no history
+(`serving_history` is always None: the readiness waits sample instead); and a cluster it does not
+hold is NotFound for every call (the sim answers `status`, `remove` and `metrics` there as for an
+absent workload; the router sends clusters no real MCM holds to the sim).
+
+Known gap, held by the suite as a strict xfail: Kubernetes dedups by name (server-side apply of
+objects named by the workload id), not by `op_id`: a repeat applies again, harmless at once, but a
+`deploy` repeated after an `upgrade` rolls the upgrade back.
+"""
 
 from typing import Protocol
 
