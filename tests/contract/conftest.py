@@ -1,0 +1,297 @@
+"""One fixture per protocol, parametrized over its backends, each yielding a ready backend in its
+small world (worlds.py): `pim_world` (sim, redfish), `mcm_world` (sim, kwok, kubeconfig),
+`wdm_world` (sim, kubernetes), `tcm_world` (sim). A new backend is one more parameter.
+
+The sim backends run everywhere. The real ones run on the same terms as tests/real, whose fixtures
+they share: the Redfish emulator always (its power changes made prompt, see prompt_bmc.py), kwok
+and Kubernetes on the test bed (missing, it fails the run, unless LEGATO_SKIP_TESTBED=1 skips them
+locally). One emulator and one kwok MCM per module; each test gets them back as it found them."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import uuid
+
+import pytest
+from kubernetes import client
+
+from legato.adapters.mcm.kubeconfig import KubeconfigMCM
+from legato.adapters.mcm.kwok import KwokMCM
+from legato.adapters.mcm.sim import SimMCM
+from legato.adapters.pim.redfish import RedfishPIM
+from legato.adapters.pim.sim import SimPIM
+from legato.adapters.sim_continuum import SimContinuum
+from legato.adapters.tcm.sim import SimTCM
+from legato.adapters.wdm.kubernetes import KubernetesWDM
+from legato.adapters.wdm.sim import SimWDM
+from legato.config import PROJECT_ROOT
+from legato.devserver import free_port, wait_for_port
+from legato.model import Cluster, Site
+from legato.model.backends import KubeconfigSite, RedfishSite, SiteBackends
+from tests.contract.worlds import (
+    FixedClusters,
+    KwokThrough,
+    McmWorld,
+    PimWorld,
+    TcmWorld,
+    WdmWorld,
+    api_client,
+    kubeconfig_server,
+    sim_topology,
+    site,
+    until,
+    write_kubeconfig,
+)
+from tests.real.conftest import kube_bin, redfish_factory  # noqa: F401  (shared with tests/real)
+from tests.real.redfish_emulator import RedfishEmulator
+from tests.real.testbed import delete_every_cluster
+
+KWOK = SiteBackends(mcm="kwok", wdm="kubernetes")
+
+
+def op(what: str) -> str:
+    return f"op-{what}-{uuid.uuid4().hex[:8]}"
+
+
+def dead_url(scheme: str = "https") -> str:
+    """An address nobody listens on: the backend out of reach."""
+    return f"{scheme}://127.0.0.1:{free_port()}"
+
+
+# ---- PIM: sim, Redfish (the sushy-tools emulator)
+
+
+def pim_sites(redfish: RedfishSite | None = None) -> list[Site]:
+    w = PimWorld
+    backend = SiteBackends(pim="redfish", redfish=redfish) if redfish else None
+    here = site(w.site, [*w.free, w.fixed], [Cluster(id="fixed-r", hosts=[w.fixed])], backend)
+    return [here, site(w.other_site, [w.elsewhere], backend=backend)]
+
+
+def prompt(emulator: RedfishEmulator) -> RedfishEmulator:
+    """The same emulator (its configuration, port, systems and credentials) run again by
+    prompt_bmc.py: power changes apply at the next read instead of 1 to 11 s later."""
+    emulator.stop()
+    config = emulator.log.parent / "emulator.conf"
+    emulator.proc = subprocess.Popen([sys.executable, "-m", "tests.contract.prompt_bmc", "--config", str(config)],
+                                     cwd=PROJECT_ROOT, stdout=emulator.log.open("ab"), stderr=subprocess.STDOUT)
+    wait_for_port(int(emulator.url.rsplit(":", 1)[1]), 30, emulator.proc)
+    return emulator
+
+
+@pytest.fixture(scope="module", params=["sim", "redfish"])
+def pim_backend(request):
+    if request.param == "sim":
+        return "sim", None
+    return "redfish", prompt(request.getfixturevalue("redfish_factory")([h.id for s in pim_sites() for h in s.hosts]))
+
+
+@pytest.fixture
+async def pim_world(pim_backend, tmp_path):
+    name, emulator = pim_backend
+    if name == "sim":
+        continuum = SimContinuum(tmp_path / "sim.db")
+        continuum.seed(sim_topology(pim_sites()))
+        pim = SimPIM(continuum)
+
+        def unreachable() -> SimPIM:
+            continuum.set_fault("pim.allocate", transient_rate=1.0, phase="before")
+            return pim
+
+        def refusing() -> SimPIM:
+            continuum.set_fault("pim.allocate", permanent=True)
+            return pim
+
+        yield PimWorld("sim", pim, unreachable, refusing, continuum.clear_faults)
+        return
+
+    ledger = tmp_path / "ledger.db"
+    wrong = tmp_path / "wrong-credentials"
+    wrong.write_text("legato:not-the-password\n")
+    wrong.chmod(0o600)
+
+    def redfish(url: str, credentials) -> RedfishPIM:
+        sites = pim_sites(RedfishSite(endpoints=[url], credentials=f"file:{credentials}"))
+        return RedfishPIM(sites, ledger, poll_seconds=0.1)
+
+    pim = redfish(emulator.url, emulator.credentials_file)
+    yield PimWorld("redfish", pim, lambda: redfish(dead_url("http"), emulator.credentials_file),
+                   lambda: redfish(emulator.url, wrong), lambda: None)  # fmt: skip
+    holds: dict[str, list[str]] = {}
+    for host, hold in pim.ledger.holds().items():  # off and free for the next test, as the emulator began
+        holds.setdefault(hold.allocation_op, []).append(host)
+    for allocation, hosts in holds.items():
+        await pim.release_hosts(op("cleanup"), allocation, hosts)
+
+
+# ---- MCM: sim, kwok, kubeconfig (over the kwok MCM's shared cluster)
+
+
+def mcm_sites(backend: SiteBackends | None = None) -> list[Site]:
+    w = McmWorld
+    here = site(w.site, [*w.nodes, *w.spare], [Cluster(id=w.shared, hosts=list(w.nodes))], backend, cpu=w.node_cpu)
+    return [here, site(w.other_site, [w.elsewhere], backend=backend)]
+
+
+@pytest.fixture(scope="module")
+async def mcm_kwok(kube_bin, tmp_path_factory):  # noqa: F811
+    mcm = KwokMCM(mcm_sites(KWOK), kube_bin, tmp_path_factory.mktemp("kwok-mcm"))
+    try:
+        await mcm.start_shared_clusters()
+        yield mcm
+    finally:
+        await delete_every_cluster(mcm)
+
+
+@pytest.fixture(scope="module", params=["sim", "kwok", "kubeconfig"])
+def mcm_backend(request):
+    if request.param == "sim":
+        return "sim", None
+    return request.param, request.getfixturevalue("mcm_kwok")
+
+
+def kubeconfig_mcm(path, context: str) -> KubeconfigMCM:
+    cfg = KubeconfigSite(path=str(path), contexts={McmWorld.shared: context})
+    return KubeconfigMCM(mcm_sites(SiteBackends(mcm="kubeconfig", wdm="kubernetes", kubeconfig=cfg)))
+
+
+@pytest.fixture
+async def mcm_world(mcm_backend, tmp_path):
+    name, kwok = mcm_backend
+    if name == "sim":
+        continuum = SimContinuum(tmp_path / "sim.db")
+        continuum.seed(sim_topology(mcm_sites()))
+        mcm, pim = SimMCM(continuum), SimPIM(continuum)
+
+        async def allocate(op_id: str, hosts: list[str], owner: str) -> None:
+            await pim.allocate_hosts(op_id, McmWorld.site, hosts, owner)
+
+        def unreachable() -> SimMCM:
+            continuum.set_fault("mcm.drain_nodes", transient_rate=1.0, phase="before")
+            return mcm
+
+        def refusing() -> SimMCM:
+            continuum.set_fault("mcm.drain_nodes", permanent=True)
+            return mcm
+
+        yield McmWorld("sim", mcm, SimWDM(continuum), allocate, unreachable, refusing, continuum.clear_faults)
+        return
+
+    async def no_pim(op_id: str, hosts: list[str], owner: str) -> None:
+        """A real MCM does not see the PIM: nothing to allocate."""
+
+    kubeconfig = kwok._kubeconfig(McmWorld.shared)
+    server, ca = kubeconfig_server(kubeconfig)
+    if name == "kwok":
+        world = McmWorld("kwok", kwok, KubernetesWDM(kwok), no_pim, lambda: KwokThrough(kwok, api_client(dead_url())),
+                         lambda: KwokThrough(kwok, api_client(server, ca)), lambda: None)  # fmt: skip
+    else:
+        registered = kubeconfig_mcm(kubeconfig, f"kwok-{McmWorld.shared}")
+        unreachable = write_kubeconfig(tmp_path / "unreachable", dead_url(), ca, kubeconfig)
+        anonymous = write_kubeconfig(tmp_path / "anonymous", server, ca)
+        world = McmWorld("kubeconfig", registered, KubernetesWDM(registered), no_pim,
+                         lambda: kubeconfig_mcm(unreachable, "contract"), lambda: kubeconfig_mcm(anonymous, "contract"),
+                         lambda: None, changes_nodes=False)  # fmt: skip
+    try:
+        yield world
+    finally:
+        await restore_kwok(kwok, world)
+
+
+async def restore_kwok(kwok: KwokMCM, world: McmWorld) -> None:
+    """Give the next test the shared cluster as it began: its workloads removed and their pods gone,
+    the clusters the test created deleted, exactly its nodes, all of them open."""
+    wdm = KubernetesWDM(kwok)
+    for workload_id in world.deployed:
+        await wdm.remove(op("cleanup"), world.shared, workload_id)
+    for cluster_id in world.created:
+        await kwok.delete_cluster(op("cleanup"), cluster_id)
+    hosts = (await kwok.get_cluster(world.shared)).hosts
+    await until(lambda: _idle(kwok, world.shared, hosts))
+    extra = [h for h in hosts if h not in world.nodes]
+    if extra:
+        await kwok.remove_nodes(op("cleanup"), world.shared, extra)
+    missing = [h for h in world.nodes if h not in hosts]
+    if missing:
+        await kwok.add_nodes(op("cleanup"), world.shared, missing)
+    core = client.CoreV1Api(await kwok.api_client(world.shared))
+    for node in world.nodes:
+        await asyncio.to_thread(core.patch_node, node, {"spec": {"unschedulable": None}})
+
+
+async def _idle(mcm, cluster_id: str, hosts: list[str]) -> bool:
+    return not any((await mcm.busy_nodes(cluster_id, hosts)).values())
+
+
+# ---- WDM: sim, Kubernetes (on a kwok cluster)
+
+
+def wdm_sites(backend: SiteBackends | None = None) -> list[Site]:
+    w = WdmWorld
+    return [site("edge-w", list(w.nodes), [Cluster(id=w.cluster, hosts=list(w.nodes))], backend, cpu=w.node_cpu)]
+
+
+@pytest.fixture(scope="module")
+async def wdm_kwok(kube_bin, tmp_path_factory):  # noqa: F811
+    mcm = KwokMCM(wdm_sites(KWOK), kube_bin, tmp_path_factory.mktemp("kwok-wdm"))
+    try:
+        await mcm.start_shared_clusters()
+        yield mcm
+    finally:
+        await delete_every_cluster(mcm)
+
+
+@pytest.fixture(scope="module", params=["sim", "kubernetes"])
+def wdm_backend(request):
+    if request.param == "sim":
+        return "sim", None
+    return "kubernetes", request.getfixturevalue("wdm_kwok")
+
+
+@pytest.fixture
+async def wdm_world(wdm_backend, tmp_path):
+    name, kwok = wdm_backend
+    if name == "sim":
+        continuum = SimContinuum(tmp_path / "sim.db")
+        continuum.seed(sim_topology(wdm_sites()))
+        continuum.set_ready_delay(0.05)  # a rollout takes steps, as on a cluster
+        wdm = SimWDM(continuum)
+
+        def unreachable() -> SimWDM:
+            continuum.set_fault("wdm.deploy", transient_rate=1.0, phase="before")
+            return wdm
+
+        def refusing() -> SimWDM:
+            continuum.set_fault("wdm.deploy", permanent=True)
+            return wdm
+
+        yield WdmWorld("sim", wdm, unreachable, refusing, continuum.clear_faults, admits_unschedulable=False,
+                       keeps_history=True, answers_any_cluster=True)  # fmt: skip
+        return
+
+    server, ca = kubeconfig_server(kwok._kubeconfig(WdmWorld.cluster))
+    clusters = [WdmWorld.cluster]
+    world = WdmWorld(
+        "kubernetes", KubernetesWDM(kwok),
+        lambda: KubernetesWDM(FixedClusters(api_client(dead_url()), clusters)),
+        lambda: KubernetesWDM(FixedClusters(api_client(server, ca), clusters)),
+        lambda: None, admits_unschedulable=True, keeps_history=False, answers_any_cluster=False,
+    )  # fmt: skip
+    try:
+        yield world
+    finally:
+        for workload_id in world.deployed:
+            await world.wdm.remove(op("cleanup"), world.cluster, workload_id)
+        await until(lambda: _idle(kwok, world.cluster, list(world.nodes)))
+
+
+# ---- TCM: sim
+
+
+@pytest.fixture(params=["sim"])
+def tcm_world(request, tmp_path):
+    continuum = SimContinuum(tmp_path / "sim.db")
+    continuum.seed(TcmWorld.topology())
+    return TcmWorld(request.param, SimTCM(continuum))
