@@ -173,11 +173,6 @@ class Reservations(Store):
                                    holder=workload_id, state="running", replicas=n, cpu=cpu, memory_mb=memory_mb,
                                    gpu=gpu) for host, n in rows)
 
-    def workload_unplaced(self, workload_id: str, cluster: str) -> None:
-        with self.session() as s:
-            s.exec(delete(NodeClaimRow).where(col(NodeClaimRow.holder) == workload_id,
-                                              col(NodeClaimRow.cluster) == cluster))
-
     def workload_gone(self, workload_id: str) -> None:
         """A workload removed: the room it ran on, on whichever cluster."""
         with self.session() as s:

@@ -1,4 +1,5 @@
-"""Inventory tables. JSON columns hold small nested lists the API returns as they are."""
+"""Inventory tables. JSON columns hold small nested lists the API returns as they are. Which module
+writes each table, and for which owner: legato/inventory/facade.py; which layer: docs/design.md."""
 
 from __future__ import annotations
 
