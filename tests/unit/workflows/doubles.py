@@ -90,13 +90,17 @@ class Doubles:
         self._behaviours[activity_name(real)] = behaviour
         return self
 
+    def behaviour(self, real: Callable) -> Behaviour:
+        """How `real`'s double answers now (to wrap it)."""
+        return self._behaviours.get(activity_name(real), unexpected(activity_name(real)))
+
     def activities(self) -> list[Callable]:
         return [double(real, self._recording(activity_name(real))) for real in every_activity()]
 
     def _recording(self, name: str) -> Behaviour:
         async def answer(*args):
             self.calls.append(Call(name, args[0] if args else None))
-            result = self._behaviours.get(name, unexpected(name))(*args)
+            result = self._behaviours.get(name, unexpected(name))(*args)  # looked up now: tests may change it
             return await result if inspect.isawaitable(result) else result
 
         return answer
@@ -128,16 +132,17 @@ def answer(value: Any) -> Behaviour:
 
 
 def fail(kind: str, message: str = "refused by a test double", *details: str, times: int | None = None,
-         then: Behaviour | None = None) -> Behaviour:
+         then: Behaviour | None = None, non_retryable: bool = False) -> Behaviour:
     """Raise ApplicationError(`message`, *details, type=`kind`) — the first `times` calls only,
-    answering with `then` afterwards, if given."""
+    answering with `then` afterwards, if given. Whether the caller retries is its retry policy's
+    call, unless the error says `non_retryable` (as the real activity's may)."""
     left = [times]
 
     def behave(*args):
         if left[0] is None or left[0] > 0:
             if left[0] is not None:
                 left[0] -= 1
-            raise ApplicationError(message, *details, type=kind)
+            raise ApplicationError(message, *details, type=kind, non_retryable=non_retryable)
         return then(*args) if then is not None else None
 
     return behave

@@ -6,6 +6,8 @@ from __future__ import annotations
 from temporalio.client import Client, WorkflowHandle
 
 from legato.activities.contracts import PlanGrowth, SiteChoice
+from legato.activities.placement import PlacementActivities
+from legato.activities.wdm import WDMActivities
 from legato.model import (
     Component,
     ComponentPlacement,
@@ -25,9 +27,10 @@ from legato.model.operations import (
     ScaleRequest,
     UpgradeRequest,
 )
+from legato.model.workloads import WorkloadSpec
 from legato.workflows.contracts import DeployRequest, service_workflow_id
 from legato.workflows.deploy_service import DeployService
-from tests.unit.workflows.doubles import eventually, unique
+from tests.unit.workflows.doubles import Doubles, eventually, unique
 
 POLL = 0.05  # readiness polls: the doubles answer at once
 SHARED = "cloud-1-k8s"  # the shared cluster db reuses
@@ -55,6 +58,17 @@ def decision(*hosts: str) -> PlacementDecision:
                SitePlan(site="cloud-1", components=["db"], cluster=SHARED, action="reuse",
                         nodes={"db": {"node-1": 1}})],
     )
+
+
+def deployed(doubles: Doubles, component: str) -> list[WorkloadSpec]:
+    """The workloads deployed for `component` so far."""
+    return [d.workload for d in doubles.args(WDMActivities.deploy_workload) if d.workload.component == component]
+
+
+def placed(doubles: Doubles, *decisions: PlacementDecision) -> Doubles:
+    """Placement answers with these decisions in turn (the last one from then on)."""
+    queue = list(decisions or [decision()])
+    return doubles.on(PlacementActivities.place, lambda _: queue.pop(0) if len(queue) > 1 else queue[0])
 
 
 async def start(client: Client, task_queue: str, service: ServiceSpec, **request) -> WorkflowHandle:

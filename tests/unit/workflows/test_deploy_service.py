@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from temporalio.client import WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
 from legato.activities.inventory import InventoryActivities
@@ -16,7 +16,9 @@ from legato.activities.pim import PIMActivities
 from legato.activities.placement import PlacementActivities
 from legato.activities.tcm import TCMActivities
 from legato.activities.wdm import WDMActivities
+from legato.devserver import DevServer, free_port
 from legato.model import ServiceState
+from legato.temporal import pydantic_data_converter
 from legato.workflows.deploy_service import MAX_PLACEMENTS, DeployService
 from legato.workflows.saga import activity_name
 from legato.workflows.scale_cluster import ScaleCluster
@@ -27,6 +29,7 @@ from tests.unit.workflows.services import (
     decision,
     grown_by_h7,
     operate,
+    placed,
     reaches,
     scale,
     spec,
@@ -37,12 +40,6 @@ from tests.unit.workflows.services import (
 # The compensations a deployment registers, by the layer they tear down (links first, reservation last).
 UNDO = (TCMActivities.disconnect, WDMActivities.remove_workload, MCMActivities.drain_nodes,
         MCMActivities.delete_cluster, PIMActivities.release_hosts, PlacementActivities.release)
-
-
-def placed(doubles: Doubles, *decisions) -> Doubles:
-    """Placement answers with these decisions in turn (the last one from then on)."""
-    queue = list(decisions)
-    return doubles.on(PlacementActivities.place, lambda _: queue.pop(0) if len(queue) > 1 else queue[0])
 
 
 @pytest.fixture
@@ -188,3 +185,45 @@ async def test_a_deferred_service_terminated_before_its_start_deploys_nothing(cl
     assert ended.state == result.state == ServiceState.terminated
     assert doubles.names() == [activity_name(InventoryActivities.record_service)] + [
         activity_name(InventoryActivities.update_service)] * 2
+
+
+@pytest.fixture(scope="module")
+def eager_server(tmp_path_factory):
+    """A dev server of its own that suggests continue-as-new at 40 history events (the session's
+    suggests it at thousands): the entity workflow continues as new after a deployment or two operations."""
+    data = tmp_path_factory.mktemp("temporal-continue-as-new")
+    server = DevServer(data / "temporal.db", port=free_port(), ui_port=None,
+                       extra_args=["--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=40"])
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_continue_as_new_carries_the_service_its_operations_and_its_compensations(eager_server, doubles):
+    client = await Client.connect(eager_server.address, data_converter=pydantic_data_converter)
+    async with worker(client, doubles, DeployService) as tq:
+        handle = await active(client, tq)
+        record = await operate(handle, scale("web", 2, "r1"))
+        replicas = 2
+        while len(await _runs(client, handle.id)) < 3:  # so the run that did r1 has ended
+            assert replicas < 8, "the entity workflow did not continue as new"
+            replicas += 1  # operations grow the history until the server suggests continuing as new
+            assert (await operate(handle, scale("web", replicas, f"r{replicas}"))).state == "succeeded"
+        again = await operate(handle, scale("web", 2, "r1"))
+        now = await status(handle)
+        before = len(doubles.calls)
+        ended = await handle.execute_update(DeployService.terminate)
+        teardown = doubles.calls[before:]
+
+    # the new runs know the service, the operations done before, and how to undo what it holds
+    assert now.state == ServiceState.active and {e.component for e in now.endpoints} == {"web", "db"}
+    assert again == record and doubles.count(WDMActivities.scale_workload) == replicas - 1
+    assert ended.state == ServiceState.terminated
+    assert {c.name for c in teardown} >= {activity_name(a) for a in (
+        TCMActivities.disconnect, WDMActivities.remove_workload, MCMActivities.delete_cluster,
+        PIMActivities.release_hosts)}
+    assert [c.arg.host_ids for c in teardown if c.name == activity_name(PIMActivities.release_hosts)] == [["h1"]]
+
+
+async def _runs(client: Client, workflow_id: str) -> set[str]:
+    return {w.run_id async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'")}
