@@ -28,9 +28,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from legato.adapters.sim_continuum import KINDS  # noqa: E402
 from legato.devserver import DevServer, free_port  # noqa: E402
 from legato.model.service import scoped_id  # noqa: E402
+from legato.simulator import KINDS  # noqa: E402
 from tests.specs import example  # noqa: E402
 from tests.stack import Stack, running_stack  # noqa: E402
 

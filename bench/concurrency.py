@@ -31,11 +31,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from legato.adapters.sim_continuum import SimContinuum  # noqa: E402
 from legato.devserver import DevServer, free_port  # noqa: E402
 from legato.embedded import prepare_continuum  # noqa: E402
 from legato.inventory import Inventory  # noqa: E402
 from legato.model import ServiceSpec  # noqa: E402
+from legato.simulator import SimContinuum  # noqa: E402
 from legato.temporal import connect  # noqa: E402
 from legato.workflows.contracts import DeployRequest, service_workflow_id  # noqa: E402
 from tests.stack import make_settings  # noqa: E402

@@ -22,8 +22,8 @@ def prepare_continuum(settings: Settings) -> dict:
     """Load the topology into the inventory and seed the simulator (a no-op once seeded: the
     simulated infrastructure keeps its state across restarts, like a real one)."""
     from legato.adapters.registry import start_shared_clusters
-    from legato.adapters.sim_continuum import SimContinuum
-    from legato.adapters.sim_profiles import apply_profile
+    from legato.simulator import SimContinuum
+    from legato.simulator.profiles import apply_profile
 
     topology = load_topology(settings.topology)
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -18,12 +18,12 @@ import httpx
 import uvicorn
 
 from legato.adapters.registry import build_adapters
-from legato.adapters.sim_continuum import SimContinuum
 from legato.api.app import create_app
 from legato.config import Settings
 from legato.devserver import free_port, wait_for_port
 from legato.embedded import prepare_continuum
 from legato.inventory import Inventory
+from legato.simulator import SimContinuum
 from legato.telemetry import worker_runtime
 from legato.temporal import connect
 from legato.worker import build_worker

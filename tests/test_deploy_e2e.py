@@ -94,7 +94,7 @@ async def test_permanent_failure_at_any_step_rolls_back_without_leaks(stack, kin
 
 
 async def test_transient_faults_everywhere_still_end_active_without_duplicates(stack):
-    from legato.adapters.sim_continuum import KINDS
+    from legato.simulator import KINDS
 
     for kind in KINDS:
         stack.sim.set_fault(kind, transient_rate=0.3)

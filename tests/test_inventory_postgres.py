@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from legato.adapters.sim_continuum import SimContinuum
 from legato.embedded import prepare_continuum
+from legato.simulator import SimContinuum
 from legato.temporal import connect
 from tests.postgres import Postgres, pg_bin
 from tests.specs import example

@@ -14,13 +14,13 @@ import pytest
 from legato.adapters.errors import CapacityExhausted, InvalidRequest, NotFound, PermanentFault, TransientFault
 from legato.adapters.mcm.sim import SimMCM
 from legato.adapters.pim.sim import SimPIM
-from legato.adapters.sim_continuum import SimContinuum
 from legato.adapters.tcm.sim import SimTCM
 from legato.adapters.wdm.sim import SimWDM
 from legato.config import PROJECT_ROOT
 from legato.model import Cluster, Host, Site, Tier, Topology, UserAreaDef
 from legato.model.connectivity import LinkRequest, QosRequest
 from legato.model.workloads import WorkloadSpec
+from legato.simulator import SimContinuum
 
 
 def tiny_topology() -> Topology:
@@ -310,7 +310,7 @@ async def test_state_and_faults_are_shared_through_the_file(continuum, tmp_path)
     assert [h.id for h in await other.allocate_hosts("op-1", "edge-a", ["a1"], "s1")] == ["a1"]
 
     script = (
-        "import sys; from legato.adapters.sim_continuum import SimContinuum; "
+        "import sys; from legato.simulator import SimContinuum; "
         "SimContinuum(sys.argv[1]).set_fault('pim.allocate', permanent=True)"
     )
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}  # another process, same file

@@ -14,13 +14,13 @@ import pytest
 
 from legato.adapters.errors import CapacityExhausted, InvalidRequest, TransientFault
 from legato.adapters.mcm.sim import SimMCM
-from legato.adapters.sim_continuum import KINDS, SimContinuum
 from legato.adapters.tcm.sim import SimTCM
 from legato.adapters.wdm.sim import SimWDM
 from legato.config import PROJECT_ROOT
 from legato.model import Cluster, Host, Site, Tier, Topology, UserAreaDef
 from legato.model.connectivity import QosRequest
 from legato.model.workloads import WorkloadSpec
+from legato.simulator import KINDS, SimContinuum
 from tests.test_sim_continuum import drain_and_remove
 
 DELAY = 0.2  # ready delay of a replica in the timed tests
@@ -91,7 +91,7 @@ async def test_metrics_report_the_error_rate_injected_for_each_version(continuum
     assert (await wdm.metrics(cluster, "web-canary")).error_rate == 0.0  # the default
 
     script = (
-        "import sys; from legato.adapters.sim_continuum import SimContinuum; "
+        "import sys; from legato.simulator import SimContinuum; "
         "SimContinuum(sys.argv[1]).set_error_rate('2', 0.25)"
     )
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}  # another process, same file

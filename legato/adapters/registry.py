@@ -35,9 +35,9 @@ def build_adapters(settings: Settings) -> Adapters:
     """Sim-only continua get the sim adapters themselves (no routing layer in the way)."""
     from legato.adapters.mcm.sim import SimMCM
     from legato.adapters.pim.sim import SimPIM
-    from legato.adapters.sim_continuum import SimContinuum
     from legato.adapters.tcm.sim import SimTCM
     from legato.adapters.wdm.sim import SimWDM
+    from legato.simulator import SimContinuum
 
     continuum = SimContinuum(settings.sim_path)
     sim = Adapters(SimPIM(continuum), SimMCM(continuum), SimWDM(continuum), SimTCM(continuum))

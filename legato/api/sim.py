@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import Field
 
 from legato.adapters.errors import InvalidRequest
-from legato.adapters.sim_continuum import SimContinuum
 from legato.api.dependencies import OperatorDep, SettingsDep
 from legato.model.service import Strict
+from legato.simulator import SimContinuum
 
 router = APIRouter(prefix="/v1/sim", tags=["simulator"])
 

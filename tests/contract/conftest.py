@@ -22,7 +22,6 @@ from legato.adapters.mcm.kwok import KwokMCM
 from legato.adapters.mcm.sim import SimMCM
 from legato.adapters.pim.redfish import RedfishPIM
 from legato.adapters.pim.sim import SimPIM
-from legato.adapters.sim_continuum import SimContinuum
 from legato.adapters.tcm.sim import SimTCM
 from legato.adapters.wdm.kubernetes import KubernetesWDM
 from legato.adapters.wdm.sim import SimWDM
@@ -30,6 +29,7 @@ from legato.config import PROJECT_ROOT
 from legato.devserver import free_port, wait_for_port
 from legato.model import Cluster, Site
 from legato.model.backends import KubeconfigSite, RedfishSite, SiteBackends
+from legato.simulator import SimContinuum
 from tests.contract.worlds import (
     FixedClusters,
     KwokThrough,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from legato.adapters.sim_continuum import SimContinuum
 from legato.model import Cluster
 from legato.model.clusters import DrainResult
+from legato.simulator import SimContinuum
 
 
 class SimMCM:

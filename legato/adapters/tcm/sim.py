@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from legato.adapters.sim_continuum import SimContinuum
 from legato.model.connectivity import Connection, LinkRequest, QosRequest
+from legato.simulator import SimContinuum
 
 
 class SimTCM:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from legato.adapters.sim_continuum import SimContinuum
 from legato.model.workloads import ServingHistory, WorkloadMetrics, WorkloadSpec, WorkloadStatus
+from legato.simulator import SimContinuum
 
 
 class SimWDM:

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from legato.adapters.errors import InvalidRequest
-from legato.adapters.sim.store import Store
+from legato.simulator.store import Store
 
 
 class ServingReport(BaseModel):

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 from legato.adapters.errors import InvalidRequest
-from legato.adapters.sim import rows
-from legato.adapters.sim.history import HistoryPart
-from legato.adapters.sim.mcm import McmPart
-from legato.adapters.sim.pim import PimPart
-from legato.adapters.sim.tcm import TcmPart
-from legato.adapters.sim.wdm import WdmPart
+from legato.simulator import rows
+from legato.simulator.history import HistoryPart
+from legato.simulator.mcm import McmPart
+from legato.simulator.pim import PimPart
+from legato.simulator.tcm import TcmPart
+from legato.simulator.wdm import WdmPart
 
 
 class SimContinuum(PimPart, McmPart, WdmPart, TcmPart, HistoryPart):

@@ -7,8 +7,8 @@ import sqlite3
 from dataclasses import dataclass
 
 from legato.adapters.errors import CapacityExhausted
-from legato.adapters.sim.rows import live
-from legato.adapters.sim.store import EPSILON
+from legato.simulator.rows import live
+from legato.simulator.store import EPSILON
 
 
 @dataclass

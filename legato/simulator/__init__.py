@@ -4,12 +4,12 @@ It plays the external systems (PIM, MCM, WDM, TCM), so its state lives in its ow
 it survives worker restarts and is shared by every process that opens the file. Mutating calls
 dedup on their operation id; latencies, faults and error rates are stored in the file too, so a
 test process can inject them into a running worker. Replicas and connections are kept as history,
-so `serving()` can tell afterwards whether a day-2 change kept the service up. The parts live in
-the private package `legato.adapters.sim`, one module per manager.
+so `serving()` can tell afterwards whether a day-2 change kept the service up. The parts are
+the modules of this package, one per manager, on one store (store.py, schema.py).
 """
 
-from legato.adapters.sim.continuum import SimContinuum
-from legato.adapters.sim.history import ServingReport
-from legato.adapters.sim.store import KINDS
+from legato.simulator.continuum import SimContinuum
+from legato.simulator.history import ServingReport
+from legato.simulator.store import KINDS
 
 __all__ = ["KINDS", "ServingReport", "SimContinuum"]

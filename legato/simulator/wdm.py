@@ -9,11 +9,11 @@ import time
 from pydantic import TypeAdapter
 
 from legato.adapters.errors import InvalidRequest
-from legato.adapters.sim import rows
-from legato.adapters.sim.rollout import roll, rolling, settle
-from legato.adapters.sim.scheduling import Need, free_nodes, schedule
-from legato.adapters.sim.store import Store
 from legato.model.workloads import WorkloadMetrics, WorkloadSpec, WorkloadStatus
+from legato.simulator import rows
+from legato.simulator.rollout import roll, rolling, settle
+from legato.simulator.scheduling import Need, free_nodes, schedule
+from legato.simulator.store import Store
 
 WORKLOAD = TypeAdapter(WorkloadStatus)
 NOTHING = TypeAdapter(None)

@@ -9,12 +9,12 @@ import time
 from pydantic import TypeAdapter
 
 from legato.adapters.errors import CapacityExhausted, InvalidRequest, TransientFault
-from legato.adapters.sim import rows
-from legato.adapters.sim.rollout import drain, plan_drain
-from legato.adapters.sim.store import Store, unique
 from legato.model import Cluster
 from legato.model.clusters import DrainResult
 from legato.model.service import NAME_PATTERN
+from legato.simulator import rows
+from legato.simulator.rollout import drain, plan_drain
+from legato.simulator.store import Store, unique
 
 CLUSTER = TypeAdapter(Cluster)
 MAYBE_CLUSTER = TypeAdapter(Cluster | None)

@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 from pydantic import TypeAdapter
 
 from legato.adapters.errors import InvalidRequest, PermanentFault, TransientFault
-from legato.adapters.sim import schema
 from legato.adapters.sqlite import transaction
 from legato.model import Topology
+from legato.simulator import schema
 
 KINDS = frozenset(
     {

@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from legato.adapters.errors import CapacityExhausted, InvalidRequest
-from legato.adapters.sim.store import EPSILON, Store
 from legato.model.connectivity import Connection, LinkRequest, QosRequest
+from legato.simulator.store import EPSILON, Store
 
 CONNECTION = TypeAdapter(Connection)
 NOTHING = TypeAdapter(None)

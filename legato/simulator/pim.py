@@ -8,8 +8,8 @@ import sqlite3
 from pydantic import TypeAdapter
 
 from legato.adapters.errors import CapacityExhausted, InvalidRequest
-from legato.adapters.sim.store import Store, unique
 from legato.model import Host
+from legato.simulator.store import Store, unique
 
 HOSTS = TypeAdapter(list[Host])
 HOST_IDS = TypeAdapter(list[str])

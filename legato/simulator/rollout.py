@@ -6,8 +6,8 @@ from __future__ import annotations
 import sqlite3
 
 from legato.adapters.errors import CapacityExhausted
-from legato.adapters.sim import rows
-from legato.adapters.sim.scheduling import Need, fit, free_nodes, schedule, why
+from legato.simulator import rows
+from legato.simulator.scheduling import Need, fit, free_nodes, schedule, why
 
 
 def rolling(db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str) -> bool:

@@ -1,7 +1,7 @@
 """Latency profiles of the simulated continuum: `realistic` for people trying Legato (each step
 takes long enough to watch), `instant` for tests and benchmarks (zero configured latency)."""
 
-from legato.adapters.sim_continuum import KINDS, SimContinuum
+from legato.simulator import KINDS, SimContinuum
 
 REALISTIC = {
     "pim.allocate": 1.5, "pim.release": 0.5,
