@@ -8,7 +8,7 @@ import uuid
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import Field
 
-from legato.api.dependencies import CallerDep, EngineDep, InventoryDep
+from legato.api.dependencies import CallerDep, InventoryDep, TemporalDep
 from legato.api.service_layer.cluster_scaling import scale_shared_cluster
 from legato.model import Cluster
 from legato.model.service import Strict
@@ -24,8 +24,8 @@ class ClusterScaleRequest(Strict):
 
 @router.post("/{cluster_id}/scale", response_model=Cluster | None)
 async def scale_cluster(cluster_id: str, body: ClusterScaleRequest, caller: CallerDep, inventory: InventoryDep,
-                        engine: EngineDep, timeout: float = Query(600.0, ge=1, le=3600)) -> Cluster | None:
+                        temporal: TemporalDep, timeout: float = Query(600.0, ge=1, le=3600)) -> Cluster | None:
     if not caller.admin:
         raise HTTPException(403, "scaling a shared cluster is an operator's action")
-    return await scale_shared_cluster(inventory, engine, cluster_id, body.add, body.remove_hosts,
+    return await scale_shared_cluster(inventory, temporal, cluster_id, body.add, body.remove_hosts,
                                       body.request_id or uuid.uuid4().hex, timeout)

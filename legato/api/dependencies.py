@@ -1,7 +1,7 @@
 """What a route handler needs, named and typed in its signature (`inventory: InventoryDep`,
 `caller: CallerDep`, ...), instead of each handler reaching into `request.app.state`.
 
-What is reached over the network is handed over unconnected: `Engine` connects to Temporal and
+What is reached over the network is handed over unconnected: `Temporal` connects and
 `Backends` builds the managers' adapters at their first use, so a request refused before it needs
 them (401, 403, 404, 422) is answered as before and never waits for them, nor hears 503."""
 
@@ -22,7 +22,7 @@ from legato.inventory.live import LiveContinuum
 from legato.inventory.tmf import TmfRecords
 
 
-class Engine:
+class Temporal:
     """Temporal, as the API reaches it: one connection per process, made at the first call."""
 
     def __init__(self, request: Request) -> None:
@@ -86,7 +86,7 @@ InventoryDep = Annotated[Inventory, Depends(inventory)]
 ContinuumDep = Annotated[LiveContinuum, Depends(live_continuum)]
 TmfDep = Annotated[TmfRecords, Depends(tmf_records)]
 FederationDep = Annotated[Federation | None, Depends(federation)]
-EngineDep = Annotated[Engine, Depends(Engine)]
+TemporalDep = Annotated[Temporal, Depends(Temporal)]
 BackendsDep = Annotated[Backends, Depends(Backends)]
 CallerDep = Annotated[Caller, Depends(current_caller)]
 OperatorDep = Annotated[Caller, Depends(operator_caller)]

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ValidationError
 
-from legato.api.dependencies import CallerDep, ContinuumDep, EngineDep, FederationDep, InventoryDep
+from legato.api.dependencies import CallerDep, ContinuumDep, FederationDep, InventoryDep, TemporalDep
 from legato.api.errors import status_of
 from legato.api.operations import operation_answer
 from legato.api.service_layer import federation_requests
@@ -92,21 +92,22 @@ async def list_partners(caller: CallerDep, federation: FederationDep) -> list[Pa
 
 
 @router.post("/requests")
-async def create_request(call: PartnerCallDep, inventory: InventoryDep, engine: EngineDep,
+async def create_request(call: PartnerCallDep, inventory: InventoryDep, temporal: TemporalDep,
                          live: ContinuumDep) -> Response:
     """Deploy a partner's (part of a) service; idempotent on its request_id."""
     req = call.parse(FederationRequest)
     if isinstance(req, Response):
         return req
     try:
-        return call.reply(202, await federation_requests.accept(inventory, engine, live, call.partner, req))
+        return call.reply(202, await federation_requests.accept(inventory, temporal, live, call.partner, req))
     except Refusal as refusal:
         return call.refused(refusal)
 
 
 @router.get("/requests/{request_id}")
-async def get_request(request_id: str, call: PartnerCallDep, inventory: InventoryDep, engine: EngineDep) -> Response:
-    remote = await federation_requests.remote(inventory, engine, call.partner, request_id)
+async def get_request(request_id: str, call: PartnerCallDep, inventory: InventoryDep,
+                      temporal: TemporalDep) -> Response:
+    remote = await federation_requests.remote(inventory, temporal, call.partner, request_id)
     if remote is None:
         return call.refused(federation_requests.request_not_found(request_id))
     return call.reply(200, remote)
@@ -114,27 +115,27 @@ async def get_request(request_id: str, call: PartnerCallDep, inventory: Inventor
 
 @router.delete("/requests/{request_id}")
 async def delete_request(request_id: str, call: PartnerCallDep, inventory: InventoryDep,
-                         engine: EngineDep) -> Response:
+                         temporal: TemporalDep) -> Response:
     """Tear the partner's service down (202), or say it is already gone (200); idempotent."""
     try:
-        remote = await federation_requests.withdraw(inventory, engine, call.partner, request_id)
+        remote = await federation_requests.withdraw(inventory, temporal, call.partner, request_id)
     except Refusal as refusal:
         return call.refused(refusal)
     return call.reply(200 if remote.state in TERMINAL_STATES else 202, remote)
 
 
 @router.post("/requests/{request_id}/operations")
-async def operate_request(request_id: str, call: PartnerCallDep, inventory: InventoryDep, engine: EngineDep,
+async def operate_request(request_id: str, call: PartnerCallDep, inventory: InventoryDep, temporal: TemporalDep,
                           timeout: float = Query(20.0, ge=0, le=300)) -> Response:
     """A day-2 operation forwarded by the partner (scale or upgrade); idempotent on its request id."""
     op = call.parse(Operation)
     if isinstance(op, Response):
         return op
     try:
-        result = await federation_requests.forward_operation(inventory, engine, call.partner, request_id, op, timeout)
+        result = await federation_requests.forward_operation(inventory, temporal, call.partner, request_id, op, timeout)
     except Refusal as refusal:
         return call.refused(refusal)
-    except HTTPException as err:  # the engine unreachable (503), answered signed
+    except HTTPException as err:  # Temporal unreachable (503), answered signed
         return call.reply(err.status_code, {"detail": err.detail})
     answer = operation_answer(Response(), remote_service_id(call.partner.id, request_id), op.request.request_id,
                               result)

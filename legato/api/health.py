@@ -13,7 +13,7 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
-from legato.api.dependencies import CallerDep, Engine, EngineDep, InventoryDep, OperatorDep
+from legato.api.dependencies import CallerDep, InventoryDep, OperatorDep, Temporal, TemporalDep
 from legato.inventory import Inventory
 
 router = APIRouter(tags=["health"])
@@ -24,8 +24,8 @@ async def healthz(_: CallerDep) -> dict:
     return {"status": "ok"}
 
 
-async def _temporal(engine: Engine) -> str:
-    client = await engine.client()
+async def _temporal(temporal: Temporal) -> str:
+    client = await temporal.client()
     await asyncio.wait_for(client.service_client.check_health(), timeout=3)
     return "ok"
 
@@ -36,21 +36,21 @@ def _database(inventory: Inventory) -> str:
     return "ok"
 
 
-async def _worker(engine: Engine) -> str:
-    client = await engine.client()
+async def _worker(temporal: Temporal) -> str:
+    client = await temporal.client()
     resp = await asyncio.wait_for(client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
-        namespace=client.namespace, task_queue=TaskQueue(name=engine.task_queue),
+        namespace=client.namespace, task_queue=TaskQueue(name=temporal.task_queue),
         task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)), timeout=3)
     if not resp.pollers:
-        raise RuntimeError(f"no worker polls task queue {engine.task_queue}")
+        raise RuntimeError(f"no worker polls task queue {temporal.task_queue}")
     return f"{len(resp.pollers)} poller(s)"
 
 
 @router.get("/readyz")
-async def readyz(_: OperatorDep, engine: EngineDep, inventory: InventoryDep) -> JSONResponse:
+async def readyz(_: OperatorDep, temporal: TemporalDep, inventory: InventoryDep) -> JSONResponse:
     checks: dict[str, str] = {}
-    for name, check in (("temporal", _temporal(engine)), ("database", asyncio.to_thread(_database, inventory)),
-                        ("worker", _worker(engine))):
+    for name, check in (("temporal", _temporal(temporal)), ("database", asyncio.to_thread(_database, inventory)),
+                        ("worker", _worker(temporal))):
         try:
             checks[name] = await check
         except Exception as err:  # noqa: BLE001 - reported per check; no stack trace to the caller

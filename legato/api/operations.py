@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Header, Query, Response
 
-from legato.api.dependencies import CallerDep, ContinuumDep, EngineDep, InventoryDep
+from legato.api.dependencies import CallerDep, ContinuumDep, InventoryDep, TemporalDep
 from legato.api.service_layer.service_operations import operation_of, operations_of, policy_warnings, run_operation
 from legato.client import Running
 from legato.model.operations import (
@@ -41,10 +41,10 @@ def _component_route(kind: str, body_type: type) -> None:
     """POST /components/{name}/<kind>: the three component operations differ only by their body."""
 
     async def handler(service_id: str, name: str, body, response: Response, caller: CallerDep,
-                      inventory: InventoryDep, engine: EngineDep, wait: bool = WAIT, timeout: float = TIMEOUT,
+                      inventory: InventoryDep, temporal: TemporalDep, wait: bool = WAIT, timeout: float = TIMEOUT,
                       idempotency_key: str | None = KEY):
         op = Operation(kind=kind, component=name, **{kind: body})
-        result = await run_operation(inventory, engine, service_id, caller, op, idempotency_key, wait, timeout)
+        result = await run_operation(inventory, temporal, service_id, caller, op, idempotency_key, wait, timeout)
         return operation_answer(response, service_id, op.request.request_id, result)
 
     handler.__annotations__["body"] = body_type
@@ -59,10 +59,10 @@ _component_route("move", MoveRequest)
 
 @router.patch("")
 async def update_service(service_id: str, body: UpdateServiceRequest, response: Response, caller: CallerDep,
-                         inventory: InventoryDep, engine: EngineDep, live: ContinuumDep, wait: bool = WAIT,
+                         inventory: InventoryDep, temporal: TemporalDep, live: ContinuumDep, wait: bool = WAIT,
                          timeout: float = TIMEOUT, idempotency_key: str | None = KEY):
     op = Operation(kind="update", update=body)
-    result = await run_operation(inventory, engine, service_id, caller, op, idempotency_key, wait, timeout)
+    result = await run_operation(inventory, temporal, service_id, caller, op, idempotency_key, wait, timeout)
     answer = operation_answer(response, service_id, op.request.request_id, result)
     broken = await policy_warnings(live, inventory, service_id, body)
     if not broken:

@@ -7,7 +7,7 @@ import asyncio
 
 from fastapi import APIRouter, Query, Response
 
-from legato.api.dependencies import CallerDep, EngineDep, InventoryDep
+from legato.api.dependencies import CallerDep, InventoryDep, TemporalDep
 from legato.api.schemas import MAX_OFFSET, Page
 from legato.api.service_layer import proposal_decisions
 from legato.model.proposals import Proposal, ProposalState
@@ -31,11 +31,12 @@ async def get_proposal(proposal_id: str, caller: CallerDep, inventory: Inventory
 
 
 @router.post("/{proposal_id}/approve", response_model=Proposal)
-async def approve(proposal_id: str, response: Response, caller: CallerDep, inventory: InventoryDep, engine: EngineDep,
+async def approve(proposal_id: str, response: Response, caller: CallerDep, inventory: InventoryDep,
+                  temporal: TemporalDep,
                   wait: bool = Query(True, description="return when the move ends (else 202 at once)"),
                   timeout: float = Query(300.0, ge=0, le=3600)) -> Proposal:
     """Carry the move out. Approving again is harmless: the same workflow, the same move."""
-    proposal, over = await proposal_decisions.approve(inventory, engine, caller, proposal_id,
+    proposal, over = await proposal_decisions.approve(inventory, temporal, caller, proposal_id,
                                                       timeout if wait and timeout > 0 else None)
     response.headers["Location"] = f"/v1/proposals/{proposal_id}"
     if not over:

@@ -7,7 +7,7 @@ import asyncio
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.exceptions import RequestValidationError
 
-from legato.api.dependencies import BackendsDep, CallerDep, ContinuumDep, EngineDep, FederationDep, InventoryDep
+from legato.api.dependencies import BackendsDep, CallerDep, ContinuumDep, FederationDep, InventoryDep, TemporalDep
 from legato.api.schemas import MAX_OFFSET, Accepted, Page, ServiceDetail, ServiceSummary
 from legato.api.service_layer import service_lifecycle, services_view
 from legato.model import ServiceSpec
@@ -18,7 +18,7 @@ MAX_CHOSEN_ID = 63 - TENANT_SUFFIX_HEX - 1  # a DNS label, suffix included
 
 
 @router.post("", status_code=202, response_model=Accepted)
-async def create_service(spec: ServiceSpec, response: Response, caller: CallerDep, engine: EngineDep,
+async def create_service(spec: ServiceSpec, response: Response, caller: CallerDep, temporal: TemporalDep,
                          live: ContinuumDep, federation: FederationDep) -> Accepted:
     if spec.tenant is not None and spec.tenant != caller.tenant and not caller.admin:
         raise HTTPException(403, f"tenant '{spec.tenant}' is not yours (you are '{caller.tenant}')")
@@ -26,7 +26,7 @@ async def create_service(spec: ServiceSpec, response: Response, caller: CallerDe
         raise RequestValidationError([{"loc": ["body", "id"], "type": "too_long", "msg": (
             f"at most {MAX_CHOSEN_ID} characters: a chosen id gets a {TENANT_SUFFIX_HEX + 1}-character suffix "
             "of your tenant")}])
-    accepted = await service_lifecycle.create(engine, live, federation, spec, spec.tenant or caller.tenant)
+    accepted = await service_lifecycle.create(temporal, live, federation, spec, spec.tenant or caller.tenant)
     response.headers["Location"] = accepted.location
     return accepted
 
@@ -42,11 +42,12 @@ async def list_services(response: Response, caller: CallerDep, inventory: Invent
 
 
 @router.get("/{service_id}", response_model=ServiceDetail)
-async def get_service(service_id: str, caller: CallerDep, inventory: InventoryDep, engine: EngineDep,
+async def get_service(service_id: str, caller: CallerDep, inventory: InventoryDep, temporal: TemporalDep,
                       backends: BackendsDep) -> ServiceDetail:
-    return await services_view.service_detail(inventory, engine, backends, caller, service_id)
+    return await services_view.service_detail(inventory, temporal, backends, caller, service_id)
 
 
 @router.delete("/{service_id}", status_code=202, response_model=Accepted)
-async def delete_service(service_id: str, caller: CallerDep, inventory: InventoryDep, engine: EngineDep) -> Accepted:
-    return await service_lifecycle.remove(inventory, engine, caller, service_id)
+async def delete_service(service_id: str, caller: CallerDep, inventory: InventoryDep,
+                         temporal: TemporalDep) -> Accepted:
+    return await service_lifecycle.remove(inventory, temporal, caller, service_id)

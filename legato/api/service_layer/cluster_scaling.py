@@ -14,7 +14,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from legato.api.dependencies import Engine
+from legato.api.dependencies import Temporal
 from legato.api.service_layer.outcomes import Conflict, NotFound, StillRunning, Unprocessable
 from legato.inventory import Inventory
 from legato.model import Cluster
@@ -55,14 +55,14 @@ async def scale_request(inventory: Inventory, cluster_id: str, add: int,
                                add_count=add, remove_hosts=remove_hosts, allocations=allocations)
 
 
-async def scale_shared_cluster(inventory: Inventory, engine: Engine, cluster_id: str, add: int,
+async def scale_shared_cluster(inventory: Inventory, temporal: Temporal, cluster_id: str, add: int,
                                remove_hosts: list[str], request_id: str, timeout: float) -> Cluster | None:
     """The cluster as it is once scaled; a retry with the same `request_id` is the same scaling."""
     req = await scale_request(inventory, cluster_id, add, remove_hosts)
-    client = await engine.client()
+    client = await temporal.client()
     workflow_id = f"cluster-{cluster_id}/scale/{request_id}"
     try:
-        handle = await client.start_workflow(ScaleCluster.run, req, id=workflow_id, task_queue=engine.task_queue,
+        handle = await client.start_workflow(ScaleCluster.run, req, id=workflow_id, task_queue=temporal.task_queue,
                                              id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                                              result_type=ScaleClusterResult)
     except WorkflowAlreadyStartedError:  # a retry: same outcome

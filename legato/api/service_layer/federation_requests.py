@@ -10,7 +10,7 @@ import asyncio
 from fastapi import HTTPException
 
 from legato.api.auth import Caller
-from legato.api.dependencies import Engine
+from legato.api.dependencies import Temporal
 from legato.api.service_layer import service_lifecycle
 from legato.api.service_layer.outcomes import Conflict, Forbidden, Invalid, NotFound, QuotaExceeded
 from legato.api.service_layer.service_operations import run_operation
@@ -37,7 +37,7 @@ def request_not_found(request_id: str) -> NotFound:
     return NotFound(f"request '{request_id}' not found")
 
 
-async def remote(inventory: Inventory, engine: Engine, partner: Partner, request_id: str) -> RemoteService | None:
+async def remote(inventory: Inventory, temporal: Temporal, partner: Partner, request_id: str) -> RemoteService | None:
     """The partner's request as it stands here, or None if it never reached us (or is not its own)."""
     tenant = partner_tenant(partner.id)
     service_id = remote_service_id(partner.id, request_id)
@@ -48,7 +48,7 @@ async def remote(inventory: Inventory, engine: Engine, partner: Partner, request
         return RemoteService(request_id=request_id, remote_id=service_id, state=row.state, error=row.error,
                              endpoints=row.endpoints or [])
     try:  # started, but its first inventory write has not happened yet
-        described = await (await engine.services()).handle(service_id).describe()
+        described = await (await temporal.services()).handle(service_id).describe()
         memo = await described.memo()
     except Exception:  # noqa: BLE001 - no such workflow
         return None
@@ -73,10 +73,10 @@ def check_quota(live: list, partner: Partner, spec: ServiceSpec) -> None:
                             f"{partner.id} in use")
 
 
-async def accept(inventory: Inventory, engine: Engine, continuum: LiveContinuum, partner: Partner,
+async def accept(inventory: Inventory, temporal: Temporal, continuum: LiveContinuum, partner: Partner,
                  req: FederationRequest) -> RemoteService:
     """Deploy a partner's (part of a) service; idempotent on its request_id."""
-    existing = await remote(inventory, engine, partner, req.request_id)
+    existing = await remote(inventory, temporal, partner, req.request_id)
     if existing is not None:
         return existing
     tenant = partner_tenant(partner.id)
@@ -88,32 +88,32 @@ async def accept(inventory: Inventory, engine: Engine, continuum: LiveContinuum,
     if errors:
         raise Invalid(errors)
     try:
-        await service_lifecycle.start(await engine.services(), spec)
+        await service_lifecycle.start(await temporal.services(), spec)
     except (Conflict, HTTPException):  # a concurrent retry of the same request started it: answer as for a
-        pass  # retry (so is an engine the API cannot reach, 503, as it always was)
+        pass  # retry (so is Temporal unreachable, 503, as it always was)
     return RemoteService(request_id=req.request_id, remote_id=service_id, state="accepted")
 
 
-async def withdraw(inventory: Inventory, engine: Engine, partner: Partner, request_id: str) -> RemoteService:
+async def withdraw(inventory: Inventory, temporal: Temporal, partner: Partner, request_id: str) -> RemoteService:
     """Tear the partner's service down (its state `terminating`), or say it is already gone; idempotent."""
-    found = await remote(inventory, engine, partner, request_id)
+    found = await remote(inventory, temporal, partner, request_id)
     if found is None:
         raise request_not_found(request_id)
     if found.state in TERMINAL_STATES:
         return found
     try:
-        await service_lifecycle.terminate(await engine.services(), found.remote_id)
-    except (Conflict, HTTPException):  # already terminating (or the engine unreachable, 503): the partner
+        await service_lifecycle.terminate(await temporal.services(), found.remote_id)
+    except (Conflict, HTTPException):  # already terminating (or Temporal unreachable, 503): the partner
         pass  # asks again until terminated
     return found.model_copy(update={"state": "terminating"})
 
 
-async def forward_operation(inventory: Inventory, engine: Engine, partner: Partner, request_id: str, op: Operation,
+async def forward_operation(inventory: Inventory, temporal: Temporal, partner: Partner, request_id: str, op: Operation,
                             timeout: float) -> OperationRecord | Running:
     """A day-2 operation forwarded by the partner (scale or upgrade); idempotent on its request id."""
     if op.kind not in FORWARDED_KINDS:
         raise Forbidden(f"a partner may only {' and '.join(FORWARDED_KINDS)} its components")
-    if await remote(inventory, engine, partner, request_id) is None:
+    if await remote(inventory, temporal, partner, request_id) is None:
         raise request_not_found(request_id)
-    return await run_operation(inventory, engine, remote_service_id(partner.id, request_id),
+    return await run_operation(inventory, temporal, remote_service_id(partner.id, request_id),
                                Caller(partner_tenant(partner.id)), op, None, True, timeout)

@@ -12,7 +12,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from legato.activities.contracts import ExecuteProposal
 from legato.api.auth import Caller
-from legato.api.dependencies import Engine
+from legato.api.dependencies import Temporal
 from legato.api.service_layer.outcomes import Conflict, NotFound
 from legato.inventory import Inventory
 from legato.model.proposals import Proposal
@@ -26,7 +26,7 @@ async def visible_proposal(inventory: Inventory, caller: Caller, proposal_id: st
     return found
 
 
-async def approve(inventory: Inventory, engine: Engine, caller: Caller, proposal_id: str,
+async def approve(inventory: Inventory, temporal: Temporal, caller: Caller, proposal_id: str,
                   wait: float | None) -> tuple[Proposal, bool]:
     """Carry the move out (approving again is harmless: the same workflow, the same move). The
     proposal, and whether the move is over: waited for `wait` seconds (None: not waited for)."""
@@ -34,12 +34,12 @@ async def approve(inventory: Inventory, engine: Engine, caller: Caller, proposal
     if found.state not in ("pending", "approved"):
         raise Conflict(f"proposal '{proposal_id}' is {found.state}: {found.detail}".rstrip(": "))
     await asyncio.to_thread(inventory.proposal_decided, proposal_id, "approved", caller.tenant, only_from=("pending",))
-    client = await engine.client()
+    client = await temporal.client()
     wid = proposal_workflow_id(proposal_id)
     try:
         handle: WorkflowHandle = await client.start_workflow(
             ApplyProposal.run, ExecuteProposal(proposal_id=proposal_id, by=caller.tenant), id=wid,
-            task_queue=engine.task_queue, result_type=Proposal,
+            task_queue=temporal.task_queue, result_type=Proposal,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
     except WorkflowAlreadyStartedError:
         handle = client.get_workflow_handle(wid, result_type=Proposal)

@@ -9,7 +9,7 @@ import secrets
 from opentelemetry import trace
 
 from legato.api.auth import Caller
-from legato.api.dependencies import Engine
+from legato.api.dependencies import Temporal
 from legato.api.schemas import Accepted
 from legato.api.service_layer.outcomes import Conflict, Invalid
 from legato.api.service_layer.services_view import visible_service
@@ -23,7 +23,7 @@ from legato.model.status import TERMINAL_STATES
 from legato.validation import continuum_errors
 
 
-async def create(engine: Engine, live: LiveContinuum, federation: Federation | None, spec: ServiceSpec,
+async def create(temporal: Temporal, live: LiveContinuum, federation: Federation | None, spec: ServiceSpec,
                  tenant: str) -> Accepted:
     """Make the spec `tenant`'s own, check it against the continuum (Invalid, each field named)
     and start it."""
@@ -39,7 +39,7 @@ async def create(engine: Engine, live: LiveContinuum, federation: Federation | N
                               federated=bool(federation and federation.partners))
     if errors:
         raise Invalid(errors)
-    return await start(await engine.services(), spec)
+    return await start(await temporal.services(), spec)
 
 
 async def start(services: ServiceClient, spec: ServiceSpec) -> Accepted:
@@ -51,11 +51,11 @@ async def start(services: ServiceClient, spec: ServiceSpec) -> Accepted:
     return Accepted(id=spec.id, workflow_id=workflow_id, state="accepted", location=f"/v1/services/{spec.id}")
 
 
-async def remove(inventory: Inventory, engine: Engine, caller: Caller, service_id: str) -> Accepted:
+async def remove(inventory: Inventory, temporal: Temporal, caller: Caller, service_id: str) -> Accepted:
     row = await visible_service(inventory, caller, service_id)
     if row.state in TERMINAL_STATES:
         raise Conflict(f"service '{service_id}' is already {row.state}: nothing to remove")
-    workflow_id = await terminate(await engine.services(), service_id)
+    workflow_id = await terminate(await temporal.services(), service_id)
     return Accepted(id=service_id, workflow_id=workflow_id, state="terminating", location=f"/v1/services/{service_id}")
 
 

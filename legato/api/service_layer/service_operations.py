@@ -7,7 +7,7 @@ import asyncio
 import uuid
 
 from legato.api.auth import Caller
-from legato.api.dependencies import Engine
+from legato.api.dependencies import Temporal
 from legato.api.service_layer.outcomes import Conflict, Invalid, NotFound, Refusal, Unprocessable
 from legato.api.service_layer.services_view import visible_service
 from legato.client import NotRunning, Refused, Running
@@ -21,7 +21,7 @@ REFUSALS: dict[str, type[Refusal]] = {"Busy": Conflict, "InvalidState": Conflict
                                       "InvalidOperation": Unprocessable, "IdempotencyMismatch": Unprocessable}
 
 
-async def run_operation(inventory: Inventory, engine: Engine, service_id: str, caller: Caller, op: Operation,
+async def run_operation(inventory: Inventory, temporal: Temporal, service_id: str, caller: Caller, op: Operation,
                         idempotency_key: str | None, wait: bool, timeout: float) -> OperationRecord | Running:
     """A day-2 operation on a caller's service (the native API and a partner's forwarded
     operations): its record once it ends, or Running if it has not when the wait is over."""
@@ -33,7 +33,7 @@ async def run_operation(inventory: Inventory, engine: Engine, service_id: str, c
         if not await asyncio.to_thread(inventory.site_exists, op.move.site):
             raise Invalid([{"loc": ["body", "site"], "msg": f"unknown site '{op.move.site}'", "type": "unknown_site"}])
     try:
-        return await (await engine.services()).operate(service_id, op, (timeout if wait else 0) or 0)
+        return await (await temporal.services()).operate(service_id, op, (timeout if wait else 0) or 0)
     except Refused as refused:
         raise REFUSALS.get(refused.kind, Conflict)(refused.message) from None
     except NotRunning:

@@ -8,7 +8,7 @@ import asyncio
 import logging
 
 from legato.api.auth import Caller
-from legato.api.dependencies import Backends, Engine
+from legato.api.dependencies import Backends, Temporal
 from legato.api.schemas import ComponentOut, ConnectionOut, FederatedPartOut, ServiceDetail, ServingOut
 from legato.api.service_layer.outcomes import NotFound
 from legato.client import ServiceClient, service_workflow_id
@@ -33,16 +33,16 @@ async def visible_service(inventory: Inventory, caller: Caller, service_id: str)
     return row
 
 
-async def service_detail(inventory: Inventory, engine: Engine, backends: Backends, caller: Caller,
+async def service_detail(inventory: Inventory, temporal: Temporal, backends: Backends, caller: Caller,
                          service_id: str) -> ServiceDetail:
     row = await asyncio.to_thread(inventory.service, service_id)
     if row is None:
-        return await _just_started(await engine.services(), service_id, caller)
+        return await _just_started(await temporal.services(), service_id, caller)
     if not caller.sees(row.tenant):
         raise not_found(service_id)
     # The workflow's state first, then what the inventory holds: a state the workflow reached has
     # its resources recorded already, so the answer never shows `active` with a connection missing.
-    live = await live_status(await engine.services(), service_id)
+    live = await live_status(await temporal.services(), service_id)
     components, connections, federated = await asyncio.gather(
         asyncio.to_thread(inventory.components, service_id), asyncio.to_thread(inventory.connections, service_id),
         asyncio.to_thread(inventory.federated_parts, service_id),

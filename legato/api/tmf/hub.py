@@ -9,7 +9,7 @@ import secrets
 
 from fastapi import APIRouter, HTTPException, Response
 
-from legato.api.dependencies import CallerDep, EngineDep, SettingsDep, TmfDep
+from legato.api.dependencies import CallerDep, SettingsDep, TemporalDep, TmfDep
 from legato.api.tmf.errors import not_found
 from legato.api.tmf.schemas import EventSubscriptionInput
 from legato.inventory.tmf_tables import HubRow
@@ -24,14 +24,14 @@ def hub_router(api: str, prefix: str, tag: str) -> APIRouter:
 
     @router.post("/hub", status_code=201, summary="Register a listener", operation_id=f"registerListener_{api}")
     async def register(data: EventSubscriptionInput, response: Response, caller: CallerDep, tmf: TmfDep,
-                       engine: EngineDep, settings: SettingsDep) -> dict:
+                       temporal: TemporalDep, settings: SettingsDep) -> dict:
         hub = HubRow(id=secrets.token_hex(8), tenant=caller.tenant, api=api, callback=data.callback,
                      query=data.query)
         await asyncio.to_thread(tmf.hub_added, hub)
         try:
-            client = await engine.client()
+            client = await temporal.client()
             await client.start_workflow(DeliverEvents.run, hub.id, id=hub_workflow_id(hub.id),
-                                        task_queue=engine.task_queue)
+                                        task_queue=temporal.task_queue)
         except Exception as err:  # noqa: BLE001 - no listener without its delivery; reported as 503
             await asyncio.to_thread(tmf.hub_removed, hub.id)
             log.warning("cannot start the delivery of hub %s: %s", hub.id, type(err).__name__)

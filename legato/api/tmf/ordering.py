@@ -20,10 +20,10 @@ from legato.api.auth import Caller
 from legato.api.dependencies import (
     CallerDep,
     ContinuumDep,
-    EngineDep,
     FederationDep,
     InventoryDep,
     SettingsDep,
+    TemporalDep,
     TmfDep,
 )
 from legato.api.service_layer.order_plans import OrderContext, order_body, resolve
@@ -60,19 +60,19 @@ def _specifications(request: Request, caller: Caller) -> Callable[[str], dict | 
 
 @router.post("/serviceOrder", status_code=201, summary="Create a ServiceOrder")
 async def create_order(data: ServiceOrderCreate, request: Request, response: Response, caller: CallerDep,
-                       inventory: InventoryDep, live: ContinuumDep, federation: FederationDep, engine: EngineDep,
+                       inventory: InventoryDep, live: ContinuumDep, federation: FederationDep, temporal: TemporalDep,
                        tmf: TmfDep, settings: SettingsDep) -> dict:
     order_id = secrets.token_hex(5)
     context = OrderContext(caller, inventory, live, federation, _specifications(request, caller))
     plans = await asyncio.to_thread(resolve, context, order_id, data)
     body = order_body(settings.public_base, order_id, data, plans)
-    client = await engine.client()
-    indexed = engine.indexed
+    client = await temporal.client()
+    indexed = temporal.indexed
     plan = OrderPlan(order_id=order_id, tenant=caller.tenant, body=body, items=plans,
                      requested_start=data.requestedStartDate, index_search_attributes=indexed)
     try:
         await client.start_workflow(
-            ServiceOrderWorkflow.run, plan, id=order_workflow_id(order_id), task_queue=engine.task_queue,
+            ServiceOrderWorkflow.run, plan, id=order_workflow_id(order_id), task_queue=temporal.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, memo={"tenant": caller.tenant},
             search_attributes=TypedSearchAttributes([SearchAttributePair(TENANT, caller.tenant),
                                                      SearchAttributePair(STATE, "acknowledged")]) if indexed else None)
@@ -106,7 +106,7 @@ async def get_order(order_id: str, caller: CallerDep, tmf: TmfDep, fields: str |
 
 @router.patch("/serviceOrder/{order_id}", summary="Update a ServiceOrder's descriptive attributes")
 async def patch_order(order_id: str, data: ServiceOrderUpdate, caller: CallerDep, tmf: TmfDep,
-                      engine: EngineDep) -> dict:
+                      temporal: TemporalDep) -> dict:
     """State and items are the workflow's to set (cancel with cancelServiceOrder); requestedStartDate
     can be changed while the order waits for it."""
     row = await _order(tmf, caller, order_id)
@@ -118,7 +118,7 @@ async def patch_order(order_id: str, data: ServiceOrderUpdate, caller: CallerDep
     if "requestedStartDate" in changes:
         if row.state != OrderState.acknowledged:
             raise HTTPException(409, f"requestedStartDate: the order is already {row.state}")
-        handle = (await engine.client()).get_workflow_handle(order_workflow_id(order_id))
+        handle = (await temporal.client()).get_workflow_handle(order_workflow_id(order_id))
         await handle.signal(ServiceOrderWorkflow.reschedule, changes["requestedStartDate"])
     row = await asyncio.to_thread(tmf.order_patched, order_id, changes)
     return row.body
@@ -137,7 +137,7 @@ async def delete_order(order_id: str, caller: CallerDep, tmf: TmfDep) -> Respons
 
 @router.post("/cancelServiceOrder", status_code=201, summary="Cancel a ServiceOrder")
 async def cancel_order(data: CancelServiceOrderCreate, response: Response, caller: CallerDep, tmf: TmfDep,
-                       engine: EngineDep, settings: SettingsDep) -> dict:
+                       temporal: TemporalDep, settings: SettingsDep) -> dict:
     order = await asyncio.to_thread(tmf.order, data.serviceOrder.id)
     if order is None or not caller.sees(order.tenant):
         raise HTTPException(404, f"serviceOrder.id: serviceOrder '{data.serviceOrder.id}' not found")
@@ -150,7 +150,7 @@ async def cancel_order(data: CancelServiceOrderCreate, response: Response, calle
             "serviceOrder": {"id": order.id, "href": paths.order_href(base, order.id)}}
     await asyncio.to_thread(tmf.cancel_created, CancelServiceOrderRow(id=cancel_id, tenant=caller.tenant,
                                                                       order_id=order.id, body=body))
-    handle = (await engine.client()).get_workflow_handle(order_workflow_id(order.id))
+    handle = (await temporal.client()).get_workflow_handle(order_workflow_id(order.id))
     try:
         await handle.start_update(ServiceOrderWorkflow.cancel,
                                   CancelRequest(cancel_id=cancel_id, reason=data.cancellationReason),
