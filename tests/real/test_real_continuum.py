@@ -14,10 +14,10 @@ import yaml
 from kubernetes import client
 
 from legato.adapters.kube import NAMESPACE
+from tests.e2e.calls import active, operate
 from tests.real.redfish_emulator import PASSWORD, USER
 from tests.real.testbed import delete_every_cluster
 from tests.stack import running_stack
-from tests.test_day2 import active, operate
 
 SITES = {
     "paris-edge": {"tier": "edge", "lat": 48.92, "lon": 2.36, "hosts": ["par-h1", "par-h2", "par-h3"],

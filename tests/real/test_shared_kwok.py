@@ -1,5 +1,5 @@
 """Trust on a shared continuum, on real infrastructure: the counterparts of
-tests/test_shared_continuum.py on one site whose hosts are Redfish systems (the sushy-tools
+tests/e2e/test_shared_continuum.py on one site whose hosts are Redfish systems (the sushy-tools
 emulator) and whose shared cluster is a real Kubernetes control plane with kwok nodes, all through
 the HTTP API and Temporal. Continuity is judged from a pod watch's whole history (pod_history.py)
 on the shared cluster's `legato` namespace, never from samples.
@@ -20,11 +20,11 @@ from kubernetes import client
 from legato.adapters.kube import NAMESPACE
 from legato.adapters.wdm.kubernetes import WORKLOAD
 from legato.temporal import connect
+from tests.e2e.calls import active, operate
 from tests.real.pod_history import PodHistory
 from tests.real.test_real_continuum import powered_on
 from tests.real.testbed import delete_every_cluster
 from tests.stack import running_stack
-from tests.test_day2 import active, operate
 
 SITE = "kw-site"
 CLUSTER = "kw-k8s"

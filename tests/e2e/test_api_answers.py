@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from tests.e2e.calls import active, operate
 from tests.specs import example
-from tests.test_day2 import active, operate
 
 
 def small(**policy) -> dict:

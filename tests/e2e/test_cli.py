@@ -1,20 +1,9 @@
 """The `legato` command as an operator types it, against a running API."""
 
 import asyncio
-import os
-import sys
 
-from tests.stack import EXAMPLES, TOKENS
-
-
-async def legato(stack, *args: str, tenant: str = "alpha") -> tuple[int, str]:
-    env = {**os.environ, "LEGATO_API_URL": stack.base_url, "LEGATO_TOKEN": TOKENS[tenant], "COLUMNS": "200"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "legato.cli", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), timeout=180)
-    return proc.returncode, out.decode()
+from tests.e2e.calls import legato
+from tests.stack import EXAMPLES
 
 
 async def test_deploy_wait_ls_status_rm(stack):

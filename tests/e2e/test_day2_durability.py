@@ -7,9 +7,9 @@ import time
 
 from legato.devserver import DevServer, free_port
 from legato.temporal import connect
+from tests.e2e.calls import active, component_workloads, operate
 from tests.specs import example
 from tests.stack import running_stack
-from tests.test_day2 import active, component_workloads, operate
 
 
 async def test_worker_killed_mid_move_completes_exactly_once(tmp_path, temporal_server):

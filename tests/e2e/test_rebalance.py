@@ -10,9 +10,8 @@ from legato.schedules import ensure_schedules, rebalance_id
 from legato.temporal import connect
 from legato.topology import load_topology
 from legato.workflows.rebalance import RebalanceParams
+from tests.e2e.calls import active, component_workloads, day2, legato
 from tests.specs import example
-from tests.test_cli import legato
-from tests.test_day2 import active, component_workloads, day2
 
 TOPOLOGY = "deploy/topologies/default.yaml"
 

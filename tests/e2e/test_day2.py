@@ -4,30 +4,8 @@ by the simulator (ready replicas and the user traffic path over the whole operat
 import asyncio
 import time
 
+from tests.e2e.calls import active, component_workloads, day2, operate
 from tests.specs import example, scale_path_spec
-
-
-async def active(stack, spec: dict) -> str:
-    service_id = await stack.deploy(spec)
-    svc = await stack.wait_state(service_id, {"active", "failed"})
-    assert svc["state"] == "active", svc.get("error")
-    return service_id
-
-
-async def operate(stack, service_id: str, path: str, body: dict, expect: int = 200, **params) -> dict:
-    async with stack.http() as client:
-        resp = await client.post(f"/v1/services/{service_id}/{path}", json=body, params=params, timeout=120)
-    assert resp.status_code == expect, resp.text
-    return resp.json()
-
-
-def day2(ops: list[dict]) -> list[dict]:
-    """The day-2 operations of an operations log (the deployment and the teardown are there too)."""
-    return [o for o in ops if o["kind"] not in ("deploy", "terminate")]
-
-
-async def component_workloads(stack, service_id: str, component: str):
-    return [w for w in await stack.sim_workloads(service_id) if w.component == component]
 
 
 async def test_scale_keeps_serving_and_grows_the_cluster_when_needed(stack):

@@ -21,6 +21,7 @@ from legato.model import Cluster, Host, Site, Tier, Topology, UserAreaDef
 from legato.model.connectivity import LinkRequest, QosRequest
 from legato.model.workloads import WorkloadSpec
 from legato.simulator import SimContinuum
+from tests.unit.simulator.nodes import drain_and_remove
 
 
 def tiny_topology() -> Topology:
@@ -194,14 +195,6 @@ async def test_readiness_follows_the_ready_delay(continuum):
     await asyncio.sleep(0.65)
     assert (await wdm.status("edge-s1", "web-1")).ready
     assert await wdm.status("edge-s1", "missing") is None
-
-
-async def drain_and_remove(mcm: SimMCM, op: str, cluster_id: str, hosts: list[str]):
-    """The three calls of a node removal: drain (all or nothing), wait until empty, remove."""
-    drained = await mcm.drain_nodes(f"{op}/drain", cluster_id, hosts, partial=False)
-    while any((await mcm.busy_nodes(cluster_id, drained.draining)).values()):
-        await asyncio.sleep(0.02)
-    return await mcm.remove_nodes(f"{op}/remove", cluster_id, hosts)
 
 
 async def test_remove_nodes_refuses_when_workloads_would_not_fit(continuum):

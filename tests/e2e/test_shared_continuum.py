@@ -13,7 +13,7 @@ from legato.inventory.tables import NodeClaimRow
 from legato.model import ServiceSpec
 from legato.placement import place
 from legato.temporal import connect
-from tests.test_day2 import active, operate
+from tests.e2e.calls import active, operate
 
 CLUSTER = "milan-cloud-k8s"  # three 64-vCPU nodes: mil-c-h01..h03
 ORIGINAL = {"mil-c-h01", "mil-c-h02", "mil-c-h03"}

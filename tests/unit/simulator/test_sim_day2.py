@@ -21,7 +21,7 @@ from legato.model import Cluster, Host, Site, Tier, Topology, UserAreaDef
 from legato.model.connectivity import QosRequest
 from legato.model.workloads import WorkloadSpec
 from legato.simulator import KINDS, SimContinuum
-from tests.test_sim_continuum import drain_and_remove
+from tests.unit.simulator.nodes import drain_and_remove
 
 DELAY = 0.2  # ready delay of a replica in the timed tests
 

@@ -14,9 +14,9 @@ from legato.devserver import free_port
 from legato.model.workloads import WorkloadSpec
 from legato.schedules import ensure_schedules, reconcile_id
 from legato.temporal import connect
+from tests.e2e.calls import active, component_workloads, day2
 from tests.specs import example
 from tests.stack import running_stack
-from tests.test_day2 import active, component_workloads, day2
 
 SPANS = InMemorySpanExporter()
 

@@ -1,8 +1,7 @@
 """`legato scale|upgrade|move|ops` as an operator types them."""
 
+from tests.e2e.calls import active, legato
 from tests.specs import example
-from tests.test_cli import legato
-from tests.test_day2 import active
 
 
 async def test_scale_upgrade_move_and_the_operations_log(stack):

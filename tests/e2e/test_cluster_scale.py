@@ -1,7 +1,7 @@
 """POST /v1/clusters/{id}/scale: operators grow and shrink shared clusters; draining is safe."""
 
+from tests.e2e.calls import active, operate
 from tests.specs import scale_path_spec
-from tests.test_day2 import active, operate
 
 CLUSTER = "paris-cloud-k8s"
 
