@@ -15,7 +15,7 @@ from legato.api.auth import ensure_tokens_file
 from legato.config import Settings
 from legato.devserver import DevServer, Interrupted, wait_for_port
 from legato.inventory import Inventory
-from legato.topology import load_topology, topology_summary
+from legato.topology_loader import load_topology, topology_summary
 
 
 def prepare_continuum(settings: Settings) -> dict:

@@ -15,7 +15,7 @@ from legato.adapters.tcm import TCM
 from legato.adapters.wdm import WDM
 from legato.config import Settings
 from legato.model import Topology
-from legato.topology import load_topology
+from legato.topology_loader import load_topology
 
 
 @dataclass

@@ -8,7 +8,7 @@ from legato.placement import place
 from legato.placement.rebalance import Running, propose
 from legato.schedules import ensure_schedules, rebalance_id
 from legato.temporal import connect
-from legato.topology import load_topology
+from legato.topology_loader import load_topology
 from legato.workflows.rebalance import RebalanceParams
 from tests.e2e.calls import active, component_workloads, day2, legato
 from tests.specs import example

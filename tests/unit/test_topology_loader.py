@@ -11,7 +11,7 @@ import yaml
 
 from legato.config import PROJECT_ROOT
 from legato.model import ServiceSpec, Tier
-from legato.topology import (
+from legato.topology_loader import (
     TopologyError,
     great_circle_km,
     load_topology,

@@ -6,7 +6,7 @@ from legato.adapters.errors import InvalidRequest
 from legato.adapters.registry import build_adapters
 from legato.adapters.secrets import read_user_password
 from legato.config import Settings
-from legato.topology import TopologyError, parse_topology
+from legato.topology_loader import TopologyError, parse_topology
 
 SITE = {"id": "edge-a", "tier": "edge", "provider": "p", "region": "r", "country": "FR", "lat": 45, "lon": 5,
         "cost_per_vcpu_hour": 0.1, "hosts": [{"id": "h1", "cpu": 8, "memory_mb": 8192}]}  # fmt: skip

@@ -15,7 +15,7 @@ from legato.federation.signing import (
     verify_response,
 )
 from legato.model import ServiceSpec
-from legato.topology import load_topology
+from legato.topology_loader import load_topology
 from tests.federation import TOPOLOGIES, write_keys, write_partners_file
 
 BODY = b'{"request_id":"r1"}'

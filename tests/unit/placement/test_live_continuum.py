@@ -9,7 +9,7 @@ from legato.inventory.live import LiveContinuum
 from legato.model import Cluster, ServiceSpec
 from legato.placement import SiteIndex, check_decision, place
 from legato.placement.check import objective_of
-from legato.topology import DENSE_MAX_SITES, load_topology, parse_topology
+from legato.topology_loader import DENSE_MAX_SITES, load_topology, parse_topology
 from tests.specs import example
 
 CITIES = [(48.86, 2.35), (45.76, 4.84), (50.11, 8.68), (45.46, 9.19), (41.90, 12.50), (52.52, 13.40)]

@@ -3,7 +3,7 @@
 from legato.model import ServiceSpec
 from legato.placement import check_decision, place, select_hosts
 from legato.placement.sites import replicas_of
-from legato.topology import parse_topology
+from legato.topology_loader import parse_topology
 
 
 def site(id_, tier, lat, lon, cost, hosts, country="FR", provider="telco", clusters=()):

@@ -17,7 +17,7 @@ from legato.placement.check import objective_of
 from legato.placement.continuum import sites_by_latency, sites_near
 from legato.placement.engine import MAX_REJECTED
 from legato.placement.sites import Usage
-from legato.topology import parse_topology
+from legato.topology_loader import parse_topology
 
 TIERS = ["far-edge", "edge", "regional", "cloud"]
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,4 +1,4 @@
-"""Load a continuum topology from YAML into a validated `Topology`.
+"""Load a continuum topology from YAML into a validated `Topology` (the type lives in legato.model).
 
 The topology is the ground truth the simulator, the inventory and placement start from, so every
 mistake in it is reported with the file and the entry path (`sites[3] (id 'x').hosts[1].cpu`),
