@@ -25,9 +25,9 @@ from legato.api import (
     resources,
     services,
     sim,
-    tmf,
 )
 from legato.api.auth import TokenStore
+from legato.api.tmf.routes import routers as tmf_routers
 from legato.config import Settings
 from legato.federation.partners import load_federation
 from legato.inventory import Inventory
@@ -126,7 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(federation.router)
     app.include_router(proposals.router)
     app.include_router(sim.router)
-    for router in tmf.routers:
+    for router in tmf_routers:
         app.include_router(router)
 
     errors.install(app)

@@ -20,7 +20,7 @@ class Compensation(BaseModel):
     arg: dict = Field(default_factory=dict)
     child: ScaleClusterRequest | None = None
     child_id: str | None = None
-    child_workflow: str = "ScaleCluster"  # the child's registered name, from its definition (data, like `activity`)
+    child_workflow: str | None = None  # the child's registered name, from its definition (data, like `activity`)
 
 
 class ComponentState(BaseModel):

@@ -83,4 +83,5 @@ async def run_compensation(comp: Compensation) -> None:
     if comp.activity is not None:
         await workflow.execute_activity(comp.activity, comp.arg, **UNDO)
     elif comp.child is not None:
+        assert comp.child_workflow, "a compensation by child workflow names it (steps.py, from its definition)"
         await workflow.execute_child_workflow(comp.child_workflow, comp.child, id=comp.child_id)

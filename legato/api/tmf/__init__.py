@@ -1,7 +1,5 @@
-"""TM Forum Open APIs v4.0.0 (TMF633, TMF638, TMF641) mapped onto Legato's workflows."""
+"""TM Forum Open APIs v4.0.0 (TMF633, TMF638, TMF641) mapped onto Legato's workflows.
 
-from legato.api.tmf import catalog, hub, inventory, ordering
-
-routers = [catalog.router, ordering.router, inventory.router, *hub.routers]
-
-__all__ = ["routers"]
+The package imports nothing itself: its routers are listed in `routes`, so that the service layer
+can use one TMF module (say, the catalog's templates) without loading every router, and through
+them itself (an import cycle)."""
