@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from legato.model import Candidate, ServiceSpec, SitePlan
+from legato.model.components import ComponentRecord
 from legato.model.connectivity import LinkRequest, QosRequest
 from legato.model.workloads import WorkloadSpec
 
@@ -215,21 +216,8 @@ class SiteChoice(BaseModel):
     reasons: list[str] = Field(default_factory=list, description="why there, as a placement explains itself")
 
 
-class RecordComponent(BaseModel):
+class RecordComponent(ComponentRecord):
     """A component's inventory row as its workflow knows it (the fields of ComponentRow)."""
-
-    service_id: str
-    name: str
-    site: str
-    cluster: str
-    workload_id: str
-    image: str
-    version: str
-    replicas: int
-    cpu: float
-    memory_mb: int
-    gpu: int = 0
-    endpoint: str | None = None
 
 
 class RecordOperation(BaseModel):

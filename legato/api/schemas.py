@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from legato.model import PlacementDecision, Step
+from legato.model.components import DeployedComponent
 from legato.model.status import Endpoint
 
 MAX_OFFSET = 2**62  # paging offsets beyond this would overflow the database's integers
@@ -30,14 +31,7 @@ class ServingOut(BaseModel):
     versions: dict[str, int] = Field(default_factory=dict, description="ready replicas per version")
 
 
-class ComponentOut(BaseModel):
-    name: str
-    site: str
-    cluster: str
-    workload_id: str
-    image: str
-    version: str
-    replicas: int
+class ComponentOut(DeployedComponent):
     endpoint: str | None = None
     serving: list[ServingOut] | None = Field(
         default=None, description="what serves now, per cluster (a move or a canary shows two); None when the "

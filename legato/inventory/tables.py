@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
+from legato.model.components import ComponentRecord
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -85,22 +87,14 @@ class ServiceRow(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class ComponentRow(SQLModel, table=True):
-    """A deployed component: where it runs and what it holds (cluster room is derived from these)."""
+class ComponentRow(SQLModel, ComponentRecord, table=True):
+    """A deployed component: where it runs and what it holds (cluster room is derived from these).
+    Its columns are ComponentRecord's fields; only the keys and the index are declared here."""
 
     __tablename__ = "components"
     service_id: str = Field(primary_key=True)
     name: str = Field(primary_key=True)
-    site: str
     cluster: str = Field(index=True)
-    workload_id: str
-    image: str
-    version: str
-    replicas: int
-    cpu: float
-    memory_mb: int
-    gpu: int = 0
-    endpoint: str | None = None
 
 
 class ConnectionRow(SQLModel, table=True):

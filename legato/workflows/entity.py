@@ -6,6 +6,7 @@ from pydantic import BaseModel, Field
 
 from legato.model import ServiceSpec, ServiceStatus
 from legato.model.clusters import ScaleClusterRequest
+from legato.model.components import DeployedComponent
 from legato.model.federation import FederatedPart
 from legato.model.operations import OperationRecord
 
@@ -23,14 +24,7 @@ class Compensation(BaseModel):
     child_workflow: str | None = None  # the child's registered name, from its definition (data, like `activity`)
 
 
-class ComponentState(BaseModel):
-    name: str
-    site: str
-    cluster: str
-    workload_id: str
-    image: str
-    version: str
-    replicas: int
+class ComponentState(DeployedComponent):
     endpoint: str = ""
 
 
