@@ -11,34 +11,33 @@ from sqlmodel import Field, SQLModel
 from legato.inventory.tables import utcnow
 
 
-class ServiceSpecificationRow(SQLModel, table=True):
+class TenantResource(SQLModel):
+    """A TMF resource a tenant creates through the API, kept whole as the body the API returns. Its
+    tables add the columns they are queried by, after these. The body's column is made per table
+    (`sa_type`: one Column object cannot belong to two tables), nullable as a plain Column(JSON) is."""
+
+    id: str = Field(primary_key=True)
+    tenant: str = Field(index=True)
+    body: dict = Field(default_factory=dict, sa_type=JSON, nullable=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ServiceSpecificationRow(TenantResource, table=True):
     """A TMF633 ServiceSpecification created through the API (the shipped examples are read from
     deploy/examples and are not stored)."""
 
     __tablename__ = "tmf_service_specifications"
-    id: str = Field(primary_key=True)
-    tenant: str = Field(index=True)
-    body: dict = Field(default_factory=dict, sa_column=Column(JSON))
-    created_at: datetime = Field(default_factory=utcnow)
 
 
-class ServiceOrderRow(SQLModel, table=True):
+class ServiceOrderRow(TenantResource, table=True):
     __tablename__ = "tmf_service_orders"
-    id: str = Field(primary_key=True)
-    tenant: str = Field(index=True)
     state: str = Field(index=True)
     version: int = 0  # of the order's workflow's last write: an older write landing late is ignored
-    body: dict = Field(default_factory=dict, sa_column=Column(JSON))
-    created_at: datetime = Field(default_factory=utcnow)
 
 
-class CancelServiceOrderRow(SQLModel, table=True):
+class CancelServiceOrderRow(TenantResource, table=True):
     __tablename__ = "tmf_cancel_service_orders"
-    id: str = Field(primary_key=True)
-    tenant: str = Field(index=True)
     order_id: str = Field(index=True)
-    body: dict = Field(default_factory=dict, sa_column=Column(JSON))
-    created_at: datetime = Field(default_factory=utcnow)
 
 
 class HubRow(SQLModel, table=True):
