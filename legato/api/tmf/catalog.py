@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import Path as PathParam
 from pydantic import ValidationError
 
 from legato.api.auth import Caller, current_caller
@@ -122,7 +124,8 @@ def _render(request: Request, spec_id: str, template: ServiceSpec, given: dict) 
         lifecycle=given.get("lifecycleStatus") or "Active", last_update=render.now())
 
 
-def _catalog(request: Request) -> dict:
+def _catalog(request: Request, caller: Caller) -> dict:
+    """The same for every caller."""
     base = request.app.state.settings.public_base
     return {"id": CATALOG_ID, "href": f"{base}{paths.CATALOG}/serviceCatalog/{CATALOG_ID}", "name": "Legato",
             "description": "Services Legato deploys on the cloud-edge continuum", "lifecycleStatus": "Active",
@@ -138,32 +141,28 @@ def _category(request: Request, caller: Caller) -> dict:
             "serviceCandidate": [{"id": s["id"], "name": s["name"]} for s in visible_specs(request, caller)]}
 
 
-@router.get("/serviceCatalog", summary="List ServiceCatalogs")
-async def list_catalogs(request: Request, response: Response, caller: Caller = Depends(current_caller),
-                        fields: str | None = FIELDS, offset: int = OFFSET, limit: int = LIMIT) -> list[dict]:
-    bodies, total = window([_catalog(request)], offset, limit)
-    return page(response, bodies, total, fields)
+def one_of_a_kind(kind: str, kinds: str, the_id: str, body: Callable[[Request, Caller], dict]) -> None:
+    """The two routes of a TMF resource Legato has exactly one of (its ServiceCatalog, its
+    ServiceCategory): the list, a page of that one, and the retrieval by its id, 404 for any other.
+    `body` runs in a thread (it may read the inventory). The routes keep the names, paths and
+    parameters they had when each was written out: `/serviceCatalog/{catalog_id}`, operation
+    `get_catalog`, and so on."""
+    path = kind[0].lower() + kind[1:]  # ServiceCatalog -> serviceCatalog
+    noun, nouns = kind.removeprefix("Service").lower(), kinds.removeprefix("Service").lower()
+
+    @router.get(f"/{path}", summary=f"List {kinds}", name=f"list_{nouns}")
+    async def list_the_one(request: Request, response: Response, caller: Caller = Depends(current_caller),
+                           fields: str | None = FIELDS, offset: int = OFFSET, limit: int = LIMIT) -> list[dict]:
+        bodies, total = window([await asyncio.to_thread(body, request, caller)], offset, limit)
+        return page(response, bodies, total, fields)
+
+    @router.get(f"/{path}/{{{noun}_id}}", summary=f"Retrieve a {kind}", name=f"get_{noun}")
+    async def get_the_one(request: Request, caller: Caller = Depends(current_caller), fields: str | None = FIELDS,
+                          asked: str = PathParam(alias=f"{noun}_id")) -> dict:
+        if asked != the_id:
+            raise not_found(path, asked)
+        return select_fields(await asyncio.to_thread(body, request, caller), fields)
 
 
-@router.get("/serviceCatalog/{catalog_id}", summary="Retrieve a ServiceCatalog")
-async def get_catalog(catalog_id: str, request: Request, caller: Caller = Depends(current_caller),
-                      fields: str | None = FIELDS) -> dict:
-    if catalog_id != CATALOG_ID:
-        raise not_found("serviceCatalog", catalog_id)
-    return select_fields(_catalog(request), fields)
-
-
-@router.get("/serviceCategory", summary="List ServiceCategories")
-async def list_categories(request: Request, response: Response, caller: Caller = Depends(current_caller),
-                          fields: str | None = FIELDS, offset: int = OFFSET, limit: int = LIMIT) -> list[dict]:
-    category = await asyncio.to_thread(_category, request, caller)
-    bodies, total = window([category], offset, limit)
-    return page(response, bodies, total, fields)
-
-
-@router.get("/serviceCategory/{category_id}", summary="Retrieve a ServiceCategory")
-async def get_category(category_id: str, request: Request, caller: Caller = Depends(current_caller),
-                       fields: str | None = FIELDS) -> dict:
-    if category_id != CATEGORY_ID:
-        raise not_found("serviceCategory", category_id)
-    return select_fields(await asyncio.to_thread(_category, request, caller), fields)
+one_of_a_kind("ServiceCatalog", "ServiceCatalogs", CATALOG_ID, _catalog)
+one_of_a_kind("ServiceCategory", "ServiceCategories", CATEGORY_ID, _category)
