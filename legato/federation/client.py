@@ -71,18 +71,18 @@ class PartnerClient:
         return RemoteService.model_validate(data)
 
     async def get(self, request_id: str) -> RemoteService | None:
-        status, data = await self.call("GET", f"{API}/{request_id}")
-        if status == 404:
-            return None
-        if status != 200:
-            raise self._refused(status, data)
-        return RemoteService.model_validate(data)
+        return await self._part(request_id, "GET", ok=(200,))
 
     async def delete(self, request_id: str) -> RemoteService | None:
-        status, data = await self.call("DELETE", f"{API}/{request_id}")
+        return await self._part(request_id, "DELETE", ok=(200, 202))
+
+    async def _part(self, request_id: str, method: str, ok: tuple[int, ...]) -> RemoteService | None:
+        """The partner's record of the part our request id names, or None where it knows no such
+        request (never sent, or long gone: for a delete, nothing left to undo)."""
+        status, data = await self.call(method, f"{API}/{request_id}")
         if status == 404:
             return None
-        if status not in (200, 202):
+        if status not in ok:
             raise self._refused(status, data)
         return RemoteService.model_validate(data)
 
