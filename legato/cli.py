@@ -202,6 +202,7 @@ def status(service_id: str, tenant: str = TENANT,
     """Show a service: state, what serves now, placement, the latest steps, history, endpoints."""
     with _client(tenant) as client:
         svc = _call(client, "GET", f"/v1/services/{service_id}")
+        schedules = [] if as_json else _schedules(client, service_id)
     if as_json:
         sys.stdout.write(json.dumps(svc, indent=2) + "\n")
         return
@@ -225,6 +226,31 @@ def status(service_id: str, tenant: str = TENANT,
     _print_steps(eras[-1])
     if svc.get("endpoints"):
         _endpoints(svc)
+    _print_schedules(schedules)
+
+
+def _schedules(client: httpx.Client, service_id: str) -> list[dict]:
+    """The service's schedules (none when they cannot be read: the rest of the status still shows)."""
+    try:
+        resp = client.get(f"/v1/services/{service_id}/schedules")
+    except httpx.HTTPError:
+        return []
+    return resp.json() if resp.status_code == 200 else []
+
+
+def _print_schedules(schedules: list[dict]) -> None:
+    """Each schedule, what it does and when, and its next runs."""
+    if not schedules:
+        return
+    console.print("  schedules:")
+    for s in schedules:
+        state = "[yellow]paused[/yellow]" + (f" ({escape(s['note'])})" if s.get("note") else "") if s["paused"] \
+            else "next " + (", ".join(_when(t) for t in s["next_runs"][:2]) or "none")
+        console.print(f"    {escape(s['name'])}: {escape(s['summary'])}; {state}")
+
+
+def _when(iso: str) -> str:
+    return iso[:16].replace("T", " ") + " UTC"
 
 
 @app.command()
@@ -263,6 +289,10 @@ def _operate(service_id: str, path: str, body: dict, tenant: str, method: str = 
         rid = started["request_id"]
         console.print(f"operation {rid} started on {service_id}")
         op = _follow(client, service_id, operation=rid)
+    if op["state"] == "waiting":  # held by the service until its maintenance window opens
+        console.print(f"[yellow]{op['kind']} {escape(op['detail'])}[/yellow]; follow it with "
+                      f"`legato ops {service_id}`")
+        return
     colour = "green" if op["state"] == "succeeded" else "red"
     console.print(f"[{colour}]{op['kind']} {op['state']}[/{colour}] in {op.get('duration_seconds') or 0:.1f}s: "
                   f"{escape(op['detail'])}")
@@ -356,6 +386,208 @@ def approve(proposal_id: str, tenant: str = TENANT) -> None:
     with _client(tenant) as client:
         done = _call(client, "POST", f"/v1/proposals/{proposal_id}/approve", params={"timeout": 3600}, timeout=None)
     console.print(f"{done['component']}: {done['from_site']} → {done['to_site']}: {done['state']} {done['detail']}")
+
+
+schedule_app = typer.Typer(help="Schedules of day-2 operations on a service: each a Temporal Schedule (the Web "
+                           "UI's Schedules page shows them as <tenant>:<service>:<name>).", no_args_is_help=True)
+app.add_typer(schedule_app, name="schedule")
+
+
+def _pair(text: str, option: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key or not value:
+        console.print(f"[red]{option}: give COMPONENT=VALUE, not '{text}'[/red]")
+        raise typer.Exit(2)
+    return key, value
+
+
+def _scheduled_operation(scale: str | None, upgrade: str | None, canary: bool, move: str | None,
+                         labels: str | None, operation: str | None) -> dict:
+    given = [o for o in (scale, upgrade, move, labels, operation) if o]
+    if len(given) != 1:
+        console.print("[red]give one operation: --scale, --upgrade, --move, --labels or --operation[/red]")
+        raise typer.Exit(2)
+    if scale:
+        component, replicas = _pair(scale, "--scale")
+        return {"kind": "scale", "component": component, "scale": {"replicas": replicas}}
+    if upgrade:
+        component, version = _pair(upgrade, "--upgrade")
+        return {"kind": "upgrade", "component": component,
+                "upgrade": {"version": version, "strategy": "canary" if canary else "rolling"}}
+    if move:
+        component, site = _pair(move, "--move")
+        return {"kind": "move", "component": component, "move": {"site": site}}
+    if labels:
+        return {"kind": "update", "update": {"labels": dict(_pair(kv, "--labels") for kv in labels.split(","))}}
+    try:
+        return json.loads(operation)
+    except ValueError as err:
+        console.print(f"[red]--operation: not JSON: {err}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _recurrence(cron: str | None, calendar: str | None, tz: str) -> dict:
+    if bool(cron) == bool(calendar):
+        console.print("[red]give --cron or --calendar (one of the two)[/red]")
+        raise typer.Exit(2)
+    if cron:
+        return {"cron": cron, "time_zone": tz}
+    try:
+        entries = json.loads(calendar)
+    except ValueError as err:
+        console.print(f"[red]--calendar: not JSON: {err}[/red]")
+        raise typer.Exit(2) from None
+    return {"calendar": entries if isinstance(entries, list) else [entries], "time_zone": tz}
+
+
+CRON = typer.Option(None, "--cron", help="cron expression, e.g. '0 22 * * *' (Temporal's: 5, 6 or 7 fields)")
+CALENDAR = typer.Option(None, "--calendar", help='calendar entry as JSON, e.g. \'{"hour": 6, "day_of_week": '
+                        '"mon-fri"}\' (or a list of them)')
+TZ = typer.Option("UTC", "--tz", help="IANA time zone the times are read in, e.g. Europe/Paris")
+
+
+@schedule_app.command("add")
+def schedule_add(service_id: str, name: str, cron: str = CRON, calendar: str = CALENDAR, tz: str = TZ,
+                 scale: str = typer.Option(None, "--scale", help="COMPONENT=REPLICAS"),
+                 upgrade: str = typer.Option(None, "--upgrade", help="COMPONENT=VERSION (rolling; --canary)"),
+                 canary: bool = typer.Option(False, "--canary", help="with --upgrade: canary first"),
+                 move: str = typer.Option(None, "--move", help="COMPONENT=SITE"),
+                 labels: str = typer.Option(None, "--labels", help="k=v,k2=v2: update the service's labels"),
+                 operation: str = typer.Option(None, "--operation", help="the operation as JSON: "
+                                               '{"kind": "scale", "component": "api", "scale": {"replicas": 1}}'),
+                 start: str = typer.Option(None, "--start", help="no run before (ISO 8601, with its offset)"),
+                 end: str = typer.Option(None, "--end", help="no run after (ISO 8601, with its offset)"),
+                 jitter: float = typer.Option(0, "--jitter", help="seconds each run may start late, at random"),
+                 catchup: float = typer.Option(3600, "--catchup", help="seconds a missed run may still start late"),
+                 overlap: str = typer.Option("buffer_all", "--overlap", help="buffer_all, buffer_one or skip"),
+                 busy_retry: float = typer.Option(600, "--busy-retry", help="seconds to retry a busy service"),
+                 outside_window: str = typer.Option("wait", "--outside-window", help="an upgrade or move due "
+                                                    "outside the maintenance windows: wait or refuse (skip)"),
+                 paused: bool = typer.Option(False, "--paused", help="created paused"),
+                 description: str = typer.Option("", "--description"), tenant: str = TENANT) -> None:
+    """Schedule a day-2 operation on a service (cron or calendar, in a time zone)."""
+    body = {"name": name, "description": description, **_recurrence(cron, calendar, tz),
+            "operation": _scheduled_operation(scale, upgrade, canary, move, labels, operation),
+            "jitter_seconds": jitter, "catchup_window_seconds": catchup, "overlap": overlap,
+            "busy_retry_seconds": busy_retry, "outside_window": outside_window, "paused": paused,
+            **({"start_at": start} if start else {}), **({"end_at": end} if end else {})}
+    with _client(tenant) as client:
+        made = _call(client, "POST", f"/v1/services/{service_id}/schedules", json=body)
+    console.print(f"schedule [bold]{escape(made['name'])}[/bold] of {service_id}: {escape(made['summary'])}")
+    console.print(f"  Temporal Schedule {escape(made['schedule_id'])}; next runs: "
+                  + (", ".join(_when(t) for t in made["next_runs"][:3]) or "none"))
+
+
+@schedule_app.command("ls")
+def schedule_ls(service_id: str, tenant: str = TENANT) -> None:
+    """A service's schedules: what each does, when, its next runs."""
+    with _client(tenant) as client:
+        found = _call(client, "GET", f"/v1/services/{service_id}/schedules")
+    table = Table(title=f"schedules of {service_id}")
+    for col in ("name", "what and when", "state", "next runs", "last run"):
+        table.add_column(col, overflow="fold")
+    for s in found:
+        state = "paused" + (f": {s['note']}" if s.get("note") else "") if s["paused"] else "active"
+        last = s["recent_runs"][-1]["scheduled_at"] if s["recent_runs"] else ""
+        table.add_row(s["name"], s["summary"], state, ", ".join(_when(t) for t in s["next_runs"][:3]),
+                      _when(last) if last else "")
+    console.print(table)
+
+
+def _set_paused(service_id: str, name: str, paused: bool, note: str, tenant: str) -> None:
+    with _client(tenant) as client:
+        done = _call(client, "PATCH", f"/v1/services/{service_id}/schedules/{name}",
+                     json={"paused": paused, "note": note})
+    console.print(f"schedule {escape(done['name'])} of {service_id}: {'paused' if done['paused'] else 'active'}")
+
+
+@schedule_app.command("pause")
+def schedule_pause(service_id: str, name: str, note: str = typer.Option("", "--note", help="why (the Web UI shows "
+                   "it)"), tenant: str = TENANT) -> None:
+    """Pause a schedule: no run until it is resumed (runs due meanwhile are not caught up)."""
+    _set_paused(service_id, name, True, note, tenant)
+
+
+@schedule_app.command("resume")
+def schedule_resume(service_id: str, name: str, tenant: str = TENANT) -> None:
+    """Resume a paused schedule."""
+    _set_paused(service_id, name, False, "", tenant)
+
+
+@schedule_app.command("rm")
+def schedule_rm(service_id: str, name: str, tenant: str = TENANT) -> None:
+    """Remove a schedule."""
+    with _client(tenant) as client:
+        try:
+            resp = client.delete(f"/v1/services/{service_id}/schedules/{name}")
+        except httpx.HTTPError as err:
+            console.print(f"[red]cannot reach the Legato API at {client.base_url}: {err}[/red]")
+            raise typer.Exit(2) from None
+    if resp.status_code != 204:
+        console.print(f"[red]{resp.status_code}: {escape(str(resp.json().get('message')))}[/red]")
+        raise typer.Exit(1)
+    console.print(f"schedule {name} of {service_id}: removed")
+
+
+window_app = typer.Typer(help="Maintenance windows: when upgrades, moves and a cluster's scale-in may run (a "
+                         "service's, or an operator's for a site or a cluster).", no_args_is_help=True)
+app.add_typer(window_app, name="window")
+
+
+def _windows_path(service_id: str | None, site: str | None, cluster: str | None) -> str:
+    given = [(kind, target) for kind, target in (("services", service_id), ("sites", site), ("clusters", cluster))
+             if target]
+    if len(given) != 1:
+        console.print("[red]give a service id, or --site, or --cluster (one of them)[/red]")
+        raise typer.Exit(2)
+    kind, target = given[0]
+    return f"/v1/{kind}/{target}/maintenance-windows"
+
+
+SITE = typer.Option(None, "--site", help="a site's windows (operator)")
+CLUSTER = typer.Option(None, "--cluster", help="a cluster's windows (operator)")
+WINDOW_OF = typer.Argument(None, help="the service (or give --site / --cluster)")
+
+
+@window_app.command("add")
+def window_add(service_id: str = WINDOW_OF, site: str = SITE, cluster: str = CLUSTER, cron: str = CRON,
+               calendar: str = CALENDAR, tz: str = TZ,
+               duration: int = typer.Option(..., "--duration", help="minutes each window stays open"),
+               name: str = typer.Option("", "--name"), tenant: str = TENANT) -> None:
+    """Add a maintenance window: it opens at each time of the recurrence, for --duration minutes."""
+    path = _windows_path(service_id, site, cluster)
+    with _client(tenant) as client:
+        current = _call(client, "GET", path)["windows"]
+        window = {"name": name, **_recurrence(cron, calendar, tz), "duration_minutes": duration}
+        done = _call(client, "PUT", path, json={"windows": [*current, window]})
+    _print_windows(done)
+
+
+@window_app.command("ls")
+def window_ls(service_id: str = WINDOW_OF, site: str = SITE, cluster: str = CLUSTER, tenant: str = TENANT) -> None:
+    """The maintenance windows of a service, a site or a cluster, and when the next opens."""
+    with _client(tenant) as client:
+        _print_windows(_call(client, "GET", _windows_path(service_id, site, cluster)))
+
+
+@window_app.command("clear")
+def window_clear(service_id: str = WINDOW_OF, site: str = SITE, cluster: str = CLUSTER, tenant: str = TENANT) -> None:
+    """Remove every maintenance window of a service, a site or a cluster (no restriction any more)."""
+    with _client(tenant) as client:
+        _print_windows(_call(client, "PUT", _windows_path(service_id, site, cluster), json={"windows": []}))
+
+
+def _print_windows(found: dict) -> None:
+    console.print(f"maintenance windows of {found['scope']} {escape(found['target'])}: "
+                  + (f"{len(found['windows'])}" if found["windows"] else "none (no restriction)"))
+    for w in found["windows"]:
+        when = f"cron {w['cron']}" if w.get("cron") else f"calendar {json.dumps(w['calendar'])}"
+        console.print(f"  {escape(w.get('name') or '-')}: {escape(when)} ({w.get('time_zone', 'UTC')}), "
+                      f"{w['duration_minutes']} min")
+    if found.get("open_until"):
+        console.print(f"  open now, until {_when(found['open_until'])}")
+    elif found.get("next_opening"):
+        console.print(f"  next opens {_when(found['next_opening'])}")
 
 
 @app.command()

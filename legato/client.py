@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from temporalio.client import (
@@ -23,8 +24,9 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from legato.maintenance import DISRUPTIVE, NoCommonWindow
 from legato.model import ServiceSpec, ServiceStatus
-from legato.model.operations import Operation, OperationRecord, asked, params_of
+from legato.model.operations import Operation, OperationRecord, WindowWait, asked, params_of
 from legato.workflows.contracts import SERVICE_ID, STATE, TENANT, DeployRequest, service_workflow_id
 from legato.workflows.deploy_service import DeployService
 
@@ -48,8 +50,9 @@ class NotRunning(Exception):
 
 
 class Refused(Exception):
-    """The workflow's validator refused: `kind` is Busy, InvalidState, NotFound, InvalidOperation or
-    IdempotencyMismatch (what a client does about it differs: retry later, give up, fix the request)."""
+    """The workflow's validator refused: `kind` is Busy, InvalidState, NotFound, InvalidOperation,
+    IdempotencyMismatch or OutsideMaintenanceWindow (what a client does about it differs: retry
+    later, give up, fix the request)."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -78,9 +81,16 @@ def _refusal(err: WorkflowUpdateFailedError) -> Refused:
     return Refused("", str(cause))
 
 
+# Whether an operation must wait for a maintenance window, and until when (legato.maintenance).
+Windows = Callable[[str, Operation], Awaitable[WindowWait | None]]
+
+
 class ServiceClient:
-    def __init__(self, client: Client, task_queue: str, indexed: bool = True) -> None:
-        self.client, self.task_queue, self.indexed = client, task_queue, indexed
+    """`windows`: the maintenance windows an upgrade or a move must respect (MaintenanceGate over
+    the inventory); None where there are none to respect (a workflow's own tests)."""
+
+    def __init__(self, client: Client, task_queue: str, indexed: bool = True, windows: Windows | None = None) -> None:
+        self.client, self.task_queue, self.indexed, self.windows = client, task_queue, indexed, windows
 
     def handle(self, service_id: str) -> WorkflowHandle:
         return self.client.get_workflow_handle(service_workflow_id(service_id))
@@ -104,7 +114,19 @@ class ServiceClient:
 
     async def operate(self, service_id: str, op: Operation, wait: float | None = None) -> OperationRecord | Running:
         """Send a day-2 operation; its record once it ends, or Running if it has not within `wait`
-        seconds (None: until it ends; 0: at once). Refused or NotRunning when it cannot run."""
+        seconds (None: until it ends; 0: at once). Refused or NotRunning when it cannot run.
+
+        A disruptive operation outside the maintenance windows that apply carries when they next
+        open together (`op.window`): the workflow holds it until then (its record says `waiting`),
+        or refuses it if the request says `outside_window: refuse` (OutsideMaintenanceWindow). The
+        workflow decides, so a retry of a request it already took is answered as the first was."""
+        if self.windows is not None and op.window is None and op.kind in DISRUPTIVE:
+            try:
+                found = await self.windows(service_id, op)
+            except NoCommonWindow as never:
+                raise Refused("OutsideMaintenanceWindow", str(never)) from None
+            if found is not None:
+                op = op.model_copy(update={"window": found})
         handle = self.handle(service_id)
         try:
             update = await handle.start_update(DeployService.operate, op, id=update_id(op),

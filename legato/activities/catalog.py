@@ -3,11 +3,14 @@
 
 from legato.activities.federation import FederationActivities
 from legato.activities.inventory import InventoryActivities
+from legato.activities.maintenance import MaintenanceActivities
 from legato.activities.mcm import MCMActivities
 from legato.activities.pim import PIMActivities
 from legato.activities.placement import PlacementActivities
 from legato.activities.rebalance import RebalanceActivities
 from legato.activities.reconcile import ReconcileActivities
+from legato.activities.scheduled_runs import ScheduledRunActivities
+from legato.activities.schedules import ScheduleActivities
 from legato.activities.tcm import TCMActivities
 from legato.activities.tmf import TmfActivities
 from legato.activities.wdm import WDMActivities
@@ -31,5 +34,8 @@ def build_activities(adapters: Adapters, inventory: Inventory, federation: Feder
         RebalanceActivities(inventory, live),
         TmfActivities(inventory),
         FederationActivities(federation, inventory),
+        ScheduleActivities(inventory),
+        ScheduledRunActivities(inventory),
+        MaintenanceActivities(inventory),
     ]
     return [fn for group in groups for fn in group.activities()]

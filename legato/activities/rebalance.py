@@ -13,6 +13,7 @@ from legato.activities.contracts import ExecuteProposal, RebalanceScan
 from legato.client import NotRunning, Refused, ServiceClient
 from legato.inventory import Inventory
 from legato.inventory.live import LiveContinuum
+from legato.maintenance import MaintenanceGate
 from legato.model.operations import OperationRecord
 from legato.model.proposals import MoveOption, Proposal
 from legato.placement.rebalance import Running, best_move, by_gain
@@ -57,11 +58,15 @@ class RebalanceActivities(ActivityGroup):
             await self.record(inv.proposal_decided, proposal.id, "approved", req.by, only_from=("pending",))
         elif proposal.state != "approved":
             return proposal  # decided meanwhile (rejected by an operator, superseded...)
-        services = ServiceClient(activity.client(), activity.info().task_queue)
+        services = ServiceClient(activity.client(), activity.info().task_queue, windows=MaintenanceGate(inv))
+        # Outside the maintenance windows, the move is refused rather than held: the proposal stays
+        # pending, and is approved again (by the next scan in auto mode) inside a window.
+        move = proposal.operation(req.by)
+        move.move.outside_window = "refuse"
         try:
-            record = await services.operate(proposal.service_id, proposal.operation(req.by))
+            record = await services.operate(proposal.service_id, move)
         except Refused as refused:
-            if refused.kind == "Busy":
+            if refused.kind in ("Busy", "OutsideMaintenanceWindow"):
                 await self.record(inv.proposal_decided, proposal.id, "pending", detail=f"not yet: {refused.message}")
                 return await self.record(inv.proposal, proposal.id)
             record = OperationRecord(request_id=proposal.id, kind="move", state="refused", detail=refused.message)

@@ -17,11 +17,13 @@ from legato.client import NotRunning, Refused, ServiceClient
 from legato.inventory import Inventory
 from legato.inventory.tmf import TmfRecords
 from legato.inventory.tmf_tables import ServiceOrderRow
+from legato.maintenance import MaintenanceGate
 from legato.model import ServiceSpec
 from legato.model.status import TERMINAL_STATES
 from legato.tmf.plans import CancelChange, OperateCall, OrderChange, OrderPlan, Outcome, ServiceSnapshot
 
 POLL_SECONDS = 0.3
+WINDOW_POLL_SECONDS = 5.0  # an operation waiting for its maintenance window is looked at less often
 DELIVERY_WINDOW_SECONDS = 20.0  # one delivery activity watches the outbox this long, then returns
 
 
@@ -34,9 +36,10 @@ async def heartbeating():
         beat.cancel()
 
 
-def _services() -> ServiceClient:
-    """The service workflows, through the worker's own Temporal client."""
-    return ServiceClient(activity.client(), activity.info().task_queue)
+def _services(inventory: Inventory) -> ServiceClient:
+    """The service workflows, through the worker's own Temporal client (upgrades and moves respect
+    the maintenance windows)."""
+    return ServiceClient(activity.client(), activity.info().task_queue, windows=MaintenanceGate(inventory))
 
 
 class TmfActivities(ActivityGroup):
@@ -96,14 +99,21 @@ class TmfActivities(ActivityGroup):
 
     @activity.defn(name="tmf.operate")
     async def operate(self, call: OperateCall) -> Outcome:
-        """The `operate` update, idempotent on its request id: a retry joins or returns the first outcome."""
+        """The `operate` update, idempotent on its request id: a retry joins or returns the first outcome.
+        An upgrade or a move held for its maintenance window is followed in the operations log
+        until it ends (the update answered `waiting`, and answers so again to a retry)."""
         async with heartbeating():
             try:
-                record = await _services().operate(call.service_id, call.operation)
+                record = await _services(self.inventory).operate(call.service_id, call.operation)
             except Refused as refused:
                 return Outcome(state="busy" if refused.kind == "Busy" else "refused", detail=refused.message)
             except NotRunning:
                 return Outcome(state="refused", detail=f"service '{call.service_id}' is not running")
+            while record.state in ("waiting", "running"):
+                await asyncio.sleep(POLL_SECONDS if record.state == "running" else WINDOW_POLL_SECONDS)
+                row = await self.record(self.inventory.service_operation, record.request_id)
+                if row is not None:
+                    record.state, record.detail = row.state, row.detail
         return Outcome(state=record.state, detail=record.detail)
 
     @activity.defn(name="tmf.terminate_service")
@@ -111,7 +121,7 @@ class TmfActivities(ActivityGroup):
         """Tear a service down and wait until it is gone; a service already ending is waited for."""
         async with heartbeating():
             try:
-                await _services().terminate(service_id)
+                await _services(self.inventory).terminate(service_id)
             except Refused:
                 pass  # already terminating, terminated or failed: wait for the end below
             except NotRunning:

@@ -23,6 +23,7 @@ from legato.api import (
     operations,
     proposals,
     resources,
+    schedules,
     services,
     sim,
 )
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(resources.router)
     app.include_router(federation.router)
     app.include_router(proposals.router)
+    app.include_router(schedules.router)
     app.include_router(sim.router)
     for router in tmf_routers:
         app.include_router(router)

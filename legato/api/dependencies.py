@@ -20,6 +20,7 @@ from legato.federation.partners import Federation
 from legato.inventory import Inventory
 from legato.inventory.live import LiveContinuum
 from legato.inventory.tmf import TmfRecords
+from legato.maintenance import MaintenanceGate
 
 
 class Temporal:
@@ -42,9 +43,10 @@ class Temporal:
         return self._state.indexed
 
     async def services(self) -> ServiceClient:
-        """The one client of the service workflows, on this connection."""
+        """The one client of the service workflows, on this connection (upgrades and moves respect
+        the maintenance windows the inventory holds)."""
         client = await self.client()
-        return ServiceClient(client, self.task_queue, self.indexed)
+        return ServiceClient(client, self.task_queue, self.indexed, windows=MaintenanceGate(self._state.inventory))
 
 
 class Backends:

@@ -23,10 +23,13 @@ router = APIRouter(prefix="/v1/services/{service_id}", tags=["operations"])
 
 def operation_answer(response: Response, service_id: str, request_id: str,
                      result: OperationRecord | Running) -> OperationRecord | dict:
-    """The record of an operation that ended; else 202 and where to follow it."""
+    """The record of an operation that ended; else 202 and where to follow it (with the record of one
+    that waits for its maintenance window: `waiting`, and when)."""
     location = f"/v1/services/{service_id}/operations/{request_id}"
     response.headers["Location"] = location
     if isinstance(result, OperationRecord):
+        if result.state == "waiting":
+            response.status_code = 202
         return result
     response.status_code = 202
     return {"request_id": request_id, "state": "running", "location": location}

@@ -9,6 +9,7 @@ Each owner's records live in their own module and class, each a `Store` that wri
 | TCWI | workloads.py | services, components, connections, operations, service_operations, findings |
 | API records: proposals | proposals.py | proposals |
 | API records: federation | federation.py | federated_parts, federation_nonces |
+| API records: maintenance windows | maintenance.py | maintenance_windows |
 | API records: TMF | tmf.py (`TmfRecords`, over this facade) | tmf_* (catalog, orders, hubs, events...) |
 
 A write that spans owners is composed here, in one transaction: a cluster deleted takes the
@@ -18,13 +19,14 @@ bandwidth it held. Who writes each table is said in docs/design.md ("Who writes 
 from __future__ import annotations
 
 from legato.inventory.federation import FederationRecords
+from legato.inventory.maintenance import MaintenanceRecords
 from legato.inventory.proposals import ProposalRecords
 from legato.inventory.reservations import Reservations
 from legato.inventory.resources import Resources
 from legato.inventory.workloads import Workloads
 
 
-class Inventory(Resources, Reservations, Workloads, ProposalRecords, FederationRecords):
+class Inventory(Resources, Reservations, Workloads, ProposalRecords, FederationRecords, MaintenanceRecords):
     def cluster_deleted(self, cluster_id: str) -> None:
         with self.session():
             Resources.cluster_deleted(self, cluster_id)

@@ -19,6 +19,9 @@ class OperationRequest(Strict):
     progress_deadline_seconds: float | None = Field(
         default=None, ge=5, le=86_400, description="how long a wait for readiness may take before the operation "
         "fails and undoes itself (default: the service's `progress_deadline_seconds`)")
+    outside_window: Literal["wait", "refuse"] | None = Field(
+        default=None, description="an upgrade or a move asked outside the maintenance windows that apply (the "
+        "service's, its site's, its cluster's): `wait` (the default) for the next one, durably, or `refuse` (409)")
 
 
 class ScaleRequest(OperationRequest):
@@ -90,8 +93,22 @@ class Continuity(Strict):
     measured: Literal["history", "sampled"]
 
 
+class WindowWait(BaseModel):
+    """An operation that waits for a maintenance window: when the next window that every one that
+    applies shares opens (and closes), and whose windows they are."""
+
+    opens_at: datetime
+    closes_at: datetime | None = None
+    reason: str = ""
+
+    def describe(self) -> str:
+        return f"waiting for maintenance window {self.opens_at:%Y-%m-%d %H:%M:%S} UTC" + (
+            f" ({self.reason})" if self.reason else "")
+
+
 class Operation(Strict):
-    """What the workflow receives: the request plus which component and kind."""
+    """What the workflow receives: the request plus which component and kind; `window`, set by the
+    service client when the operation must wait for a maintenance window."""
 
     kind: Literal["scale", "upgrade", "move", "update", "repair"]
     component: str | None = None
@@ -100,6 +117,7 @@ class Operation(Strict):
     move: MoveRequest | None = None
     update: UpdateServiceRequest | None = None
     repair: RepairRequest | None = None
+    window: WindowWait | None = None
 
     @property
     def request(self) -> OperationRequest:
@@ -112,11 +130,14 @@ class OperationRecord(BaseModel):
     component: str | None = None
     params: dict = Field(default_factory=dict)
     requested_by: str = ""
-    state: str = "running"  # running | succeeded | failed | rolled-back | refused
+    # running | succeeded | failed | rolled-back | refused; waiting (for a maintenance window);
+    # skipped (a scheduled run that did not apply) | cancelled (its service was removed while it waited)
+    state: str = "running"
     detail: str = ""
     started_at: datetime | None = None
     ended_at: datetime | None = None
     continuity: Continuity | None = None
+    window: WindowWait | None = Field(default=None, description="while `waiting`: the maintenance window it waits for")
 
 
 def params_of(op: Operation) -> dict:

@@ -7,10 +7,11 @@ from legato.workflows.migrate_workload import MigrateWorkload
 from legato.workflows.rebalance import ApplyProposal, Rebalance
 from legato.workflows.reconcile import Reconcile
 from legato.workflows.scale_cluster import ScaleCluster
+from legato.workflows.scheduled_operation import ScheduledOperation
 from legato.workflows.service_order import ServiceOrderWorkflow
 
 WORKFLOWS = [DeployService, ScaleCluster, MigrateWorkload, Reconcile, Rebalance, ApplyProposal, ServiceOrderWorkflow,
-             DeliverEvents, FederateRequest]
+             DeliverEvents, FederateRequest, ScheduledOperation]
 
 __all__ = ["WORKFLOWS", "ApplyProposal", "DeliverEvents", "DeployService", "FederateRequest", "MigrateWorkload",
-           "Rebalance", "Reconcile", "ScaleCluster", "ServiceOrderWorkflow"]
+           "Rebalance", "Reconcile", "ScaleCluster", "ScheduledOperation", "ServiceOrderWorkflow"]

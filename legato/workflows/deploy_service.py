@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import Exclusions, PlaceRequest, ServiceUpdate
     from legato.activities.inventory import InventoryActivities
     from legato.activities.placement import PlacementActivities
+    from legato.activities.schedules import ScheduleActivities, ServiceSchedules
     from legato.model import PlacementDecision, ServiceSpec, ServiceState, ServiceStatus
     from legato.model.federation import PARTNER_TENANT_PREFIX
     from legato.model.operations import OperationRecord
@@ -44,6 +45,9 @@ MAX_STEPS_KEPT = 300  # progress entries carried across continue-as-new
 # Placements a deployment tries when a backend still refuses for capacity (something outside Legato
 # took a host, or fills a cluster): the first, then this many minus one without what refused.
 MAX_PLACEMENTS = 3
+# Since this patch, a service removes its schedules (legato/service_schedules.py) when it is
+# terminated or fails: histories from before it issue no such activity.
+SCHEDULES_GO_WITH_THE_SERVICE = "schedules-go-with-the-service"
 
 
 @workflow.defn(name="DeployService")
@@ -105,10 +109,17 @@ class DeployService(Operations):
             await self._deploy_or_fail(spec)
 
         while True:
-            await workflow.wait_condition(
-                lambda: self.entity.terminate_requested or workflow.info().is_continue_as_new_suggested()
-                or (bool(self.entity.pending_repairs) and self.current_op is None)
-            )
+            armed = self.next_window()  # the opening this wait's timer is set for, if an operation waits
+            try:
+                await workflow.wait_condition(
+                    lambda: self.entity.terminate_requested or workflow.info().is_continue_as_new_suggested()
+                    or (bool(self.entity.pending_repairs) and self.current_op is None)
+                    or (self.waiting_due() and self.current_op is None)
+                    or self.next_window() != armed,  # noqa: B023 - an operation began to wait: set the timer for it
+                    timeout=self.until_window(),  # a timer only while an operation waits for its window
+                )
+            except TimeoutError:
+                pass  # a maintenance window opens: the checks below see the operation due
             # An operation in flight finishes first; terminate never cuts one in half.
             await workflow.wait_condition(lambda: self.current_op is None)
             if self.entity.terminate_requested:
@@ -116,11 +127,18 @@ class DeployService(Operations):
             if self.entity.pending_repairs:
                 await self.run_repairs()
                 continue
+            if self.waiting_due():
+                await self.run_waiting()
+                continue
+            if not workflow.info().is_continue_as_new_suggested():
+                continue  # woken early for a window
             await workflow.wait_condition(workflow.all_handlers_finished)
             if self.current_op is None and not self.entity.terminate_requested:
                 self._continue_as_new()
 
         await self._set_state(ServiceState.terminating)
+        await self._remove_schedules()
+        await self.cancel_waiting()
         record = self._lifecycle_record("terminate", self.entity.spec)
         await self._record_operation(record)
         leftovers = await self.saga.unwind()
@@ -128,6 +146,12 @@ class DeployService(Operations):
         await self._log_end(record, "failed" if leftovers else "succeeded", self.status.error or "everything removed")
         await self._set_state(ServiceState.terminated)
         return self.status
+
+    async def _remove_schedules(self) -> None:
+        """Schedules go with the service: none runs against it once it is going (or failed)."""
+        if workflow.patched(SCHEDULES_GO_WITH_THE_SERVICE):
+            await workflow.execute_activity_method(ScheduleActivities.remove_all, ServiceSchedules(
+                service_id=self.entity.spec.id, tenant=self.entity.spec.tenant or ""), **UNDO)
 
     def _continue_as_new(self) -> None:
         self.status.steps = self.status.steps[-MAX_STEPS_KEPT:]
@@ -171,6 +195,7 @@ class DeployService(Operations):
             leftovers = await self.saga.unwind()
             if leftovers:
                 self.status.error += " | rollback incomplete: " + "; ".join(leftovers)
+            await self._remove_schedules()
             await self._set_state(ServiceState.failed)
             await self._log_end(record, "failed", self.status.error)
             raise ApplicationError(f"service {spec.id} failed: {self.status.error}", type="ServiceFailed",

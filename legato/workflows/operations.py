@@ -4,9 +4,18 @@ One operation at a time per service: a second one, while the first runs, is reje
 validator with type `Busy` (the API answers 409); clients retry. Each operation is idempotent on
 its request id: asking again returns the first outcome, whether it is still running or done. What
 each kind of operation does is in legato.workflows.day2; here is how they are taken, run one at a
-time, and recorded."""
+time, and recorded.
+
+An upgrade or a move asked outside the maintenance windows that apply arrives carrying when they
+next open (`op.window`, set by the service client). It is not refused as Busy: it waits, durably,
+as a record in `entity.operations` with state `waiting` (carried across continue-as-new like every
+record), and does not hold the one-at-a-time slot, so scaling and repairs go on meanwhile. When its
+window opens the main loop asks the windows again (they may have changed) and runs it, or waits on.
+A request that says `outside_window: refuse` is refused by the validator instead."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -14,13 +23,18 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import ContinuityQuery, RecordOperation
     from legato.activities.inventory import InventoryActivities
+    from legato.activities.maintenance import MaintenanceActivities, WindowCheck, WindowQuery
     from legato.activities.wdm import WDMActivities
     from legato.model import ServiceState
     from legato.model.operations import (
         Continuity,
+        MoveRequest,
         Operation,
         OperationRecord,
         RepairRequest,
+        ScaleRequest,
+        UpdateServiceRequest,
+        UpgradeRequest,
         asked,
         params_of,
     )
@@ -30,6 +44,8 @@ with workflow.unsafe.imports_passed_through():
     from legato.workflows.progress import error_text
 
 KEEP_FINISHED = 200  # finished operations remembered for idempotency (and carried across continue-as-new)
+WAITING = "waiting"  # the state of an operation's record while it waits for its maintenance window
+BODIES = {"scale": ScaleRequest, "upgrade": UpgradeRequest, "move": MoveRequest, "update": UpdateServiceRequest}
 
 
 class Operations:
@@ -45,9 +61,88 @@ class Operations:
             if self.current_op.request_id == rid:
                 await workflow.wait_condition(lambda: rid in self.entity.operations)
                 return self.entity.operations[rid]
+            if not self._waits(op):
+                raise ApplicationError(f"operation {self.current_op.request_id} ({self.current_op.kind}) is "
+                                       "running", type="Busy")
+        if self._waits(op):
+            return await self._park(op, rid)
+        if self.current_op is not None:  # its window opened on the way here, and the service is busy
             raise ApplicationError(f"operation {self.current_op.request_id} ({self.current_op.kind}) is running",
                                    type="Busy")
         return await self._execute(op, rid)
+
+    def _waits(self, op: Operation) -> bool:
+        return op.window is not None and op.window.opens_at > workflow.now()
+
+    async def _park(self, op: Operation, rid: str) -> OperationRecord:
+        """Hold `op` until its maintenance window opens: a `waiting` record, answered to retries."""
+        record = OperationRecord(request_id=rid, kind=op.kind, component=op.component, params=params_of(op),
+                                 requested_by=op.request.requested_by, state=WAITING, detail=op.window.describe(),
+                                 started_at=workflow.now(), window=op.window)
+        self.entity.operations[rid] = record
+        await self._record_operation(record)
+        return record
+
+    # --- operations waiting for their maintenance window (the main loop runs them) ------------------
+
+    def _waiting(self) -> list[OperationRecord]:
+        return sorted((r for r in self.entity.operations.values() if r.state == WAITING and r.window is not None),
+                      key=lambda r: r.window.opens_at)
+
+    def waiting_due(self) -> bool:
+        """An operation's window has opened: the main loop runs it once no other operation runs."""
+        return any(r.window.opens_at <= workflow.now() for r in self._waiting())
+
+    def next_window(self) -> datetime | None:
+        """When the first waiting operation's window opens (None: none waits)."""
+        waiting = self._waiting()
+        return waiting[0].window.opens_at if waiting else None
+
+    def until_window(self) -> float | None:
+        """Seconds until the next waiting operation's window opens; None if none waits (or one is
+        due already: the main loop's condition sees that one)."""
+        waiting = self._waiting()
+        if not waiting or self.waiting_due():
+            return None
+        return (waiting[0].window.opens_at - workflow.now()).total_seconds()
+
+    async def run_waiting(self) -> None:
+        """The first operation whose window has opened: asked of the windows again (they may have
+        changed while it waited; or another operation ran until this one closed), then run, or
+        left waiting for the next opening. Windows that can no longer be read never block it:
+        they were open by the last reading."""
+        record = next(r for r in self._waiting() if r.window.opens_at <= workflow.now())
+        rid, op = record.request_id, self._operation_of(record)
+        try:
+            check: WindowCheck = await workflow.execute_activity_method(
+                MaintenanceActivities.window, WindowQuery(service_id=self.entity.spec.id, operation=op,
+                                                          at=workflow.now()), **STEP)
+        except Exception as err:  # noqa: BLE001 - the inventory unreadable for a long while
+            workflow.logger.warning("maintenance windows of %s not read again (%s); running %s",
+                                    self.entity.spec.id, error_text(err), rid)
+            check = WindowCheck()
+        if check.refusal is not None:
+            record.state, record.detail, record.ended_at, record.window = "refused", check.refusal, workflow.now(), None
+            await self._record_operation(record)
+            return
+        if check.wait is not None and check.wait.opens_at > workflow.now():
+            record.window, record.detail = check.wait, check.wait.describe()
+            await self._record_operation(record)
+            return
+        del self.entity.operations[rid]
+        await self._execute(op, rid)
+
+    async def cancel_waiting(self) -> None:
+        """The service goes: what still waits for a window never runs, and its record says so."""
+        for record in self._waiting():
+            record.state, record.ended_at, record.window = "cancelled", workflow.now(), None
+            record.detail = "cancelled: the service was removed before its maintenance window opened"
+            await self._record_operation(record)
+
+    def _operation_of(self, record: OperationRecord) -> Operation:
+        body = BODIES[record.kind].model_validate(
+            {**record.params, "request_id": record.request_id, "requested_by": record.requested_by})
+        return Operation(kind=record.kind, component=record.component, **{record.kind: body})
 
     @workflow.signal(name="repair")
     def repair(self, request: RepairRequest) -> None:
@@ -87,7 +182,8 @@ class Operations:
             workflow.metric_meter().create_counter("legato_operation_outcomes", "Day-2 operations").add(
                 1, {"kind": op.kind, "outcome": record.state})
             self.entity.operations[rid] = record
-            for old in list(self.entity.operations)[:-KEEP_FINISHED]:
+            finished = [k for k, r in self.entity.operations.items() if r.state != WAITING]
+            for old in finished[:-KEEP_FINISHED]:
                 del self.entity.operations[old]
             await self._record_operation(record)
             await self.record_service()
@@ -116,7 +212,12 @@ class Operations:
                 f"service '{sid}' is {state}: it takes no more operations" if self.entity.terminate_requested
                 or state in (ServiceState.terminating, ServiceState.terminated, ServiceState.failed)
                 else f"service '{sid}' is {state}; operations wait until it is active", type="InvalidState")
-        if self.current_op is not None:
+        if self._waits(op) and op.request.outside_window == "refuse":
+            raise ApplicationError(
+                f"{op.kind} is outside the maintenance windows ({op.window.reason}); they next open together at "
+                f"{op.window.opens_at:%Y-%m-%d %H:%M:%S} UTC: ask again then, or with outside_window=wait to have "
+                "it wait for them", type="OutsideMaintenanceWindow")
+        if self.current_op is not None and not self._waits(op):
             raise ApplicationError(f"operation {self.current_op.request_id} ({self.current_op.kind}) is running; "
                                    "retry when it ends", type="Busy")
         part = self.entity.federated_part(op.component)

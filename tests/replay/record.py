@@ -24,12 +24,14 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
 
 from legato.devserver import DevServer, free_port
+from legato.recurrence import Calendar, occurrences, zone
 from legato.schedules import reconcile_schedule
 from legato.temporal import connect
 from legato.workflows.rebalance import Rebalance, RebalanceParams
@@ -291,6 +293,80 @@ async def cluster_scale(stack: Stack) -> None:
         assert shrunk.status_code == 200, shrunk.text
 
 
+async def scheduled_operations(stack: Stack) -> None:
+    """A service's schedules (ScheduledOperation runs, backfilled as Temporal's Schedule starts them):
+    a scale that applies; a scale that finds the service busy, retries, and is recorded skipped; an
+    upgrade due outside the service's maintenance window, which the service holds (a timer) and runs
+    when the window opens. Then terminate: the service removes its schedules (a patched step)."""
+    from temporalio.client import ScheduleBackfill, ScheduleOverlapPolicy
+
+    service_id = await active(stack, example("web-shop"))
+    client = await temporal_client(stack)
+
+    async def scheduled(body: dict, state: str) -> None:
+        """Create the schedule, backfill its last time before now, and wait for that run to end."""
+        now = datetime.now(UTC)
+        at = list(occurrences(Calendar.cron(body["cron"]), zone(body.get("time_zone", "UTC")),
+                              now - timedelta(days=8), now))[-1]
+        async with stack.http() as http:
+            resp = await http.post(f"/v1/services/{service_id}/schedules", json=body)
+            assert resp.status_code == 201, resp.text
+        sid = resp.json()["schedule_id"]
+        await client.get_schedule_handle(sid).backfill(ScheduleBackfill(
+            start_at=at, end_at=at + timedelta(seconds=1), overlap=ScheduleOverlapPolicy.ALLOW_ALL))
+        handle = client.get_workflow_handle(f"{sid}-{at:%Y-%m-%dT%H:%M:%SZ}")
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                outcome = await handle.result()
+                break
+            except RPCError:  # not started yet
+                assert time.monotonic() < deadline, f"{sid} never ran"
+                await asyncio.sleep(0.2)
+        assert outcome["state"] == state, outcome
+
+    scale = {"kind": "scale", "component": "api", "scale": {"replicas": 1}}
+    await scheduled({"name": "night", "cron": "0 22 * * *", "time_zone": "Europe/Paris", "operation": scale},
+                    "succeeded")
+    stack.sim.set_latency("wdm.scale", 4.0)
+    busy = operate_async(stack, service_id, "/components/frontend/scale", {"replicas": 3, "request_id": "busy"})
+    deadline = time.monotonic() + 30
+    while True:  # the service is busy with it
+        async with stack.http() as http:
+            if (await http.get(f"/v1/services/{service_id}/operations/busy")).status_code == 200:
+                break
+        assert time.monotonic() < deadline, "the scale never started"
+        await asyncio.sleep(0.1)
+    await scheduled({"name": "busy", "cron": "0 22 * * *", "time_zone": "Europe/Paris", "busy_retry_seconds": 1,
+                     "operation": {**scale, "scale": {"replicas": 2}}}, "skipped")
+    stack.sim.set_latency("wdm.scale", 0.0)
+    await busy
+    opens = (datetime.now(UTC) + timedelta(seconds=5)).replace(microsecond=0)
+    window = {"calendar": [{"second": opens.second, "minute": opens.minute, "hour": opens.hour}],
+              "duration_minutes": 10}
+    async with stack.http() as http:
+        resp = await http.put(f"/v1/services/{service_id}/maintenance-windows", json={"windows": [window]})
+        assert resp.status_code == 200, resp.text
+    await scheduled({"name": "patch-tuesday", "cron": "0 2 * * tue", "operation": {
+        "kind": "upgrade", "component": "api", "upgrade": {"version": "1.3.0"}}}, "waiting")
+    deadline = time.monotonic() + 60
+    while True:
+        async with stack.http() as http:
+            ops = [o for o in (await http.get(f"/v1/services/{service_id}/operations")).json()
+                   if o["requested_by"] == "schedule patch-tuesday"]
+        if ops and ops[0]["state"] not in ("waiting", "running"):
+            break
+        assert time.monotonic() < deadline, "the upgrade never ran in its window"
+        await asyncio.sleep(0.3)
+    assert ops[0]["state"] == "succeeded", ops
+    await terminate(stack, service_id)
+
+
+def operate_async(stack: Stack, service_id: str, path: str, body: dict) -> asyncio.Task:
+    """An operation sent now and awaited later (it keeps the service busy meanwhile)."""
+    return asyncio.create_task(operate(stack, service_id, path, body))
+
+
 ROAMING = {
     "name": "roaming-app",
     "components": [
@@ -341,6 +417,7 @@ SCENARIOS: dict[str, Scenario] = {
     "rebalance": Scenario(rebalance),
     "rebalance_auto": Scenario(rebalance_auto, keep=frozenset({"Rebalance"})),  # the move is as in `rebalance`
     "cluster_scale": Scenario(cluster_scale),
+    "scheduled_operations": Scenario(scheduled_operations),
 }
 
 

@@ -18,7 +18,8 @@ from legato.model.operations import Operation, OperationRecord, UpdateServiceReq
 
 # What each refusal of the workflow's validator is, for the caller.
 REFUSALS: dict[str, type[Refusal]] = {"Busy": Conflict, "InvalidState": Conflict, "NotFound": NotFound,
-                                      "InvalidOperation": Unprocessable, "IdempotencyMismatch": Unprocessable}
+                                      "InvalidOperation": Unprocessable, "IdempotencyMismatch": Unprocessable,
+                                      "OutsideMaintenanceWindow": Conflict}
 
 
 async def run_operation(inventory: Inventory, temporal: Temporal, service_id: str, caller: Caller, op: Operation,

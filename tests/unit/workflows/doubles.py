@@ -28,9 +28,11 @@ import legato.activities.catalog  # noqa: F401 - imports every activity group th
 from legato.activities.base import ActivityGroup
 from legato.activities.contracts import SiteChoice
 from legato.activities.inventory import InventoryActivities
+from legato.activities.maintenance import MaintenanceActivities, WindowCheck
 from legato.activities.mcm import MCMActivities
 from legato.activities.pim import PIMActivities
 from legato.activities.placement import PlacementActivities
+from legato.activities.schedules import ScheduleActivities
 from legato.activities.tcm import TCMActivities
 from legato.activities.wdm import WDMActivities
 from legato.model import Cluster, Host, SitePlan
@@ -263,6 +265,8 @@ ANSWERS: dict[str, Callable[[Doubles], Behaviour]] = {
         (TCMActivities.set_user_qos, _fixed(lambda req: Connection(id=req.qos.id, service_id=req.service_id,
                                                                    kind="qos", latency_ms=5))),
         (TCMActivities.disconnect, _fixed(nothing)),
+        (ScheduleActivities.remove_all, _fixed(answer(0))),  # the service had no schedules
+        (MaintenanceActivities.window, _fixed(answer(WindowCheck()))),  # a window that opened is open
     ]
 }
 
