@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Kubernetes test bed: kube-apiserver, kube-controller-manager, kube-scheduler (built from the
-# k8s.io/kubernetes Go module), kwok and kwokctl, and etcd (each from its Go module). Built once from
-# the Go module proxy and cached outside the repository; later runs take well under a second.
+# k8s.io/kubernetes Go module), kwok and kwokctl, etcd, and helm (each from its Go module). Built once
+# from the Go module proxy and cached outside the repository; later runs take well under a second.
 # Prints the directory holding the binaries (export it as LEGATO_TESTBED_BIN).
 # etcd is the release Kubernetes pins: Debian's etcd 3.4 lacks the watch progress requests that
 # client-go's streaming lists need, and kwok's pods then lag by many seconds.
@@ -10,13 +10,28 @@ set -euo pipefail
 KUBE_VERSION="${LEGATO_KUBE_VERSION:-v1.34.4}"
 KWOK_VERSION="${LEGATO_KWOK_VERSION:-v0.8.0}"
 ETCD_VERSION="${LEGATO_ETCD_VERSION:-v3.6.4}"
+# helm: the release whose client-go matches the control plane's minor (v3.19 uses client-go v0.34).
+HELM_VERSION="${LEGATO_HELM_VERSION:-v3.19.5}"
+CACHE="${LEGATO_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/legato/testbed}"
+HELM_ROOT="$CACHE/helm-${HELM_VERSION}"
 ROOT="${LEGATO_TESTBED_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/legato/testbed}/kube-${KUBE_VERSION}-kwok-${KWOK_VERSION}-etcd-${ETCD_VERSION}"
 BIN="$ROOT/bin"
 JOBS="${LEGATO_TESTBED_JOBS:-2}"
 
 log() { echo "testbed: $*" >&2; }
 
+# helm is cached on its own (a new helm version does not rebuild the control plane, nor the other
+# way round) and linked into BIN, so LEGATO_TESTBED_BIN holds every binary.
+if [[ ! -x "$HELM_ROOT/bin/helm" ]]; then
+  command -v go >/dev/null || { log "needs Go (https://go.dev) on PATH"; exit 1; }
+  log "building helm $HELM_VERSION"
+  GOBIN="$HELM_ROOT/bin" nice -n 19 go install -p "$JOBS" -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+fi
+
 if [[ -f "$ROOT/.complete" ]]; then
+  ln -sfn "$HELM_ROOT/bin/helm" "$BIN/helm"
   ln -sfn "$ROOT" "$(dirname "$ROOT")/current"
   echo "$BIN"
   exit 0
@@ -66,7 +81,8 @@ if [[ ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kube-controller-manager" || ! -x 
     k8s.io/kubernetes/cmd/kube-scheduler
 fi
 
-for b in etcd kwok kwokctl kube-apiserver kube-controller-manager kube-scheduler; do
+ln -sfn "$HELM_ROOT/bin/helm" "$BIN/helm"
+for b in etcd kwok kwokctl kube-apiserver kube-controller-manager kube-scheduler helm; do
   [[ -x "$BIN/$b" ]] || { log "missing $BIN/$b after the build"; exit 1; }
 done
 touch "$ROOT/.complete"

@@ -8,7 +8,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from legato.model.charts import ChartSource
 
 # Hardware features a component may require and a host may offer. A closed vocabulary, so a typo
 # in a spec ("srIOV", "dpkd") is rejected at the door instead of becoming an unplaceable service.
@@ -70,10 +72,34 @@ class PlacementRules(Strict):
         return None
 
 
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class SecretRef(Strict):
+    """Where a secret value lives, never the value: resolved only by the WDM backend, in the target
+    cluster (a Kubernetes Secret there) or in Vault (a KV v2 path). Both are the tenant's own: a
+    Kubernetes name is looked up in the tenant's secrets namespace, a Vault path under the tenant's
+    prefix, so no reference can reach another tenant's secrets."""
+
+    kubernetes: str | None = Field(default=None, pattern=NAME_PATTERN.replace("61", "251"),
+                                   description="a Secret of the tenant's secrets namespace on the target cluster")
+    vault: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
+                              description="a KV v2 path under the tenant's Vault prefix")
+    key: str = Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$", description="the key in it")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretRef:
+        if (self.kubernetes is None) == (self.vault is None):
+            raise ValueError("a secretRef names exactly one of kubernetes (a Secret) or vault (a KV v2 path)")
+        return self
+
+
 class Component(Strict):
     name: Name
-    image: str = Field(min_length=1)
-    version: str = Field(default="latest", min_length=1)
+    image: str = Field(default="", description="the container image; a component runs an image or a chart")
+    version: str = Field(default="latest", min_length=1, description="the image's version, or the chart's")
+    chart: ChartSource | None = Field(default=None, validate_default=True, description="a Helm chart "
+                                      "installed as one release instead of an image (docs: components as charts)")
     replicas: int = Field(default=1, ge=1, le=1000)
     cpu: float = Field(default=0.5, gt=0, description="vCPU per replica")
     memory_mb: int = Field(default=512, gt=0, description="MiB per replica")
@@ -82,6 +108,9 @@ class Component(Strict):
     kind: ComponentKind = ComponentKind.container
     ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
+    secret_env: dict[Annotated[str, Field(pattern=ENV_NAME_PATTERN)], SecretRef] = Field(
+        default_factory=dict, description="environment variables whose values are secrets, by reference "
+        "(secretRef): resolved only in the target cluster, never stored or logged by Legato")
     labels: dict[str, str] = Field(default_factory=dict)
     placement: PlacementRules = Field(default_factory=PlacementRules)
     colocate_with: list[Name] = Field(
@@ -94,6 +123,25 @@ class Component(Strict):
         description="components that must not run on the same site as this one (resilience: a site failure "
         "takes down at most one of them); symmetric",
     )
+
+    @field_validator("chart")
+    @classmethod
+    def _image_or_chart(cls, value: ChartSource | None, info: ValidationInfo) -> ChartSource | None:
+        """Exactly one of `image` and `chart`; a chart pins its version; its values files were read
+        by the client (the API reads no path a spec names)."""
+        image, version = info.data.get("image"), info.data.get("version")
+        if value is None:
+            if not image and "image" in info.data:
+                raise ValueError("give `image` or `chart`: a component runs a container image or a Helm chart")
+            return value
+        if image:
+            raise ValueError("give `image` or `chart`, not both: a chart sets its images through its values")
+        if version == "latest":
+            raise ValueError("a chart component pins its chart version in `version` (not 'latest')")
+        if value.values_files:
+            raise ValueError("values_files are read by the client that loads the spec file (`legato deploy`), "
+                             "relative to it: send their contents in `values`")
+        return value
 
     @field_validator("features")
     @classmethod

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 
-VERSION = 3  # PRAGMA user_version; 0 is the first layout, where replicas and connections were deleted;
-# 3 adds cordoned nodes and versions that never become ready
+VERSION = 4  # PRAGMA user_version; 0 is the first layout, where replicas and connections were deleted;
+# 3 adds cordoned nodes and versions that never become ready; 4 adds charts and their releases' revisions
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -31,8 +31,12 @@ CREATE TABLE IF NOT EXISTS workloads (
     cluster TEXT NOT NULL, id TEXT NOT NULL, service_id TEXT NOT NULL, tenant TEXT NOT NULL,
     component TEXT NOT NULL, image TEXT NOT NULL, version TEXT NOT NULL, replicas INTEGER NOT NULL,
     cpu REAL NOT NULL, memory_mb INTEGER NOT NULL, gpu INTEGER NOT NULL, features TEXT NOT NULL,
-    ports TEXT NOT NULL, env TEXT NOT NULL, labels TEXT NOT NULL, endpoint TEXT NOT NULL,
+    ports TEXT NOT NULL, env TEXT NOT NULL, labels TEXT NOT NULL, endpoint TEXT NOT NULL, chart TEXT,
     PRIMARY KEY (cluster, id));
+CREATE TABLE IF NOT EXISTS releases (
+    cluster TEXT NOT NULL, workload TEXT NOT NULL, revision INTEGER NOT NULL, version TEXT NOT NULL,
+    replicas INTEGER NOT NULL, values_json TEXT NOT NULL, status TEXT NOT NULL, description TEXT NOT NULL,
+    op_id TEXT NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (cluster, workload, revision));
 CREATE TABLE IF NOT EXISTS replicas (
     seq INTEGER PRIMARY KEY, cluster TEXT NOT NULL, workload TEXT NOT NULL, idx INTEGER NOT NULL,
     host TEXT NOT NULL, service_id TEXT NOT NULL, component TEXT NOT NULL, site TEXT NOT NULL,
@@ -49,7 +53,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS live_connection ON connections (id) WHERE remo
 CREATE INDEX IF NOT EXISTS connections_of_service ON connections (service_id);
 """
 TABLES = ("meta", "settings", "error_rates", "stuck_versions", "faults", "latencies", "operations", "hosts",
-          "clusters", "cluster_nodes", "workloads", "replicas", "connections")  # fmt: skip
+          "clusters", "cluster_nodes", "workloads", "releases", "replicas", "connections")  # fmt: skip
 
 # A first-layout file (from before day 2) keeps its state: its rows become history that began at 0.
 COPY_FIRST_LAYOUT = (
@@ -80,6 +84,8 @@ def prepare(db: sqlite3.Connection) -> None:
                     db.execute(statement)
             if "cordoned" not in {r[1] for r in db.execute("PRAGMA table_info(cluster_nodes)")}:
                 db.execute("ALTER TABLE cluster_nodes ADD COLUMN cordoned INTEGER NOT NULL DEFAULT 0")
+            if "chart" not in {r[1] for r in db.execute("PRAGMA table_info(workloads)")}:
+                db.execute("ALTER TABLE workloads ADD COLUMN chart TEXT")
             if first_layout:
                 for statement in COPY_FIRST_LAYOUT:
                     db.execute(statement)

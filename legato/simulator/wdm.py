@@ -1,4 +1,10 @@
-"""WDM part of the simulated continuum: workloads on clusters, replica by replica."""
+"""WDM part of the simulated continuum: workloads on clusters, replica by replica.
+
+A workload may be a chart's release: its replicas are modelled as any workload's, and its
+revisions as Helm keeps them (`releases`): every install, upgrade and scale makes one, the current
+one `deployed` and the others `superseded`; an upgrade back to the previous revision's version is
+Helm's rollback ("Rollback to N"), with that revision's values; removing it uninstalls (the
+history goes, as `helm uninstall` does)."""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ import time
 from pydantic import TypeAdapter
 
 from legato.adapters.errors import InvalidRequest
+from legato.model.charts import ChartSource, release_values
 from legato.model.workloads import WorkloadMetrics, WorkloadSpec, WorkloadStatus
 from legato.simulator import rows
 from legato.simulator.rollout import roll, rolling, settle
@@ -46,30 +53,37 @@ class WdmPart(Store):
                 raise InvalidRequest(f"workload {spec.id}: replicas must be >= 0, not {spec.replicas}")
             old = rows.workload(db, cluster_id, spec.id)
             if old is not None and same_template(old, spec):
-                return self._rescale(db, now, cluster_id, spec.id, spec.replicas)
+                rescaled = self._rescale(db, now, cluster_id, spec.id, spec.replicas)
+                return revise(db, now, op_id, rows.existing_workload(db, cluster_id, spec.id), rescaled)
             need = Need(spec.cpu, spec.memory_mb, spec.gpu, frozenset(spec.features))
             nodes = free_nodes(db, cluster_id, now, skip_workload=spec.id)
             placed = schedule(nodes, need, range(spec.replicas), spec.replicas, spec.id, cluster_id,
                               spec.prefer_nodes)
             endpoint = f"{spec.id}.{cluster_id}.{cl['site']}.sim:{spec.ports[0] if spec.ports else 80}"
             db.execute(
-                "INSERT OR REPLACE INTO workloads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO workloads (cluster, id, service_id, tenant, component, image, version, "
+                "replicas, cpu, memory_mb, gpu, features, ports, env, labels, endpoint, chart) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (cluster_id, spec.id, spec.service_id, spec.tenant, spec.component, spec.image, spec.version,
                  spec.replicas, spec.cpu, spec.memory_mb, spec.gpu, json.dumps(sorted(spec.features)),
-                 json.dumps(spec.ports), json.dumps(spec.env), json.dumps(spec.labels), endpoint),
+                 json.dumps(spec.ports), json.dumps(spec.env), json.dumps(spec.labels), endpoint, chart_json(spec)),
             )  # fmt: skip
             rows.retire_replicas(db, now, cluster_id, spec.id)  # a new template restarts every replica
             w, ready_at = rows.existing_workload(db, cluster_id, spec.id), now + self._ready_delay(db)
             for i, host in enumerate(placed):
                 rows.add_replica(db, w, idx=i, host=host, created_at=now, ready_at=ready_at)
-            return status(db, now, cluster_id, spec.id)  # type: ignore[return-value]
+            return revise(db, now, op_id, w, status(db, now, cluster_id, spec.id))  # type: ignore[arg-type]
 
         return await self._mutate("wdm.deploy", op_id, WORKLOAD, act)
 
     async def scale(self, op_id: str, cluster_id: str, workload_id: str, replicas: int,
                     prefer_nodes: list[str] | None = None) -> WorkloadStatus:
-        return await self._mutate("wdm.scale", op_id, WORKLOAD, lambda db: self._rescale(
-            db, time.time(), cluster_id, workload_id, replicas, prefer_nodes))
+        def act(db: sqlite3.Connection) -> WorkloadStatus:
+            now = time.time()
+            rescaled = self._rescale(db, now, cluster_id, workload_id, replicas, prefer_nodes)
+            return revise(db, now, op_id, rows.existing_workload(db, cluster_id, workload_id), rescaled)
+
+        return await self._mutate("wdm.scale", op_id, WORKLOAD, act)
 
     def _rescale(
         self, db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str, replicas: int,
@@ -106,7 +120,9 @@ class WdmPart(Store):
                     "UPDATE workloads SET image = ?, version = ? WHERE cluster = ? AND id = ?",
                     (image, version, cluster_id, workload_id),
                 )
-                roll(db, now, self._ready_delay(db), rows.existing_workload(db, cluster_id, workload_id))
+                w = rows.existing_workload(db, cluster_id, workload_id)
+                roll(db, now, self._ready_delay(db), w)
+                return revise(db, now, op_id, w, status(db, now, cluster_id, workload_id))  # type: ignore[arg-type]
             return status(db, now, cluster_id, workload_id)  # type: ignore[return-value]
 
         return await self._mutate("wdm.upgrade", op_id, WORKLOAD, act)
@@ -115,8 +131,21 @@ class WdmPart(Store):
         def act(db: sqlite3.Connection) -> None:
             rows.retire_replicas(db, time.time(), cluster_id, workload_id)
             db.execute("DELETE FROM workloads WHERE cluster = ? AND id = ?", (cluster_id, workload_id))
+            db.execute("DELETE FROM releases WHERE cluster = ? AND workload = ?", (cluster_id, workload_id))
 
         return await self._mutate("wdm.remove", op_id, NOTHING, act)
+
+
+    def releases(self, cluster_id: str, workload_id: str) -> list[dict]:
+        """A chart workload's revisions, oldest first, as `helm history` lists them."""
+        with self._read() as db:
+            return [dict(r) | {"values": json.loads(r["values_json"])} for r in db.execute(
+                "SELECT revision, version, replicas, values_json, status, description, op_id FROM releases "
+                "WHERE cluster = ? AND workload = ? ORDER BY revision", (cluster_id, workload_id))]
+
+
+def chart_json(spec: WorkloadSpec) -> str | None:
+    return spec.chart.model_dump_json() if spec.chart is not None else None
 
 
 def same_template(row: sqlite3.Row, spec: WorkloadSpec) -> bool:
@@ -124,13 +153,32 @@ def same_template(row: sqlite3.Row, spec: WorkloadSpec) -> bool:
     stored = (
         row["service_id"], row["tenant"], row["component"], row["image"], row["version"], row["cpu"],
         row["memory_mb"], row["gpu"], json.loads(row["features"]), json.loads(row["ports"]),
-        json.loads(row["env"]), json.loads(row["labels"]),
+        json.loads(row["env"]), json.loads(row["labels"]), row["chart"],
     )  # fmt: skip
     wanted = (
         spec.service_id, spec.tenant, spec.component, spec.image, spec.version, spec.cpu, spec.memory_mb,
-        spec.gpu, sorted(spec.features), spec.ports, spec.env, spec.labels,
+        spec.gpu, sorted(spec.features), spec.ports, spec.env, spec.labels, chart_json(spec),
     )  # fmt: skip
     return stored == wanted
+
+
+def revise(db: sqlite3.Connection, now: float, op_id: str, w: sqlite3.Row, current: WorkloadStatus) -> WorkloadStatus:
+    """A chart's release gets its next revision for what `w` now is; a plain workload is unchanged.
+    Going back to the previous revision's version is Helm's rollback, to that revision's values."""
+    if w["chart"] is None:
+        return current
+    chart = ChartSource.model_validate_json(w["chart"])
+    history = db.execute("SELECT revision, version, values_json FROM releases WHERE cluster = ? AND workload = ? "
+                         "ORDER BY revision", (w["cluster"], w["id"])).fetchall()
+    values = json.dumps(release_values(chart, w["replicas"], w["version"]), sort_keys=True)
+    description = "Install complete" if not history else "Upgrade complete"
+    if len(history) >= 2 and history[-2]["version"] == w["version"] != history[-1]["version"]:
+        description, values = f"Rollback to {history[-2]['revision']}", history[-2]["values_json"]
+    revision = history[-1]["revision"] + 1 if history else 1
+    db.execute("UPDATE releases SET status = 'superseded' WHERE cluster = ? AND workload = ?", (w["cluster"], w["id"]))
+    db.execute("INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, 'deployed', ?, ?, ?)",
+               (w["cluster"], w["id"], revision, w["version"], w["replicas"], values, description, op_id, now))
+    return current.model_copy(update={"revision": revision})
 
 
 def serving_by_version(db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str) -> dict[str, int]:
@@ -163,10 +211,12 @@ def status(db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str
     nodes = {r["host"]: r["n"] for r in db.execute(
         f"SELECT host, COUNT(*) AS n FROM replicas WHERE cluster = :c AND workload = :w AND {rows.live()} "
         "GROUP BY host ORDER BY host", {"c": cluster_id, "w": workload_id, "now": now})}
+    revision = db.execute("SELECT MAX(revision) FROM releases WHERE cluster = ? AND workload = ?",
+                          (cluster_id, workload_id)).fetchone()[0]
     return WorkloadStatus(
         id=w["id"], cluster=cluster_id, component=w["component"], service_id=w["service_id"],
         version=w["version"], replicas=w["replicas"], ready_replicas=max(0, min(serving, cap)),
-        endpoint=w["endpoint"], nodes=nodes, serving=by_version, updated_replicas=updated,
+        endpoint=w["endpoint"], nodes=nodes, serving=by_version, updated_replicas=updated, revision=revision,
     )  # fmt: skip
 
 

@@ -206,6 +206,6 @@ def inverse(op: Operation, before: ServiceSpec, sites: dict[str, str]) -> Operat
                                                                                replicas=comp.replicas))
     if op.kind == "upgrade":
         return Operation(kind="upgrade", component=comp.name, upgrade=UpgradeRequest(
-            request_id=rid, requested_by=by, version=comp.version, image=comp.image))
+            request_id=rid, requested_by=by, version=comp.version, image=comp.image or None))
     return Operation(kind="move", component=comp.name, move=MoveRequest(request_id=rid, requested_by=by,
                                                                        site=sites[comp.name]))

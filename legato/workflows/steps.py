@@ -137,10 +137,18 @@ def workload_spec(spec: ServiceSpec, comp: Component, workload_id: str, version:
     return WorkloadSpec(
         id=workload_id, service_id=spec.id, tenant=spec.tenant, component=comp.name, image=image or comp.image,
         version=version or comp.version, replicas=replicas or comp.replicas, cpu=comp.cpu, memory_mb=comp.memory_mb,
-        gpu=comp.gpu, features=comp.features, ports=comp.ports, env=comp.env,
+        gpu=comp.gpu, features=comp.features, ports=comp.ports, env=comp.env, chart=comp.chart,
         labels={**comp.labels, "legato/service": spec.id, "legato/component": comp.name, "legato/tenant": spec.tenant},
-        prefer_nodes=prefer_nodes or [],
+        prefer_nodes=prefer_nodes or [], secret_env=comp.secret_env,
+        ingress_from=sorted({link.source for link in spec.links if link.target == comp.name}),
+        published=(any(link.target == comp.name for link in spec.links)
+                   or any(spec.entry_component(area) == comp.name for area in spec.user_areas)),
     )
+
+
+def what_runs(comp: Component) -> str:
+    """`image:version`, or the chart and its version."""
+    return f"chart {comp.chart.describe(comp.version)}" if comp.chart is not None else f"{comp.image}:{comp.version}"
 
 
 async def deploy_component(ctx: Ctx, name: str, site: str, cluster: str, base: str,
@@ -155,7 +163,7 @@ async def deploy_component(ctx: Ctx, name: str, site: str, cluster: str, base: s
         component=name))
     step = f"deploy@{name}"
     deployed = await ctx.progress.track(
-        step, f"{comp.image}:{comp.version} ×{comp.replicas} on {cluster}",
+        step, f"{what_runs(comp)} ×{comp.replicas} on {cluster}",
         workflow.execute_activity_method(WDMActivities.deploy_workload, DeployWorkload(
             op_id=deploy_op, service_id=sid, step=step, cluster_id=cluster, site=site, reservation=ctx.reservation,
             workload=workload_spec(ctx.spec, comp, workload_id, prefer_nodes=prefer_nodes)), **STEP))

@@ -24,6 +24,8 @@ with workflow.unsafe.imports_passed_through():
 async def upgrade(svc: ServiceContext, op: Operation, base: str) -> str:
     name, req = op.component, op.upgrade
     state = svc.entity.components[name]
+    if svc.entity.spec.component(name).chart is not None and req.image:
+        raise Refused(f"{name} is a chart: its images come from the chart and its values, not from `image`")
     image = req.image or state.image
     if (image, req.version) == (state.image, state.version):
         return f"{name} already runs {image}:{req.version}"
