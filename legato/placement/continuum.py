@@ -15,6 +15,7 @@ unexamined site could do better; without them it scans (fine for small dense top
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import math
@@ -58,16 +59,18 @@ def sites_near(continuum: Continuum, site: str, max_ms: float,
 def sites_by_latency(continuum: Continuum, site: str, max_ms: float,
                      where: Callable[[str], bool] | None = None,
                      limit: Callable[[], float] | None = None,
-                     skip_cell: Callable[[float, float, float], bool] | None = None) -> Iterator[tuple[float, str]]:
+                     cost_cap: Callable[[float, float], float] | None = None) -> Iterator[tuple[float, str]]:
     """(ms, site) for every site within `max_ms` of `site` that passes `where`, nearest first: the
     continuum's own ordered range query when it has one, else a sorted scan (small topologies).
     A caller looking for the best site by score + weight × latency stops as soon as the latency
     alone rules out the rest, so it looks at the neighbourhood, not the continuum; `limit` (the
     latency beyond which nothing interests it any more, as it learns) lets the query stop too, and
-    `skip_cell(min cost, min carbon, min ms)` lets it skip whole groups of sites at once."""
+    `cost_cap(min carbon, min ms)` (the cost per vCPU-hour from which a site of a group whose least
+    carbon and latency are those is of no interest) lets it pass over the dear part of a group of
+    sites without looking at them one by one."""
     own = getattr(continuum, "sites_by_latency", None)
     if own is not None:
-        yield from own(site, max_ms, where, limit, skip_cell)
+        yield from own(site, max_ms, where, limit, cost_cap)
         return
     latency = continuum.latency
     yield from sorted((ms, other) for other in continuum.sites
@@ -144,6 +147,7 @@ class GeoContinuum:
         self._cost = {sid: s.cost_per_vcpu_hour for sid, s in sites.items()}
         for members in self._grid.values():
             members.sort(key=lambda sid: (self._cost[sid], sid))
+        self._cell_costs = {cell: [self._cost[sid] for sid in members] for cell, members in self._grid.items()}
         self._cell_min = {cell: (min(sites[sid].cost_per_vcpu_hour for sid in members),
                                  min(sites[sid].carbon_g_per_kwh for sid in members))
                           for cell, members in self._grid.items()}
@@ -200,7 +204,7 @@ class GeoContinuum:
 
     def sites_by_latency(self, site: str, max_ms: float, where: Callable[[str], bool] | None = None,
                          limit: Callable[[], float] | None = None,
-                         skip_cell: Callable[[float, float, float], bool] | None = None,
+                         cost_cap: Callable[[float, float], float] | None = None,
                          ) -> Iterator[tuple[float, str]]:
         """Nearest first: grid rings around the site, each with a lower bound of its latency;
         a site is returned once no unexpanded ring can hold a nearer one."""
@@ -238,10 +242,10 @@ class GeoContinuum:
                     cell = self._grid.get((r, c))
                     if not cell:
                         continue
-                    carbon = self._cell_min[(r, c)][1]
-                    for sid in cell:  # cheapest first: once one is too dear, so are the rest
-                        if skip_cell is not None and skip_cell(self._cost[sid], carbon, bound):
-                            break
+                    if cost_cap is not None:  # cheapest first: only those below the cap
+                        cell = cell[:bisect.bisect_left(self._cell_costs[(r, c)],
+                                                        cost_cap(self._cell_min[(r, c)][1], bound))]
+                    for sid in cell:
                         if sid == site or sid in over or (where is not None and not where(sid)):
                             continue
                         ms = self.latency(site, sid)

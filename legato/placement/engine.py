@@ -269,7 +269,7 @@ def search_move(
     if partners:
         return MoveSearch(None, f"component '{name}' is co-located with {partners} (colocate_with): "
                                 "it cannot move alone")
-    prob = Problem(spec, index, usage)
+    prob = Problem(spec, index, usage, joint=False)
     unit = prob.units[prob.unit_of[name]]
     others = {c: s for c, s in current.items() if c != name and c in prob.unit_of}
     rejected: list[tuple[int, float, str, str]] = []  # (rank, score, site, reason)

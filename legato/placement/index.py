@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from legato.model import Site, Topology
-from legato.placement.continuum import Continuum, continuum_of
+from legato.placement.continuum import Continuum, continuum_of, nearest_ms
 from legato.placement.sites import SitePlanner
 
 AREA_INDEX_MS = 20.0
@@ -57,6 +57,7 @@ class Bucket:
     near_cost: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     near_carbon: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     near_value: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    nearest: float | None = None  # a lower bound on the latency from any of its sites to another (lazy)
 
 
 class SiteIndex:
@@ -101,6 +102,7 @@ class SiteIndex:
                 bucket.near_carbon[area] = sorted((self.info[i].carbon, i) for i in near)
                 bucket.near_value[area] = sorted((self.value(i), i) for i in near)
         self._order_buckets()
+        self._nearest: dict[int, float] = {}  # site -> `nearest_ms` (lazy: latencies never change in place)
         # what capacity planning derives from each site's hosts, once (usage is applied per call)
         self._planners = [SitePlanner(continuum.sites[sid]) for sid in self.ids]
 
@@ -144,6 +146,25 @@ class SiteIndex:
                     getattr(old, name)[area].remove((v, i))
                     bisect.insort(into, (v, i))
         self.bucket_of[i] = new
+        if new.nearest is not None:
+            new.nearest = min(new.nearest, self.nearest_ms(i))
+
+    def nearest_ms(self, i: int) -> float:
+        """A lower bound on the latency from site i to any other site (the continuum's, memoised:
+        a change of latencies is a change of the topology, which builds a new index)."""
+        ms = self._nearest.get(i)
+        if ms is None:
+            ms = self._nearest[i] = nearest_ms(self.continuum, self.ids[i])
+        return ms
+
+    def bucket_nearest(self, bucket: Bucket) -> float:
+        """A lower bound on the latency from any site of the bucket to any other site: a unit
+        tightly linked to one that may not share its site cannot use a bucket farther than that
+        (with access delays per tier, a bucket of clouds is 9 ms from anything but the measured
+        exceptions). Computed once per bucket and index, when first asked."""
+        if bucket.nearest is None:
+            bucket.nearest = min((self.nearest_ms(i) for i in bucket.sites), default=float("inf"))
+        return bucket.nearest
 
     def value(self, i: int) -> float:
         """What a vCPU-hour at site i weighs in the score with the default weights (cost 1, energy

@@ -17,6 +17,7 @@ plus, per link, weight_latency × link ms / 10. The objective is their sum."""
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
@@ -81,6 +82,7 @@ class Unit:
     beyond_counted: bool = False
     explained: int = 0  # sites rejected without being examined one by one (whole buckets, beyond a cutoff)
     closed_by: str = ""  # the link whose reach made every possible site a candidate (`Search.close`)
+    members: tuple[int, ...] = ()  # the units a group searched as one merges (`Problem.merged`)
 
     @property
     def names(self) -> list[str]:
@@ -104,8 +106,12 @@ class Unit:
 
 
 class Problem:
-    def __init__(self, spec: ServiceSpec, index: SiteIndex, usage: ClusterUsage):
+    def __init__(self, spec: ServiceSpec, index: SiteIndex, usage: ClusterUsage, joint: bool = True):
+        """`joint`: every unit is placed, under every rule (`place`). A single move (`search_move`)
+        passes False: the others stay where they are, which may break a rule changed since, so
+        what their rules forbid says nothing of where the moved one may go (`_out_of_reach`)."""
         self.spec, self.index, self.usage = spec, index, as_usage(usage)
+        self.joint = joint
         policy = spec.policy
         self.prefer = policy.prefer_existing_clusters
         self.allowed_providers = set(policy.allowed_providers) if policy.allowed_providers is not None else None
@@ -174,11 +180,14 @@ class Problem:
                 self.anti.add((min(a, b), max(a, b)))
         if self.min_sites > 1 and self.min_sites >= len(self.units):  # as many sites as units: all apart
             self.anti |= {(a, b) for a in range(len(self.units)) for b in range(a + 1, len(self.units))}
+        self._tightest: dict[tuple[int, ...], float] = {}  # see `_start`
         self._latency: dict[int, float] = {}  # site pair (packed: low * sites + high) -> ms
+        self._ties: dict[tuple[tuple[int, ...], float], list[tuple[int, Edge]]] = {}  # see `_tied`
         self.n_sites = len(index)
 
-    def merged(self, members: list[Component], index: int) -> Unit:
-        """A unit of these components, placed together: their users, their rules, their replicas."""
+    def merged(self, members: list[Component], index: int, of: tuple[int, ...] = ()) -> Unit:
+        """A unit of these components, placed together: their users, their rules, their replicas
+        (`of`: the units it merges, for a group of units searched as one)."""
         areas: dict[str, tuple[float, int]] = {}
         for m in members:
             for area, (ms, count) in self._area_of[m.name].items():
@@ -188,7 +197,7 @@ class Problem:
         cpu = sum(m.total_cpu for m in members)
         return Unit(index, members, replicas_of(members), [(a, ms, n) for a, (ms, n) in sorted(areas.items())],
                     cost_weight=policy.weight_cost * 10 * cpu, carbon_weight=policy.weight_energy * 0.001 * cpu,
-                    latency_weight=policy.weight_latency / 10)
+                    latency_weight=policy.weight_latency / 10, members=of)
 
     # --- continuum lookups (memoised per call) --------------------------------------------------
 
@@ -209,34 +218,14 @@ class Problem:
     # --- static feasibility and base score -------------------------------------------------------
 
     def screen(self, unit: Unit, i: int) -> tuple[str, str | None, float, bool]:
-        """Everything about site `i` for `unit` that does not depend on the other units:
+        """Everything about site `i` for `unit` that does not depend on where the other units are:
         (reason key, reason or None, user-latency ms, reuses a cluster as it is). Capacity is
         checked by necessary conditions here (exact for reuse); `exact` plans it for real."""
-        info = self.index.info[i]
-        lat = 0.0
-        for area, max_ms, count in unit.areas:
-            ms = self.index.area_ms[area][i]
-            if ms > max_ms:
-                key = f"latency to users in {area} > {max_ms:g} ms"
-                return key, f"latency to users in {area} {ms:.4g} ms > {max_ms:g} ms", 0.0, False
-            lat += count * ms
-        if self.allowed_providers is not None and info.provider not in self.allowed_providers:
-            why = f"provider {info.provider} not allowed by policy"
-            return why, why, 0.0, False
-        if self.allowed_countries is not None and info.country not in self.allowed_countries:
-            why = f"country {info.country} not allowed by policy (sovereignty)"
-            return why, why, 0.0, False
-        for c in unit.ruled:
-            ruled_out = c.placement.rejects(info.id, info.tier, info.country)
-            if ruled_out:
-                why = ruled_out if len(unit.components) == 1 else f"{c.name}: {ruled_out}"
-                return why, why, 0.0, False
-        if not unit.features <= info.features:
-            why = f"lacks features {sorted(unit.features - info.features)}"
-            return why, why, 0.0, False
-        if unit.gpu and info.max_gpu < unit.gpu:
-            why = f"no host with {unit.gpu} GPU(s)"
-            return why, why, 0.0, False
+        key, why, lat = self._own(unit, i)
+        if why is None and self.joint:
+            key, why = self._out_of_reach(unit, i)
+        if why is not None:
+            return key, why, 0.0, False
         planner = self.index.planner(i)
         for s in unit.shapes:
             if not any(s[0] <= h[0] + 1e-9 and s[1] <= h[1] and s[2] <= h[2] and s[3] <= h[3]
@@ -257,9 +246,121 @@ class Problem:
             return unit.capacity_key, self._capacity_reason(unit, planner), lat, False
         return "", None, lat, False
 
-    def static_reason(self, unit: Unit, i: int) -> str | None:
-        """Why site `i` can never host `unit`, whatever the other units do (None: it may)."""
-        return self.screen(unit, i)[1]
+    def _own(self, unit: Unit, i: int) -> tuple[str, str | None, float]:
+        """The unit's own rules at site i: its users' latency, the policy, its placement rules,
+        features and GPUs: (reason key, reason or None, user-latency ms)."""
+        info = self.index.info[i]
+        lat = 0.0
+        for area, max_ms, count in unit.areas:
+            ms = self.index.area_ms[area][i]
+            if ms > max_ms:
+                why = f"latency to users in {area} {ms:.4g} ms > {max_ms:g} ms"
+                return f"latency to users in {area} > {max_ms:g} ms", why, 0.0
+            lat += count * ms
+        if self.allowed_providers is not None and info.provider not in self.allowed_providers:
+            why = f"provider {info.provider} not allowed by policy"
+            return why, why, 0.0
+        if self.allowed_countries is not None and info.country not in self.allowed_countries:
+            why = f"country {info.country} not allowed by policy (sovereignty)"
+            return why, why, 0.0
+        for c in unit.ruled:
+            ruled_out = c.placement.rejects(info.id, info.tier, info.country)
+            if ruled_out:
+                why = ruled_out if len(unit.components) == 1 else f"{c.name}: {ruled_out}"
+                return why, why, 0.0
+        if not unit.features <= info.features:
+            why = f"lacks features {sorted(unit.features - info.features)}"
+            return why, why, 0.0
+        if unit.gpu and info.max_gpu < unit.gpu:
+            why = f"no host with {unit.gpu} GPU(s)"
+            return why, why, 0.0
+        return "", None, lat
+
+    def _tiers(self, unit: Unit) -> set[str] | None:
+        """The tiers every component of the unit allows (None: any)."""
+        tiers: set[str] | None = None
+        for c in unit.components:
+            if c.placement.tiers is not None:
+                tiers = set(c.placement.tiers) if tiers is None else tiers & set(c.placement.tiers)
+        return tiers
+
+    def _tied(self, start: tuple[int, ...], ms: float) -> list[tuple[int, Edge]]:
+        """The units joined to the `start` units by a path of links each allowing less than `ms`,
+        each with the first link of its path: at a site from which every other site is at least
+        `ms` away, they all share the start units' site. Memoised."""
+        key = (start, ms)
+        got = self._ties.get(key)
+        if got is None:
+            got, seen = [], set(start)
+            queue: list[tuple[int, Edge | None]] = [(u, None) for u in start]
+            while queue:
+                w, first = queue.pop()
+                for v, e in self.neighbours[w]:
+                    if e.max_latency_ms < ms and v not in seen:
+                        seen.add(v)
+                        got.append((v, first or e))
+                        queue.append((v, first or e))
+            self._ties[key] = got
+        return got
+
+    def _start(self, unit: Unit) -> tuple[tuple[int, ...], float]:
+        """The units a unit stands for (itself, or the group it merges) and the tightest link from
+        them to any other unit."""
+        start = unit.members or ((unit.index,) if unit.index >= 0 else ())
+        tightest = self._tightest.get(start)
+        if tightest is None:
+            tightest = self._tightest[start] = min((e.max_latency_ms for u in start for v, e in self.neighbours[u]
+                                                    if v not in start), default=float("inf"))
+        return start, tightest
+
+    def _out_of_reach(self, unit: Unit, i: int) -> tuple[str, str | None]:
+        """Why the unit cannot be at site i whatever the others do (reason key, reason or None):
+        every other site is farther from i (by the continuum's nearest-site bound) than a link of
+        its allows, so the other end must be at i too, and so on along such links; and one of the
+        units tied to it that way may not be at i (its own rules there), or two of them may not
+        share a site (anti-affinity). Say, a cheap cloud for a unit whose tight chain holds an
+        edge-only part: unless a measured link brings another site close, none of them can use it."""
+        start, tightest = self._start(unit)
+        ms = self.index.nearest_ms(i) if start else 0.0
+        if ms <= tightest:
+            return "", None
+        tied = self._tied(start, ms)
+        for v, first in tied:
+            other = self.units[v]
+            why = self._own(other, i)[1]
+            if why is None:
+                apart = next((w for w in itertools.chain(start, (t for t, _ in tied))
+                              if (min(v, w), max(v, w)) in self.anti), None)
+                why = None if apart is None else f"anti-affinity with {self.units[apart].label}"
+            if why is not None:
+                key = self._reach_key(first, other)
+                return key, f"{key} ({other.label}: {why})"
+        return "", None
+
+    def _reach_key(self, first: Edge, other: Unit) -> str:
+        return (f"{first.label()}: no other site within {first.max_latency_ms:g} ms, and {other.label} may not be "
+                "here")
+
+    def _bucket_out_of_reach(self, unit: Unit, b: Bucket) -> str | None:
+        """`_out_of_reach` for every site of an index bucket at once, by what the bucket says of
+        its sites (tier, features) and the bucket's nearest-site bound: the unit's stream skips
+        it whole."""
+        start, tightest = self._start(unit)
+        if not start or self.index.bucket_nearest(b) <= tightest:
+            return None
+        tied = self._tied(start, self.index.bucket_nearest(b))
+        everyone = list(start) + [t for t, _ in tied]
+        for v, first in tied:
+            other = self.units[v]
+            tiers = self._tiers(other)
+            if ((tiers is not None and b.tier not in tiers) or not other.features <= b.features
+                    or any((min(v, w), max(v, w)) in self.anti for w in everyone)):
+                return self._reach_key(first, other)
+        return None
+
+    def nearest(self, i: int) -> float:
+        """A lower bound on the latency from site i to any other site."""
+        return self.index.nearest_ms(i)
 
     def _capacity_reason(self, unit: Unit, planner) -> str:
         return f"{unit.capacity_key}: needs {unit.cpu:g} vCPU, {planner.free_cpu:g} vCPU free in hosts"
@@ -298,6 +399,9 @@ class Problem:
     # --- candidate generation ---------------------------------------------------------------------
 
     def open_stream(self, unit: Unit, budget: int = EXAMINE_BUDGET) -> None:
+        """The unit's sites in increasing base score: all of them, screened, on a small continuum
+        (or its own list of sites); else a lazy walk of the index buckets that may host it (in a
+        joint placement, not those out of reach of its tight links: `_bucket_out_of_reach`)."""
         index = self.index
         explicit: set[str] | None = None
         for c in unit.components:
@@ -321,26 +425,25 @@ class Problem:
             scored.sort()
             unit.stream = deque(scored)
             return
-        tiers: set[str] | None = None
-        for c in unit.components:
-            if c.placement.tiers is not None:
-                tiers = set(c.placement.tiers) if tiers is None else tiers & set(c.placement.tiers)
-        features = set().union(*(set(c.features) for c in unit.components))
+        tiers = self._tiers(unit)
+        features = unit.features
         buckets: list[Bucket] = []
         unit.buckets = set()
         for b in index.buckets:
             if tiers is not None and b.tier not in tiers:
-                unit.reject_counts[f"tier {b.tier} not in the component's tiers {sorted(tiers)}"] += len(b.sites)
-                unit.explained += len(b.sites)
+                why = f"tier {b.tier} not in the component's tiers {sorted(tiers)}"
             elif not features <= b.features:
-                unit.reject_counts[f"lacks features {sorted(features - b.features)}"] += len(b.sites)
-                unit.explained += len(b.sites)
+                why = f"lacks features {sorted(features - b.features)}"
             elif b.full:
-                unit.reject_counts[FULL] += len(b.sites)
-                unit.explained += len(b.sites)
+                why = FULL
             else:
+                why = self._bucket_out_of_reach(unit, b) if self.joint else None
+            if why is None:
                 buckets.append(b)
                 unit.buckets.add(id(b))
+            else:
+                unit.reject_counts[why] += len(b.sites)
+                unit.explained += len(b.sites)
         lists: list[tuple[float, object, object]] = []
         cutoffs: dict[int, float] = {}
         for area, max_ms, count in unit.areas:

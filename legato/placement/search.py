@@ -47,7 +47,7 @@ import itertools
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from legato.placement.continuum import nearest_ms, sites_by_latency, sites_near
+from legato.placement.continuum import sites_by_latency, sites_near
 from legato.placement.problem import NO_REUSE_PENALTY, Edge, Problem
 
 INITIAL_CANDIDATES = 12
@@ -105,6 +105,7 @@ class Search:
     def __init__(self, prob: Problem):
         self.prob = prob
         self.work = 0  # DP cells computed so far (what the work budget counts)
+        self.price = 0.0  # the last solve's price of a unit of cost (Lagrangian of a binding max_cost)
         units = prob.units
         n = len(units)
         # spanning forest, BFS from user-facing units
@@ -137,7 +138,6 @@ class Search:
                              e.label()) for v, e in self.children[u]] for u in range(n)]
         self._group: dict[tuple[int, tuple[int, ...]], tuple[bool, bool]] = {}
         self._bw: dict[int, float] = {}  # site pair, packed like Problem's latency cache
-        self._nearest: dict[int, float] = {}
         self._offered: dict[int, set[int]] = {}
         self.capped: list[int] = []  # units at their candidate cap that could not be certified
         self._certified: set[tuple[int, tuple[int, ...]]] = set()  # (unit, solution) certified by a walk
@@ -145,10 +145,7 @@ class Search:
         self.conflicts: Counter = Counter()
 
     def nearest(self, i: int) -> float:
-        ms = self._nearest.get(i)
-        if ms is None:
-            ms = self._nearest[i] = nearest_ms(self.prob.index.continuum, self.prob.index.ids[i])
-        return ms
+        return self.prob.nearest(i)
 
     # --- shared helpers ---------------------------------------------------------------------------
 
@@ -389,6 +386,7 @@ class Search:
             # Lagrangian relaxation of max_cost: price each cost per hour into the DP; the priced
             # optimum minus price × budget is still a lower bound, and a much tighter one
             priced, price = self.within_budget()
+            self.price = price
             if priced is not None and priced[0] < out.objective:
                 out.objective, out.assign = priced
             offset = price * prob.max_cost
@@ -597,16 +595,19 @@ class Search:
         floor_links = sum(e2.weight * self.nearest(k2) for v2, e2, k2 in links if v2 != v)
         floor = prob.frontier(unit) + floor_links  # every site outside the candidates scores at least this
         looked = 0
-        may_host = prob.may_host(unit)
+        allowed, bucket_of = unit.buckets, prob.index.bucket_of
         infos, cw, kw = prob.index.info, unit.cost_weight, unit.carbon_weight
         bar_now = [best]
 
         scanned = [0]
 
-        def worth(sid: str) -> bool:  # before any latency is computed: cost and carbon alone must leave room
+        def worth(sid: str) -> bool:  # before any latency is computed: its bucket, and cost and carbon leave room
             scanned[0] += 1
-            info = infos[pos[sid]]
-            return cw * info.cost + kw * info.carbon + floor_links < bar_now[0] and (may_host is None or may_host(sid))
+            i = pos[sid]
+            if allowed is not None and id(bucket_of[i]) not in allowed:
+                return False
+            info = infos[i]
+            return cw * info.cost + kw * info.carbon + floor_links < bar_now[0]
 
         weight = e.weight
 
@@ -615,10 +616,13 @@ class Search:
                 return -1.0  # scanned enough: stop the walk (incomplete)
             return (bar_now[0] - floor) / weight if weight > 0 else float("inf")
 
-        def skip(cost: float, carbon: float, ms: float) -> bool:  # a whole group of sites too dear or too far
-            return cw * cost + kw * carbon + weight * ms + floor_links >= bar_now[0]
+        def cost_cap(carbon: float, ms: float) -> float:  # the cost from which a group of sites is too dear or too far
+            rest = bar_now[0] - kw * carbon - weight * ms - floor_links
+            if cw > 0:
+                return rest / cw
+            return float("inf") if rest > 0 else float("-inf")
 
-        for ms, sid in sites_by_latency(prob.index.continuum, ids[k], e.max_latency_ms, worth, useful_ms, skip):
+        for ms, sid in sites_by_latency(prob.index.continuum, ids[k], e.max_latency_ms, worth, useful_ms, cost_cap):
             if floor + e.weight * ms >= best:
                 return sorted(found), True
             if looked >= cap:
@@ -662,15 +666,8 @@ class Search:
                 for i in sorted(source.candidates, key=lambda k: (source.base[k], k)):
                     self.best_move(dst, {src: i}, float("inf"), GREEDY_CAP)
 
-    def seed_together(self) -> None:
-        """Units joined by tight links sit in one metro, and on one site their links cost nothing:
-        each such group of three or more gets the best sites that could host it whole, its members'
-        scores summed and searched through the index like one unit's, as candidates of every
-        member. A chain can then settle in a city none of its parts would pick alone; the
-        certificate's single moves spread it over that metro where that pays. When a spread rule
-        keeps the group off a single site (anti-affinity inside it, or min_sites), each member
-        also gets its best sites of its own around each of those: the metro, apart. (A pair is
-        seeded by `seed_tight`, each end around the other's best sites.)"""
+    def tight_groups(self) -> list[list[int]]:
+        """The units joined by tight links (at most TIGHT_MS): each group sits in one metro."""
         prob = self.prob
         group_of = list(range(len(prob.units)))
 
@@ -685,10 +682,24 @@ class Search:
         groups: dict[int, list[int]] = {}
         for u in range(len(prob.units)):
             groups.setdefault(root(u), []).append(u)
-        for group in groups.values():
-            if len(group) < 3:
+        return [g for g in groups.values() if len(g) > 1]
+
+    def seed_together(self, price: float = 0.0) -> None:
+        """A group of units joined by tight links sits in one metro, and on one site their links
+        cost nothing: each group of three or more (two or more when priced) gets the best sites
+        that could host it whole, its members' scores summed (plus `price` per unit of cost: see
+        `seed_priced`) and searched through the index like one unit's, as candidates of every
+        member. A chain can then settle in a city none of its parts would pick alone; the
+        certificate's single moves spread it over that metro where that pays. When a spread rule
+        keeps the group off a single site (anti-affinity inside it, or min_sites), each member
+        also gets its best sites of its own around each of those: the metro, apart. (An unpriced
+        pair is left to `seed_tight`: each end around the other's best sites.)"""
+        prob = self.prob
+        for group in self.tight_groups():
+            if len(group) < (2 if price else 3):
                 continue
-            whole = prob.merged([c for u in group for c in prob.units[u].components], -1)
+            whole = prob.merged([c for u in group for c in prob.units[u].components], -1, tuple(group))
+            whole.cost_weight += price * whole.cpu
             prob.open_stream(whole, TOGETHER_BUDGET)
             prob.take(whole, TOGETHER)
             apart = prob.min_sites > len(prob.units) - len(group) + 1 or any(
@@ -698,6 +709,49 @@ class Search:
                     prob.add_candidate(prob.units[u], i)
                     if apart:
                         self.best_move(u, {v: i for v in group if v != u}, float("inf"), GREEDY_CAP, apart=True)
+
+    def seed_parts(self) -> None:
+        """A tight chain whose user-facing end needs what the rest cannot have (SR-IOV near the
+        users, a GPU and NVMe behind them) has no good site to share whole, and each part's best
+        sites alone are far apart: the rest of the group, without that end, gets the best sites it
+        could share (searched like one unit's, so only sites that end could reach or share), and
+        the end its best site around each. The chain can then follow a measured low-latency link
+        to a cheap site in another city, none of its parts' own first choice."""
+        prob = self.prob
+        for group in self.tight_groups():
+            if len(group) < 3:
+                continue
+            inside = {(e.a, e.b) for e in prob.edges if e.max_latency_ms <= TIGHT_MS and e.a in group}
+            for x in group:
+                if not prob.units[x].areas or sum(x in pair for pair in inside) != 1:
+                    continue  # a user-facing end of the group only
+                rest = tuple(u for u in group if u != x)
+                if any((a, b) in prob.anti for a in rest for b in rest):
+                    continue
+                part = prob.merged([c for u in rest for c in prob.units[u].components], -1, rest)
+                prob.open_stream(part, TOGETHER_BUDGET)
+                prob.take(part, TOGETHER)
+                for i in part.candidates:
+                    for u in rest:
+                        prob.add_candidate(prob.units[u], i)
+                    self.best_move(x, {u: i for u in rest}, float("inf"), GREEDY_CAP)
+
+    def seed_priced(self, price: float) -> None:
+        """Under a binding max_cost_per_hour the branch-and-bound prices each unit of cost (the
+        Lagrangian `price`), but the candidates were chosen by score alone (with weight_cost 0,
+        blind to cost): each unit, and each group of units joined by tight links, gets its best
+        few sites by score plus that price as well."""
+        prob = self.prob
+        for unit in prob.units:
+            if unit.exhausted:
+                continue
+            priced = prob.merged(unit.components, unit.index)
+            priced.cost_weight += price * priced.cpu
+            prob.open_stream(priced, TOGETHER_BUDGET)
+            prob.take(priced, INITIAL_CANDIDATES)
+            for i in priced.candidates:
+                prob.add_candidate(unit, i)
+        self.seed_together(price)
 
     def seed_tight(self) -> None:
         """Across a tight link, each end gets its best sites around the other end's best few: a
@@ -711,8 +765,10 @@ class Search:
                 # only sources the other end can reach: sharing the site, or a site close enough
                 reachable = [i for i in source.candidates
                              if self.nearest(i) <= e.max_latency_ms or prob.screen(unit, i)[1] is None]
+                apart = (min(src, dst), max(src, dst)) in prob.anti
                 for i in sorted(reachable, key=lambda k: (source.base[k], k))[:per_end]:
-                    if not any(prob.latency(i, j) <= e.max_latency_ms for j in unit.candidates):
+                    if not any(prob.latency(i, j) <= e.max_latency_ms and not (apart and i == j)
+                               for j in unit.candidates):
                         self.best_move(dst, {src: i}, float("inf"), GREEDY_CAP)  # no partner yet: find one
 
     # --- candidate sets ------------------------------------------------------------------------
@@ -768,8 +824,10 @@ class Search:
         return widen, added
 
     def share_sites(self) -> bool:
-        """A neighbour's candidate sites are candidates too, transitively: sharing a site makes a
-        link free, and a group of linked units can then move together. True if any was added."""
+        """A neighbour's best candidate sites are candidates too, transitively: sharing a site makes
+        a link free, and a group of linked units can then move together. So is, whatever its rank,
+        every candidate of a neighbour from which all other sites are farther than their link
+        allows: the neighbour can use it only if this unit shares it. True if any was added."""
         prob = self.prob
         added = False
         changed = True
@@ -780,7 +838,9 @@ class Search:
                     unit = prob.units[dst]
                     offered = self._offered.setdefault(dst, set())
                     source = prob.units[src]
-                    for i in sorted(source.candidates, key=lambda k: (source.base[k], k))[:SHARE_TOP]:
+                    ranked = sorted(source.candidates, key=lambda k: (source.base[k], k))
+                    alone = [i for i in ranked[SHARE_TOP:] if self.nearest(i) > e.max_latency_ms]
+                    for i in ranked[:SHARE_TOP] + alone:
                         if len(unit.candidates) >= MAX_CANDIDATES:
                             break
                         if i not in offered:
@@ -903,6 +963,12 @@ def optimise(prob: Problem) -> tuple[Search, Outcome]:
     placement: every unit's stream was exhausted (or closed, see `Search.close`), or no placement
     moving any unit outside its candidates can score below the solution (`outside_bound`)."""
     search = Search(prob)
+
+    def holds_every_better(out: Outcome) -> bool:
+        """The search finished, and no placement outside the candidate sets can do better."""
+        return out.proven and (all(unit.exhausted for unit in prob.units) or (
+            out.assign is not None and search.outside_bound() >= out.objective - TOLERANCE * max(1.0, out.objective)))
+
     for unit in prob.units:
         prob.open_stream(unit)
         whole = isinstance(unit.stream, deque)  # every site already screened: all that fit are candidates
@@ -920,23 +986,33 @@ def optimise(prob: Problem) -> tuple[Search, Outcome]:
             prob.take_anchored(unit, INITIAL_CANDIDATES)
         search.seed_restricted()
         search.seed_together()
+        search.seed_parts()
         search.seed_tight()
         search.seed_greedy()
         search.share_sites()
     best: Outcome | None = None
     previous: float | None = None
     nodes = NODE_BUDGET
+    priced = False
     for rounds in itertools.count(1):
         incumbent = (best.objective, best.assign) if best and best.assign else search.greedy()
         out = search.solve(incumbent, nodes)
         out.rounds = rounds
         out.conflicts = search.conflicts
+        # judged on the candidate sets this solve searched: the widening below adds sites that no
+        # solve has seen yet when the last round stops (judged again at the end if it added none)
+        searched = [len(unit.candidates) for unit in prob.units]
+        out.exact = holds_every_better(out)
         best = out
         if search.work >= WORK_BUDGET:
             break
         changed = not out.proven  # the same candidates with more nodes may settle it
         if not out.proven:
             nodes *= 2
+        seeded = bool(search.price) and not priced  # the budget binds: candidates by price too, once
+        if seeded:
+            search.seed_priced(search.price)
+            priced = changed = True
         if out.assign is None:  # nothing feasible among the candidates: more of them, near the conflicts
             if out.proven and all(unit.exhausted for unit in prob.units):
                 break  # nothing feasible anywhere
@@ -960,9 +1036,10 @@ def optimise(prob: Problem) -> tuple[Search, Outcome]:
             changed |= added
             if not grow and not added:
                 out.certified = not search.capped
-                if out.proven:
-                    break
-            elif out.proven and previous is not None and out.objective >= previous - 1e-9 and rounds >= STALL_ROUNDS:
+                if not changed:
+                    break  # proven and certified
+            elif (out.proven and not seeded and previous is not None and out.objective >= previous - 1e-9
+                  and rounds >= STALL_ROUNDS):
                 break  # widening stopped paying: keep the solution, uncertified
             previous = out.objective
         for u in grow:
@@ -973,6 +1050,6 @@ def optimise(prob: Problem) -> tuple[Search, Outcome]:
         changed |= search.share_sites()
         if not changed or (out.proven and rounds >= ROUNDS):
             break  # every stream exhausted or at its cap, or rounds enough: the solution stands
-    best.exact = best.exact or all(unit.exhausted for unit in prob.units) or (
-        best.assign is not None and search.outside_bound() >= best.objective - TOLERANCE * max(1.0, best.objective))
+    if not best.exact and searched == [len(unit.candidates) for unit in prob.units]:
+        best.exact = holds_every_better(best)  # the last widening only raised frontiers: the same sets
     return search, best
