@@ -308,6 +308,10 @@ def _with_deadline(body: dict, deadline: float | None) -> dict:
     return body if deadline is None else {**body, "progress_deadline_seconds": deadline}
 
 
+OUTSIDE_WINDOW = typer.Option(None, "--outside-window", help="outside the maintenance windows: wait for the next "
+                              "one (the default) or refuse")
+
+
 @app.command()
 def scale(service_id: str, component: str, replicas: int, tenant: str = TENANT, deadline: float = DEADLINE) -> None:
     """Scale a component to N replicas (its cluster grows first if it must)."""
@@ -319,11 +323,12 @@ def upgrade(service_id: str, component: str, version: str, tenant: str = TENANT,
             image: str = typer.Option(None, help="new image (default: the same)"),
             canary: bool = typer.Option(False, "--canary", help="canary first, then a health gate"),
             canary_replicas: int = 1, max_error_rate: float = 0.05, observe_seconds: float = 10,
-            deadline: float = DEADLINE) -> None:
+            deadline: float = DEADLINE, outside_window: str = OUTSIDE_WINDOW) -> None:
     """Roll out a new version: rolling by default (never fewer ready replicas), or canary."""
     body = {"version": version, "image": image, "strategy": "canary" if canary else "rolling",
             "canary": {"replicas": canary_replicas, "max_error_rate": max_error_rate,
-                       "observe_seconds": observe_seconds}, "progress_deadline_seconds": deadline}
+                       "observe_seconds": observe_seconds}, "progress_deadline_seconds": deadline,
+            "outside_window": outside_window}
     _operate(service_id, f"/components/{component}/upgrade", {k: v for k, v in body.items() if v is not None},
              tenant)
 
@@ -333,9 +338,11 @@ def move(service_id: str, component: str, tenant: str = TENANT,
          site: str = typer.Option(None, help="target site"),
          tier: list[str] = typer.Option(None, help="allowed tiers; placement chooses (repeatable)"),
          avoid: list[str] = typer.Option(None, help="sites to avoid; placement chooses (repeatable)"),
-         deadline: float = DEADLINE) -> None:
+         deadline: float = DEADLINE, outside_window: str = OUTSIDE_WINDOW) -> None:
     """Move a component, make-before-break: to a site, or by new placement rules."""
     body: dict = {"site": site} if site else {}
+    if outside_window:
+        body["outside_window"] = outside_window
     if tier or avoid:
         body["placement"] = {"tiers": tier or None, "avoid_sites": avoid or []}
     _operate(service_id, f"/components/{component}/move", _with_deadline(body, deadline), tenant)
