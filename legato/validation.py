@@ -3,9 +3,12 @@ each naming the field (the same shape as pydantic's, so the API returns one kind
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+from legato.adapters.wdm.hardware import hardware_errors
 from legato.model import Component, ServiceSpec, Topology
+from legato.model.service import ComponentKind
 
 
 @dataclass(frozen=True)
@@ -60,13 +63,13 @@ def continuum_errors(spec: ServiceSpec, facts: ContinuumFacts, partner_areas: se
     """`partner_areas`: user areas partners serve (federated, so not checked against our continuum).
     `federated`: partners may take what cannot run here, so a spec no site here can hold is theirs
     to judge, not refused here."""
-    errors: list[dict] = []
+    errors: list[dict] = workload_errors(spec)
 
     def err(loc: tuple, msg: str, kind: str) -> None:
         errors.append({"loc": ["body", *loc], "msg": msg, "type": kind})
 
     if not facts.hosts:
-        return [{"loc": ["body"], "msg": "the continuum has no hosts", "type": "continuum_empty"}]
+        return errors + [{"loc": ["body"], "msg": "the continuum has no hosts", "type": "continuum_empty"}]
     for i, comp in enumerate(spec.components):
         missing = sorted(set(comp.features) - facts.features)
         if missing:
@@ -140,3 +143,60 @@ def _candidates(comp: Component, facts: ContinuumFacts):
         if ((rules.tiers is None or k.tier in rules.tiers) and (rules.countries is None or k.country in rules.countries)
                 and set(comp.features) <= k.features):
             yield k
+
+
+# ---- what a workload may be, whatever the continuum
+
+# Words that make an environment variable's name a credential's, as whole parts of the name
+# (DB_PASSWORD, apiKey, AWS_SECRET_ACCESS_KEY), unless its last part says it holds something else
+# (DB_PASSWORD_FILE: a path; TOKEN_TTL: a duration).
+CREDENTIAL_WORDS = frozenset({"password", "passwd", "pwd", "passphrase", "secret", "token", "apikey", "credential",
+                              "credentials", "privatekey", "accesskey", "secretkey"})
+NOT_A_VALUE = frozenset({"file", "path", "dir", "ttl", "timeout", "seconds", "length", "enabled", "mode", "type",
+                         "name", "ref", "url", "endpoint", "header", "issuer", "audience"})
+# Values that are credentials whatever the name: PEM private keys, URLs carrying a password, JWTs,
+# well-known token formats (AWS access key ids, GitHub and Slack tokens, Google API keys).
+CREDENTIAL_VALUES = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----|://[^/\s:@]+:[^/\s@]+@|\beyJ[\w-]{8,}\.eyJ[\w-]{8,}\.|\bAKIA[0-9A-Z]{16}\b"
+    r"|\bgh[pousr]_[A-Za-z0-9]{30,}|\bxox[abprs]-[A-Za-z0-9-]{10,}|\bAIza[0-9A-Za-z_-]{35}")
+
+
+def _name_parts(name: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return [p for p in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if p]
+
+
+def looks_like_credential(name: str, value: str) -> bool:
+    if not value:
+        return False
+    if CREDENTIAL_VALUES.search(value):
+        return True
+    parts = _name_parts(name)
+    if not parts or parts[-1] in NOT_A_VALUE:
+        return False
+    joined = {a + b for a, b in zip(parts, parts[1:], strict=False)}
+    return bool(CREDENTIAL_WORDS & (set(parts) | joined))
+
+
+def workload_errors(spec: ServiceSpec) -> list[dict]:
+    """What no backend runs as asked: a VM (no VM backend yet), a credential in plain `env` (it would
+    be stored, logged and kept in the workflow's history: `secret_env` refers to it instead), and
+    hardware the cluster's resources cannot express exactly (`hardware_errors`). The messages never
+    repeat an env value."""
+    errors: list[dict] = []
+    for i, comp in enumerate(spec.components):
+        if comp.kind == ComponentKind.vm:
+            errors.append({"loc": ["body", "components", i, "kind"], "type": "not_supported",
+                           "msg": "VM workloads are not supported yet: no VM backend exists; run it as a container"})
+        for name, value in comp.env.items():
+            if looks_like_credential(name, value):
+                errors.append({"loc": ["body", "components", i, "env", name], "type": "credential_in_env",
+                               "msg": f"{name} looks like a credential: put the value in a Kubernetes Secret or Vault "
+                                      f"and refer to it with secret_env: {{{name}: {{secretRef}}}} "
+                                      "(kubernetes: <Secret>, or vault: <path>; and key)"})
+        for name in sorted(set(comp.env) & set(comp.secret_env)):
+            errors.append({"loc": ["body", "components", i, "secret_env", name], "type": "duplicate_env",
+                           "msg": f"{name} is set both in env and in secret_env"})
+        for attr, msg in hardware_errors(comp.cpu, comp.memory_mb, comp.features):
+            errors.append({"loc": ["body", "components", i, attr], "type": "hardware", "msg": msg})
+    return errors

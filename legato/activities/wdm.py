@@ -23,6 +23,8 @@ from legato.inventory import Inventory
 from legato.inventory.tables import ComponentRow
 from legato.model.workloads import ServingHistory, WorkloadMetrics, WorkloadStatus
 
+REFUSAL_GRACE_SECONDS = 10.0  # how long a readiness wait lets a cluster refuse replicas before failing on it
+
 
 class WDMActivities(ActivityGroup):
     def __init__(self, wdm: WDM, inventory: Inventory):
@@ -68,6 +70,7 @@ class WDMActivities(ActivityGroup):
         progressDeadlineSeconds) it fails for good, so the operation undoes itself instead of
         holding the service: an image that never pulls must not block every later operation."""
         lowest: int | None = None  # the fewest serving seen: the continuity sample where no history is kept
+        refused_since: float | None = None
         while True:
             status = await self.wdm.status(req.cluster_id, req.workload_id)
             if status is None:
@@ -78,6 +81,12 @@ class WDMActivities(ActivityGroup):
             if status.ready:
                 await self.record(self._settled, req.service_id, status)
                 return status.model_copy(update={"lowest_serving": lowest})
+            # The cluster's own refusal (a namespace quota exceeded): past a short grace (the quota's usage
+            # catching up with pods just gone), waiting will not help.
+            refused_since = (refused_since or time.time()) if status.refused else None
+            if status.refused and time.time() - refused_since >= REFUSAL_GRACE_SECONDS:
+                raise ApplicationError(f"{status.component}: cluster {req.cluster_id} refuses its replicas: "
+                                       f"{status.refused}", type="WorkloadRefused", non_retryable=True)
             if req.deadline is not None and time.time() > req.deadline:
                 old = serving - status.updated_replicas
                 before = f" ({old} of the version before serve)" if old else ""

@@ -20,6 +20,7 @@ from legato.adapters.errors import InvalidRequest, NotFound, PermanentFault, Tra
 T = TypeVar("T")
 NAMESPACE = "legato"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "legato"}
+SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())  # what Legato owns, as a label selector
 FIELD_MANAGER = "legato"
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/strategic-merge-patch+json"

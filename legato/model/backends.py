@@ -43,6 +43,35 @@ class KubeconfigSite(BaseModel):
     )
 
 
+class Publication(BaseModel):
+    """How the Kubernetes WDM publishes a component's ports to the users of a cluster."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    via: Literal["node-port", "load-balancer", "gateway"] = Field(
+        default="node-port", description="node-port: a NodePort Service, reached at a node's address; "
+        "load-balancer: a LoadBalancer Service, at the address the cluster's load-balancer controller assigns; "
+        "gateway: an HTTPRoute per port on the site's Gateway (HTTP ports only)")
+    address: str | None = Field(default=None, description="node-port: the address users reach the nodes at "
+                                "(a VIP, a DNS name); default a node's ExternalIP, else its InternalIP")
+    gateway: str | None = Field(default=None, description="gateway: '<namespace>/<name>' of the Gateway")
+    hostname: str | None = Field(default=None, description="gateway: the DNS suffix of the routes' hostnames, "
+                                 "'<component>-<port>.<service>.<hostname>'")
+    gateway_port: int = Field(default=80, ge=1, le=65535, description="gateway: the listener users reach")
+
+    @model_validator(mode="after")
+    def _gateway_named(self) -> Publication:
+        if self.via == "gateway" and not (self.gateway and "/" in self.gateway and self.hostname):
+            raise ValueError("via 'gateway' needs gateway: '<namespace>/<name>' and hostname")
+        return self
+
+
+class SitePublication(Publication):
+    """The site's choice, and the choice of any of its clusters that differs (by cluster id)."""
+
+    clusters: dict[str, Publication] = Field(default_factory=dict)
+
+
 class SiteBackends(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -51,6 +80,8 @@ class SiteBackends(BaseModel):
     wdm: Literal["sim", "kubernetes"] = "sim"
     redfish: RedfishSite | None = None
     kubeconfig: KubeconfigSite | None = None
+    publish: SitePublication | None = Field(default=None, description="wdm kubernetes: how components' ports are "
+                                            "published (default node-port)")
 
     @model_validator(mode="after")
     def _consistent(self) -> SiteBackends:

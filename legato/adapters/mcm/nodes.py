@@ -22,6 +22,7 @@ from kubernetes import client
 
 from legato.adapters.errors import CapacityExhausted, TransientFault
 from legato.adapters.kube import APPLY, FIELD_MANAGER, MANAGED_BY, MERGE, call, call_or_none
+from legato.adapters.wdm.hardware import HUGEPAGES, SRIOV, node_capacity
 from legato.adapters.wdm.kubernetes import FEATURE_LABEL, GPU
 from legato.model import Host
 from legato.model.clusters import DrainResult
@@ -32,14 +33,12 @@ CORDONED = "legato.io/cordoned-by"  # on a Node: the drain that cordoned it and 
 DRAINING = "legato.io/drain"  # on a Node: the drain emptying it; on a pod template: the drain that restarted it
 DRAIN_MANAGER = "legato-drain"  # its own field manager, so a later apply of the Deployment leaves the restart be
 SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
-ROOM = ("cpu", "memory", GPU, "pods")
+ROOM = ("cpu", "memory", GPU, SRIOV, HUGEPAGES, "pods")
 
 
 def kwok_node(host: Host) -> dict[str, Any]:
     """A Node that kwok's controller keeps Ready and whose pods it runs, sized like the host."""
-    capacity = {"cpu": f"{host.cpu:g}", "memory": f"{host.memory_mb}Mi", "pods": "110"}
-    if host.gpu:
-        capacity[GPU] = str(host.gpu)
+    capacity = {"cpu": f"{host.cpu:g}", "memory": f"{host.memory_mb}Mi", "pods": "110"} | node_capacity(host)
     labels = {**MANAGED_BY, HOST_LABEL: host.id, "legato.io/site": host.site, "kubernetes.io/hostname": host.id,
               "type": "kwok"} | {f"{FEATURE_LABEL}{f}": "true" for f in host.features}  # fmt: skip
     return {
@@ -129,7 +128,7 @@ class Plan:
 
 
 def _requests(pod: client.V1Pod) -> dict[str, float]:
-    total = {"cpu": 0.0, "memory": 0.0, GPU: 0.0, "pods": 1.0}
+    total = {"cpu": 0.0, "memory": 0.0, GPU: 0.0, SRIOV: 0.0, HUGEPAGES: 0.0, "pods": 1.0}
     for c in pod.spec.containers:
         for k, v in ((c.resources and c.resources.requests) or {}).items():
             if k in total:
