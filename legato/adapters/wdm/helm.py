@@ -36,6 +36,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -220,11 +221,40 @@ def description(op_id: str, source: ChartSource, spec: WorkloadSpec | None = Non
     return json.dumps({"legato": record}, separators=(",", ":"), sort_keys=True)
 
 
+def pods_needed(manifest: str) -> int:
+    """The most pods a rendered release runs at once while it rolls out: each Deployment's and
+    StatefulSet's replicas and one surge pod each (maxSurge 1), a DaemonSet counted as one pod and
+    its surge (its node count is not known from the manifest)."""
+    total = 0
+    for doc in yaml.safe_load_all(manifest or ""):
+        if isinstance(doc, dict) and doc.get("kind") in WORKLOAD_KINDS:
+            replicas = (doc.get("spec") or {}).get("replicas", 1) if doc["kind"] != "DaemonSet" else 1
+            total += int(replicas if replicas is not None else 1) + 1
+    return total
+
+
+# Called before a release's pods change, with the most pods the new revision runs at once: how a
+# namespace quota (tenancy) makes room for a chart's own shape (its fixed workloads, their surges).
+Admit = Callable[[str, client.ApiClient, str, str, int], Awaitable[None]]
+
+
 class HelmReleases:
     """The release half of the Kubernetes WDM: what it does for a workload that is a chart."""
 
-    def __init__(self, helm: Helm | None = None) -> None:
+    def __init__(self, helm: Helm | None = None, admit: Admit | None = None) -> None:
         self.helm = helm or Helm()
+        self.admit = admit
+
+    async def _admit(self, cluster_id: str, api: client.ApiClient, namespace: str, workload_id: str,
+                     source: ChartSource, version: str, values: dict[str, Any], manifest: str | None = None) -> None:
+        """Render the revision to come (`helm template`) and let the quota make room for its pods."""
+        if self.admit is None:
+            return
+        if manifest is None:
+            manifest = await self.helm.run(
+                cluster_id, api, "template", "template", release_name(workload_id), *chart_args(source, version),
+                "--namespace", namespace, values=values)  # fmt: skip
+        await self.admit(cluster_id, api, namespace, workload_id, pods_needed(manifest))
 
     # ---- reading releases from the API server
 
@@ -270,11 +300,13 @@ class HelmReleases:
         if not any((r.legato or {}).get("op") == op_id for r in history):
             record = json.loads(description(op_id, spec.chart, spec))
             record["legato"]["workload"] = spec.id
+            values = release_values(spec.chart, spec.replicas, spec.version)
+            await self._admit(cluster_id, api, namespace, spec.id, spec.chart, spec.version, values)
             await self.helm.run(
                 cluster_id, api, "install", "upgrade", "--install", release_name(spec.id),
                 *chart_args(spec.chart, spec.version), "--namespace", namespace,
                 "--description", json.dumps(record, separators=(",", ":"), sort_keys=True),
-                values=release_values(spec.chart, spec.replicas, spec.version))  # fmt: skip
+                values=values)  # fmt: skip
         return await self._existing(cluster_id, api, spec.id)
 
     async def scale(self, op_id: str, cluster_id: str, api: client.ApiClient, workload_id: str,
@@ -303,6 +335,8 @@ class HelmReleases:
             return await self._existing(cluster_id, api, workload_id)
         previous = next((r for r in reversed(history) if r.revision < current.revision), None)
         if previous is not None and previous.version == version:
+            await self._admit(cluster_id, api, namespace, workload_id, source, version, previous.config,
+                              previous.manifest)
             await self.helm.run(cluster_id, api, "rollback", "rollback", release_name(workload_id),
                                 str(previous.revision), "--namespace", namespace)
         else:
@@ -348,6 +382,7 @@ class HelmReleases:
                        source: ChartSource, record: dict[str, Any], version: str, values: dict[str, Any]) -> None:
         desc = json.loads(description(op_id, source, previous=record))
         desc["legato"]["workload"] = workload_id
+        await self._admit(cluster_id, api, namespace, workload_id, source, version, values)
         await self.helm.run(cluster_id, api, "upgrade", "upgrade", release_name(workload_id),
                             *chart_args(source, version), "--namespace", namespace,
                             "--description", json.dumps(desc, separators=(",", ":"), sort_keys=True),

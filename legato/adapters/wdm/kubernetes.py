@@ -27,6 +27,7 @@ from legato.adapters.kube import (
     call,
     call_or_none,
 )  # fmt: skip
+from legato.adapters.wdm.helm import Helm, HelmReleases, Release
 from legato.model.workloads import ServingHistory, WorkloadMetrics, WorkloadSpec, WorkloadStatus
 
 FEATURE_LABEL = "feature.legato.io/"
@@ -114,8 +115,15 @@ def rollout_done(d: client.V1Deployment) -> bool:
 class KubernetesWDM:
     """Workloads on the Kubernetes clusters an MCM (kwok, kubeconfig) gives access to."""
 
-    def __init__(self, clusters: KubeClusters) -> None:
+    def __init__(self, clusters: KubeClusters, helm: Helm | None = None) -> None:
         self.clusters = clusters
+        self.releases = HelmReleases(helm)  # chart components: one Helm release each (helm.py)
+
+    async def _release(self, cluster_id: str, workload_id: str) -> tuple[client.ApiClient, list[Release]] | None:
+        """The workload's Helm release when it is a chart's, with its history; None for a plain one."""
+        api = await self.clusters.api_client(cluster_id)
+        history = await self.releases.history(cluster_id, api, workload_id)
+        return (api, history) if any(r.legato for r in history) else None
 
     async def _apis(self, cluster_id: str) -> tuple[client.AppsV1Api, client.CoreV1Api]:
         api = await self.clusters.api_client(cluster_id)
@@ -124,6 +132,9 @@ class KubernetesWDM:
     async def deploy(self, op_id: str, cluster_id: str, spec: WorkloadSpec) -> WorkloadStatus:
         apps, core = await self._apis(cluster_id)
         await self._ensure_namespace(cluster_id, core)
+        if spec.chart is not None:  # a chart: one Helm release in the namespace (helm.py)
+            return await self.releases.deploy(op_id, cluster_id, await self.clusters.api_client(cluster_id),
+                                              NAMESPACE, spec)
         opts = {"field_manager": FIELD_MANAGER, "force": True, "_content_type": APPLY}
         await call(cluster_id, lambda: apps.patch_namespaced_deployment(spec.id, NAMESPACE, deployment(spec), **opts))
         await call(cluster_id, lambda: core.patch_namespaced_service(spec.id, NAMESPACE, service(spec), **opts))
@@ -135,6 +146,8 @@ class KubernetesWDM:
                                                             force=True, _content_type=APPLY))  # fmt: skip
 
     async def status(self, cluster_id: str, workload_id: str) -> WorkloadStatus | None:
+        if (release := await self._release(cluster_id, workload_id)) is not None:
+            return await self.releases.status(cluster_id, release[0], workload_id, release[1])
         return await self._status(cluster_id, workload_id)
 
     async def _status(self, cluster_id: str, workload_id: str) -> WorkloadStatus | None:
@@ -151,13 +164,18 @@ class KubernetesWDM:
                     prefer_nodes: list[str] | None = None) -> WorkloadStatus:
         """Through the scale subresource. `prefer_nodes` is not applied: a node affinity per added
         replica does not exist, and changing the template's would roll every pod."""
+        if (release := await self._release(cluster_id, workload_id)) is not None:  # a chart: its values
+            return await self.releases.scale(op_id, cluster_id, release[0], workload_id, replicas)
         apps, _ = await self._apis(cluster_id)
         body = {"spec": {"replicas": replicas}}
         await call(cluster_id, lambda: apps.patch_namespaced_deployment_scale(workload_id, NAMESPACE, body))
         return await self._status(cluster_id, workload_id)  # type: ignore[return-value]
 
     async def upgrade(self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str) -> WorkloadStatus:
-        """A new pod template; the Deployment controller rolls it out (maxUnavailable 0)."""
+        """A new pod template; the Deployment controller rolls it out (maxUnavailable 0). A chart's
+        release goes to chart version `version` (back to the previous revision's: `helm rollback`)."""
+        if (release := await self._release(cluster_id, workload_id)) is not None:
+            return await self.releases.upgrade(op_id, cluster_id, release[0], workload_id, version)
         apps, _ = await self._apis(cluster_id)
         d = await call(cluster_id, lambda: apps.read_namespaced_deployment(workload_id, NAMESPACE))
         container = d.spec.template.spec.containers[0].name
@@ -171,6 +189,8 @@ class KubernetesWDM:
         return await self._status(cluster_id, workload_id)  # type: ignore[return-value]
 
     async def remove(self, op_id: str, cluster_id: str, workload_id: str) -> None:
+        if (release := await self._release(cluster_id, workload_id)) is not None:  # a chart: helm uninstall first
+            await self.releases.remove(cluster_id, release[0], workload_id, release[1])
         """Deletes the Deployment (its ReplicaSets and Pods go with it) and the Service, if Legato's."""
         apps, core = await self._apis(cluster_id)
         for read, delete in (
@@ -199,6 +219,8 @@ class KubernetesWDM:
             by_name = {s.metadata.name: s for s in svcs.items}
             for d in ds.items:
                 found.append(to_status(cid, d, by_name.get(d.metadata.name), by_workload.get(d.metadata.name, [])))
+        for cid in ids:  # and the chart components' releases (helm.py)
+            found.extend(await self.releases.statuses(cid, await self.clusters.api_client(cid)))
         return found
 
     async def serving_history(self, service_id: str, component: str, since: float,
@@ -209,6 +231,8 @@ class KubernetesWDM:
     async def metrics(self, cluster_id: str, workload_id: str) -> WorkloadMetrics | None:
         """Without a metrics pipeline, the error rate is the share of the workload's pods that are not
         ready or have restarted: what the cluster itself can tell about a bad version."""
+        if (release := await self._release(cluster_id, workload_id)) is not None:
+            return await self.releases.metrics(cluster_id, release[0], workload_id, release[1])
         apps, core = await self._apis(cluster_id)
         d = await call_or_none(cluster_id, lambda: apps.read_namespaced_deployment(workload_id, NAMESPACE))
         if d is None:

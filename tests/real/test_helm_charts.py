@@ -1,0 +1,263 @@
+"""Chart components on the test bed, through DeployService and the day-2 operations, over the HTTP
+API and Temporal: two sites whose shared clusters are real control planes with kwok nodes, the
+charts served by a chart repository (helm_charts.py), installed by the real helm.
+
+A chart is installed as one release, ready once everything it created is; scaled through its
+values; upgraded to a new chart version; upgraded to a version whose pods never become ready and
+rolled back by helm to the revision that served (which served all along); moved to the other
+cluster make-before-break; removed with nothing left. The mixed example (a chart and images,
+linked) runs end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import time
+
+import pytest
+import yaml
+from kubernetes import client
+
+from legato.adapters.wdm.helm import decode_release, release_name
+from legato.config import PROJECT_ROOT
+from tests.e2e.calls import active, operate
+from tests.real.helm_charts import NEVER_READY, ChartRepository
+from tests.real.testbed import delete_every_cluster
+from tests.stack import running_stack
+
+SITES = {"ch-a": ("cha-k8s", ["cha-h1", "cha-h2"]), "ch-b": ("chb-k8s", ["chb-h1", "chb-h2"])}
+RELEASE_NAME = "meta.helm.sh/release-name"
+
+
+def topology() -> dict:
+    backend = {"pim": "sim", "mcm": "kwok", "wdm": "kubernetes"}
+    sites = [{"id": sid, "tier": "edge", "provider": "orange-fr", "region": "eu-west", "country": "FR",
+              "lat": 45.7 + i / 10, "lon": 4.8, "cost_per_vcpu_hour": 0.05, "backend": backend,
+              "clusters": [{"id": cluster, "hosts": hosts}],
+              "hosts": [{"id": h, "cpu": 8, "memory_mb": 16384} for h in hosts]}
+             for i, (sid, (cluster, hosts)) in enumerate(SITES.items())]  # fmt: skip
+    return {"areas": [{"id": "lyon", "region": "eu-west", "lat": 45.76, "lon": 4.84}], "sites": sites}
+
+
+@pytest.fixture(scope="module")
+async def charts(kube_bin, tmp_path_factory):
+    with ChartRepository(kube_bin / "helm", tmp_path_factory.mktemp("charts")) as repo:
+        yield repo
+
+
+@pytest.fixture(scope="module")
+async def bed(kube_bin, charts, temporal_server, tmp_path_factory, monkeypatch_module):
+    monkeypatch_module.setenv("LEGATO_HELM_BIN", str(kube_bin / "helm"))
+    work = tmp_path_factory.mktemp("helm-bed")
+    path = work / "topology.yaml"
+    path.write_text(yaml.safe_dump(topology()))
+    try:
+        async with running_stack(work / "legato", temporal_server.address, topology=path,
+                                 testbed_bin=kube_bin) as stack:
+            stack.charts = charts
+            yield stack
+            await delete_every_cluster(stack.adapters.mcm.backends.of("ch-a"))
+    finally:  # a control plane that started while another did not (a slow machine) is stopped too
+        for cluster in (work / "legato" / "kwok" / "clusters").glob("*"):
+            subprocess.run([str(kube_bin / "kwokctl"), f"--name={cluster.name}", "delete", "cluster"],
+                           env={**os.environ, "KWOK_WORKDIR": str(work / "legato" / "kwok")},
+                           capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
+def upf_service(repo_url: str, name: str = "core-up") -> dict:
+    return {"name": name, "components": [{
+        "name": "upf", "version": "1.0.0", "replicas": 2, "cpu": 0.5, "memory_mb": 256, "ports": [2152],
+        "chart": {"ref": repo_url, "name": "upf", "version_path": "image.tag", "values": {"config": {"mtu": 1450}}},
+        "placement": {"sites": ["ch-a"]}}], "progress_deadline_seconds": 120}  # fmt: skip
+
+
+async def apis(stack, cluster_id: str):
+    api = await stack.adapters.mcm.api_client(cluster_id)
+    return client.AppsV1Api(api), client.CoreV1Api(api), client.PolicyV1Api(api)
+
+
+async def revisions(stack, cluster_id: str, workload_id: str) -> list:
+    _, core, _ = await apis(stack, cluster_id)
+    found = await asyncio.to_thread(core.list_secret_for_all_namespaces,
+                                    label_selector=f"owner=helm,name={release_name(workload_id)}")
+    return sorted((decode_release(s) for s in found.items), key=lambda r: r.revision)
+
+
+async def release_objects(stack, cluster_id: str, workload_id: str) -> list[str]:
+    """Every object on the cluster that Helm made for this release (its annotation), and its pods."""
+    apps, core, policy = await apis(stack, cluster_id)
+    name = release_name(workload_id)
+    found = []
+    for lister in (apps.list_deployment_for_all_namespaces, core.list_service_for_all_namespaces,
+                   core.list_config_map_for_all_namespaces, policy.list_pod_disruption_budget_for_all_namespaces):
+        for o in (await asyncio.to_thread(lister)).items:
+            if (o.metadata.annotations or {}).get(RELEASE_NAME) == name:
+                found.append(f"{type(o).__name__.removeprefix('V1')}/{o.metadata.name}")
+    pods = await asyncio.to_thread(core.list_pod_for_all_namespaces,
+                                   label_selector=f"app.kubernetes.io/instance={name}")
+    found += [f"Pod/{p.metadata.name}" for p in pods.items]
+    return sorted(found)
+
+
+async def dataplane(stack, cluster_id: str, workload_id: str) -> client.V1Deployment:
+    apps, _, _ = await apis(stack, cluster_id)
+    rev = (await revisions(stack, cluster_id, workload_id))[-1]
+    return await asyncio.to_thread(apps.read_namespaced_deployment, f"{release_name(workload_id)}-dataplane",
+                                   rev.namespace)
+
+
+async def ready_pod_versions(stack, cluster_id: str, workload_id: str) -> dict[str, int]:
+    """Ready data-plane pods per chart version (the `helm.sh/chart` label)."""
+    _, core, _ = await apis(stack, cluster_id)
+    sel = f"app.kubernetes.io/instance={release_name(workload_id)},app.kubernetes.io/component=dataplane"
+    counts: dict[str, int] = {}
+    for p in (await asyncio.to_thread(core.list_pod_for_all_namespaces, label_selector=sel)).items:
+        ready = any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or []))
+        if ready and p.metadata.deletion_timestamp is None:
+            v = p.metadata.labels["helm.sh/chart"].removeprefix("upf-")
+            counts[v] = counts.get(v, 0) + 1
+    return counts
+
+
+async def component(stack, service_id: str, name: str) -> dict:
+    async with stack.http() as http:
+        return {c["name"]: c for c in (await http.get(f"/v1/services/{service_id}")).json()["components"]}[name]
+
+
+async def until(check, timeout: float = 60, every: float = 0.3):
+    deadline = time.monotonic() + timeout
+    while True:
+        if result := await check():
+            return result
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(every)
+
+
+class Sampler:
+    """Samples ready data-plane pods per version while an operation runs."""
+
+    def __init__(self, stack, cluster_id: str, workload_id: str) -> None:
+        self.args, self.samples = (stack, cluster_id, workload_id), []
+
+    async def __aenter__(self):
+        async def run():
+            while True:
+                self.samples.append(await ready_pod_versions(*self.args))
+                await asyncio.sleep(0.1)
+        self.task = asyncio.create_task(run())
+        return self
+
+    async def __aexit__(self, *exc):
+        self.task.cancel()
+
+
+async def test_a_chart_component_through_its_whole_life(bed):
+    service_id = await active(bed, upf_service(bed.charts.url))
+    upf = await component(bed, service_id, "upf")
+    cluster, wid = upf["cluster"], upf["workload_id"]
+    assert (upf["site"], cluster) == ("ch-a", "cha-k8s")
+
+    # Installed as one release, named from the workload id, ready: everything the chart makes is there.
+    history = await revisions(bed, cluster, wid)
+    assert [(r.revision, r.status, r.version) for r in history] == [(1, "deployed", "1.0.0")]
+    assert history[0].config == {"config": {"mtu": 1450}, "replicaCount": 2, "image": {"tag": "1.0.0"}}
+    objects = await release_objects(bed, cluster, wid)
+    name = release_name(wid)
+    for expected in (f"{name}-dataplane", f"{name}-agent", f"{name}-config", f"{name}-n3", f"{name}-n4", f"{name}-n6"):
+        assert any(o.endswith(f"/{expected}") for o in objects), (expected, objects)
+    assert sum(o.startswith("PodDisruptionBudget/") for o in objects) == 1
+    assert (await dataplane(bed, cluster, wid)).status.available_replicas == 2
+    _, core, _ = await apis(bed, cluster)
+    n3 = await asyncio.to_thread(core.read_namespaced_service, f"{name}-n3", history[0].namespace)
+    assert upf["endpoint"] and upf["endpoint"].endswith(":2152")  # the N3 interface: what users reach
+    assert n3.spec.ports[0].port == 2152
+
+    # Scaled through the chart's values: a new revision.
+    record = await operate(bed, service_id, "components/upf/scale", {"replicas": 3})
+    assert record["state"] == "succeeded", record
+    assert (await dataplane(bed, cluster, wid)).status.available_replicas == 3
+    assert (await revisions(bed, cluster, wid))[-1].config["replicaCount"] == 3
+
+    # Upgraded to a new chart version; the data plane keeps its three ready replicas all along.
+    async with Sampler(bed, cluster, wid) as sampled:
+        record = await operate(bed, service_id, "components/upf/upgrade", {"version": "1.1.0"})
+    assert record["state"] == "succeeded", record
+    assert await ready_pod_versions(bed, cluster, wid) == {"1.1.0": 3}
+    assert min(sum(s.values()) for s in sampled.samples) >= 3, sampled.samples
+    history = await revisions(bed, cluster, wid)
+    assert (history[-1].revision, history[-1].version, history[-1].config["image"]) == (3, "1.1.0", {"tag": "1.1.0"})
+
+    # A version whose pods never become ready: rolled back by helm to revision 3 at the deadline, and
+    # revision 3's pods served all along.
+    async with Sampler(bed, cluster, wid) as sampled:
+        record = await operate(bed, service_id, "components/upf/upgrade",
+                               {"version": NEVER_READY, "progress_deadline_seconds": 8})
+    assert record["state"] == "failed" and "rolled back" in record["detail"], record
+    history = await revisions(bed, cluster, wid)
+    assert [(r.revision, r.version) for r in history[-2:]] == [(4, NEVER_READY), (5, "1.1.0")]
+    assert history[-1].description == "Rollback to 3" and history[-1].status == "deployed"
+    assert all(s.get("1.1.0", 0) >= 3 for s in sampled.samples), sampled.samples
+    await until(lambda: _only(bed, cluster, wid, {"1.1.0": 3}))
+    assert (await component(bed, service_id, "upf"))["version"] == "1.1.0"
+
+    # Moved to the other site's cluster, make-before-break: installed there and ready, then uninstalled here.
+    ready: list[int] = []
+
+    async def serving():
+        while True:
+            ready.append(sum(w.ready_replicas for w in await bed.adapters.wdm.list_workloads()
+                             if w.service_id == service_id and w.component == "upf"))
+            await asyncio.sleep(0.1)
+    watcher = asyncio.create_task(serving())
+    record = await operate(bed, service_id, "components/upf/move", {"site": "ch-b"})
+    watcher.cancel()
+    assert record["state"] == "succeeded", record
+    assert ready and min(ready) >= 3, ready  # the source served until the target was ready
+    moved = await component(bed, service_id, "upf")
+    assert (moved["site"], moved["cluster"]) == ("ch-b", "chb-k8s")
+    assert [r.version for r in await revisions(bed, "chb-k8s", moved["workload_id"])] == ["1.1.0"]
+    assert await revisions(bed, cluster, wid) == []
+    await until(lambda: _gone(bed, cluster, wid))
+
+    # Removed: no release, no object, no pod anywhere.
+    await bed.remove(service_id)
+    assert await revisions(bed, "chb-k8s", moved["workload_id"]) == []
+    await until(lambda: _gone(bed, "chb-k8s", moved["workload_id"]))
+
+
+async def _only(stack, cluster, wid, versions) -> bool:
+    return await ready_pod_versions(stack, cluster, wid) == versions
+
+
+async def _gone(stack, cluster, wid) -> bool:
+    return await release_objects(stack, cluster, wid) == []
+
+
+async def test_the_mixed_example_end_to_end(bed):
+    """deploy/examples/private-5g.yaml (the upf chart, two image components, links), placed on the
+    test bed's two sites and pointed at its chart repository."""
+    spec = yaml.safe_load((PROJECT_ROOT / "deploy" / "examples" / "private-5g.yaml").read_text())
+    spec["user_areas"] = []
+    for i, comp in enumerate(spec["components"]):
+        comp["placement"] = {"sites": ["ch-a" if i % 2 == 0 else "ch-b"]}
+        comp.pop("features", None)
+        if "chart" in comp:
+            comp["chart"]["ref"] = bed.charts.url
+    service_id = await active(bed, spec)
+    async with bed.http() as http:
+        svc = (await http.get(f"/v1/services/{service_id}")).json()
+    comps = {c["name"]: c for c in svc["components"]}
+    chart = next(c["name"] for c in spec["components"] if "chart" in c)
+    assert all(c["endpoint"] for c in comps.values()), comps
+    history = await revisions(bed, comps[chart]["cluster"], comps[chart]["workload_id"])
+    assert [(r.revision, r.status) for r in history] == [(1, "deployed")]
+    await bed.remove(service_id)
+    for c in comps.values():
+        await until(lambda c=c: _gone(bed, c["cluster"], c["workload_id"]))
