@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from legato.config import Settings
+from legato.model.charts import inline_values_files
 
 app = typer.Typer(help="Legato: multi-cloud orchestration for the telco cloud-edge continuum.", no_args_is_help=True)
 console = Console()
@@ -81,6 +82,11 @@ def deploy(spec_file: Path = typer.Argument(..., exists=True, readable=True),
         spec = yaml.safe_load(spec_file.read_text())
     except yaml.YAMLError as err:
         console.print(f"[red]{spec_file}: not valid YAML: {err}[/red]")
+        raise typer.Exit(1) from None
+    try:  # a chart's values files are the client's to read, relative to the spec (model/charts.py)
+        spec = inline_values_files(spec, spec_file.parent) if isinstance(spec, dict) else spec
+    except ValueError as err:
+        console.print(f"[red]{spec_file}: {err}[/red]")
         raise typer.Exit(1) from None
     with _client(tenant) as client:
         accepted = _call(client, "POST", "/v1/services", json=spec)

@@ -26,6 +26,12 @@ Declared exceptions of Kubernetes: replicas no node can hold are admitted and st
 hold is NotFound for every call (the sim answers `status`, `remove` and `metrics` there as for an
 absent workload; the router sends clusters no real MCM holds to the sim).
 
+A chart component (`spec.chart`) keeps the same rules as one workload, its `version` the chart's;
+`status` adds the release's `revision` (None for a plain workload). An `upgrade` back to the previous
+revision's version is a rollback to that revision (its values too). Kubernetes installs it as one
+Helm release named by the workload id and records each call's `op_id` in the revision it makes,
+so charts dedup on the operation id there (`helm.py`); the gap below is plain workloads' only.
+
 Known gap, held by the suite as a strict xfail: Kubernetes dedups by name (server-side apply of
 objects named by the workload id), not by `op_id`: a repeat applies again, harmless at once, but a
 `deploy` repeated after an `upgrade` rolls the upgrade back.
