@@ -2,14 +2,16 @@
 
 Built once per continuum (it is part of the input, like a database index: linear in the number of
 sites), it holds, per site, what the filters need (tier, provider, country, features, largest
-GPU count) and, per *bucket* of sites sharing a tier, a feature set and whether they are full
+GPU count) and, per *bucket* of sites sharing a tier, a feature set, whether they have a shared
+cluster (where a unit may run without a cluster of its own) and whether they are full
 (no free host, no shared cluster): the sites sorted by cost per vCPU-hour, by carbon intensity,
 by both together (their weight in the score with the default policy), and by latency to each
 user area; and, per user area, the sites within AREA_INDEX_MS of it sorted by cost, by carbon
 and by both.
 
-A component's score at a site is at least a non-negative weighted sum of those keys (plus a
-reuse penalty), so the threshold algorithm (Fagin et al.) over the sorted lists of the buckets
+A component's score at a site is at least a non-negative weighted sum of those keys (plus the
+penalty for a new cluster, which every site of buckets without a shared cluster pays), so the
+threshold algorithm (Fagin et al.) over the sorted lists of the buckets
 that can host it yields its sites in increasing score, looking at a few of them: it stops as
 soon as the best unseen site is provably worse. Only the buckets whose tier and features fit,
 and that are not full, are visited at all."""
@@ -47,6 +49,7 @@ class Bucket:
     tier: str
     features: frozenset[str]
     full: bool  # no free host and no shared cluster: nothing new can run there
+    shared: bool  # some site of it has a shared cluster: the only place a unit may run without a new one
     sites: list[int] = field(default_factory=list)
     by_cost: list[tuple[float, int]] = field(default_factory=list)
     by_carbon: list[tuple[float, int]] = field(default_factory=list)
@@ -57,7 +60,11 @@ class Bucket:
     near_cost: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     near_carbon: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
     near_value: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
-    nearest: float | None = None  # a lower bound on the latency from any of its sites to another (lazy)
+    # the least and the largest of its sites' nearest-site bounds, and the sites below the largest as
+    # a bucket of their own (lazy: see `SiteIndex.reach` and `SiteIndex.near_part`)
+    nearest: float | None = None
+    typical: float | None = None
+    part: Bucket | None = None
 
 
 class SiteIndex:
@@ -74,7 +81,7 @@ class SiteIndex:
         self.ids: list[str] = sorted(continuum.sites)
         self.pos: dict[str, int] = {sid: i for i, sid in enumerate(self.ids)}
         self.info: list[SiteInfo] = []
-        self._buckets: dict[tuple[str, frozenset[str], bool], Bucket] = {}
+        self._buckets: dict[tuple[str, frozenset[str], bool, bool], Bucket] = {}
         buckets = self._buckets
         self.bucket_of: list[Bucket] = []
         for i, sid in enumerate(self.ids):
@@ -91,23 +98,28 @@ class SiteIndex:
         self.area_ms: dict[str, array] = {
             area: array("d", (continuum.area_latency(area, sid) for sid in self.ids)) for area in area_ids}
         for bucket in buckets.values():
-            bucket.by_cost = sorted((self.info[i].cost, i) for i in bucket.sites)
-            bucket.by_carbon = sorted((self.info[i].carbon, i) for i in bucket.sites)
-            bucket.by_value = sorted((self.value(i), i) for i in bucket.sites)
-            for area in area_ids:
-                ms = self.area_ms[area]
-                bucket.by_area[area] = sorted((ms[i], i) for i in bucket.sites)
-                near = [i for ms, i in bucket.by_area[area] if ms <= AREA_INDEX_MS]
-                bucket.near_cost[area] = sorted((self.info[i].cost, i) for i in near)
-                bucket.near_carbon[area] = sorted((self.info[i].carbon, i) for i in near)
-                bucket.near_value[area] = sorted((self.value(i), i) for i in near)
+            self._sort(bucket)
         self._order_buckets()
         self._nearest: dict[int, float] = {}  # site -> `nearest_ms` (lazy: latencies never change in place)
         # what capacity planning derives from each site's hosts, once (usage is applied per call)
         self._planners = [SitePlanner(continuum.sites[sid]) for sid in self.ids]
 
+    def _sort(self, bucket: Bucket) -> None:
+        """The bucket's sorted lists, from its sites."""
+        bucket.by_cost = sorted((self.info[i].cost, i) for i in bucket.sites)
+        bucket.by_carbon = sorted((self.info[i].carbon, i) for i in bucket.sites)
+        bucket.by_value = sorted((self.value(i), i) for i in bucket.sites)
+        for area in self._area_ids:
+            ms = self.area_ms[area]
+            bucket.by_area[area] = sorted((ms[i], i) for i in bucket.sites)
+            near = [i for ms, i in bucket.by_area[area] if ms <= AREA_INDEX_MS]
+            bucket.near_cost[area] = sorted((self.info[i].cost, i) for i in near)
+            bucket.near_carbon[area] = sorted((self.info[i].carbon, i) for i in near)
+            bucket.near_value[area] = sorted((self.value(i), i) for i in near)
+
     def _order_buckets(self) -> None:
-        self.buckets = [self._buckets[k] for k in sorted(self._buckets, key=lambda k: (k[0], sorted(k[1]), k[2]))]
+        self.buckets = [self._buckets[k] for k in sorted(self._buckets,
+                                                         key=lambda k: (k[0], sorted(k[1]), k[2], k[3]))]
 
     def refresh(self, site_ids: list[str]) -> None:
         """Take in sites whose hosts or clusters changed (the continuum's `sites` already hold the
@@ -122,10 +134,10 @@ class SiteIndex:
             before = self.info[i]
             self.info[i], key = _describe(site)
             old = self.bucket_of[i]
-            if (old.tier, old.features, old.full) != key:
+            if (old.tier, old.features, old.full, old.shared) != key:
                 self._move(i, before, old, key)
 
-    def _move(self, i: int, info: SiteInfo, old: Bucket, key: tuple[str, frozenset[str], bool]) -> None:
+    def _move(self, i: int, info: SiteInfo, old: Bucket, key: tuple[str, frozenset[str], bool, bool]) -> None:
         new = self._buckets.get(key)
         if new is None:
             new = self._buckets[key] = Bucket(*key)
@@ -146,8 +158,8 @@ class SiteIndex:
                     getattr(old, name)[area].remove((v, i))
                     bisect.insort(into, (v, i))
         self.bucket_of[i] = new
-        if new.nearest is not None:
-            new.nearest = min(new.nearest, self.nearest_ms(i))
+        for b in (old, new):
+            b.nearest = b.typical = b.part = None  # worked out again when next asked
 
     def nearest_ms(self, i: int) -> float:
         """A lower bound on the latency from site i to any other site (the continuum's, memoised:
@@ -157,14 +169,26 @@ class SiteIndex:
             ms = self._nearest[i] = nearest_ms(self.continuum, self.ids[i])
         return ms
 
-    def bucket_nearest(self, bucket: Bucket) -> float:
-        """A lower bound on the latency from any site of the bucket to any other site: a unit
-        tightly linked to one that may not share its site cannot use a bucket farther than that
-        (with access delays per tier, a bucket of clouds is 9 ms from anything but the measured
-        exceptions). Computed once per bucket and index, when first asked."""
+    def reach(self, bucket: Bucket) -> tuple[float, float]:
+        """The least and the largest of the bucket's sites' nearest-site bounds. A unit tightly
+        linked to one that may not share its site cannot use a site whose bound is farther than
+        the link allows: with access delays per tier, every cloud is 9 ms from anything, but for a
+        measured link here and there. Worked out once per bucket and index, when first asked."""
         if bucket.nearest is None:
-            bucket.nearest = min((self.nearest_ms(i) for i in bucket.sites), default=float("inf"))
-        return bucket.nearest
+            bounds = [self.nearest_ms(i) for i in bucket.sites]
+            bucket.nearest, bucket.typical = min(bounds, default=float("inf")), max(bounds, default=float("inf"))
+        return bucket.nearest, bucket.typical
+
+    def near_part(self, bucket: Bucket) -> Bucket:
+        """The bucket's sites nearer to another site than its farthest-off ones (`reach`), as a
+        bucket of their own (not in `buckets`): what a unit may still use of a bucket whose usual
+        sites are out of its reach. Built once per bucket and index, when first asked."""
+        if bucket.part is None:
+            typical = self.reach(bucket)[1]
+            part = bucket.part = Bucket(bucket.tier, bucket.features, bucket.full, bucket.shared)
+            part.sites = [i for i in bucket.sites if self.nearest_ms(i) < typical]
+            self._sort(part)
+        return bucket.part
 
     def value(self, i: int) -> float:
         """What a vCPU-hour at site i weighs in the score with the default weights (cost 1, energy
@@ -183,13 +207,14 @@ class SiteIndex:
         return self.continuum.sites[self.ids[i]]
 
 
-def _describe(s: Site) -> tuple[SiteInfo, tuple[str, frozenset[str], bool]]:
-    """What the filters need of a site, and its bucket key (tier, features, full)."""
+def _describe(s: Site) -> tuple[SiteInfo, tuple[str, frozenset[str], bool, bool]]:
+    """What the filters need of a site, and its bucket key (tier, features, full, shared)."""
     features = frozenset(f for h in s.hosts for f in h.features)
     info = SiteInfo(s.id, str(s.tier), s.provider, s.country, s.cost_per_vcpu_hour, s.carbon_g_per_kwh,
                     features, max((h.gpu for h in s.hosts), default=0))
-    full = not any(h.state == "free" for h in s.hosts) and not any(c.shared for c in s.clusters)
-    return info, (info.tier, features, full)
+    shared = any(c.shared for c in s.clusters)
+    full = not shared and not any(h.state == "free" for h in s.hosts)
+    return info, (info.tier, features, full, shared)
 
 
 def as_index(continuum: Continuum | Topology | SiteIndex) -> SiteIndex:

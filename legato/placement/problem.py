@@ -77,6 +77,8 @@ class Unit:
     reject_counts: Counter = field(default_factory=Counter)
     examined: int = 0
     buckets: set[int] | None = None  # ids of the index buckets that may host the unit (when streaming)
+    parts: list[Bucket] = field(default_factory=list)  # and the near parts of others (`SiteIndex.near_part`)
+    partial: set[int] = field(default_factory=set)  # the sites of those parts
     anchored: object = None  # the stream ordered by closeness to the anchor's users
     spent: bool = False  # its stream stopped at the examination budget
     beyond_counted: bool = False
@@ -341,14 +343,13 @@ class Problem:
         return (f"{first.label()}: no other site within {first.max_latency_ms:g} ms, and {other.label} may not be "
                 "here")
 
-    def _bucket_out_of_reach(self, unit: Unit, b: Bucket) -> str | None:
-        """`_out_of_reach` for every site of an index bucket at once, by what the bucket says of
-        its sites (tier, features) and the bucket's nearest-site bound: the unit's stream skips
-        it whole."""
+    def _bucket_out_of_reach(self, unit: Unit, b: Bucket, ms: float) -> str | None:
+        """`_out_of_reach` for every site of an index bucket whose nearest-site bound is at least
+        `ms` at once, by what the bucket says of its sites (tier, features)."""
         start, tightest = self._start(unit)
-        if not start or self.index.bucket_nearest(b) <= tightest:
+        if not start or ms <= tightest:
             return None
-        tied = self._tied(start, self.index.bucket_nearest(b))
+        tied = self._tied(start, ms)
         everyone = list(start) + [t for t, _ in tied]
         for v, first in tied:
             other = self.units[v]
@@ -428,37 +429,69 @@ class Problem:
         tiers = self._tiers(unit)
         features = unit.features
         buckets: list[Bucket] = []
-        unit.buckets = set()
+        unit.buckets, unit.parts, unit.partial = set(), [], set()
         for b in index.buckets:
+            part = None
             if tiers is not None and b.tier not in tiers:
                 why = f"tier {b.tier} not in the component's tiers {sorted(tiers)}"
             elif not features <= b.features:
                 why = f"lacks features {sorted(features - b.features)}"
             elif b.full:
                 why = FULL
-            else:
-                why = self._bucket_out_of_reach(unit, b) if self.joint else None
+            elif not self.joint:
+                why = None
+            else:  # out of reach of its tight links: the whole bucket, or all but its near part
+                least, typical = index.reach(b)
+                why = self._bucket_out_of_reach(unit, b, least)
+                if why is None and typical > least:
+                    why = self._bucket_out_of_reach(unit, b, typical)
+                    part = index.near_part(b) if why is not None else None
             if why is None:
                 buckets.append(b)
                 unit.buckets.add(id(b))
-            else:
-                unit.reject_counts[why] += len(b.sites)
-                unit.explained += len(b.sites)
+                continue
+            rejected = len(b.sites)
+            if part is not None and part.sites:
+                buckets.append(part)
+                unit.parts.append(part)
+                unit.partial.update(part.sites)
+                rejected -= len(part.sites)
+            unit.reject_counts[why] += rejected
+            unit.explained += rejected
         lists: list[tuple[float, object, object]] = []
         cutoffs: dict[int, float] = {}
         for area, max_ms, count in unit.areas:
             cutoffs[len(lists)] = max_ms
             lists.append((unit.latency_weight * count, lambda b, a=area: b.by_area[a],
                           index.area_ms[area].__getitem__))
-        floor = 0.0
+        # a site of a bucket without a shared cluster needs a new cluster: its penalty is in the score
+        penalty = NO_REUSE_PENALTY * len(unit.components)
+        floor = 0.0 if self.prefer and any(b.shared for b in buckets) else penalty
         if lists and unit.areas[0][1] <= AREA_INDEX_MS:  # users pin the unit near them: their neighbourhood only
-            lists += self._value_lists(unit, near=unit.areas[0][0])
+            lists += self._penalised(self._value_lists(unit, near=unit.areas[0][0]), penalty - floor)
         elif lists:  # walk only the area lists, cost and carbon at their minimum
-            floor = self._floor(unit, buckets)
+            floor += self._floor(unit, buckets)
         else:
-            lists += self._value_lists(unit)
+            lists += self._penalised(self._value_lists(unit), penalty - floor)
         unit.stream = OrderedSites(buckets, lists, lambda i: self.evaluate(unit, i), cutoffs, floor=floor,
                                    budget=budget)
+
+    def _penalised(self, lists: list[tuple[float, object, object]], penalty: float) -> list:
+        """The value list with `penalty` (in score) added to the key of every site of a bucket
+        without a shared cluster: the order walks those sites as late as that penalty allows, and
+        the threshold still bounds every unseen site's score from below (a site not met yet in this
+        list has at least the list's key plus its bucket's penalty). Area lists are left as they
+        are: their cutoffs read real milliseconds."""
+        [(weight, get, key)] = lists
+        if not penalty or weight <= 0 or not self.prefer:
+            return lists
+        shift = penalty / weight
+        bucket_of = self.index.bucket_of
+
+        def shifted(b: Bucket):
+            return get(b) if b.shared else ((k + shift, i) for k, i in get(b))
+
+        return [(weight, shifted, lambda i: key(i) + (0.0 if bucket_of[i].shared else shift))]
 
     def take(self, unit: Unit, n: int) -> int:
         """Extend the unit's candidates by up to `n` sites that really fit, in increasing base score."""
@@ -481,6 +514,7 @@ class Problem:
                         area, max_ms, _ = unit.areas[stream.cut_by]
                         unit.beyond_counted = True
                         beyond = sum(len(b.sites) for b in self.index.buckets if id(b) in unit.buckets)
+                        beyond += len(unit.partial)
                         beyond -= stream.examined
                         if beyond > 0:
                             unit.reject_counts[f"latency to users in {area} > {max_ms:g} ms"] += beyond
@@ -533,7 +567,7 @@ class Problem:
             else:
                 index = self.index
                 area_ms = index.area_ms
-                buckets = [b for b in index.buckets if id(b) in unit.buckets]
+                buckets = [b for b in index.buckets if id(b) in unit.buckets] + unit.parts
                 lists: list = [(w, lambda b, a=area: b.by_area[a], area_ms[area].__getitem__)
                                for area, w, _ in anchor]
                 cutoffs = {k: reach for k, (_, _, reach) in enumerate(anchor)}
@@ -579,11 +613,12 @@ class Problem:
         return unit.cost_weight * cost + unit.carbon_weight * carbon
 
     def may_host(self, unit: Unit):
-        """A cheap filter of site ids (tier, features, not full), for range queries."""
+        """A cheap filter of site ids (the buckets its stream walks: tier, features, not full, in
+        reach), for range queries."""
         if unit.buckets is None:
             return None
-        allowed, pos, bucket_of = unit.buckets, self.index.pos, self.index.bucket_of
-        return lambda sid: id(bucket_of[pos[sid]]) in allowed
+        allowed, partial, pos, bucket_of = unit.buckets, unit.partial, self.index.pos, self.index.bucket_of
+        return lambda sid: id(bucket_of[pos[sid]]) in allowed or pos[sid] in partial
 
     def frontier(self, unit: Unit) -> float:
         """Lower bound of the base score of every site not among the unit's candidates."""
@@ -599,8 +634,8 @@ class Problem:
         once every possible site is one, else the cheapest site of the index buckets it may use."""
         if unit.exhausted or unit.buckets is None:
             return min(self.index.info[i].cost for i in unit.candidates) * unit.cpu
-        return min((b.by_cost[0][0] for b in self.index.buckets if id(b) in unit.buckets and b.by_cost),
-                   default=float("inf")) * unit.cpu
+        return min((b.by_cost[0][0] for b in [*self.index.buckets, *unit.parts]
+                    if (id(b) in unit.buckets or b in unit.parts) and b.by_cost), default=float("inf")) * unit.cpu
 
     def add_candidate(self, unit: Unit, i: int) -> bool:
         """A site found near a neighbour (outside the base-score order); False if it cannot host the unit."""

@@ -595,7 +595,7 @@ class Search:
         floor_links = sum(e2.weight * self.nearest(k2) for v2, e2, k2 in links if v2 != v)
         floor = prob.frontier(unit) + floor_links  # every site outside the candidates scores at least this
         looked = 0
-        allowed, bucket_of = unit.buckets, prob.index.bucket_of
+        allowed, partial, bucket_of = unit.buckets, unit.partial, prob.index.bucket_of
         infos, cw, kw = prob.index.info, unit.cost_weight, unit.carbon_weight
         bar_now = [best]
 
@@ -604,7 +604,7 @@ class Search:
         def worth(sid: str) -> bool:  # before any latency is computed: its bucket, and cost and carbon leave room
             scanned[0] += 1
             i = pos[sid]
-            if allowed is not None and id(bucket_of[i]) not in allowed:
+            if allowed is not None and id(bucket_of[i]) not in allowed and i not in partial:
                 return False
             info = infos[i]
             return cw * info.cost + kw * info.carbon + floor_links < bar_now[0]
