@@ -53,6 +53,7 @@ def _routed(settings: Settings, topology: Topology, sim: Adapters) -> Adapters:
     from legato.adapters.mcm.kwok import KwokMCM
     from legato.adapters.pim.redfish import RedfishPIM
     from legato.adapters.routing import BySite, RoutedMCM, RoutedPIM, RoutedWDM
+    from legato.adapters.wdm.exposure import Publications
     from legato.adapters.wdm.kubernetes import KubernetesWDM
 
     def sites(role: str, name: str) -> list:
@@ -73,7 +74,8 @@ def _routed(settings: Settings, topology: Topology, sim: Adapters) -> Adapters:
     return Adapters(
         pim=RoutedPIM(BySite(sim.pim, pims), topology),
         mcm=routed_mcm,
-        wdm=RoutedWDM(sim.wdm, KubernetesWDM(routed_mcm), routed_mcm),
+        wdm=RoutedWDM(sim.wdm, KubernetesWDM(routed_mcm, Publications(list(topology.sites.values()), routed_mcm)),
+                      routed_mcm),
         tcm=sim.tcm,
     )
 

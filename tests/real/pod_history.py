@@ -34,7 +34,7 @@ class Change:
 @dataclass
 class PodHistory:
     core: client.CoreV1Api
-    namespace: str
+    namespace: str | None  # None: every namespace (each service has its own)
     initial: dict[str, Change] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
     current: dict[str, str] = field(default_factory=dict)  # pod -> resourceVersion, as last seen
@@ -48,8 +48,17 @@ class PodHistory:
 
     # ---- recording
 
+    def _list(self, **kwargs):
+        return self._list_call()[0](*self._list_call()[1], **kwargs)
+
+    def _list_call(self) -> tuple:
+        """The client's own list function (a watch decodes events by its name) and its arguments."""
+        if self.namespace is None:
+            return self.core.list_pod_for_all_namespaces, ()
+        return self.core.list_namespaced_pod, (self.namespace,)
+
     def start(self) -> PodHistory:
-        listed = self.core.list_namespaced_pod(self.namespace)
+        listed = self._list()
         for p in listed.items:
             change = Change(0, time.monotonic(), p.metadata.name, dict(p.metadata.labels or {}), serving(p))
             self.initial[p.metadata.name] = change
@@ -62,8 +71,9 @@ class PodHistory:
     def _run(self, resource_version: str) -> None:
         try:
             while not self._stop.is_set():
+                fn, args = self._list_call()
                 stream = watch.Watch().stream(
-                    self.core.list_namespaced_pod, self.namespace, resource_version=resource_version,
+                    fn, *args, resource_version=resource_version,
                     allow_watch_bookmarks=True, timeout_seconds=2, _request_timeout=10,
                 )  # fmt: skip
                 for event in stream:
@@ -95,7 +105,7 @@ class PodHistory:
         deadline = time.monotonic() + timeout
         while True:
             listed = {p.metadata.name: p.metadata.resource_version
-                      for p in self.core.list_namespaced_pod(self.namespace).items}  # fmt: skip
+                      for p in self._list().items}  # fmt: skip
             with self._lock:
                 if self.current == listed:
                     return

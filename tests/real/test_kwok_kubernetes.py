@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 import yaml
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from legato.adapters.errors import CapacityExhausted, InvalidRequest, TransientFault
-from legato.adapters.kube import NAMESPACE
 from legato.adapters.mcm.kubeconfig import KubeconfigMCM
 from legato.adapters.mcm.kwok import KwokMCM
 from legato.adapters.mcm.nodes import CORDONED, DRAINING
 from legato.adapters.wdm.kubernetes import WORKLOAD, KubernetesWDM
+from legato.adapters.wdm.tenancy import service_namespace
 from legato.model import Cluster, Host, Site
 from legato.model.backends import KubeconfigSite, SiteBackends
 from legato.model.clusters import DrainResult
@@ -33,6 +34,7 @@ def kwok_site(site_id: str, hosts: list[Host]) -> Site:
 
 HOSTS = [Host(id="k1-h1", cpu=4, memory_mb=8192), Host(id="k1-h2", cpu=4, memory_mb=8192),
          Host(id="k1-h3", cpu=4, memory_mb=8192, features=["sriov"])]  # fmt: skip
+NAMESPACE = service_namespace("svc-k")  # every workload here is service svc-k's, in its namespace
 # The drain tests' own cluster: small nodes (four pods of 0.5 CPU each), so room runs out on purpose.
 DRAIN_HOSTS = [Host(id=f"kd-h{i}", cpu=2, memory_mb=4096) for i in range(1, 6)]
 
@@ -127,14 +129,16 @@ async def test_deploy_scale_upgrade_and_remove_on_real_deployments(kwok, cluster
     live = [p for p in pods.items if p.metadata.deletion_timestamp is None]
     assert {p.spec.containers[0].image for p in live} == {"registry/app:1.1"}
 
-    # A workload someone else made in the namespace is never touched by remove.
-    foreign = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "api-0001", "namespace": NAMESPACE}}
-    await asyncio.to_thread(core.create_namespaced_config_map, NAMESPACE, foreign)
+    # An object of the same name someone else made outside the service's namespace is never touched
+    # by remove; the service's namespace goes with its last workload.
+    foreign = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "api-0001", "namespace": "default"}}
+    await asyncio.to_thread(core.create_namespaced_config_map, "default", foreign)
     await wdm.remove("op-r1", "k1", "api-0001")
     await wdm.remove("op-r1", "k1", "api-0001")  # idempotent
     assert await wdm.status("k1", "api-0001") is None
     await until(lambda: _no_pods(core, "api-0001"))
-    assert (await asyncio.to_thread(core.read_namespaced_config_map, "api-0001", NAMESPACE)).metadata.name
+    assert (await asyncio.to_thread(core.read_namespaced_config_map, "api-0001", "default")).metadata.name
+    await until(lambda: _namespace_going(core))
 
 
 async def test_feature_selectors_and_draining_nodes(kwok, cluster):
@@ -451,3 +455,11 @@ async def _drained(mcm, cluster_id: str, nodes: list[str]) -> bool:
 
 async def _all_gone(pids: list[int]) -> bool:
     return not any(Path(f"/proc/{pid}").exists() for pid in pids)
+
+
+async def _namespace_going(core: client.CoreV1Api) -> bool:
+    try:
+        ns = await asyncio.to_thread(core.read_namespace, NAMESPACE)
+    except ApiException as err:
+        return err.status == 404
+    return ns.status.phase == "Terminating"

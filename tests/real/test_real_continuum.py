@@ -13,7 +13,7 @@ import sushy
 import yaml
 from kubernetes import client
 
-from legato.adapters.kube import NAMESPACE
+from legato.adapters.wdm.tenancy import service_namespace
 from tests.e2e.calls import active, operate
 from tests.real.redfish_emulator import PASSWORD, USER
 from tests.real.testbed import delete_every_cluster
@@ -84,9 +84,10 @@ async def legato_objects(stack) -> dict[str, list[str]]:
     for cluster_id in await stack.adapters.mcm.kube_cluster_ids():
         apps, core = await kube(stack, cluster_id)
         sel = "app.kubernetes.io/managed-by=legato"
-        objs = [*(await asyncio.to_thread(apps.list_namespaced_deployment, NAMESPACE, label_selector=sel)).items,
-                *(await asyncio.to_thread(core.list_namespaced_service, NAMESPACE, label_selector=sel)).items,
-                *(await asyncio.to_thread(core.list_namespaced_pod, NAMESPACE, label_selector=sel)).items]  # fmt: skip
+        objs = [*(await asyncio.to_thread(apps.list_deployment_for_all_namespaces, label_selector=sel)).items,
+                *(await asyncio.to_thread(core.list_service_for_all_namespaces, label_selector=sel)).items,
+                *(await asyncio.to_thread(core.list_pod_for_all_namespaces, label_selector=sel)).items,
+                *(await asyncio.to_thread(core.list_namespace, label_selector=sel)).items]  # fmt: skip
         if objs:
             found[cluster_id] = sorted(o.metadata.name for o in objs)
     return found
@@ -111,21 +112,23 @@ async def test_deploy_day2_and_remove_on_real_clusters_and_bmcs(real):
     held = real.inventory_hosts(service_id)
     assert held and held <= powered_on(real.emulator)  # the service's own cluster hosts, powered on
     apps, core = await kube(real, comps["api"]["cluster"])
-    api = await asyncio.to_thread(apps.read_namespaced_deployment, comps["api"]["workload_id"], NAMESPACE)
+    NS = service_namespace(service_id)  # noqa: N806
+    api = await asyncio.to_thread(apps.read_namespaced_deployment, comps["api"]["workload_id"], NS)
     assert api.status.available_replicas == 2 and api.metadata.labels["legato.io/service"] == service_id
-    svc = await asyncio.to_thread(core.read_namespaced_service, comps["api"]["workload_id"], NAMESPACE)
-    assert comps["api"]["endpoint"] == f"{svc.spec.cluster_ip}:8080"
+    svc = await asyncio.to_thread(core.read_namespaced_service, comps["api"]["workload_id"], NS)
+    # Published (a link's target) by NodePort, at the node's address (kwok's nodes have a hostname only).
+    assert svc.spec.type == "NodePort" and comps["api"]["endpoint"] == f"localhost:{svc.spec.ports[0].node_port}"
 
     record = await operate(real, service_id, "components/api/scale", {"replicas": 4})
     assert record["state"] == "succeeded", record
-    api = await asyncio.to_thread(apps.read_namespaced_deployment, comps["api"]["workload_id"], NAMESPACE)
+    api = await asyncio.to_thread(apps.read_namespaced_deployment, comps["api"]["workload_id"], NS)
     assert api.status.available_replicas == 4
 
     # Rolling upgrade by the Deployment controller, sampled while it runs.
     samples: list[int] = []
     async def sample():
         while True:
-            d = await asyncio.to_thread(apps.read_namespaced_deployment, comps["api"]["workload_id"], NAMESPACE)
+            d = await asyncio.to_thread(apps.read_namespaced_deployment, comps["api"]["workload_id"], NS)
             samples.append(d.status.available_replicas or 0)
             await asyncio.sleep(0.05)
     sampler = asyncio.create_task(sample())
@@ -133,7 +136,7 @@ async def test_deploy_day2_and_remove_on_real_clusters_and_bmcs(real):
     sampler.cancel()
     assert record["state"] == "succeeded", record
     assert samples and min(samples) >= 4, samples
-    d = await asyncio.to_thread(apps.read_namespaced_deployment, comps["api"]["workload_id"], NAMESPACE)
+    d = await asyncio.to_thread(apps.read_namespaced_deployment, comps["api"]["workload_id"], NS)
     assert d.spec.template.spec.containers[0].image == "registry.example/api:1.1"
 
     # Move make-before-break: the frontend keeps ready replicas somewhere all along.

@@ -17,7 +17,6 @@ import pytest
 import yaml
 from kubernetes import client
 
-from legato.adapters.kube import NAMESPACE
 from legato.adapters.wdm.kubernetes import WORKLOAD
 from legato.temporal import connect
 from tests.e2e.calls import active, operate
@@ -75,7 +74,7 @@ async def nodes(stack) -> set[str]:
 
 async def live_pods(stack, selector: dict[str, str]) -> list[client.V1Pod]:
     sel = ",".join(f"{k}={v}" for k, v in selector.items())
-    pods = (await asyncio.to_thread(stack.core.list_namespaced_pod, NAMESPACE, label_selector=sel)).items
+    pods = (await asyncio.to_thread(stack.core.list_pod_for_all_namespaces, label_selector=sel)).items
     return [p for p in pods if p.metadata.deletion_timestamp is None]
 
 
@@ -179,7 +178,7 @@ async def test_terminating_a_service_moves_others_off_its_node_before_removing_i
     assert held_by(shared, a) == {extra}
     c = await active(shared, on_site("c", 1, 2))  # lands on a's node: the only room left
     assert await pod_nodes(shared, c) == [extra]
-    with PodHistory(shared.core, NAMESPACE) as history:
+    with PodHistory(shared.core, None) as history:
         done = await terminate(shared, a)
         assert done["error"] is None
     # From the whole history: the others never had fewer ready pods than they asked for...
@@ -200,7 +199,7 @@ async def test_a_node_nobody_else_can_hold_goes_to_the_pool_and_comes_back_when_
     [extra] = await nodes(shared) - ORIGINAL
     c = await active(shared, on_site("c", 1, 2))  # on a's node; without a, 1 vCPU free elsewhere: too little
     assert await pod_nodes(shared, c) == [extra]
-    with PodHistory(shared.core, NAMESPACE) as history:
+    with PodHistory(shared.core, None) as history:
         assert (await terminate(shared, a))["state"] == "terminated"  # never hangs
     assert history.min_serving({SERVICE: c}) == 1 and history.min_serving({SERVICE: b}) == 2
     assert await pod_nodes(shared, c) == [extra]  # c was left where it runs
@@ -228,9 +227,9 @@ async def test_scale_in_gives_the_added_host_back(shared):
     # first): giving the node back must move it, make-before-break.
     for pod in await live_pods(shared, {SERVICE: a}):
         cost = "1000" if pod.spec.node_name in added else "-1000"
-        await asyncio.to_thread(shared.core.patch_namespaced_pod, pod.metadata.name, NAMESPACE, {
+        await asyncio.to_thread(shared.core.patch_namespaced_pod, pod.metadata.name, pod.metadata.namespace, {
             "metadata": {"annotations": {"controller.kubernetes.io/pod-deletion-cost": cost}}})  # fmt: skip
-    with PodHistory(shared.core, NAMESPACE) as history:
+    with PodHistory(shared.core, None) as history:
         record = await operate(shared, a, "components/work/scale", {"replicas": 1})
         assert record["state"] == "succeeded", record
     assert history.min_serving({SERVICE: a}) >= 1
@@ -249,7 +248,7 @@ async def test_an_upgrade_whose_pods_never_become_ready_is_undone_at_its_deadlin
     # Every node cordoned: a new pod stays Pending, as one whose image never pulls would.
     await set_cordon(shared, True)
     try:
-        with PodHistory(shared.core, NAMESPACE) as history:
+        with PodHistory(shared.core, None) as history:
             for path, body in (
                 ("upgrade", {"version": "2.0", "progress_deadline_seconds": DEADLINE}),
                 ("upgrade", {"version": "2.0", "strategy": "canary", "canary": {"observe_seconds": 0},
@@ -263,7 +262,7 @@ async def test_an_upgrade_whose_pods_never_become_ready_is_undone_at_its_deadlin
                 # Undone: the old version, its two replicas available, no new pod and no canary left.
                 d = await until(lambda: _settled(shared, workload, 2))
                 assert d.spec.template.spec.containers[0].image == "registry.example/stuck:1.0"
-                deployments = (await asyncio.to_thread(shared.apps.list_namespaced_deployment, NAMESPACE,
+                deployments = (await asyncio.to_thread(shared.apps.list_deployment_for_all_namespaces,
                                                        label_selector=f"{SERVICE}={sid}")).items  # fmt: skip
                 assert [x.metadata.name for x in deployments] == [workload]
         assert history.min_serving({WORKLOAD: workload}) == 2  # the old version served throughout
@@ -281,7 +280,8 @@ async def test_an_upgrade_whose_pods_never_become_ready_is_undone_at_its_deadlin
 
 async def _settled(stack, workload: str, replicas: int) -> client.V1Deployment | None:
     """The Deployment at `replicas`, all of them available and nothing else left (no surge pod)."""
-    d = await asyncio.to_thread(stack.apps.read_namespaced_deployment, workload, NAMESPACE)
+    [d] = (await asyncio.to_thread(stack.apps.list_deployment_for_all_namespaces,
+                                   field_selector=f"metadata.name={workload}")).items  # fmt: skip
     pods = await live_pods(stack, {WORKLOAD: workload})
     ok = d.spec.replicas == replicas and (d.status.available_replicas or 0) == replicas and len(pods) == replicas
     return d if ok else None
@@ -304,7 +304,7 @@ async def test_a_node_an_operator_took_from_a_service_is_never_removed_by_its_te
         c = await active(shared, on_site("c", 1, 3))  # today: grows the cluster with the same host again
         mine = held_by(shared, c)
         assert mine <= await nodes(shared)
-        with PodHistory(shared.core, NAMESPACE) as history:
+        with PodHistory(shared.core, None) as history:
             assert (await terminate(shared, a))["state"] == "terminated"
         assert history.min_serving({SERVICE: c}) == 1
         assert held_by(shared, c) == mine and mine <= await nodes(shared)  # a never removes c's node

@@ -20,9 +20,11 @@ creates it, with its own reason (`exceeded quota: ...`), which the WDM reports a
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
+import time
 from typing import Any
 
 from kubernetes import client
@@ -42,6 +44,7 @@ TENANT = "legato.io/tenant"
 COMPONENT = "legato.io/component"
 WORKLOAD = "legato.io/workload"
 CAS_TRIES = 20
+TERMINATING_WAIT_SECONDS = 60.0
 
 
 def _label(prefix: str, name: str) -> str:
@@ -141,10 +144,24 @@ async def ensure_namespace(cluster_id: str, core: client.CoreV1Api, net: client.
     """The service's namespace and its default-deny policy (server-side apply: a retry changes nothing)."""
     body = namespace(spec)
     ns = body["metadata"]["name"]
+    await _not_terminating(cluster_id, core, ns)
     await call(cluster_id, lambda: core.patch_namespace(ns, body, **APPLY_OPTS))
     await call(cluster_id, lambda: net.patch_namespaced_network_policy(DEFAULT_DENY, ns, default_deny(ns),
                                                                        **APPLY_OPTS))  # fmt: skip
     return ns
+
+
+async def _not_terminating(cluster_id: str, core: client.CoreV1Api, ns: str) -> None:
+    """The service's namespace may be on its way out (its last workload here just removed, a new one
+    coming, as in a rollback then a new placement): wait until it is gone, then it is made anew. Past
+    the wait, a TransientFault: the activity is retried."""
+    deadline = time.monotonic() + TERMINATING_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        found = await call_or_none(cluster_id, lambda: core.read_namespace(ns))
+        if found is None or found.status is None or found.status.phase != "Terminating":
+            return
+        await asyncio.sleep(0.5)
+    raise TransientFault(f"cluster {cluster_id}: namespace {ns} is still being deleted")
 
 
 async def apply_policy(cluster_id: str, net: client.NetworkingV1Api, spec: WorkloadSpec, ns: str) -> None:
