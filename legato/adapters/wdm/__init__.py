@@ -20,6 +20,11 @@ each rule against each backend, and the next backend proves itself by passing it
 | `serving_history` | None for a component the backend never ran; else the fewest ready over the window |
 | faults | no answer, 409, 429, 5xx → TransientFault; 401, 403 → PermanentFault; 400, 422 → InvalidRequest |
 
+Kubernetes also keeps each service in its own namespace with a quota of what it was granted
+(`tenancy.py`): a `status` whose cluster refuses replicas (the quota exceeded) says why in `refused`,
+and a readiness wait fails on it. `secret_env` holds references, resolved only by the backend (the
+sim keeps them unresolved).
+
 Declared exceptions of Kubernetes: replicas no node can hold are admitted and stay Pending
 (`ready_replicas` short: the readiness wait's progress deadline refuses them); it keeps no history
 (`serving_history` is always None: the readiness waits sample instead); and a cluster it does not
