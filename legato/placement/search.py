@@ -755,16 +755,20 @@ class Search:
 
     def seed_tight(self) -> None:
         """Across a tight link, each end gets its best sites around the other end's best few: a
-        chain can then settle where its dearest part is cheap, not only where its first part is."""
+        chain can then settle where its dearest part is cheap, not only where its first part is.
+        Only sources the other end can reach are walked around: sharing the site, or a site close
+        enough, and not so far from the other end's users that a site within the link's latency
+        would be too far from them (a heuristic, as latencies need not add up: seeds only)."""
         prob = self.prob
+        area_ms = prob.index.area_ms
         tight = [e for e in prob.edges if e.max_latency_ms <= TIGHT_MS]
         per_end = max(TIGHT_SOURCES, TIGHT_WALKS // max(1, 2 * len(tight)))  # a fixed budget of walks
         for e in tight:
             for src, dst in ((e.a, e.b), (e.b, e.a)):
                 source, unit = prob.units[src], prob.units[dst]
-                # only sources the other end can reach: sharing the site, or a site close enough
                 reachable = [i for i in source.candidates
-                             if self.nearest(i) <= e.max_latency_ms or prob.screen(unit, i)[1] is None]
+                             if (self.nearest(i) <= e.max_latency_ms or prob.screen(unit, i)[1] is None)
+                             and all(area_ms[a][i] <= ms + e.max_latency_ms for a, ms, _ in unit.areas)]
                 apart = (min(src, dst), max(src, dst)) in prob.anti
                 for i in sorted(reachable, key=lambda k: (source.base[k], k))[:per_end]:
                     if not any(prob.latency(i, j) <= e.max_latency_ms and not (apart and i == j)
