@@ -34,10 +34,11 @@ from temporalio.client import Client, ScheduleBackfill, ScheduleOverlapPolicy, W
 from temporalio.service import RPCError, RPCStatusCode  # noqa: E402
 
 from legato.devserver import DevServer, free_port  # noqa: E402
+from legato.model.names import run_request_id
 from legato.model.schedules import ScheduleDefinition  # noqa: E402
 from legato.recurrence import occurrences, zone  # noqa: E402
 from legato.temporal import connect  # noqa: E402
-from legato.workflows.scheduled_operation import ScheduledOutcome, run_request_id  # noqa: E402
+from legato.workflows.scheduled_operation import ScheduledOutcome  # noqa: E402
 from tests.specs import example  # noqa: E402
 from tests.stack import Stack, running_stack  # noqa: E402
 

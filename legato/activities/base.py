@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
@@ -37,6 +37,17 @@ async def _keep_heartbeating() -> None:
     while True:
         await asyncio.sleep(HEARTBEAT_EVERY)
         heartbeat("working")
+
+
+@asynccontextmanager
+async def heartbeating() -> AsyncIterator[None]:
+    """Heartbeat while a long activity waits on something that is not an adapter call (a
+    service's workflow, a listener): a dead worker is then noticed within the heartbeat timeout."""
+    beat = asyncio.create_task(_keep_heartbeating())
+    try:
+        yield
+    finally:
+        beat.cancel()
 
 
 def maps_adapter_errors(fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:

@@ -4,13 +4,10 @@ Temporal client calls."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 from pydantic import BaseModel
 from temporalio import activity
 
-from legato.activities.base import ActivityGroup, _keep_heartbeating
+from legato.activities.base import ActivityGroup, heartbeating
 from legato.client import NotRunning, Refused, ServiceClient
 from legato.maintenance import MaintenanceGate
 from legato.model.operations import Operation, OperationRecord
@@ -31,15 +28,6 @@ class RunOutcome(BaseModel):
     state: str
     detail: str = ""
     record: OperationRecord | None = None
-
-
-@contextlib.asynccontextmanager
-async def heartbeating():
-    beat = asyncio.create_task(_keep_heartbeating())
-    try:
-        yield
-    finally:
-        beat.cancel()
 
 
 class ScheduledRunActivities(ActivityGroup):

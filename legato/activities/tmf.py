@@ -5,14 +5,13 @@ and event delivery to the listeners."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
 import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from legato.activities.base import ActivityGroup, _keep_heartbeating
+from legato.activities.base import ActivityGroup, heartbeating
 from legato.client import NotRunning, Refused, ServiceClient
 from legato.inventory import Inventory
 from legato.inventory.tmf import TmfRecords
@@ -25,15 +24,6 @@ from legato.tmf.plans import CancelChange, OperateCall, OrderChange, OrderPlan, 
 POLL_SECONDS = 0.3
 WINDOW_POLL_SECONDS = 5.0  # an operation waiting for its maintenance window is looked at less often
 DELIVERY_WINDOW_SECONDS = 20.0  # one delivery activity watches the outbox this long, then returns
-
-
-@contextlib.asynccontextmanager
-async def heartbeating():
-    beat = asyncio.create_task(_keep_heartbeating())
-    try:
-        yield
-    finally:
-        beat.cancel()
 
 
 def _services(inventory: Inventory) -> ServiceClient:

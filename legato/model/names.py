@@ -1,6 +1,7 @@
 """Deterministic resource names from operation ids (same op id -> same name, on every retry)."""
 
 import hashlib
+from datetime import UTC, datetime
 
 
 def short_hash(text: str, length: int = 8) -> str:
@@ -21,3 +22,9 @@ def link_name(op_id: str) -> str:
 
 def qos_name(op_id: str) -> str:
     return f"qos-{short_hash(op_id, 12)}"
+
+
+def run_request_id(schedule_id: str, at: datetime) -> str:
+    """A scheduled run's request id, `<schedule id>@<scheduled time, UTC, to the second>`: the same
+    for every start of that time (a retry, a second backfill), so the service applies it once."""
+    return f"{schedule_id}@{at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"

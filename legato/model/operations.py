@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -41,6 +41,16 @@ class UpgradeRequest(OperationRequest):
     canary: CanaryPolicy = Field(default_factory=CanaryPolicy)
 
 
+T = TypeVar("T", bound=BaseModel)
+
+
+def one_of_given(request: T, fields: tuple[str, ...], refusal: str) -> T:
+    """A request whose every field is optional still has to ask for something."""
+    if all(getattr(request, f) is None for f in fields):
+        raise ValueError(refusal)
+    return request
+
+
 class MoveRequest(OperationRequest):
     site: Name | None = Field(default=None, description="target site; or let placement choose")
     placement: PlacementRules | None = Field(default=None, description="new placement rules of the component")
@@ -49,9 +59,8 @@ class MoveRequest(OperationRequest):
 
     @model_validator(mode="after")
     def _something_to_do(self) -> MoveRequest:
-        if self.site is None and self.placement is None:
-            raise ValueError("give a target `site`, or new `placement` rules for placement to apply")
-        return self
+        return one_of_given(self, ("site", "placement"),
+                            "give a target `site`, or new `placement` rules for placement to apply")
 
 
 class UpdateServiceRequest(OperationRequest):
@@ -60,9 +69,7 @@ class UpdateServiceRequest(OperationRequest):
 
     @model_validator(mode="after")
     def _something_to_update(self) -> UpdateServiceRequest:
-        if self.policy is None and self.labels is None:
-            raise ValueError("nothing to update: give `policy` and/or `labels`")
-        return self
+        return one_of_given(self, ("policy", "labels"), "nothing to update: give `policy` and/or `labels`")
 
 
 class Finding(Strict):

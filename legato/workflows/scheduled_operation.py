@@ -25,7 +25,7 @@ own record tells how it ends."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.activities.inventory import InventoryActivities
     from legato.activities.scheduled_runs import RunOutcome, ScheduledCall, ScheduledRunActivities
     from legato.activities.schedules import ScheduleActivities
+    from legato.model.names import run_request_id
     from legato.model.operations import Operation, OperationRecord, params_of
     from legato.model.schedules import ScheduledRun
     from legato.workflows.options import OPERATION, UNDO
@@ -53,11 +54,6 @@ class ScheduledOutcome(BaseModel):
     state: str
     detail: str = ""
     attempts: int = 0
-
-
-def run_request_id(schedule_id: str, at: datetime) -> str:
-    """`<schedule id>@<scheduled time, UTC, to the second>`: the same for every start of that time."""
-    return f"{schedule_id}@{at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
 
 
 @workflow.defn(name="ScheduledOperation")

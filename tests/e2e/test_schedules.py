@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from temporalio.client import Client, ScheduleBackfill, ScheduleOverlapPolicy, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from legato.model.names import run_request_id
 from legato.recurrence import Calendar, occurrences, zone
 from legato.temporal import connect
-from legato.workflows.scheduled_operation import ScheduledOutcome, run_request_id
+from legato.workflows.scheduled_operation import ScheduledOutcome
 from tests.e2e.calls import active, legato, operate
 from tests.specs import example
 from tests.stack import running_stack

@@ -14,9 +14,10 @@ from temporalio.worker import Worker
 from legato.activities.inventory import InventoryActivities
 from legato.activities.scheduled_runs import RunOutcome, ScheduledRunActivities
 from legato.activities.schedules import ScheduleActivities
+from legato.model.names import run_request_id
 from legato.model.operations import Operation, OperationRecord, ScaleRequest
 from legato.model.schedules import ScheduledRun
-from legato.workflows.scheduled_operation import ScheduledOperation, ScheduledOutcome, run_request_id
+from legato.workflows.scheduled_operation import ScheduledOperation, ScheduledOutcome
 from tests.unit.workflows.doubles import Doubles, answer, unique, worker
 
 SCHEDULE = "alpha:shop-1:night"
