@@ -18,6 +18,7 @@ import time
 import pytest
 import yaml
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 from legato.adapters.wdm.helm import decode_release, release_name
 from legato.config import PROJECT_ROOT
@@ -28,6 +29,12 @@ from tests.stack import running_stack
 
 SITES = {"ch-a": ("cha-k8s", ["cha-h1", "cha-h2"]), "ch-b": ("chb-k8s", ["chb-h1", "chb-h2"])}
 RELEASE_NAME = "meta.helm.sh/release-name"
+ALL_SECRETS = client.CoreV1Api.list_secret_for_all_namespaces  # the tests' own reads; Legato's are forbidden
+
+
+def forbidden(*args, **kwargs):
+    """What a kubeconfig cluster answers credentials allowed Secrets only in Legato's namespaces."""
+    raise ApiException(status=403, reason="Forbidden: secrets is forbidden at the cluster scope")
 
 
 def topology() -> dict:
@@ -49,6 +56,9 @@ async def charts(kube_bin, tmp_path_factory):
 @pytest.fixture(scope="module")
 async def bed(kube_bin, charts, temporal_server, tmp_path_factory, monkeypatch_module):
     monkeypatch_module.setenv("LEGATO_HELM_BIN", str(kube_bin / "helm"))
+    # Legato never lists Secrets cluster-wide (a release's records are read in its service's namespace):
+    # the worker runs in this process, so every such call it made would fail its operation.
+    monkeypatch_module.setattr(client.CoreV1Api, "list_secret_for_all_namespaces", forbidden)
     work = tmp_path_factory.mktemp("helm-bed")
     path = work / "topology.yaml"
     path.write_text(yaml.safe_dump(topology()))
@@ -85,7 +95,7 @@ async def apis(stack, cluster_id: str):
 
 async def revisions(stack, cluster_id: str, workload_id: str) -> list:
     _, core, _ = await apis(stack, cluster_id)
-    found = await asyncio.to_thread(core.list_secret_for_all_namespaces,
+    found = await asyncio.to_thread(ALL_SECRETS, core,
                                     label_selector=f"owner=helm,name={release_name(workload_id)}")
     return sorted((decode_release(s) for s in found.items), key=lambda r: r.revision)
 
@@ -178,6 +188,14 @@ async def test_a_chart_component_through_its_whole_life(bed):
     n3 = await asyncio.to_thread(core.read_namespaced_service, f"{name}-n3", history[0].namespace)
     assert upf["endpoint"] and upf["endpoint"].endswith(":2152")  # the N3 interface: what users reach
     assert n3.spec.ports[0].port == 2152
+
+    # The workload's network policy selects the release's pods (Helm's instance label), every one of them.
+    policy = await asyncio.to_thread(client.NetworkingV1Api(core.api_client).read_namespaced_network_policy,
+                                     wid, history[0].namespace)
+    selector = ",".join(f"{k}={v}" for k, v in policy.spec.pod_selector.match_labels.items())
+    selected = await asyncio.to_thread(core.list_namespaced_pod, history[0].namespace, label_selector=selector)
+    release_pods = [o for o in objects if o.startswith("Pod/")]
+    assert release_pods and sorted(f"Pod/{p.metadata.name}" for p in selected.items) == release_pods
 
     # Scaled through the chart's values: a new revision.
     record = await operate(bed, service_id, "components/upf/scale", {"replicas": 3})

@@ -258,26 +258,26 @@ class HelmReleases:
 
     # ---- reading releases from the API server
 
-    async def history(self, cluster_id: str, api: client.ApiClient, workload_id: str) -> list[Release]:
-        """The release's revisions, oldest first, in whichever namespace it was installed (a
-        release name is Legato's, unique by its operation id's hash)."""
+    async def history(self, cluster_id: str, api: client.ApiClient, workload_id: str,
+                      namespace: str) -> list[Release]:
+        """The release's revisions, oldest first, read in its service's namespace only (where it is
+        installed, and where Helm keeps its records): Secrets are never listed cluster-wide, so
+        credentials allowed to read Secrets only in Legato's namespaces do."""
         core = client.CoreV1Api(api)
         name = release_name(workload_id)
-        found = await call(cluster_id, lambda: core.list_secret_for_all_namespaces(
-            label_selector=f"owner=helm,name={name}"))  # fmt: skip
+        found = await call(cluster_id, lambda: core.list_namespaced_secret(
+            namespace, label_selector=f"owner=helm,name={name}"))  # fmt: skip
         return sorted((decode_release(s) for s in found.items), key=lambda r: r.revision)
 
-    async def is_release(self, cluster_id: str, api: client.ApiClient, workload_id: str) -> bool:
-        return any(r.legato is not None for r in await self.history(cluster_id, api, workload_id))
-
-    async def statuses(self, cluster_id: str, api: client.ApiClient) -> list[WorkloadStatus]:
-        """Every Legato release on the cluster, as `status` reports it (one list of the releases)."""
+    async def statuses(self, cluster_id: str, api: client.ApiClient, namespaces: list[str]) -> list[WorkloadStatus]:
+        """Every Legato release in `namespaces` (Legato's), as `status` reports it (one list each)."""
         core = client.CoreV1Api(api)
-        found = await call(cluster_id, lambda: core.list_secret_for_all_namespaces(label_selector="owner=helm"))
         by_name: dict[tuple[str, str], list[Release]] = {}
-        for s in found.items:
-            r = decode_release(s)
-            by_name.setdefault((r.namespace, r.name), []).append(r)
+        for ns in namespaces:
+            found = await call(cluster_id, lambda n=ns: core.list_namespaced_secret(n, label_selector="owner=helm"))
+            for s in found.items:
+                r = decode_release(s)
+                by_name.setdefault((r.namespace, r.name), []).append(r)
         out = []
         for _, history in sorted(by_name.items()):
             history.sort(key=lambda r: r.revision)
@@ -295,8 +295,7 @@ class HelmReleases:
         assert spec.chart is not None
         if spec.replicas < 0:
             raise InvalidRequest(f"workload {spec.id}: replicas must be >= 0, not {spec.replicas}")
-        history = await self._settled_history(cluster_id, api, spec.id)
-        namespace = history[-1].namespace if history else namespace
+        history = await self._settled_history(cluster_id, api, spec.id, namespace)
         if not any((r.legato or {}).get("op") == op_id for r in history):
             record = json.loads(description(op_id, spec.chart, spec))
             record["legato"]["workload"] = spec.id
@@ -307,32 +306,31 @@ class HelmReleases:
                 *chart_args(spec.chart, spec.version), "--namespace", namespace,
                 "--description", json.dumps(record, separators=(",", ":"), sort_keys=True),
                 values=values)  # fmt: skip
-        return await self._existing(cluster_id, api, spec.id)
+        return await self._existing(cluster_id, api, namespace, spec.id)
 
-    async def scale(self, op_id: str, cluster_id: str, api: client.ApiClient, workload_id: str,
+    async def scale(self, op_id: str, cluster_id: str, api: client.ApiClient, namespace: str, workload_id: str,
                     replicas: int) -> WorkloadStatus:
         """A new revision with the replicas at the chart's replicas path (Helm's values, not the
         scale subresource: the next upgrade keeps them)."""
         if replicas < 0:
             raise InvalidRequest(f"workload {workload_id}: replicas must be >= 0, not {replicas}")
-        history = await self._settled_history(cluster_id, api, workload_id)
+        history = await self._settled_history(cluster_id, api, workload_id, namespace)
         current, source, record = self._current(workload_id, history)
         if not any((r.legato or {}).get("op") == op_id for r in history) and \
                 get_path(current.config, source.replicas_path) != replicas:
             await self._upgrade(op_id, cluster_id, api, current.namespace, workload_id, source, record,
                                 current.version, set_path(current.config, source.replicas_path, replicas))
-        return await self._existing(cluster_id, api, workload_id)
+        return await self._existing(cluster_id, api, namespace, workload_id)
 
-    async def upgrade(self, op_id: str, cluster_id: str, api: client.ApiClient, workload_id: str,
+    async def upgrade(self, op_id: str, cluster_id: str, api: client.ApiClient, namespace: str, workload_id: str,
                       version: str) -> WorkloadStatus:
         """To another chart version, keeping the release's values (the version at its path where the
         chart asks). Back to the previous revision's version, it is `helm rollback` to that
         revision. The same version changes nothing."""
-        history = await self._settled_history(cluster_id, api, workload_id)
+        history = await self._settled_history(cluster_id, api, workload_id, namespace)
         current, source, record = self._current(workload_id, history)
-        namespace = current.namespace
         if any((r.legato or {}).get("op") == op_id for r in history) or current.version == version:
-            return await self._existing(cluster_id, api, workload_id)
+            return await self._existing(cluster_id, api, namespace, workload_id)
         previous = next((r for r in reversed(history) if r.revision < current.revision), None)
         if previous is not None and previous.version == version:
             await self._admit(cluster_id, api, namespace, workload_id, source, version, previous.config,
@@ -344,31 +342,31 @@ class HelmReleases:
             if source.version_path:
                 values = set_path(values, source.version_path, version)
             await self._upgrade(op_id, cluster_id, api, namespace, workload_id, source, record, version, values)
-        return await self._existing(cluster_id, api, workload_id)
+        return await self._existing(cluster_id, api, namespace, workload_id)
 
-    async def remove(self, cluster_id: str, api: client.ApiClient, workload_id: str,
+    async def remove(self, cluster_id: str, api: client.ApiClient, namespace: str, workload_id: str,
                      history: list[Release] | None = None) -> None:
         """`helm uninstall`, waiting for the release's objects to go; nothing there: done."""
-        history = history if history is not None else await self.history(cluster_id, api, workload_id)
+        history = history if history is not None else await self.history(cluster_id, api, workload_id, namespace)
         if not any(r.legato is not None for r in history):
             return
         await self.helm.run(cluster_id, api, "uninstall", "uninstall", release_name(workload_id),
                             "--namespace", history[-1].namespace, "--wait", "--timeout", "120s",
                             "--ignore-not-found")  # fmt: skip
 
-    async def status(self, cluster_id: str, api: client.ApiClient, workload_id: str,
+    async def status(self, cluster_id: str, api: client.ApiClient, namespace: str, workload_id: str,
                      history: list[Release] | None = None) -> WorkloadStatus | None:
-        history = history if history is not None else await self.history(cluster_id, api, workload_id)
+        history = history if history is not None else await self.history(cluster_id, api, workload_id, namespace)
         if not any(r.legato is not None for r in history):
             return None
         return await self._status(cluster_id, api, workload_id, history)
 
-    async def metrics(self, cluster_id: str, api: client.ApiClient, workload_id: str,
+    async def metrics(self, cluster_id: str, api: client.ApiClient, namespace: str, workload_id: str,
                       history: list[Release] | None = None) -> WorkloadMetrics | None:
         """The share of the release's pods not ready or restarted, as for a plain workload."""
         from legato.adapters.wdm.kubernetes import pod_healthy
 
-        history = history if history is not None else await self.history(cluster_id, api, workload_id)
+        history = history if history is not None else await self.history(cluster_id, api, workload_id, namespace)
         if not any(r.legato is not None for r in history):
             return None
         current = history[-1]
@@ -395,19 +393,21 @@ class HelmReleases:
         record = next(r.legato for r in reversed(history) if r.legato)
         return history[-1], ChartSource.model_validate(record["chart"]), record
 
-    async def _settled_history(self, cluster_id: str, api: client.ApiClient, workload_id: str) -> list[Release]:
+    async def _settled_history(self, cluster_id: str, api: client.ApiClient, workload_id: str,
+                               namespace: str) -> list[Release]:
         """The history, with a revision a dead helm left pending deleted first (see the module's doc)."""
-        history = await self.history(cluster_id, api, workload_id)
+        history = await self.history(cluster_id, api, workload_id, namespace)
         pending = [r for r in history if r.status in PENDING]
         if not pending or not any(r.legato is not None for r in history):
             return history
         core = client.CoreV1Api(api)
         for r in pending:
             await call_or_none(cluster_id, lambda r=r: core.delete_namespaced_secret(r.secret, r.namespace))
-        return await self.history(cluster_id, api, workload_id)
+        return await self.history(cluster_id, api, workload_id, namespace)
 
-    async def _existing(self, cluster_id: str, api: client.ApiClient, workload_id: str) -> WorkloadStatus:
-        status = await self.status(cluster_id, api, workload_id)
+    async def _existing(self, cluster_id: str, api: client.ApiClient, namespace: str,
+                        workload_id: str) -> WorkloadStatus:
+        status = await self.status(cluster_id, api, namespace, workload_id)
         if status is None:
             raise NotFound(f"release {release_name(workload_id)} (workload {workload_id}) does not exist")
         return status

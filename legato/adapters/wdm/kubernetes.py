@@ -1,5 +1,5 @@
 """WDM on Kubernetes: each workload is a Deployment and a Service of the same deterministic name
-(the workload id) in namespace `legato`, applied server-side, so a retry changes nothing.
+(the workload id) in its service's namespace (`tenancy`), applied server-side, so a retry changes nothing.
 
 Rollouts are the Deployment controller's (RollingUpdate, maxSurge 1, maxUnavailable 0); readiness
 is read from observedGeneration / updatedReplicas / availableReplicas; scaling goes through the
@@ -129,6 +129,7 @@ class KubernetesWDM:
         self.clusters = clusters
         self.publications = publications or Publications([], clusters)
         self._namespaces: dict[tuple[str, str], str] = {}  # (cluster, workload) -> its namespace, once found
+        self._plain: set[tuple[str, str]] = set()  # (cluster, workload) known to be a Deployment, not a release
         self.releases = HelmReleases(helm, self._admit_release)  # chart components: a Helm release each (helm.py)
 
     async def _admit_release(self, cluster_id: str, api: client.ApiClient, ns: str, workload_id: str,
@@ -140,11 +141,19 @@ class KubernetesWDM:
         if (grant := tenancy.grants_in(found).get(workload_id)) is not None:
             await tenancy.set_grant(cluster_id, core, ns, workload_id, {**grant, "replicas": max(0, pods - 1)})
 
-    async def _release(self, cluster_id: str, workload_id: str) -> tuple[client.ApiClient, list[Release]] | None:
-        """The workload's Helm release when it is a chart's, with its history; None for a plain one."""
+    async def _release(self, cluster_id: str, workload_id: str,
+                       ns: str | None = None) -> tuple[client.ApiClient, str, list[Release]] | None:
+        """The workload's Helm release when it is a chart's, with its namespace and history; None for a
+        plain one. Read in the workload's own namespace (Helm keeps a release's records beside it),
+        and not at all for a workload known to be a Deployment: no call lists Secrets cluster-wide."""
+        if (cluster_id, workload_id) in self._plain:
+            return None
+        ns = ns or await self._namespace_of(cluster_id, workload_id)
+        if ns is None or (cluster_id, workload_id) in self._plain:
+            return None
         api = await self.clusters.api_client(cluster_id)
-        history = await self.releases.history(cluster_id, api, workload_id)
-        return (api, history) if any(r.legato for r in history) else None
+        history = await self.releases.history(cluster_id, api, workload_id, ns)
+        return (api, ns, history) if any(r.legato for r in history) else None
 
     async def _apis(self, cluster_id: str) -> tuple[client.AppsV1Api, client.CoreV1Api]:
         api = await self.clusters.api_client(cluster_id)
@@ -159,6 +168,8 @@ class KubernetesWDM:
         values = await self._resolve_secrets(cluster_id, core, spec)  # first: a bad reference leaves nothing
         ns = await tenancy.ensure_namespace(cluster_id, core, net, spec)
         self._namespaces[(cluster_id, spec.id)] = ns
+        if spec.chart is None:
+            self._plain.add((cluster_id, spec.id))
         await self._write_secret(cluster_id, core, spec, ns, values)
         await tenancy.set_grant(cluster_id, core, ns, spec.id, tenancy.grant_of(spec))
         await tenancy.apply_policy(cluster_id, net, spec, ns)
@@ -222,15 +233,16 @@ class KubernetesWDM:
         if not found:
             found = (await call(cluster_id, lambda: core.list_service_for_all_namespaces(
                 label_selector=selector))).items  # fmt: skip
-        if found:
+        if found:  # a Deployment or Service labelled as the workload's: a plain one (a chart's carry no such label)
             self._namespaces[(cluster_id, workload_id)] = found[0].metadata.namespace
+            self._plain.add((cluster_id, workload_id))
             return found[0].metadata.namespace
         quotas = await call(cluster_id, lambda: core.list_resource_quota_for_all_namespaces(label_selector=SELECTOR))
         return next((q.metadata.namespace for q in quotas.items if workload_id in tenancy.grants_in(q)), None)
 
     async def status(self, cluster_id: str, workload_id: str) -> WorkloadStatus | None:
         if (release := await self._release(cluster_id, workload_id)) is not None:
-            return await self.releases.status(cluster_id, release[0], workload_id, release[1])
+            return await self.releases.status(cluster_id, release[0], release[1], workload_id, release[2])
         return await self._status(cluster_id, workload_id)
 
     async def _status(self, cluster_id: str, workload_id: str) -> WorkloadStatus | None:
@@ -241,6 +253,7 @@ class KubernetesWDM:
         d = await call_or_none(cluster_id, lambda: apps.read_namespaced_deployment(workload_id, ns))
         if d is None:
             self._namespaces.pop((cluster_id, workload_id), None)
+            self._plain.discard((cluster_id, workload_id))
             return None
         svc = await call_or_none(cluster_id, lambda: core.read_namespaced_service(workload_id, ns))
         pods = await call(cluster_id, lambda: core.list_namespaced_pod(
@@ -278,8 +291,8 @@ class KubernetesWDM:
             cluster_id, lambda: core.read_namespaced_resource_quota(tenancy.QUOTA, ns))).get(workload_id)  # fmt: skip
         if grant is not None:
             await tenancy.set_grant(cluster_id, core, ns, workload_id, {**grant, "replicas": replicas})
-        if (release := await self._release(cluster_id, workload_id)) is not None:  # a chart: its values
-            return await self.releases.scale(op_id, cluster_id, release[0], workload_id, replicas)
+        if (release := await self._release(cluster_id, workload_id, ns)) is not None:  # a chart: its values
+            return await self.releases.scale(op_id, cluster_id, release[0], ns, workload_id, replicas)
         body = {"spec": {"replicas": replicas}}
         await call(cluster_id, lambda: apps.patch_namespaced_deployment_scale(workload_id, ns, body))
         return await self._status(cluster_id, workload_id)  # type: ignore[return-value]
@@ -294,7 +307,7 @@ class KubernetesWDM:
         """A new pod template; the Deployment controller rolls it out (maxUnavailable 0). A chart's
         release goes to chart version `version` (back to the previous revision's: `helm rollback`)."""
         if (release := await self._release(cluster_id, workload_id)) is not None:
-            return await self.releases.upgrade(op_id, cluster_id, release[0], workload_id, version)
+            return await self.releases.upgrade(op_id, cluster_id, release[0], release[1], workload_id, version)
         apps, _ = await self._apis(cluster_id)
         ns = await self._require_namespace(cluster_id, workload_id)
         d = await call(cluster_id, lambda: apps.read_namespaced_deployment(workload_id, ns))
@@ -309,12 +322,12 @@ class KubernetesWDM:
         return await self._status(cluster_id, workload_id)  # type: ignore[return-value]
 
     async def remove(self, op_id: str, cluster_id: str, workload_id: str) -> None:
-        if (release := await self._release(cluster_id, workload_id)) is not None:  # a chart: helm uninstall first
-            await self.releases.remove(cluster_id, release[0], workload_id, release[1])
         """Deletes the Deployment (its ReplicaSets and Pods go with it), the Service, the network
         policy, the Secret and the routes, each only if Legato's; then its grant; the service's last
         workload on the cluster takes the namespace with it (`tenancy`). Nothing outside the
-        workload's own namespace is touched."""
+        workload's own namespace is touched. A chart's release is uninstalled first."""
+        if (release := await self._release(cluster_id, workload_id)) is not None:
+            await self.releases.remove(cluster_id, release[0], release[1], workload_id, release[2])
         ns = await self._namespace_of(cluster_id, workload_id)
         if ns is None:
             return
@@ -339,6 +352,7 @@ class KubernetesWDM:
             await call_or_none(cluster_id, lambda r=route: custom.delete_namespaced_custom_object(
                 exposure.GATEWAY_GROUP, exposure.GATEWAY_VERSION, ns, exposure.ROUTES, r["metadata"]["name"]))
         self._namespaces.pop((cluster_id, workload_id), None)
+        self._plain.discard((cluster_id, workload_id))
         if ns == NAMESPACE:
             return  # the namespace of versions before namespaces per service: shared, kept
         await tenancy.set_grant(cluster_id, core, ns, workload_id, None)
@@ -367,8 +381,11 @@ class KubernetesWDM:
                     nodes = (await call(cid, lambda c=core: c.list_node())).items
                 where = await self._endpoint(cid, svc, d.metadata.namespace, d.metadata.name, nodes)
                 found.append(to_status(cid, d, svc, by_workload.get(d.metadata.name, []), where))
-        for cid in ids:  # and the chart components' releases (helm.py)
-            found.extend(await self.releases.statuses(cid, await self.clusters.api_client(cid)))
+        for cid in ids:  # and the chart components' releases (helm.py), read in Legato's namespaces only
+            _, core = await self._apis(cid)
+            spaces = await call(cid, lambda c=core: c.list_namespace(label_selector=SELECTOR))
+            names = sorted(n.metadata.name for n in spaces.items if n.metadata.name.startswith(tenancy.PREFIX))
+            found.extend(await self.releases.statuses(cid, await self.clusters.api_client(cid), names))
         return found
 
     async def serving_history(self, service_id: str, component: str, since: float,
@@ -380,7 +397,7 @@ class KubernetesWDM:
         """Without a metrics pipeline, the error rate is the share of the workload's pods that are not
         ready or have restarted: what the cluster itself can tell about a bad version."""
         if (release := await self._release(cluster_id, workload_id)) is not None:
-            return await self.releases.metrics(cluster_id, release[0], workload_id, release[1])
+            return await self.releases.metrics(cluster_id, release[0], release[1], workload_id, release[2])
         apps, core = await self._apis(cluster_id)
         ns = await self._namespace_of(cluster_id, workload_id)
         d = None if ns is None else await call_or_none(

@@ -32,6 +32,7 @@ from kubernetes import client
 from legato.adapters.errors import TransientFault
 from legato.adapters.kube import APPLY, FIELD_MANAGER, MANAGED_BY, call, call_or_none
 from legato.adapters.wdm.hardware import EXTENDED, pod_amounts
+from legato.adapters.wdm.helm import release_name
 from legato.model.workloads import WorkloadSpec
 
 PREFIX = "legato-"
@@ -43,6 +44,7 @@ SERVICE = "legato.io/service"
 TENANT = "legato.io/tenant"
 COMPONENT = "legato.io/component"
 WORKLOAD = "legato.io/workload"
+INSTANCE = "app.kubernetes.io/instance"  # Helm's release label on a chart's pods
 CAS_TRIES = 20
 TERMINATING_WAIT_SECONDS = 60.0
 
@@ -122,18 +124,31 @@ def workload_policy(spec: WorkloadSpec, ns: str, ports: list[int]) -> dict[str, 
     in its namespace); a published workload (a user area's entry, a link's target) admits any source
     on them, as its published endpoint does anyway. Other tenants' pods are never admitted to an
     unpublished one."""
-    port_list = [{"protocol": "TCP", "port": p} for p in ports]
+    # A chart's Services say which ports its pods serve (one per interface), not the component's `ports`.
+    port_list = [{"protocol": "TCP", "port": p} for p in ports] if spec.chart is None else []
     rules: list[dict[str, Any]] = []
     if spec.published:
         rules.append({"ports": port_list} if port_list else {})
     elif spec.ingress_from:
         source = {"podSelector": {"matchExpressions": [{"key": COMPONENT, "operator": "In",
                                                         "values": sorted(spec.ingress_from)}]}}
-        rules.append({"from": [source], **({"ports": port_list} if port_list else {})})
+        # A chart's pods carry the chart's labels, not Legato's: the service's chart pods (Helm's instance
+        # label, no Legato workload label), in its own namespace, are admitted as linked components too.
+        charts = {"podSelector": {"matchExpressions": [{"key": INSTANCE, "operator": "Exists"},
+                                                       {"key": WORKLOAD, "operator": "DoesNotExist"}]}}
+        rules.append({"from": [source, charts], **({"ports": port_list} if port_list else {})})
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": spec.id, "namespace": ns, "labels": {**MANAGED_BY, WORKLOAD: spec.id}},
-            "spec": {"podSelector": {"matchLabels": {WORKLOAD: spec.id}}, "policyTypes": ["Ingress"],
-                     "ingress": rules}}
+            "spec": {"podSelector": pods_of(spec), "policyTypes": ["Ingress"], "ingress": rules}}
+
+
+def pods_of(spec: WorkloadSpec) -> dict[str, Any]:
+    """A workload's pods as a label selector: Legato's workload label on a Deployment's pods; for a
+    chart's release, Helm's `app.kubernetes.io/instance: <release>`, which charts following Helm's
+    conventions (every chart `helm create` makes, the ones in deploy/charts) put on their pods."""
+    if spec.chart is not None:
+        return {"matchLabels": {INSTANCE: release_name(spec.id)}}
+    return {"matchLabels": {WORKLOAD: spec.id}}
 
 
 APPLY_OPTS = {"field_manager": FIELD_MANAGER, "force": True, "_content_type": APPLY}

@@ -10,8 +10,10 @@ from legato.adapters.errors import InvalidRequest
 from legato.adapters.secrets import VaultSettings, read_vault, vault_path
 from legato.adapters.wdm import exposure, tenancy
 from legato.adapters.wdm.hardware import GPU, HUGEPAGES, NETWORKS, SRIOV, hardware_errors, node_capacity, pod_resources
+from legato.adapters.wdm.helm import release_name
 from legato.model import Host, ServiceSpec
 from legato.model.backends import Publication, SiteBackends
+from legato.model.charts import ChartSource
 from legato.model.service import SecretRef
 from legato.model.workloads import WorkloadSpec
 from legato.validation import looks_like_credential, workload_errors
@@ -98,12 +100,25 @@ def test_namespaces_are_labels_of_their_own_and_never_meet():
 def test_the_policy_admits_the_services_own_links_or_any_source_when_published():
     private = tenancy.workload_policy(workload(ingress_from=["api"]), "ns", [5432])
     [rule] = private["spec"]["ingress"]
-    assert rule["from"] == [{"podSelector": {"matchExpressions": [
-        {"key": tenancy.COMPONENT, "operator": "In", "values": ["api"]}]}}]
+    assert rule["from"] == [
+        {"podSelector": {"matchExpressions": [{"key": tenancy.COMPONENT, "operator": "In", "values": ["api"]}]}},
+        {"podSelector": {"matchExpressions": [{"key": tenancy.INSTANCE, "operator": "Exists"},  # chart pods
+                                              {"key": tenancy.WORKLOAD, "operator": "DoesNotExist"}]}}]
     assert rule["ports"] == [{"protocol": "TCP", "port": 5432}]
     assert tenancy.workload_policy(workload(), "ns", [80])["spec"]["ingress"] == []  # nobody linked: denied
     assert tenancy.workload_policy(workload(published=True), "ns", [80])["spec"]["ingress"] == [
         {"ports": [{"protocol": "TCP", "port": 80}]}]
+
+
+def test_a_charts_policy_selects_its_release_pods_on_every_port():
+    chart = ChartSource(ref="https://charts.example", name="upf")
+    policy = tenancy.workload_policy(workload(chart=chart, ingress_from=["smf"]), "ns", [2152])
+    assert policy["spec"]["podSelector"] == {"matchLabels": {tenancy.INSTANCE: release_name("a-1")}}
+    [rule] = policy["spec"]["ingress"]
+    assert "ports" not in rule  # the chart's Services say which ports its pods serve
+    long = "x" * 70
+    assert tenancy.pods_of(workload(id=long, chart=chart)) == {"matchLabels": {tenancy.INSTANCE: release_name(long)}}
+    assert tenancy.pods_of(workload()) == {"matchLabels": {tenancy.WORKLOAD: "a-1"}}
 
 
 def _svc(kind: str, ports: list[tuple[int, int | None]], lb: str | None = None):
