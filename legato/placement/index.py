@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import math
 from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -100,7 +101,8 @@ class SiteIndex:
         for bucket in buckets.values():
             self._sort(bucket)
         self._order_buckets()
-        self._nearest: dict[int, float] = {}  # site -> `nearest_ms` (lazy: latencies never change in place)
+        # each site's `nearest_ms`, NaN until first asked (latencies never change in place)
+        self._nearest = array("d", [math.nan]) * len(self.ids)
         # what capacity planning derives from each site's hosts, once (usage is applied per call)
         self._planners = [SitePlanner(continuum.sites[sid]) for sid in self.ids]
 
@@ -164,8 +166,8 @@ class SiteIndex:
     def nearest_ms(self, i: int) -> float:
         """A lower bound on the latency from site i to any other site (the continuum's, memoised:
         a change of latencies is a change of the topology, which builds a new index)."""
-        ms = self._nearest.get(i)
-        if ms is None:
+        ms = self._nearest[i]
+        if ms != ms:  # NaN: not asked yet
             ms = self._nearest[i] = nearest_ms(self.continuum, self.ids[i])
         return ms
 
@@ -175,8 +177,11 @@ class SiteIndex:
         the link allows: with access delays per tier, every cloud is 9 ms from anything, but for a
         measured link here and there. Worked out once per bucket and index, when first asked."""
         if bucket.nearest is None:
-            bounds = [self.nearest_ms(i) for i in bucket.sites]
-            bucket.nearest, bucket.typical = min(bounds, default=float("inf")), max(bounds, default=float("inf"))
+            least, largest = float("inf"), float("-inf")
+            for i in bucket.sites:
+                ms = self.nearest_ms(i)
+                least, largest = min(least, ms), max(largest, ms)
+            bucket.nearest, bucket.typical = least, max(least, largest)
         return bucket.nearest, bucket.typical
 
     def near_part(self, bucket: Bucket) -> Bucket:
