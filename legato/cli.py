@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from legato.config import Settings
-from legato.model.charts import inline_values_files
+from legato.model.charts import inline_values_files, values_of
 
 app = typer.Typer(help="Legato: multi-cloud orchestration for the telco cloud-edge continuum.", no_args_is_help=True)
 console = Console()
@@ -329,9 +329,19 @@ def upgrade(service_id: str, component: str, version: str, tenant: str = TENANT,
             image: str = typer.Option(None, help="new image (default: the same)"),
             canary: bool = typer.Option(False, "--canary", help="canary first, then a health gate"),
             canary_replicas: int = 1, max_error_rate: float = 0.05, observe_seconds: float = 10,
-            deadline: float = DEADLINE, outside_window: str = OUTSIDE_WINDOW) -> None:
-    """Roll out a new version: rolling by default (never fewer ready replicas), or canary."""
-    body = {"version": version, "image": image, "strategy": "canary" if canary else "rolling",
+            deadline: float = DEADLINE, outside_window: str = OUTSIDE_WINDOW,
+            values: list[Path] = typer.Option(None, "--values", "-f", help="a chart component's new values: a "
+                                              "YAML file (repeatable, merged in order)"),
+            set_values: list[str] = typer.Option(None, "--set", help="a chart's value PATH=VALUE (dotted path, the "
+                                                 "value read as YAML; repeatable, after --values)")) -> None:
+    """Roll out a new version: rolling by default (never fewer ready replicas), or canary. A chart
+    component takes new values too (merged over its chart's); the same VERSION changes the values only."""
+    try:
+        new_values = values_of(values or [], set_values or [])
+    except ValueError as err:
+        console.print(f"[red]{escape(str(err))}[/red]")
+        raise typer.Exit(2) from None
+    body = {"version": version, "image": image, "values": new_values, "strategy": "canary" if canary else "rolling",
             "canary": {"replicas": canary_replicas, "max_error_rate": max_error_rate,
                        "observe_seconds": observe_seconds}, "progress_deadline_seconds": deadline,
             "outside_window": outside_window}

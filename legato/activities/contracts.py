@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from legato.model import Candidate, ServiceSpec, SitePlan
@@ -184,6 +186,8 @@ class ClusterRef(BaseModel):
 class UpgradeWorkload(WorkloadOp):
     image: str
     version: str
+    values: dict[str, Any] | None = Field(default=None, description="a chart's new values (its `chart.values`, "
+                                          "merged); None: the release's stay")
 
 
 class WorkloadRef(BaseModel):

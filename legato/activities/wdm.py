@@ -122,7 +122,8 @@ class WDMActivities(ActivityGroup):
     @activity.defn(name="wdm.upgrade_workload")
     @maps_adapter_errors
     async def upgrade_workload(self, req: UpgradeWorkload) -> WorkloadStatus:
-        status = await self.wdm.upgrade(req.op_id, req.cluster_id, req.workload_id, req.image, req.version)
+        status = await self.wdm.upgrade(req.op_id, req.cluster_id, req.workload_id, req.image, req.version,
+                                        req.values)
         await self.mirror(req, f"{req.workload_id} → {req.version}", self.inventory.component_changed,
                           req.service_id, req.component, image=req.image, version=req.version)
         return status

@@ -138,8 +138,9 @@ class RoutedWDM:
                     prefer_nodes: list[str] | None = None) -> WorkloadStatus:
         return await (await self._of(cluster_id)).scale(op_id, cluster_id, workload_id, replicas, prefer_nodes)
 
-    async def upgrade(self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str) -> WorkloadStatus:
-        return await (await self._of(cluster_id)).upgrade(op_id, cluster_id, workload_id, image, version)
+    async def upgrade(self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str,
+                      values: dict | None = None) -> WorkloadStatus:
+        return await (await self._of(cluster_id)).upgrade(op_id, cluster_id, workload_id, image, version, values)
 
     async def remove(self, op_id: str, cluster_id: str, workload_id: str) -> None:
         await (await self._of(cluster_id)).remove(op_id, cluster_id, workload_id)

@@ -108,6 +108,32 @@ def release_values(chart: ChartSource, replicas: int, version: str) -> dict[str,
     return set_path(values, chart.version_path, version) if chart.version_path else values
 
 
+def values_of(files: list[Path], sets: list[str]) -> dict[str, Any] | None:
+    """Values given on a command line, as Helm takes them: YAML files merged in order, then each
+    `path=value` (a dotted path, the value read as YAML: `3`, `true`, `[a, b]`). None when nothing is given."""
+    if not files and not sets:
+        return None
+    values: dict[str, Any] = {}
+    for path in files:
+        try:
+            data = yaml.safe_load(Path(path).expanduser().read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ValueError(f"--values {path}: cannot read ({type(err).__name__})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"--values {path}: not a YAML map of values")
+        values = merge(values, data)
+    for item in sets:
+        key, eq, raw = item.partition("=")
+        if not eq or not re.match(VALUES_PATH, key):
+            raise ValueError(f"--set {item!r}: give PATH=VALUE, PATH a dotted values path")
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            value = raw
+        values = set_path(values, key, value)
+    return values
+
+
 def inline_values_files(spec: dict[str, Any], base: Path) -> dict[str, Any]:
     """A spec as loaded from a file, with every chart's `values_files` (relative to `base`) read and
     merged in order under its inline `values`; what the client sends. A file that cannot be read

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -37,6 +37,10 @@ class CanaryPolicy(Strict):
 class UpgradeRequest(OperationRequest):
     version: str = Field(min_length=1)
     image: str | None = Field(default=None, min_length=1)
+    values: dict[str, Any] | None = Field(
+        default=None, description="a chart component's new values, merged over its chart's `values` as Helm "
+        "merges (maps key by key, anything else replaced); kept in the spec from then on. With the same `version`, "
+        "an upgrade of the values only. Refused for an image component")
     strategy: Literal["rolling", "canary"] = "rolling"
     canary: CanaryPolicy = Field(default_factory=CanaryPolicy)
 

@@ -107,18 +107,26 @@ class WdmPart(Store):
         )
         return status(db, now, cluster_id, workload_id)  # type: ignore[return-value]
 
-    async def upgrade(self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str) -> WorkloadStatus:
+    async def upgrade(self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str,
+                      values: dict | None = None) -> WorkloadStatus:
         """Rolling with one surge replica (see rollout.roll); a rollout under way is settled first,
-        so upgrading again, or back, mid-way works. The same image and version changes nothing."""
+        so upgrading again, or back, mid-way works. The same image and version changes nothing.
+        `values`: a chart's new values (its revision records them; the replicas are not rolled
+        for values alone, which the simulator does not model)."""
 
         def act(db: sqlite3.Connection) -> WorkloadStatus:
             now = time.time()
             w = rows.existing_workload(db, cluster_id, workload_id)
-            if (w["image"], w["version"]) != (image, version):
+            chart = w["chart"]
+            if values is not None and chart is None:
+                raise InvalidRequest(f"workload {workload_id} runs an image: values are a chart's")
+            if values is not None:
+                chart = ChartSource.model_validate_json(chart).model_copy(update={"values": values}).model_dump_json()
+            if (w["image"], w["version"], w["chart"]) != (image, version, chart):
                 settle(db, now, cluster_id, workload_id)
                 db.execute(
-                    "UPDATE workloads SET image = ?, version = ? WHERE cluster = ? AND id = ?",
-                    (image, version, cluster_id, workload_id),
+                    "UPDATE workloads SET image = ?, version = ?, chart = ? WHERE cluster = ? AND id = ?",
+                    (image, version, chart, cluster_id, workload_id),
                 )
                 w = rows.existing_workload(db, cluster_id, workload_id)
                 roll(db, now, self._ready_delay(db), w)
@@ -174,6 +182,9 @@ def revise(db: sqlite3.Connection, now: float, op_id: str, w: sqlite3.Row, curre
     description = "Install complete" if not history else "Upgrade complete"
     if len(history) >= 2 and history[-2]["version"] == w["version"] != history[-1]["version"]:
         description, values = f"Rollback to {history[-2]['revision']}", history[-2]["values_json"]
+    elif len(history) >= 2 and history[-2]["version"] == w["version"] == history[-1]["version"] and \
+            history[-2]["values_json"] == values != history[-1]["values_json"]:
+        description = f"Rollback to {history[-2]['revision']}"  # back to the values that served
     revision = history[-1]["revision"] + 1 if history else 1
     db.execute("UPDATE releases SET status = 'superseded' WHERE cluster = ? AND workload = ?", (w["cluster"], w["id"]))
     db.execute("INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, 'deployed', ?, ?, ?)",

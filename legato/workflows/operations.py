@@ -228,6 +228,10 @@ class Operations:
             remote = [c for p in self.entity.federated.values() for c in p.components]
             known = sorted([*self.entity.components, *remote])
             raise ApplicationError(f"unknown component '{op.component}' (known: {known})", type="NotFound")
+        if op.kind == "upgrade" and op.upgrade.values is not None and part is None \
+                and self.entity.spec.component(op.component).chart is None:
+            raise ApplicationError(f"values: component '{op.component}' runs an image; `values` are a chart "
+                                   "component's", type="InvalidOperation")
         if op.kind == "move" and op.move.site == self.entity.components[op.component].site:
             raise ApplicationError(f"component '{op.component}' already runs at {op.move.site}",
                                    type="InvalidOperation")

@@ -225,6 +225,32 @@ async def test_a_chart_component_through_its_whole_life(bed):
     await until(lambda: _only(bed, cluster, wid, {"1.1.0": 3}))
     assert (await component(bed, service_id, "upf"))["version"] == "1.1.0"
 
+    # New values, the same chart version: a new revision with them (merged over the chart's), the replicas
+    # kept, the data plane rolled (its ConfigMap's checksum) with three ready pods all along.
+    async with Sampler(bed, cluster, wid) as sampled:
+        record = await operate(bed, service_id, "components/upf/upgrade",
+                               {"version": "1.1.0", "values": {"config": {"mtu": 9000}}})
+    assert record["state"] == "succeeded", record
+    history = await revisions(bed, cluster, wid)
+    assert (history[-1].revision, history[-1].version) == (6, "1.1.0")
+    assert history[-1].config == {"config": {"mtu": 9000}, "replicaCount": 3, "image": {"tag": "1.1.0"}}
+    assert min(sum(s.values()) for s in sampled.samples) >= 3, sampled.samples
+    config = await asyncio.to_thread(core.read_namespaced_config_map, f"{name}-config", history[-1].namespace)
+    assert "9000" in str(config.data), config.data
+
+    # New values whose pods never become ready (a node selector no node matches): rolled back by helm to
+    # revision 6, its values and pods serving all along.
+    async with Sampler(bed, cluster, wid) as sampled:
+        record = await operate(bed, service_id, "components/upf/upgrade",
+                               {"version": "1.1.0", "values": {"nodeSelector": {"example.com/no-such-node": "true"}},
+                                "progress_deadline_seconds": 8})
+    assert record["state"] == "failed" and "rolled back" in record["detail"], record
+    history = await revisions(bed, cluster, wid)
+    assert [(r.revision, r.description) for r in history[-1:]] == [(8, "Rollback to 6")]
+    assert history[-2].config["nodeSelector"] and history[-1].config == history[-3].config
+    assert all(s.get("1.1.0", 0) >= 3 for s in sampled.samples), sampled.samples
+    await until(lambda: _only(bed, cluster, wid, {"1.1.0": 3}))
+
     # Moved to the other site's cluster, make-before-break: installed there and ready, then uninstalled here.
     ready: list[int] = []
 
@@ -279,3 +305,4 @@ async def test_the_mixed_example_end_to_end(bed):
     await bed.remove(service_id)
     for c in comps.values():
         await until(lambda c=c: _gone(bed, c["cluster"], c["workload_id"]))
+

@@ -13,6 +13,7 @@ each rule against each backend, and the next backend proves itself by passing it
 | | every replica runs `version` and is ready; `serving` per version, `nodes`, `endpoint` host:port |
 | `scale` | an unknown workload → NotFound; negative replicas → InvalidRequest |
 | `upgrade` | rolling with surge: replicas serving never drop below `replicas`; the same version: no change |
+| | `values` (a chart's, whole): a new revision with them, the replicas kept; a plain workload's → InvalidRequest |
 | | an unknown workload → NotFound |
 | `remove` | idempotent: a workload that does not exist → success |
 | `list_workloads` | the cluster's workloads (None: every cluster's) as `status` reports them |
@@ -59,10 +60,13 @@ class WDM(Protocol):
         ...
 
     async def upgrade(
-        self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str
+        self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str,
+        values: dict | None = None,
     ) -> WorkloadStatus:
         """Rolling, with surge: old replicas keep serving until their replacements are ready, so
-        ready replicas never drop below the requested count (Kubernetes maxUnavailable=0)."""
+        ready replicas never drop below the requested count (Kubernetes maxUnavailable=0).
+        `values`: a chart workload's new values (its `chart.values`, whole; None keeps the
+        release's), the replicas and version still at their paths."""
         ...
 
     async def remove(self, op_id: str, cluster_id: str, workload_id: str) -> None:

@@ -323,25 +323,30 @@ class HelmReleases:
         return await self._existing(cluster_id, api, namespace, workload_id)
 
     async def upgrade(self, op_id: str, cluster_id: str, api: client.ApiClient, namespace: str, workload_id: str,
-                      version: str) -> WorkloadStatus:
-        """To another chart version, keeping the release's values (the version at its path where the
-        chart asks). Back to the previous revision's version, it is `helm rollback` to that
-        revision. The same version changes nothing."""
+                      version: str, values: dict[str, Any] | None = None) -> WorkloadStatus:
+        """To another chart version and/or new values. `values` None keeps the release's; given, they
+        are the chart's values whole, the release's replicas (and the version, where the chart asks)
+        set at their paths over them. Back to the previous revision (its version, and its values when
+        given) is `helm rollback` to that revision. Nothing new changes nothing."""
         history = await self._settled_history(cluster_id, api, workload_id, namespace)
         current, source, record = self._current(workload_id, history)
-        if any((r.legato or {}).get("op") == op_id for r in history) or current.version == version:
+        if any((r.legato or {}).get("op") == op_id for r in history):
+            return await self._existing(cluster_id, api, namespace, workload_id)
+        wanted = current.config
+        if values is not None:
+            wanted = set_path(values, source.replicas_path, get_path(current.config, source.replicas_path))
+        if source.version_path:
+            wanted = set_path(wanted, source.version_path, version)
+        if current.version == version and (values is None or wanted == current.config):
             return await self._existing(cluster_id, api, namespace, workload_id)
         previous = next((r for r in reversed(history) if r.revision < current.revision), None)
-        if previous is not None and previous.version == version:
+        if previous is not None and previous.version == version and (values is None or previous.config == wanted):
             await self._admit(cluster_id, api, namespace, workload_id, source, version, previous.config,
                               previous.manifest)
             await self.helm.run(cluster_id, api, "rollback", "rollback", release_name(workload_id),
                                 str(previous.revision), "--namespace", namespace)
         else:
-            values = current.config
-            if source.version_path:
-                values = set_path(values, source.version_path, version)
-            await self._upgrade(op_id, cluster_id, api, namespace, workload_id, source, record, version, values)
+            await self._upgrade(op_id, cluster_id, api, namespace, workload_id, source, record, version, wanted)
         return await self._existing(cluster_id, api, namespace, workload_id)
 
     async def remove(self, cluster_id: str, api: client.ApiClient, namespace: str, workload_id: str,

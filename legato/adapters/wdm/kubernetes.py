@@ -303,11 +303,16 @@ class KubernetesWDM:
             raise NotFound(f"cluster {cluster_id}: no workload {workload_id}")
         return ns
 
-    async def upgrade(self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str) -> WorkloadStatus:
+    async def upgrade(self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str,
+                      values: dict | None = None) -> WorkloadStatus:
         """A new pod template; the Deployment controller rolls it out (maxUnavailable 0). A chart's
-        release goes to chart version `version` (back to the previous revision's: `helm rollback`)."""
+        release goes to chart version `version` with `values` where given (back to the previous
+        revision's version and values: `helm rollback`); a plain workload has no values."""
         if (release := await self._release(cluster_id, workload_id)) is not None:
-            return await self.releases.upgrade(op_id, cluster_id, release[0], release[1], workload_id, version)
+            return await self.releases.upgrade(op_id, cluster_id, release[0], release[1], workload_id, version,
+                                               values)
+        if values is not None:
+            raise InvalidRequest(f"workload {workload_id} runs an image: values are a chart's")
         apps, _ = await self._apis(cluster_id)
         ns = await self._require_namespace(cluster_id, workload_id)
         d = await call(cluster_id, lambda: apps.read_namespaced_deployment(workload_id, ns))

@@ -24,8 +24,9 @@ class SimWDM:
                     prefer_nodes: list[str] | None = None) -> WorkloadStatus:
         return await self.continuum.scale(op_id, cluster_id, workload_id, replicas, prefer_nodes)
 
-    async def upgrade(self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str) -> WorkloadStatus:
-        return await self.continuum.upgrade(op_id, cluster_id, workload_id, image, version)
+    async def upgrade(self, op_id: str, cluster_id: str, workload_id: str, image: str, version: str,
+                      values: dict | None = None) -> WorkloadStatus:
+        return await self.continuum.upgrade(op_id, cluster_id, workload_id, image, version, values)
 
     async def remove(self, op_id: str, cluster_id: str, workload_id: str) -> None:
         await self.continuum.remove(op_id, cluster_id, workload_id)

@@ -10,6 +10,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from legato.activities.contracts import UpgradeWorkload, WorkloadRef
     from legato.activities.wdm import WDMActivities
+    from legato.model.charts import ChartSource, merge
     from legato.model.operations import Operation
     from legato.model.workloads import WorkloadStatus
     from legato.workflows.day2.context import Refused, RolledBack, ServiceContext, on_workload, op_ctx
@@ -24,10 +25,17 @@ with workflow.unsafe.imports_passed_through():
 async def upgrade(svc: ServiceContext, op: Operation, base: str) -> str:
     name, req = op.component, op.upgrade
     state = svc.entity.components[name]
-    if svc.entity.spec.component(name).chart is not None and req.image:
+    comp = svc.entity.spec.component(name)
+    if comp.chart is not None and req.image:
         raise Refused(f"{name} is a chart: its images come from the chart and its values, not from `image`")
+    if comp.chart is None and req.values is not None:
+        raise Refused(f"values: {name} runs an image; `values` are a chart component's")
     image = req.image or state.image
-    if (image, req.version) == (state.image, state.version):
+    # New values: merged over the chart's, as Helm merges; None (and values that change nothing) keep them.
+    chart = None
+    if req.values is not None and (merged := merge(comp.chart.values, req.values)) != comp.chart.values:
+        chart = comp.chart.model_copy(update={"values": merged})
+    if (image, req.version) == (state.image, state.version) and chart is None:
         return f"{name} already runs {image}:{req.version}"
     # Surge and canary replicas run beside the old ones: make room first. Nodes grown for them stay
     # with the service (given back at teardown) rather than draining the new replicas off again.
@@ -49,11 +57,11 @@ async def upgrade(svc: ServiceContext, op: Operation, base: str) -> str:
             plan = await make_room(svc, ctx, name, req.canary.replicas, f"{base}/alone", refusal)
         svc.saga.undo.extend(c for c in grown.undo if not c.key.startswith("reservation@"))
         if req.strategy == "canary":
-            canary = await canary_gate(svc, ctx, name, image, req, base, replicas_on_nodes(plan, name))
+            canary = await canary_gate(svc, ctx, name, image, req, base, replicas_on_nodes(plan, name), chart)
             if not beside:
                 canary, gone = None, canary
                 await remove_canary(svc, gone, name, "room for the canary or the surge replica, not both")
-        await roll(svc, ctx, name, image, req.version, base)
+        await roll(svc, ctx, name, image, req.version, base, chart)
     finally:
         if canary is not None:
             await remove_canary(svc, canary, name)
@@ -61,25 +69,34 @@ async def upgrade(svc: ServiceContext, op: Operation, base: str) -> str:
             await release_hold(ctx, ctx.reservation)
     before = state.version
     state.image, state.version = image, req.version
-    svc.entity.spec = svc.entity.spec.with_component(name, image=image, version=req.version)
-    return f"{name}: {before} → {req.version} ({req.strategy})"
+    if chart is None:
+        svc.entity.spec = svc.entity.spec.with_component(name, image=image, version=req.version)
+        return f"{name}: {before} → {req.version} ({req.strategy})"
+    svc.entity.spec = svc.entity.spec.with_component(name, image=image, version=req.version, chart=chart)
+    return f"{name}: {before} → {req.version}, new values ({req.strategy})"
 
 
-async def roll(svc: ServiceContext, ctx: Ctx, name: str, image: str, version: str, base: str) -> None:
+async def roll(svc: ServiceContext, ctx: Ctx, name: str, image: str, version: str, base: str,
+               chart: ChartSource | None = None) -> None:
     """Rolling, make-before-break. Replicas of the new version not ready by the progress deadline
-    roll it back to the version that served, the same way."""
+    roll it back to the version that served, the same way. `chart`: a chart component's new values
+    (None: its values stay); rolling back restores the values that served too."""
     state = svc.entity.components[name]
     step = f"rolling-upgrade@{name}"
+    new_values = old_values = None
+    if chart is not None:
+        new_values, old_values = chart.values, svc.entity.spec.component(name).chart.values
+    what = f"{state.version} → {version}" + (", new values" if chart is not None else "")
     await svc.progress.track(
-        step, f"{state.version} → {version}", upgrade_workload(ctx, state, image, version, f"{base}/upgrade", STEP)
+        step, what, upgrade_workload(ctx, state, image, version, f"{base}/upgrade", STEP, new_values)
     )
     try:
         await wait_ready(ctx, name, state.cluster, state.workload_id, f"{base}/wait")
     except Exception as err:
         await svc.progress.track(
             f"roll-back@{name}",
-            f"{version} → {state.version}",
-            upgrade_workload(ctx, state, state.image, state.version, f"{base}/roll-back", UNDO),
+            f"{version} → {state.version}" + (", values that served" if chart is not None else ""),
+            upgrade_workload(ctx, state, state.image, state.version, f"{base}/roll-back", UNDO, old_values),
         )
         await wait_ready(ctx, name, state.cluster, state.workload_id, f"{base}/wait-back")
         raise ApplicationError(
@@ -89,13 +106,14 @@ async def roll(svc: ServiceContext, ctx: Ctx, name: str, image: str, version: st
 
 
 async def upgrade_workload(ctx: Ctx, state: ComponentState, image: str, version: str, op_id: str,
-                           options: dict) -> WorkloadStatus:
+                           options: dict, values: dict | None = None) -> WorkloadStatus:
     return await workflow.execute_activity_method(WDMActivities.upgrade_workload, UpgradeWorkload(
-        **on_workload(ctx, state, "rolling-upgrade", op_id), image=image, version=version), **options)
+        **on_workload(ctx, state, "rolling-upgrade", op_id), image=image, version=version, values=values), **options)
 
 
 async def canary_gate(
-    svc: ServiceContext, op_ctx: Ctx, name: str, image: str, req, base: str, prefer_nodes: list[str]
+    svc: ServiceContext, op_ctx: Ctx, name: str, image: str, req, base: str, prefer_nodes: list[str],
+    chart: ChartSource | None = None,
 ) -> Saga:
     """A few replicas of the new version beside the old ones; the gate reads their error rate.
     Passing it lets the main workload roll, the canary serving meanwhile; it goes once the
@@ -105,7 +123,8 @@ async def canary_gate(
     state = svc.entity.components[name]
     canary = f"{name}-canary"
     local = Saga([], svc.progress)
-    spec = svc.entity.spec.with_component(name, image=image, version=req.version, replicas=req.canary.replicas)
+    spec = svc.entity.spec.with_component(name, image=image, version=req.version, replicas=req.canary.replicas,
+                                          **({"chart": chart} if chart is not None else {}))
     ctx = svc.ctx(
         spec.model_copy(
             update={

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from legato.adapters.wdm.sim import SimWDM
 from legato.model import ServiceSpec
-from legato.model.charts import ChartSource, inline_values_files, release_values
+from legato.model.charts import ChartSource, inline_values_files, release_values, values_of
 from legato.model.workloads import WorkloadSpec
 from legato.simulator import SimContinuum
 from tests.unit.simulator.test_sim_day2 import edge_cluster, topology
@@ -73,6 +73,22 @@ async def test_a_release_keeps_its_revisions_and_rolls_back_to_the_previous_one(
     assert await wdm.status(cluster, "upf-1") is None and continuum.releases(cluster, "upf-1") == []
 
 
+async def test_new_values_make_a_revision_and_going_back_to_them_is_a_rollback(continuum):
+    cluster = await edge_cluster(continuum)
+    wdm = SimWDM(continuum)
+    await wdm.deploy("op/deploy", cluster, chart_spec())
+    await wdm.scale("op/scale", cluster, "upf-1", 3)
+    new = {"mode": "edge", "config": {"mtu": 9000}}
+    assert (await wdm.upgrade("op/values", cluster, "upf-1", "", "1.0.0", new)).revision == 3
+    assert (await wdm.upgrade("op/values", cluster, "upf-1", "", "1.0.0", new)).revision == 3  # a retry
+    assert (await wdm.upgrade("op/same", cluster, "upf-1", "", "1.0.0", new)).revision == 3  # nothing new
+    assert (await wdm.upgrade("op/none", cluster, "upf-1", "", "1.0.0")).revision == 3  # values kept
+    assert (await wdm.upgrade("op/back", cluster, "upf-1", "", "1.0.0", CHART.values)).revision == 4
+    history = continuum.releases(cluster, "upf-1")
+    assert history[2]["values"] == {**new, "replicaCount": 3, "image": {"tag": "1.0.0"}}  # the replicas kept
+    assert (history[3]["description"], history[3]["values"]) == ("Rollback to 2", history[1]["values"])
+
+
 async def test_a_plain_workload_has_no_release(continuum):
     cluster = await edge_cluster(continuum)
     wdm = SimWDM(continuum)
@@ -123,3 +139,14 @@ def test_values_files_are_read_relative_to_the_spec_and_merged_under_inline_valu
     with pytest.raises(ValueError, match=r"components\[0\].chart.values_files: missing.yaml: cannot read"):
         inline_values_files(service(chart={"ref": "oci://r.example/c/upf", "values_files": ["missing.yaml"]}),
                             tmp_path)
+
+
+def test_values_on_the_command_line_are_files_merged_then_each_set(tmp_path):
+    (tmp_path / "v.yaml").write_text("config: {mtu: 1450, dnn: campus}\n")
+    assert values_of([], []) is None  # nothing given: the release's values stay
+    assert values_of([tmp_path / "v.yaml"], ["config.mtu=9000", "agent.replicas=2", "debug=true", "name="]) == {
+        "config": {"mtu": 9000, "dnn": "campus"}, "agent": {"replicas": 2}, "debug": True, "name": ""}
+    with pytest.raises(ValueError, match="--set 'mtu': give PATH=VALUE"):
+        values_of([], ["mtu"])
+    with pytest.raises(ValueError, match="cannot read"):
+        values_of([tmp_path / "missing.yaml"], [])
