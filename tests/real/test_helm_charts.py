@@ -306,3 +306,71 @@ async def test_the_mixed_example_end_to_end(bed):
     for c in comps.values():
         await until(lambda c=c: _gone(bed, c["cluster"], c["workload_id"]))
 
+
+async def canary_pods(stack, namespace: str, main_release: str) -> list[client.V1Pod]:
+    """The pods of the service's other releases than the main one: its canary's."""
+    _, core, _ = await apis(stack, "cha-k8s")
+    pods = await asyncio.to_thread(core.list_namespaced_pod, namespace, label_selector="app.kubernetes.io/instance")
+    return [p for p in pods.items if p.metadata.labels["app.kubernetes.io/instance"] != main_release]
+
+
+async def test_a_charts_canary_passes_its_gate_then_one_failing_it_is_rolled_back(bed):
+    """A canary is a second release of the new chart version. On Kubernetes its gate reads the share
+    of the canary's pods not ready or restarted (no metrics pipeline): the failing canary's pods are
+    reported restarted, as a kubelet reports a crashing container, by patching their status."""
+    spec = upf_service(bed.charts.url, name="core-canary")
+    service_id = await active(bed, spec)
+    upf = await component(bed, service_id, "upf")
+    cluster, wid = upf["cluster"], upf["workload_id"]
+    namespace = (await revisions(bed, cluster, wid))[0].namespace
+    seen: set[str] = set()
+
+    async def watch():
+        while True:
+            seen.update(p.metadata.labels["app.kubernetes.io/instance"]
+                        for p in await canary_pods(bed, namespace, release_name(wid)))
+            await asyncio.sleep(0.2)
+    watcher = asyncio.create_task(watch())
+    canary = {"replicas": 1, "max_error_rate": 0.05, "observe_seconds": 2}
+    record = await operate(bed, service_id, "components/upf/upgrade",
+                           {"version": "1.1.0", "strategy": "canary", "canary": canary})
+    watcher.cancel()
+    assert record["state"] == "succeeded", record
+    assert seen, "no canary release was seen"  # a second release ran beside the main one
+    await until(lambda: _only(bed, cluster, wid, {"1.1.0": 2}))
+    assert [r.version for r in await revisions(bed, cluster, wid)][-1] == "1.1.0"
+    await until(lambda: _no_canary(bed, namespace, release_name(wid)))  # uninstalled after the rollout
+
+    _, core, _ = await apis(bed, cluster)
+
+    async def crash():
+        """Every canary pod, once running, reported restarted three times."""
+        done: set[str] = set()
+        while True:
+            for p in await canary_pods(bed, namespace, release_name(wid)):
+                if p.metadata.name in done or not p.status.container_statuses:
+                    continue
+                body = {"status": {"containerStatuses": [{"name": c.name, "restartCount": 3}
+                                                         for c in p.status.container_statuses]}}
+                await asyncio.to_thread(core.patch_namespaced_pod_status, p.metadata.name, namespace, body)
+                done.add(p.metadata.name)
+            await asyncio.sleep(0.2)
+    crasher = asyncio.create_task(crash())
+    async with Sampler(bed, cluster, wid) as sampled:
+        record = await operate(bed, service_id, "components/upf/upgrade",
+                               {"version": "1.0.0", "strategy": "canary",
+                                "canary": {**canary, "observe_seconds": 4}})
+    crasher.cancel()
+    assert record["state"] == "rolled-back" and "failed its health gate" in record["detail"], record
+    assert all(s.get("1.1.0", 0) >= 2 for s in sampled.samples), sampled.samples  # the main never changed
+    assert [r.version for r in await revisions(bed, cluster, wid)][-1] == "1.1.0"
+    await until(lambda: _no_canary(bed, namespace, release_name(wid)))
+    assert (await component(bed, service_id, "upf"))["version"] == "1.1.0"
+    await bed.remove(service_id)
+
+
+async def _no_canary(stack, namespace: str, main_release: str) -> bool:
+    _, core, _ = await apis(stack, "cha-k8s")
+    left = await asyncio.to_thread(ALL_SECRETS, core, label_selector="owner=helm")
+    return not await canary_pods(stack, namespace, main_release) and all(
+        s.metadata.labels.get("name") == main_release for s in left.items if s.metadata.namespace == namespace)
