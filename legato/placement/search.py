@@ -546,13 +546,17 @@ class Search:
         score, violation = self.evaluate(assign)
         return None if violation else (score, assign)
 
-    def best_move(self, u: int, placed: dict[int, int], bar: float, cap: int,
-                  apart: bool = False) -> tuple[list[tuple[float, int]], bool]:
+    def best_move(self, u: int, placed: dict[int, int], bar: float, cap: int, apart: bool = False,
+                  feasible=None) -> tuple[list[tuple[float, int]], bool]:
         """Sites where unit `u` scores below `bar` given the units in `placed` (unit -> site), best
         first, looking at its candidates and then at the sites around its most expensive placed
         neighbour, nearest first, until the latency alone rules out the rest: (sites, complete).
         `complete` is False when `cap` sites were looked at before that (or there is no neighbour).
-        `apart`: only sites none of the placed units holds."""
+        `apart`: only sites none of the placed units holds. `feasible(site)`, with every other unit
+        placed: whether the whole placement with u there keeps every rule (min_sites, max cost,
+        joint bandwidth, which this unit's own checks do not see); only such a site lowers the bar
+        the walk must beat, so one that scores better but breaks a rule never hides one that
+        does not."""
         prob = self.prob
         unit = prob.units[u]
         ids, pos = prob.index.ids, prob.index.pos
@@ -585,7 +589,7 @@ class Search:
         found: list[tuple[float, int]] = []
         for i in unit.candidates:
             got = score_at(i, unit.base[i], True)
-            if got is not None:
+            if got is not None and (feasible is None or feasible(i)):
                 found.append((got, i))
         found.sort()
         if not links:
@@ -639,8 +643,9 @@ class Search:
                 continue
             got = score_at(j, prob.base_score(unit, j, reuse, user_ms), False)
             if got is not None and got < best and prob.add_candidate(unit, j):  # only new bests become candidates
-                found.append((got, j))
-                best = bar_now[0] = got
+                if feasible is None or feasible(j):
+                    found.append((got, j))
+                    best = bar_now[0] = got
         return sorted(found), scanned[0] <= SCAN_CAP
 
     def seed_greedy(self) -> None:
@@ -819,7 +824,12 @@ class Search:
                 continue  # same solution, same walk: certified already
             others = {v: j for v, j in enumerate(assign) if v != u}
             before = len(unit.candidates)
-            _, complete = self.best_move(u, others, current - 1e-9, BIG_REGION_CAP if capped else REGION_CAP)
+
+            def feasible(j: int, u: int = u) -> bool:
+                return self.evaluate([j if v == u else k for v, k in enumerate(assign)])[1] is None
+
+            _, complete = self.best_move(u, others, current - 1e-9, BIG_REGION_CAP if capped else REGION_CAP,
+                                         feasible=feasible)
             added |= len(unit.candidates) > before
             if complete and len(unit.candidates) == before:
                 self._certified.add(key)
