@@ -4,7 +4,8 @@ and served by a plain HTTP server on a loopback port, as any static chart reposi
 
 Besides each chart as shipped, the upf chart is packaged at two more versions: 1.1.0 (the same
 templates, a new version) and 1.2.0, whose data plane asks for a node label no node has, so its
-pods stay Pending: a chart version whose pods never become ready."""
+pods stay Pending: a chart version whose pods never become ready. The test bed's own charts
+(tests/real/charts) are served beside them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from legato.config import PROJECT_ROOT
 
 CHARTS = PROJECT_ROOT / "deploy" / "charts"
+TEST_CHARTS = Path(__file__).parent / "charts"  # the test bed's own (node-agent: a DaemonSet and a Job)
 NEVER_READY = "1.2.0"
 
 
@@ -40,7 +42,7 @@ class ChartRepository:
 
     def build(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        for chart in sorted(CHARTS.iterdir()):
+        for chart in [*sorted(CHARTS.iterdir()), *sorted(TEST_CHARTS.iterdir())]:
             self._helm("package", str(chart), "--destination", str(self.root))
         self._helm("package", str(CHARTS / "upf"), "--version", "1.1.0", "--destination", str(self.root))
         broken = self.workdir / "upf-never-ready" / "upf"

@@ -5,8 +5,10 @@ charts served by a chart repository (helm_charts.py), installed by the real helm
 A chart is installed as one release, ready once everything it created is; scaled through its
 values; upgraded to a new chart version; upgraded to a version whose pods never become ready and
 rolled back by helm to the revision that served (which served all along); moved to the other
-cluster make-before-break; removed with nothing left. The mixed example (a chart and images,
-linked) runs end to end."""
+cluster make-before-break; removed with nothing left. New values on day 2 (and values whose pods
+never become ready, rolled back); a canary passing its gate and one failing it; a DaemonSet sized
+per node and a Job waited for (the test bed's node-agent chart). The mixed example (a chart and
+images, linked) runs end to end. The worker runs here with cluster-wide Secret lists forbidden."""
 
 from __future__ import annotations
 
@@ -374,3 +376,28 @@ async def _no_canary(stack, namespace: str, main_release: str) -> bool:
     left = await asyncio.to_thread(ALL_SECRETS, core, label_selector="owner=helm")
     return not await canary_pods(stack, namespace, main_release) and all(
         s.metadata.labels.get("name") == main_release for s in left.items if s.metadata.namespace == namespace)
+
+
+async def test_a_charts_daemonset_is_sized_per_node_and_its_job_waited_for(bed):
+    """The test bed's node-agent chart: a DaemonSet (a pod on each of the cluster's two nodes) and a
+    Job. The namespace's quota admits all three pods at once, and the release is ready only once
+    the Job completed."""
+    spec = {"name": "agents", "progress_deadline_seconds": 60, "components": [{
+        "name": "agent", "version": "1.0.0", "replicas": 1, "cpu": 0.1, "memory_mb": 64,
+        "chart": {"ref": bed.charts.url, "name": "node-agent"}, "placement": {"sites": ["ch-a"]}}]}  # fmt: skip
+    service_id = await active(bed, spec)
+    agent = await component(bed, service_id, "agent")
+    cluster, wid = agent["cluster"], agent["workload_id"]
+    namespace = (await revisions(bed, cluster, wid))[0].namespace
+    apps, core, _ = await apis(bed, cluster)
+    name = release_name(wid)
+    ds = await asyncio.to_thread(apps.read_namespaced_daemon_set, f"{name}-agent", namespace)
+    assert (ds.status.desired_number_scheduled, ds.status.number_available) == (2, 2)
+    job = await asyncio.to_thread(client.BatchV1Api(core.api_client).read_namespaced_job, f"{name}-setup-r1",
+                                  namespace)
+    assert any(c.type == "Complete" and c.status == "True" for c in job.status.conditions or []), job.status
+    quota = await asyncio.to_thread(core.read_namespaced_resource_quota, "legato-grant", namespace)
+    assert int(quota.spec.hard["pods"]) >= 3, quota.spec.hard  # two nodes' agents and the Job's pod
+    assert (await bed.adapters.wdm.status(cluster, wid)).ready
+    await bed.remove(service_id)
+    await until(lambda: _gone(bed, cluster, wid))

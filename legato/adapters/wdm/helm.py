@@ -13,7 +13,8 @@
 - **Reads go to the API server**, not to `helm`: the release records are the Secrets Helm's storage
   driver writes (`owner=helm`, `name=<release>`), decoded as Helm does. The manifest of the current
   revision lists what the release created; readiness is every Deployment, StatefulSet and DaemonSet
-  of it rolled out and available, and the release `deployed`.
+  of it rolled out and available, every Job of it completed, and the release `deployed`. Hooks are
+  helm's: `helm install`/`upgrade` runs them and waits for hook Jobs itself.
 - **No `--wait`, no `--atomic`**: the workflow's readiness wait, bounded by the progress deadline,
   judges a revision, and an upgrade whose replicas are not ready in time is undone by the
   workflow's roll-back step. An upgrade back to the previous revision's chart version is Helm's own
@@ -54,7 +55,7 @@ MAX_RELEASE_NAME = 53
 HELM_TIMEOUT = 300.0  # seconds one helm command may take (fetching a chart, applying its objects)
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
 ENDPOINT_ANNOTATION = "legato.io/endpoint"  # on the chart's Service that users reach, when it has several
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 
 
 def release_name(workload_id: str) -> str:
@@ -221,16 +222,33 @@ def description(op_id: str, source: ChartSource, spec: WorkloadSpec | None = Non
     return json.dumps({"legato": record}, separators=(",", ":"), sort_keys=True)
 
 
-def pods_needed(manifest: str) -> int:
+def pods_needed(manifest: str, nodes: list[dict[str, str]] | None = None) -> int:
     """The most pods a rendered release runs at once while it rolls out: each Deployment's and
-    StatefulSet's replicas and one surge pod each (maxSurge 1), a DaemonSet counted as one pod and
-    its surge (its node count is not known from the manifest)."""
+    StatefulSet's replicas and one surge pod each (maxSurge 1); a DaemonSet's pod on every node its
+    node selector admits (`nodes`: the cluster's nodes' labels; taints and affinities not read, so
+    an upper bound), plus its own maxSurge (none by default); a Job's parallelism (default 1)."""
     total = 0
     for doc in yaml.safe_load_all(manifest or ""):
-        if isinstance(doc, dict) and doc.get("kind") in WORKLOAD_KINDS:
-            replicas = (doc.get("spec") or {}).get("replicas", 1) if doc["kind"] != "DaemonSet" else 1
+        if not isinstance(doc, dict) or doc.get("kind") not in WORKLOAD_KINDS:
+            continue
+        spec = doc.get("spec") or {}
+        if doc["kind"] == "DaemonSet":
+            selector = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector") or {}
+            on = sum(1 for labels in nodes or [] if selector.items() <= labels.items())
+            surge = ((spec.get("updateStrategy") or {}).get("rollingUpdate") or {}).get("maxSurge") or 0
+            if isinstance(surge, str) and surge.endswith("%"):
+                surge = -(-on * int(surge[:-1]) // 100)
+            total += on + int(surge)
+        elif doc["kind"] == "Job":
+            total += int(spec.get("parallelism", 1) if spec.get("parallelism") is not None else 1)
+        else:
+            replicas = spec.get("replicas", 1)
             total += int(replicas if replicas is not None else 1) + 1
     return total
+
+
+def has_daemonset(manifest: str) -> bool:
+    return any(isinstance(d, dict) and d.get("kind") == "DaemonSet" for d in yaml.safe_load_all(manifest or ""))
 
 
 # Called before a release's pods change, with the most pods the new revision runs at once: how a
@@ -254,7 +272,11 @@ class HelmReleases:
             manifest = await self.helm.run(
                 cluster_id, api, "template", "template", release_name(workload_id), *chart_args(source, version),
                 "--namespace", namespace, values=values)  # fmt: skip
-        await self.admit(cluster_id, api, namespace, workload_id, pods_needed(manifest))
+        nodes = None
+        if has_daemonset(manifest):  # its pods: one per node it admits
+            found = await call(cluster_id, lambda: client.CoreV1Api(api).list_node())
+            nodes = [n.metadata.labels or {} for n in found.items]
+        await self.admit(cluster_id, api, namespace, workload_id, pods_needed(manifest, nodes))
 
     # ---- reading releases from the API server
 
@@ -375,7 +397,7 @@ class HelmReleases:
         if not any(r.legato is not None for r in history):
             return None
         current = history[-1]
-        pods = [p for _, _, ps in await self._workloads(cluster_id, api, current) for p in ps]
+        pods = [p for kind, _, ps in await self._workloads(cluster_id, api, current) if kind != "Job" for p in ps]
         bad = sum(1 for p in pods if not pod_healthy(p))
         return WorkloadMetrics(id=workload_id, version=current.version, error_rate=bad / len(pods) if pods else 0.0)
 
@@ -419,11 +441,12 @@ class HelmReleases:
 
     async def _workloads(self, cluster_id: str, api: client.ApiClient,
                          current: Release) -> list[tuple[str, Any, list[client.V1Pod]]]:
-        """Each Deployment, StatefulSet and DaemonSet the revision created, with its pods."""
+        """Each Deployment, StatefulSet, DaemonSet and Job the revision created, with its pods."""
         namespace = current.namespace
         apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
         readers = {"Deployment": apps.read_namespaced_deployment, "StatefulSet": apps.read_namespaced_stateful_set,
-                   "DaemonSet": apps.read_namespaced_daemon_set}  # fmt: skip
+                   "DaemonSet": apps.read_namespaced_daemon_set,
+                   "Job": client.BatchV1Api(api).read_namespaced_job}  # fmt: skip
         found = []
         for kind, name in current.objects():
             if kind not in readers:
@@ -462,9 +485,14 @@ class HelmReleases:
 
 
 def workload_done(kind: str, obj: Any) -> bool:
-    """The controller has seen the latest spec, every replica runs it and is available."""
+    """The controller has seen the latest spec, every replica runs it and is available; a Job, that it
+    completed (a failed one never is: the readiness wait's deadline fails the operation)."""
+    if kind == "Job" and obj is None:
+        return True  # helm created it with the revision: gone since, it was deleted once finished (its TTL)
     if obj is None or obj.status is None:
         return False
+    if kind == "Job":
+        return any(c.type == "Complete" and c.status == "True" for c in obj.status.conditions or [])
     s, generation = obj.status, obj.metadata.generation or 0
     if (s.observed_generation or 0) < generation:
         return False
@@ -506,6 +534,8 @@ def release_status(cluster_id: str, workload_id: str, current: Release, source: 
         for p in pods:
             if pod_live(p):
                 nodes[p.spec.node_name] = nodes.get(p.spec.node_name, 0) + 1
+        if kind == "Job":  # runs to completion: readiness waits for it, it serves nothing
+            continue
         if obj is None:
             serving, lowest = {}, 0.0
             continue
