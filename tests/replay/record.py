@@ -136,6 +136,27 @@ async def upgrade_deadline(stack: Stack) -> None:
     await terminate(stack, service_id)
 
 
+async def chart_day2(stack: Stack) -> None:
+    """The private-5g example (a Helm chart and images): the chart scaled, upgraded to a new chart
+    version, to new values, with a canary, to a version that never becomes ready (rolled back), and
+    an image refused; then DELETE."""
+    service_id = await active(stack, example("private-5g"))
+    await expect(stack, service_id, "/components/upf/scale", {"replicas": 3}, "succeeded")
+    await expect(stack, service_id, "/components/upf/upgrade", {"version": "1.1.0"}, "succeeded")
+    await expect(stack, service_id, "/components/upf/upgrade",
+                 {"version": "1.1.0", "values": {"config": {"mtu": 9000}}}, "succeeded")
+    await expect(stack, service_id, "/components/upf/upgrade",
+                 {"version": "1.3.0", "values": {"config": {"mtu": 1500}}, "strategy": "canary",
+                  "canary": {"replicas": 1, "max_error_rate": 0.05, "observe_seconds": 0.5}}, "succeeded")
+    stack.sim.set_never_ready("1.4.0")
+    record = await operate(stack, service_id, "/components/upf/upgrade",
+                           {"version": "1.4.0", "values": {"config": {"mtu": 1400}}, "progress_deadline_seconds": 5})
+    assert record["state"] == "failed" and "rolled back" in record["detail"], record
+    stack.sim.clear_faults()
+    await expect(stack, service_id, "/components/upf/upgrade", {"version": "1.5.0", "image": "x/upf"}, "refused")
+    await terminate(stack, service_id)
+
+
 async def move(stack: Stack) -> None:
     """A make-before-break move (MigrateWorkload child), and one that fails at the target (the child
     fails, the source keeps serving); then terminate."""
@@ -406,6 +427,7 @@ SCENARIOS: dict[str, Scenario] = {
     "rolling_upgrade": Scenario(rolling_upgrade),
     "canary_upgrade": Scenario(canary_upgrade),
     "upgrade_deadline": Scenario(upgrade_deadline),
+    "chart_day2": Scenario(chart_day2),
     "move": Scenario(move),
     "update": Scenario(update),
     "repair": Scenario(repair),
