@@ -1,6 +1,7 @@
 """One fixture per protocol, parametrized over its backends, each yielding a ready backend in its
 small world (worlds.py): `pim_world` (sim, redfish), `mcm_world` (sim, kwok, kubeconfig),
-`wdm_world` (sim, kubernetes), `tcm_world` (sim). A new backend is one more parameter.
+`wdm_world` (sim, kubernetes, and the same two with every workload a chart's release:
+sim-chart, kubernetes-chart), `tcm_world` (sim). A new backend is one more parameter.
 
 The sim backends run everywhere. The real ones run on the same terms as tests/real, whose fixtures
 they share: the Redfish emulator always (its power changes made prompt, see prompt_bmc.py), kwok
@@ -23,12 +24,14 @@ from legato.adapters.mcm.sim import SimMCM
 from legato.adapters.pim.redfish import RedfishPIM
 from legato.adapters.pim.sim import SimPIM
 from legato.adapters.tcm.sim import SimTCM
+from legato.adapters.wdm.helm import Helm
 from legato.adapters.wdm.kubernetes import KubernetesWDM
 from legato.adapters.wdm.sim import SimWDM
 from legato.config import PROJECT_ROOT
 from legato.devserver import free_port, wait_for_port
 from legato.model import Cluster, Site
 from legato.model.backends import KubeconfigSite, RedfishSite, SiteBackends
+from legato.model.charts import ChartSource
 from legato.simulator import SimContinuum
 from tests.contract.worlds import (
     FixedClusters,
@@ -45,6 +48,7 @@ from tests.contract.worlds import (
     write_kubeconfig,
 )
 from tests.real.conftest import kube_bin, redfish_factory  # noqa: F401  (shared with tests/real)
+from tests.real.helm_charts import ChartRepository
 from tests.real.redfish_emulator import RedfishEmulator
 from tests.real.testbed import delete_every_cluster
 
@@ -243,17 +247,30 @@ async def wdm_kwok(kube_bin, tmp_path_factory):  # noqa: F811
         await delete_every_cluster(mcm)
 
 
-@pytest.fixture(scope="module", params=["sim", "kubernetes"])
+@pytest.fixture(scope="module")
+def wdm_charts(kube_bin, tmp_path_factory):  # noqa: F811
+    """The chart worlds' source: hello-web at the contract's versions, served by the test bed's way."""
+    extra = (("hello-web", "1.0"), ("hello-web", "1.1"), ("hello-web", "2.0"))
+    with ChartRepository(kube_bin / "helm", tmp_path_factory.mktemp("wdm-charts"), extra) as repo:
+        yield repo
+
+
+# A chart component keeps the contract as one workload (the table's note): its worlds are two more backends.
+@pytest.fixture(scope="module", params=["sim", "kubernetes", "sim-chart", "kubernetes-chart"])
 def wdm_backend(request):
-    if request.param == "sim":
-        return "sim", None
-    return "kubernetes", request.getfixturevalue("wdm_kwok")
+    if request.param.startswith("sim"):
+        return request.param, None
+    return request.param, request.getfixturevalue("wdm_kwok")
 
 
 @pytest.fixture
-async def wdm_world(wdm_backend, tmp_path):
+async def wdm_world(wdm_backend, tmp_path, request):
     name, kwok = wdm_backend
-    if name == "sim":
+    chart = None
+    if name.endswith("-chart"):
+        url = request.getfixturevalue("wdm_charts").url if name.startswith("kubernetes") else "http://charts.example"
+        chart = ChartSource(ref=url, name="hello-web")
+    if name.startswith("sim"):
         continuum = SimContinuum(tmp_path / "sim.db")
         continuum.seed(sim_topology(wdm_sites()))
         continuum.set_ready_delay(0.05)  # a rollout takes steps, as on a cluster
@@ -267,17 +284,18 @@ async def wdm_world(wdm_backend, tmp_path):
             continuum.set_fault("wdm.deploy", permanent=True)
             return wdm
 
-        yield WdmWorld("sim", wdm, unreachable, refusing, continuum.clear_faults, admits_unschedulable=False,
-                       keeps_history=True, answers_any_cluster=True)  # fmt: skip
+        yield WdmWorld(name, wdm, unreachable, refusing, continuum.clear_faults, admits_unschedulable=False,
+                       keeps_history=True, answers_any_cluster=True, chart=chart)  # fmt: skip
         return
 
     server, ca = kubeconfig_server(kwok._kubeconfig(WdmWorld.cluster))
     clusters = [WdmWorld.cluster]
+    helm = Helm(binary=request.getfixturevalue("kube_bin") / "helm")
     world = WdmWorld(
-        "kubernetes", KubernetesWDM(kwok),
-        lambda: KubernetesWDM(FixedClusters(api_client(dead_url()), clusters)),
-        lambda: KubernetesWDM(FixedClusters(api_client(server, ca), clusters)),
-        lambda: None, admits_unschedulable=True, keeps_history=False, answers_any_cluster=False,
+        name, KubernetesWDM(kwok, helm=helm),
+        lambda: KubernetesWDM(FixedClusters(api_client(dead_url()), clusters), helm=helm),
+        lambda: KubernetesWDM(FixedClusters(api_client(server, ca), clusters), helm=helm),
+        lambda: None, admits_unschedulable=True, keeps_history=False, answers_any_cluster=False, chart=chart,
     )  # fmt: skip
     try:
         yield world

@@ -10,7 +10,7 @@ import pytest
 
 from legato.adapters.errors import CapacityExhausted, InvalidRequest, NotFound, PermanentFault, TransientFault
 from legato.model.workloads import WorkloadStatus
-from tests.contract.worlds import WdmWorld, known_gap, until, workload
+from tests.contract.worlds import WdmWorld, known_gap, until
 
 GHOST = "ghost-c0ffee"
 GHOST_CLUSTER = "no-such-cluster"
@@ -28,7 +28,7 @@ async def listed(w: WdmWorld, cluster_id: str | None = None) -> list[str]:
 
 async def test_deploy_dedups_on_the_op_id_and_the_workload_is_named_by_its_spec(wdm_world: WdmWorld):
     w = wdm_world
-    spec = workload("api", 2)
+    spec = w.workload("api", 2)
     first = await w.deploy("op-deploy", spec)
     assert identity(first) == (spec.id, w.cluster, "api", "svc-contract", "1.0", 2)
     assert identity(await w.deploy("op-deploy", spec)) == identity(first)
@@ -45,7 +45,7 @@ async def test_deploy_dedups_on_the_op_id_and_the_workload_is_named_by_its_spec(
 async def test_a_repeat_after_a_later_change_does_not_act_again(wdm_world: WdmWorld, request):
     w = wdm_world
     known_gap(request, w.backend, {"kubernetes": KUBERNETES_DEDUPS_BY_NAME})
-    spec = workload("app", 1)
+    spec = w.workload("app", 1)
     await w.deploy("op-deploy", spec)
     await w.settled(spec.id)
     await w.wdm.upgrade("op-upgrade", w.cluster, spec.id, spec.image, "2.0")
@@ -56,7 +56,7 @@ async def test_a_repeat_after_a_later_change_does_not_act_again(wdm_world: WdmWo
 
 async def test_status_reports_what_runs_where_and_list_workloads_the_same(wdm_world: WdmWorld):
     w = wdm_world
-    spec = workload("web", 2)
+    spec = w.workload("web", 2)
     await w.deploy("op-deploy", spec)
     status = await w.settled(spec.id)
     assert identity(status) == (spec.id, w.cluster, "web", "svc-contract", "1.0", 2)
@@ -84,7 +84,7 @@ async def test_an_unknown_workload_reads_as_none_removes_as_done_and_changes_as_
 
 async def test_a_cluster_the_backend_does_not_hold_is_not_found_to_deploy_on(wdm_world: WdmWorld):
     w = wdm_world
-    spec = workload("lost", 1)
+    spec = w.workload("lost", 1)
     with pytest.raises(NotFound):
         await w.wdm.deploy("op-deploy", GHOST_CLUSTER, spec)
     if w.answers_any_cluster:  # the sim: as for an absent workload
@@ -101,9 +101,9 @@ async def test_a_cluster_the_backend_does_not_hold_is_not_found_to_deploy_on(wdm
 async def test_negative_replicas_are_an_invalid_request(wdm_world: WdmWorld):
     w = wdm_world
     with pytest.raises(InvalidRequest):
-        await w.deploy("op-deploy-negative", workload("neg", -1))
-    assert await w.wdm.status(w.cluster, workload("neg", 1).id) is None
-    spec = workload("pos", 1)
+        await w.deploy("op-deploy-negative", w.workload("neg", -1))
+    assert await w.wdm.status(w.cluster, w.workload("neg", 1).id) is None
+    spec = w.workload("pos", 1)
     await w.deploy("op-deploy", spec)
     with pytest.raises(InvalidRequest):
         await w.wdm.scale("op-scale-negative", w.cluster, spec.id, -1)
@@ -112,7 +112,7 @@ async def test_negative_replicas_are_an_invalid_request(wdm_world: WdmWorld):
 
 async def test_replicas_no_node_can_hold_are_refused_by_name(wdm_world: WdmWorld):
     w = wdm_world
-    spec = workload("huge", 1, cpu=w.node_cpu * 2)
+    spec = w.workload("huge", 1, cpu=w.node_cpu * 2)
     if w.admits_unschedulable:  # declared: admitted, and left Pending for the readiness deadline to refuse
         await w.deploy("op-deploy", spec)
         await asyncio.sleep(1.5)
@@ -127,7 +127,7 @@ async def test_replicas_no_node_can_hold_are_refused_by_name(wdm_world: WdmWorld
 
 async def test_scale_dedups_on_the_op_id_and_reaches_the_count(wdm_world: WdmWorld):
     w = wdm_world
-    spec = workload("scaled", 1)
+    spec = w.workload("scaled", 1)
     await w.deploy("op-deploy", spec)
     await w.settled(spec.id)
     up = await w.wdm.scale("op-scale", w.cluster, spec.id, 3)
@@ -141,7 +141,7 @@ async def test_scale_dedups_on_the_op_id_and_reaches_the_count(wdm_world: WdmWor
 
 async def test_upgrade_rolls_with_surge_and_the_same_version_changes_nothing(wdm_world: WdmWorld):
     w = wdm_world
-    spec = workload("rolled", 2)
+    spec = w.workload("rolled", 2)
     await w.deploy("op-deploy", spec)
     await w.settled(spec.id)
     started = await w.wdm.upgrade("op-upgrade", w.cluster, spec.id, spec.image, "1.1")
@@ -164,7 +164,7 @@ async def test_upgrade_rolls_with_surge_and_the_same_version_changes_nothing(wdm
 
 async def test_remove_is_idempotent(wdm_world: WdmWorld):
     w = wdm_world
-    spec = workload("gone", 1)
+    spec = w.workload("gone", 1)
     await w.deploy("op-deploy", spec)
     await w.settled(spec.id)
     await w.wdm.remove("op-remove", w.cluster, spec.id)
@@ -176,7 +176,7 @@ async def test_remove_is_idempotent(wdm_world: WdmWorld):
 
 async def test_metrics_report_the_version_and_an_error_rate(wdm_world: WdmWorld):
     w = wdm_world
-    spec = workload("measured", 1)
+    spec = w.workload("measured", 1)
     await w.deploy("op-deploy", spec)
     await w.settled(spec.id)
     metrics = await w.wdm.metrics(w.cluster, spec.id)
@@ -186,7 +186,7 @@ async def test_metrics_report_the_version_and_an_error_rate(wdm_world: WdmWorld)
 async def test_serving_history_is_none_for_what_never_ran_here(wdm_world: WdmWorld):
     w = wdm_world
     assert await w.wdm.serving_history("svc-contract", "never-ran", 0, time.time()) is None
-    spec = workload("kept", 2)
+    spec = w.workload("kept", 2)
     await w.deploy("op-deploy", spec)
     await w.settled(spec.id)
     since = time.time()
@@ -199,7 +199,7 @@ async def test_serving_history_is_none_for_what_never_ran_here(wdm_world: WdmWor
 
 async def test_a_backend_out_of_reach_is_a_transient_fault_and_the_retry_acts_once(wdm_world: WdmWorld):
     w = wdm_world
-    spec = workload("retried", 1)
+    spec = w.workload("retried", 1)
     w.deployed.append(spec.id)
     with pytest.raises(TransientFault):
         await w.unreachable().deploy("op-deploy", w.cluster, spec)
@@ -211,7 +211,7 @@ async def test_a_backend_out_of_reach_is_a_transient_fault_and_the_retry_acts_on
 
 async def test_a_backend_that_refuses_for_good_is_a_permanent_fault(wdm_world: WdmWorld):
     w = wdm_world
-    spec = workload("refused", 1)
+    spec = w.workload("refused", 1)
     w.deployed.append(spec.id)
     with pytest.raises(PermanentFault):
         await w.refusing().deploy("op-deploy", w.cluster, spec)

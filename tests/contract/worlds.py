@@ -25,6 +25,7 @@ from legato.adapters.tcm import TCM
 from legato.adapters.wdm import WDM
 from legato.model import Cluster, Host, Site, Topology, UserAreaDef
 from legato.model.backends import SiteBackends
+from legato.model.charts import ChartSource
 from legato.model.workloads import WorkloadSpec, WorkloadStatus
 
 
@@ -195,6 +196,16 @@ class WdmWorld:
     nodes: tuple[str, ...] = ("w1", "w2")
     node_cpu: float = 4
     deployed: list[str] = field(default_factory=list)
+    chart: ChartSource | None = None  # the chart worlds: every workload is a release of this chart
+
+    def workload(self, name: str, replicas: int, cpu: float = 0.25, version: str = "1.0", **extra) -> WorkloadSpec:
+        """The contract's workload; in a chart world, a release of the chart (hello-web) at chart version
+        `version`, its pods asking what the spec does (values) and serving on the spec's port."""
+        spec = workload(name, replicas, cpu, version, **extra)
+        if self.chart is None:
+            return spec
+        values = {"port": spec.ports[0], "resources": {"cpu": f"{round(cpu * 1000)}m", "memory": f"{spec.memory_mb}Mi"}}
+        return spec.model_copy(update={"image": "", "chart": self.chart.model_copy(update={"values": values})})
 
     async def deploy(self, op_id: str, spec: WorkloadSpec) -> WorkloadStatus:
         self.deployed.append(spec.id)

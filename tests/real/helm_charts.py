@@ -31,8 +31,9 @@ class Quiet(SimpleHTTPRequestHandler):
 class ChartRepository:
     """Package, index and serve; `url` is the repository's address while it runs."""
 
-    def __init__(self, helm: Path, workdir: Path) -> None:
-        self.helm, self.workdir = helm, workdir
+    def __init__(self, helm: Path, workdir: Path, extra: tuple[tuple[str, str], ...] = ()) -> None:
+        """`extra`: (chart, version) packaged besides, e.g. the WDM contract's hello-web 1.0, 1.1, 2.0."""
+        self.helm, self.workdir, self.extra = helm, workdir, extra
         self.root = workdir / "repo"
         self.url = ""
         self._server: ThreadingHTTPServer | None = None
@@ -51,6 +52,8 @@ class ChartRepository:
             "nodeSelector: {}", 'nodeSelector: {"example.com/no-such-node": "true"}')
         (broken / "values.yaml").write_text(values)
         self._helm("package", str(broken), "--version", NEVER_READY, "--destination", str(self.root))
+        for chart, version in self.extra:
+            self._helm("package", str(CHARTS / chart), "--version", version, "--destination", str(self.root))
 
     def __enter__(self) -> ChartRepository:
         self.build()

@@ -36,7 +36,9 @@ A chart component (`spec.chart`) keeps the same rules as one workload, its `vers
 `status` adds the release's `revision` (None for a plain workload). An `upgrade` back to the previous
 revision's version is a rollback to that revision (its values too). Kubernetes installs it as one
 Helm release named by the workload id and records each call's `op_id` in the revision it makes,
-so charts dedup on the operation id there (`helm.py`); the gap below is plain workloads' only.
+so charts dedup on the operation id there (`helm.py`); the gap below is plain workloads' only. The
+suite holds every rule for charts too, as two more backends (`sim-chart`, `kubernetes-chart`: each
+workload a release of `deploy/charts/hello-web`, on Kubernetes from the test bed's chart repository).
 
 Known gap, held by the suite as a strict xfail: Kubernetes dedups by name (server-side apply of
 objects named by the workload id), not by `op_id`: a repeat applies again, harmless at once, but a
