@@ -547,16 +547,16 @@ class Search:
         return None if violation else (score, assign)
 
     def best_move(self, u: int, placed: dict[int, int], bar: float, cap: int, apart: bool = False,
-                  feasible=None) -> tuple[list[tuple[float, int]], bool]:
+                  improves=None) -> tuple[list[tuple[float, int]], bool]:
         """Sites where unit `u` scores below `bar` given the units in `placed` (unit -> site), best
         first, looking at its candidates and then at the sites around its most expensive placed
         neighbour, nearest first, until the latency alone rules out the rest: (sites, complete).
         `complete` is False when `cap` sites were looked at before that (or there is no neighbour).
-        `apart`: only sites none of the placed units holds. `feasible(site)`, with every other unit
-        placed: whether the whole placement with u there keeps every rule (min_sites, max cost,
-        joint bandwidth, which this unit's own checks do not see); only such a site lowers the bar
-        the walk must beat, so one that scores better but breaks a rule never hides one that
-        does not."""
+        `apart`: only sites none of the placed units holds. `improves(site)`, with every other
+        unit placed: whether the whole placement with u there keeps every rule and scores lower
+        (what this unit's own checks do not see: min_sites, max cost, joint bandwidth, the reuse
+        lost by sharing a site); only such a site lowers the bar the walk must beat, so a site that
+        only seems better never hides one that is."""
         prob = self.prob
         unit = prob.units[u]
         ids, pos = prob.index.ids, prob.index.pos
@@ -589,7 +589,7 @@ class Search:
         found: list[tuple[float, int]] = []
         for i in unit.candidates:
             got = score_at(i, unit.base[i], True)
-            if got is not None and (feasible is None or feasible(i)):
+            if got is not None and (improves is None or improves(i)):
                 found.append((got, i))
         found.sort()
         if not links:
@@ -643,7 +643,7 @@ class Search:
                 continue
             got = score_at(j, prob.base_score(unit, j, reuse, user_ms), False)
             if got is not None and got < best and prob.add_candidate(unit, j):  # only new bests become candidates
-                if feasible is None or feasible(j):
+                if improves is None or improves(j):
                     found.append((got, j))
                     best = bar_now[0] = got
         return sorted(found), scanned[0] <= SCAN_CAP
@@ -799,6 +799,7 @@ class Search:
             at.setdefault(i, []).append(u)
         widen, added = [], False
         self.capped = []
+        total = self.evaluate(assign)[0]
         for u, unit in enumerate(units):
             if unit.exhausted:
                 continue
@@ -825,11 +826,12 @@ class Search:
             others = {v: j for v, j in enumerate(assign) if v != u}
             before = len(unit.candidates)
 
-            def feasible(j: int, u: int = u) -> bool:
-                return self.evaluate([j if v == u else k for v, k in enumerate(assign)])[1] is None
+            def improves(j: int, u: int = u) -> bool:
+                score, violation = self.evaluate([j if v == u else k for v, k in enumerate(assign)])
+                return violation is None and score < total - TOLERANCE * max(1.0, total)
 
             _, complete = self.best_move(u, others, current - 1e-9, BIG_REGION_CAP if capped else REGION_CAP,
-                                         feasible=feasible)
+                                         improves=improves)
             added |= len(unit.candidates) > before
             if complete and len(unit.candidates) == before:
                 self._certified.add(key)
