@@ -4,12 +4,14 @@ fits when the continuum is small.
 
 1. **Candidates.** On a small continuum (and for a component given its own list of sites) every
    site that fits is a candidate from the start. Otherwise each unit starts with its best few
-   sites by base score (the index's ordered streams), the best few by base score plus the link
-   price of their distance to the users it is chained to (its *anchor*), the best sites for each
-   group of three or more units joined by tight links to share (a chain can move to another
-   city together), the sites of a greedy pass (each unit, in graph order, on its best site given
-   those already placed, searched nearest-first around a placed neighbour), and its neighbours'
-   best sites (sharing a site makes a link free).
+   sites by base score (the index's ordered streams, which skip the sites no placement can give
+   it: `Problem._out_of_reach`), the best few by base score plus the link price of their
+   distance to the users it is chained to (its *anchor*), the best sites for each group of three
+   or more units joined by tight links to share (a chain can move to another city together) and
+   for such a group without its user-facing end (`seed_parts`), the sites of a greedy pass (each
+   unit, in graph order, on its best site given those already placed, searched nearest-first
+   around a placed neighbour), and its neighbours' best sites (sharing a site makes a link
+   free). Under a binding max_cost, its best sites by score plus the budget's price join too.
 2. **Relaxation, solved exactly.** Take a spanning forest of the unit graph (user-facing units
    as roots). Without the constraints that couple units beyond a tree edge — shared capacity at a
    site, joint bandwidth of a site pair, max cost, anti-affinity, min_sites, links off the tree —
@@ -27,8 +29,9 @@ fits when the continuum is small.
    its set could improve the solution by moving that unit alone: either its stream's frontier (a
    lower bound on every unseen site's base score) plus the least its links could cost elsewhere
    is already above its current share of the score, or the sites near its costliest neighbour,
-   walked nearest-first, run out of improving ones before latency alone rules the rest out.
-   Improving sites found that way join the candidates; uncertified units get twice as many; a
+   walked nearest-first, run out of improving ones before latency alone rules the rest out (a
+   site improves only if the whole placement with the unit there keeps every rule and scores
+   lower). Improving sites found that way join the candidates; uncertified units get twice as many; a
    branch-and-bound that ran out of nodes gets twice as many; and the search runs again, until
    the work budget (DP cells, so the same input always gets the same answer) is spent. When
    nothing is feasible, the units of the failing link get the sites within its latency of their
@@ -36,9 +39,10 @@ fits when the continuum is small.
    all the sites within reach (`close`), and arc consistency over those units may prove that no
    placement exists (`refute`).
 5. **What is proven.** `Outcome.proof`: "optimal" when the branch-and-bound finished and the
-   candidate sets hold every placement that could be better (every site that fits is one, or no
-   placement with a unit elsewhere can score below the solution); "optimal-among-candidates"
-   when it finished over candidate sets that do not; "best-found" when the budget ran out."""
+   candidate sets it searched hold every placement that could be better (every site that fits is
+   one, or no placement with a unit elsewhere can score below the solution);
+   "optimal-among-candidates" when it finished over candidate sets that do not; "best-found"
+   when the budget ran out."""
 
 from __future__ import annotations
 
