@@ -438,8 +438,8 @@ class Problem:
                 why = f"lacks features {sorted(features - b.features)}"
             elif b.full:
                 why = FULL
-            elif not self.joint:
-                why = None
+            elif not self.joint or self._start(unit)[1] == float("inf"):
+                why = None  # a single move, or no link to reach across
             else:  # out of reach of its tight links: the whole bucket, or all but its near part
                 least, typical = index.reach(b)
                 why = self._bucket_out_of_reach(unit, b, least)
