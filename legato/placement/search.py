@@ -164,8 +164,9 @@ class Search:
     def group(self, i: int, units: tuple[int, ...]) -> tuple[bool, bool]:
         """(fits, reuses a cluster) for these units together at site i."""
         if len(units) == 1:
-            u = units[0]
-            return True, self.prob.units[u].reuse[i]
+            reuse = self.prob.units[units[0]].reuse.get(i)  # a candidate: planned alone already
+            if reuse is not None:
+                return True, reuse
         key = (i, units)
         got = self._group.get(key)
         if got is None:
@@ -556,11 +557,12 @@ class Search:
         first, looking at its candidates and then at the sites around its most expensive placed
         neighbour, nearest first, until the latency alone rules out the rest: (sites, complete).
         `complete` is False when `cap` sites were looked at before that (or there is no neighbour).
-        `apart`: only sites none of the placed units holds. `improves(site)`, with every other
-        unit placed: whether the whole placement with u there keeps every rule and scores lower
-        (what this unit's own checks do not see: min_sites, max cost, joint bandwidth, the reuse
-        lost by sharing a site); only such a site lowers the bar the walk must beat, so a site that
-        only seems better never hides one that is."""
+        `apart`: only sites none of the placed units holds. `improves(site)`, when certifying with
+        every other unit placed: whether the whole placement with u there keeps every rule and
+        scores lower (what this unit's own checks do not see: min_sites, max cost, joint bandwidth,
+        the reuse lost by sharing a site); only such a site lowers the bar the walk must beat, so a
+        site that only seems better never hides one that is. The candidates are then left out:
+        they are the search's own."""
         prob = self.prob
         unit = prob.units[u]
         ids, pos = prob.index.ids, prob.index.pos
@@ -591,11 +593,12 @@ class Search:
             return base
 
         found: list[tuple[float, int]] = []
-        for i in unit.candidates:
-            got = score_at(i, unit.base[i], True)
-            if got is not None and (improves is None or improves(i)):
-                found.append((got, i))
-        found.sort()
+        if improves is None:  # (certifying, the bar stays the score to beat: the candidates are the search's)
+            for i in unit.candidates:
+                got = score_at(i, unit.base[i], True)
+                if got is not None:
+                    found.append((got, i))
+            found.sort()
         if not links:
             return found, False
         best = min(bar, found[0][0]) if found else bar
@@ -646,10 +649,10 @@ class Search:
             if why is not None:
                 continue
             got = score_at(j, prob.base_score(unit, j, reuse, user_ms), False)
-            if got is not None and got < best and prob.add_candidate(unit, j):  # only new bests become candidates
-                if improves is None or improves(j):
-                    found.append((got, j))
-                    best = bar_now[0] = got
+            # only new bests become candidates (certifying: only moves that really improve)
+            if got is not None and got < best and (improves is None or improves(j)) and prob.add_candidate(unit, j):
+                found.append((got, j))
+                best = bar_now[0] = got
         return sorted(found), scanned[0] <= SCAN_CAP
 
     def seed_greedy(self) -> None:
@@ -793,9 +796,10 @@ class Search:
         Moving unit u from site i to an unexamined site j costs at least base(j) plus, per
         neighbour at site k, weight × nearest(k) (k itself is always a candidate of u when it can
         host u, so j != k). It is an improvement only if that is below u's current share of the
-        score (plus the reuse penalties its leaving may lift from the units left at i). So u is
-        certified when its stream's frontier is already too high; or when the sites close enough
-        to one neighbour to possibly improve have all been examined (`best_move`, capped)."""
+        score (plus the reuse penalty its leaving lifts from the units left at i, if they can then
+        reuse a cluster). So u is certified when its stream's frontier is already too high; or when
+        the sites close enough to one neighbour to possibly improve have all been examined
+        (`best_move`, capped), a site counting only if the whole placement with u there improves."""
         prob = self.prob
         units = prob.units
         at: dict[int, list[int]] = {}
@@ -812,8 +816,9 @@ class Search:
             here = at[i]
             reuse = self.group(i, tuple(here))[1]
             current = prob.base_score(unit, i, reuse)
-            if len(here) > 1 and not reuse:
-                current += NO_REUSE_PENALTY * sum(len(units[o].components) for o in here if o != u)
+            rest = tuple(o for o in here if o != u)
+            if rest and not reuse and self.group(i, rest)[1]:  # without u, the others would reuse a cluster
+                current += NO_REUSE_PENALTY * sum(len(units[o].components) for o in rest)
             floor = []
             for v, e in prob.neighbours[u]:
                 k = assign[v]
