@@ -1,24 +1,38 @@
 """Placement benchmark: the engine against the exact optimum (a MILP solved by HiGHS) and a
-per-component greedy filter-and-score, on seeded generated continua and services.
+per-component greedy filter-and-score, on seeded generated continua and services (the grid), and
+on families that exercise the joint search's hard paths: min_sites at or near the number of
+components (spread), a binding max_cost_per_hour with weight_cost 0 (budget), tight chains whose
+best sites are far from each part's own (chain), and generated services on the shipped
+deploy/topologies/default.yaml, empty and half used (shipped). Each decision's proof (optimal,
+optimal among the candidates, best found within the search budget) is reported against the MILP.
 
-    .venv/bin/python bench/placement.py [--quick] [--seed N]
+    .venv/bin/python bench/placement.py [--quick] [--seed N] [--part grid|families|timing]
+                                        [--baseline DIR]
 
 Needs `highspy` (`pip install -e '.[bench]'`). Every number compared is measured in the same run
 (machines are noisy); nothing here is a timed assertion. Every placement returned by any method is
-verified by the independent checker (`legato.placement.check`)."""
+verified by the independent checker (`legato.placement.check`).
+
+`--baseline DIR` times the decision for C=10 at S=10,000 with the engine of another checkout too
+(say a `git worktree` of an earlier commit), on the same instances, in rounds alternating the two
+(each in its own process: `BENCH_PLACEMENT_TREE` names the checkout whose `legato` it imports)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import os
 import random
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# the checkout whose engine runs: this one, or a baseline's (see `--baseline`)
+sys.path.insert(0, os.environ.get("BENCH_PLACEMENT_TREE") or str(Path(__file__).resolve().parents[1]))
 
 from legato.model import (  # noqa: E402
     ComponentPlacement,
@@ -27,6 +41,7 @@ from legato.model import (  # noqa: E402
     ServiceSpec,
     Site,
     Tier,
+    Topology,
     UserAreaDef,
 )
 from legato.model.continuum import Cluster  # noqa: E402
@@ -561,6 +576,160 @@ def milp(spec: ServiceSpec, cont, usage: dict, upper: float | None, time_limit: 
         add_rows(new)
 
 
+# --- families for the joint search's hard paths -------------------------------------------------------
+
+SHIPPED = Path(__file__).resolve().parents[1] / "deploy" / "topologies" / "default.yaml"
+
+
+def with_policy(spec: ServiceSpec, tag: str, **policy) -> ServiceSpec:
+    data = spec.model_dump(by_alias=True, exclude_none=True)
+    data["id"] = f"{spec.id}-{tag}"
+    data["policy"] = {**data["policy"], **policy}
+    return ServiceSpec.model_validate(data)
+
+
+def spread_service(n: int, seed: int, variant: int, apart: int) -> ServiceSpec:
+    """make_service's service over at least n - `apart` sites: every component on its own site, or
+    all but two sharing one. The spread rule, not the links, decides who moves away from whom
+    (variant 1 also keeps it in two countries)."""
+    return with_policy(make_service(n, seed, variant), f"spread{apart}", min_sites=n - apart,
+                       max_cost_per_hour=None)
+
+
+def cost_of(spec: ServiceSpec, cont, decision: PlacementDecision) -> float:
+    return sum(cont.sites[p.site].cost_per_vcpu_hour * spec.component(p.component).total_cpu
+               for p in decision.components)
+
+
+def budget_service(n: int, seed: int, cont, usage, index) -> ServiceSpec | None:
+    """make_service's service with weight_cost 0 and a binding max_cost_per_hour (`capped`)."""
+    return capped(with_policy(make_service(n, seed, 0), "budget", weight_cost=0.0), cont, usage, index)
+
+
+def capped(spec: ServiceSpec, cont, usage, index) -> ServiceSpec | None:
+    """The service with a max_cost_per_hour halfway between the cost of a cheap placement (the
+    engine's with cost alone weighed) and the cost of the engine's best one without a budget: a
+    budget some placement meets, below what the service would cost without it. None when the two
+    are within 2%. (Found by the engine, not the MILP, so the instances do not depend on how fast
+    the machine solves MILPs; the MILP then solves the capped service like any other.)"""
+    best = place(spec, index, usage)
+    cheap = place(with_policy(spec, "cheap", weight_cost=1.0, weight_latency=0.0, weight_energy=0.0), index, usage)
+    if not best.feasible or not cheap.feasible:
+        return None
+    low, high = cost_of(spec, cont, cheap), cost_of(spec, cont, best)
+    if high <= low * 1.02:
+        return None
+    return with_policy(spec, "capped", max_cost_per_hour=round((low + high) / 2, 4))
+
+
+def chain_service(seed: int, variant: int, length: int) -> ServiceSpec:
+    """A chain front -> infer -> store (-> db) whose links allow a few ms: all in one metro. Each
+    part wants different hardware (SR-IOV, a GPU, NVMe), so each one's cheapest site is in another
+    city, and the best metro for the chain is none of them. Variant 0 has no users (cost decides);
+    variant 1 has users in two cities who accept either."""
+    rng = random.Random(f"chain-{seed}-{variant}-{length}")
+    comps = [{"name": "front", "image": "i", "cpu": 2, "replicas": 2, "memory_mb": 2048, "features": ["sriov"]},
+             {"name": "infer", "image": "i", "cpu": 4, "gpu": 1, "memory_mb": 16384,
+              "features": [rng.choice(["gpu-t4", "gpu-l4"])]},
+             {"name": "store", "image": "i", "cpu": 8, "memory_mb": 8192, "features": ["nvme"]},
+             {"name": "db", "image": "i", "cpu": 4, "replicas": 2, "memory_mb": 8192, "features": ["nvme"]}][:length]
+    links = [{"from": a["name"], "to": b["name"], "max_latency_ms": rng.choice([4, 5, 6]),
+              "bandwidth_mbps": rng.choice([100, 500])} for a, b in zip(comps, comps[1:], strict=False)]
+    areas = []
+    if variant:
+        cc = rng.choice(["FR", "DE", "IT", "ES", "PL"])
+        areas = [{"area": f"{name}-center", "component": "front", "max_latency_ms": 25}
+                 for name, _, _, c in CITIES if c == cc][:2]
+    return ServiceSpec.model_validate({"id": f"chain-{seed}-{variant}-{length}", "name": "bench", "tenant": "bench",
+                                       "components": comps, "links": links, "user_areas": areas})
+
+
+SHIPPED_AREAS = [["paris-center", "paris-la-defense", "lyon", "marseille"], ["berlin-mitte", "munich", "frankfurt"],
+                 ["milan", "rome", "turin"]]
+SHIPPED_FEATURES = [[], [], [], [], ["sriov"], ["nvme"], ["gpu-t4"], ["gpu-l4"], ["gpu-a100"], ["ptp"]]
+
+
+def shipped_service(seed: int, k: int, topology: Topology) -> ServiceSpec:
+    """A generated service of 3 to 8 components for the shipped continuum: links of 8 to 40 ms,
+    users in one or two areas of one country, and in turn min_sites up to every component apart,
+    weight_cost 0 with a binding max_cost_per_hour (`capped`), anti-affinity with min_sites."""
+    rng = random.Random(f"shipped-{seed}-{k}")
+    n = rng.randint(3, 8)
+    comps = []
+    for i in range(n):
+        comp = {"name": f"c{i}", "image": "i", "cpu": rng.choice([0.5, 1, 2, 4, 8]),
+                "replicas": rng.choice([1, 1, 2, 3]), "memory_mb": rng.choice([512, 2048, 8192])}
+        features = rng.choice(SHIPPED_FEATURES if i else SHIPPED_FEATURES[:5])  # no GPU near the users
+        if features:
+            comp["features"] = features
+        if features and features[0].startswith("gpu"):
+            comp.update(gpu=1, replicas=1, cpu=rng.choice([1, 2, 4]))
+        comps.append(comp)
+    links = [{"from": f"c{rng.randrange(i)}", "to": f"c{i}", "max_latency_ms": rng.choice([8, 12, 20, 40]),
+              "bandwidth_mbps": rng.choice([10, 100, 1000, 3000])} for i in range(1, n) if rng.random() < 0.85]
+    country = rng.choice(SHIPPED_AREAS)
+    areas = [{"area": a, "component": "c0", "max_latency_ms": rng.choice([8, 12, 25])}
+             for a in rng.sample(country, rng.choice([1, 1, 2]))]
+    policy: dict = {}
+    kind = k % 4
+    if kind == 1:
+        policy["min_sites"] = rng.choice([n, n - 1, n - 2])
+    elif kind == 2:
+        policy["weight_cost"] = 0.0
+    elif kind == 3:
+        a, b = rng.sample(range(n), 2)
+        comps[a]["anti_affinity"] = [f"c{b}"]
+        policy["min_sites"] = max(1, n - 2)
+    spec = ServiceSpec.model_validate({"id": f"shipped-{seed}-{k}", "name": "bench", "tenant": "bench",
+                                       "components": comps, "links": links, "user_areas": areas, "policy": policy})
+    return (capped(spec, topology, {}, SiteIndex(topology)) or spec) if kind == 2 else spec
+
+
+def half_used(topology: Topology, seed: int) -> tuple[Topology, dict]:
+    """The shipped continuum with every other free host taken and each shared cluster half full."""
+    topology = topology.model_copy(deep=True)
+    usage = {}
+    for site in topology.sites.values():
+        for c in site.clusters:
+            nodes = [h for h in site.hosts if h.id in c.hosts]
+            usage[c.id] = (sum(h.cpu for h in nodes) / 2, sum(h.memory_mb for h in nodes) // 2,
+                           sum(h.gpu for h in nodes) // 2)
+        for k, h in enumerate(site.hosts):
+            if h.state == "free" and (k + seed) % 2:
+                h.state, h.service_id = "allocated", "other"
+    return topology, usage
+
+
+def families(seed: int, quick: bool):
+    """(family, S, load, spec, continuum, usage, index) for each instance of the hard-path families."""
+    loads = [0.3, 0.6] if not quick else [0.3]
+    for n_sites in (100, 1000):
+        for load in loads:
+            cont, usage = make_continuum(n_sites, load, seed)
+            index = SiteIndex(cont)
+            for n in (4, 6, 8) if not quick else (4, 8):
+                for apart in (0, 1):
+                    yield "spread", n_sites, load, spread_service(n, seed, apart, apart), cont, usage, index
+            for n in ((3, 6, 10) if n_sites <= 100 else (3, 4)) if not quick else (4,):
+                spec = budget_service(n, seed, cont, usage, index)
+                if spec is not None:
+                    yield "budget", n_sites, load, spec, cont, usage, index
+    for n_sites in (1000, 2000) if not quick else (1000,):  # beyond, the MILP seldom solves them in time
+        cont, usage = make_continuum(n_sites, 0.3, seed)
+        index = SiteIndex(cont)
+        for variant in (0, 1):
+            for length in (3, 4):
+                yield "chain", n_sites, 0.3, chain_service(seed, variant, length), cont, usage, index
+    from legato.topology_loader import load_topology
+
+    shipped = load_topology(SHIPPED)
+    used, used_usage = half_used(shipped, seed)
+    for k in range(24 if not quick else 8):
+        spec = shipped_service(seed, k, shipped)
+        yield "shipped", len(shipped.sites), 0.0, spec, shipped, {}, SiteIndex(shipped)
+        yield "shipped", len(shipped.sites), 0.5, spec, used, used_usage, SiteIndex(used)
+
+
 # --- the run ----------------------------------------------------------------------------------------
 
 
@@ -577,11 +746,84 @@ def fmt(x, spec="{:.3f}") -> str:
     return "—" if x is None else spec.format(x)
 
 
+# --- the decision time against a baseline checkout -------------------------------------------------
+
+TIMING_LOADS = (0.3, 0.6, 0.9)
+
+
+def timing_worker(seeds: list[int]) -> None:
+    """One side of `--baseline`, in its own process: for C=10 at S=10,000, each seed and load (the
+    grid's instances), the median of 7 decisions and the objective, printed as one JSON line."""
+    rows = []
+    for seed in seeds:
+        for li, load in enumerate(TIMING_LOADS):
+            cont, usage = make_continuum(10000, load, seed)
+            index = SiteIndex(cont)
+            spec = make_service(10, seed, li)
+            decision, s = timed(lambda spec=spec, index=index, usage=usage: place(spec, index, usage), 7)
+            rows.append({"seed": seed, "load": load, "ms": s * 1000,
+                         "objective": decision.objective if decision.feasible else None})
+    print(json.dumps(rows))
+
+
+def compare_timing(baseline: str, seeds: list[int], rounds: int) -> bool:
+    """The decision time for C=10 at S=10,000, this checkout's engine against the baseline's, on the
+    same instances: `rounds` rounds, each running both (in alternating order, one process each,
+    nothing else in between), so that a slow spell of the machine falls on both. Each instance's
+    time is the median over the rounds of its median of 7; the verdict compares the medians over
+    the instances."""
+    here = str(Path(__file__).resolve().parents[1])
+    baseline = str(Path(baseline).resolve())
+    runs: dict[str, list[list[dict]]] = {here: [], baseline: []}
+    for r in range(rounds):
+        for tree in (here, baseline) if r % 2 == 0 else (baseline, here):
+            out = subprocess.run([sys.executable, __file__, "--timing-worker", "--seeds", *map(str, seeds)],
+                                 env={**os.environ, "BENCH_PLACEMENT_TREE": tree}, capture_output=True, text=True)
+            if out.returncode:
+                print(f"  the timing run in {tree} failed:\n{out.stderr[-2000:]}")
+                return False
+            runs[tree].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(f"\ndecision time for C=10 at S=10,000: this checkout against {baseline}, {rounds} alternating rounds "
+          "(each instance: the median over the rounds of its median of 7 decisions):")
+    print(f"  {'seed':>4} {'load':>4} | {'this ms':>8} {'base ms':>8} {'ratio':>6} | objective (this / base)")
+    now_ms, base_ms, ratios = [], [], []
+    for k, row in enumerate(runs[here][0]):
+        a = statistics.median(run[k]["ms"] for run in runs[here])
+        b = statistics.median(run[k]["ms"] for run in runs[baseline])
+        now_ms.append(a)
+        base_ms.append(b)
+        ratios.append(a / b)
+        obj_a, obj_b = row["objective"], runs[baseline][0][k]["objective"]
+        print(f"  {row['seed']:>4} {row['load']:>4.1f} | {a:8.1f} {b:8.1f} {a / b:6.2f} | {fmt(obj_a)} / {fmt(obj_b)}")
+    med_now, med_base = statistics.median(now_ms), statistics.median(base_ms)
+    ok = med_now <= med_base
+    print(f"  median decision no slower than the baseline's: {'PASS' if ok else 'FAIL'}  (median {med_now:.1f} ms "
+          f"against {med_base:.1f} ms over {len(now_ms)} instances: {med_now / med_base:.2f}x; the median of the "
+          f"per-instance ratios {statistics.median(ratios):.2f}x, from {min(ratios):.2f}x to {max(ratios):.2f}x)")
+    return ok
+
+
+PROOF = {"optimal": "optimal", "optimal-among-candidates": "among-cand", "best-found": "best-found"}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="a smaller grid (about a minute)")
+    ap.add_argument("--quick", action="store_true", help="a smaller grid and fewer family instances")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--part", choices=["all", "grid", "families", "timing"], default="all",
+                    help="the seeded grid, the hard-path families, the timing against --baseline, or all")
+    ap.add_argument("--baseline", metavar="DIR", help="a checkout whose engine to time against (C=10, S=10,000)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="the timing's seeds")
+    ap.add_argument("--rounds", type=int, default=3, help="the timing's rounds (each runs both engines)")
+    ap.add_argument("--timing-worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.timing_worker:
+        timing_worker(args.seeds)
+        return 0
+    if args.part == "timing":
+        if not args.baseline:
+            ap.error("--part timing needs --baseline DIR")
+        return 0 if compare_timing(args.baseline, args.seeds, args.rounds) else 1
     try:
         import highspy  # noqa: F401
     except ImportError:
@@ -592,78 +834,86 @@ def main() -> int:
     loads = [0.3, 0.6, 0.9] if not args.quick else [0.3, 0.9]
     milp_limit = 20.0 if not args.quick else 5.0
 
-    header = (f"{'S':>6} {'C':>3} {'load':>4} {'var':>3} | {'engine':>9} {'ms':>7} | {'MILP opt':>9} {'s':>6} "
-              f"{'status':>10} | {'greedy':>9} {'ms':>8} | {'gap':>6} {'vs greedy':>9} {'speed-up':>8} | check")
+    header = (f"{'family':>7} {'S':>6} {'C':>3} {'load':>4} {'var':>3} | {'engine':>9} {'ms':>7} {'proof':>10} | "
+              f"{'MILP opt':>9} {'s':>6} {'status':>10} | {'greedy':>9} {'ms':>8} | {'gap':>6} {'vs greedy':>9} "
+              f"{'speed-up':>8} | check")
     print(header)
     print("-" * len(header))
     results = []
     violations = []
     greedy_broke = 0
     index_times = {}
-    for n_sites in sizes:
-        for li, load in enumerate(loads):
-            cont, usage = make_continuum(n_sites, load, args.seed)
-            t = time.perf_counter()
-            index = SiteIndex(cont)
-            index_times.setdefault(n_sites, time.perf_counter() - t)
-            for n_comps in services:
-                if args.quick and n_sites == 10000 and n_comps != 10:
-                    continue
-                variant = li
-                spec = make_service(n_comps, args.seed, variant)
-                repeats = 7 if (n_sites == 10000 and n_comps == 10) else 3
-                decision, engine_s = timed(lambda spec=spec, index=index, usage=usage: place(spec, index, usage),
-                                           repeats)
-                problems = check_decision(spec, cont, usage, decision) if decision.feasible else []
-                violations += [f"S={n_sites} C={n_comps} load={load}: {p}" for p in problems]
-                g, greedy_s = timed(lambda spec=spec, cont=cont, usage=usage: greedy(spec, cont, usage), 1)
-                if g.feasible and check_decision(spec, cont, usage, g):
-                    # a greedy never revisits a choice, so it may end up breaking a service-wide rule
-                    # (min_sites): that is no placement
-                    greedy_broke += 1
-                    g = PlacementDecision(feasible=False, infeasible_reason="greedy broke a hard constraint")
-                ub = min([d.objective for d in (decision, g) if d.feasible and d.objective is not None],
-                         default=None)
-                m = {"status": "skipped", "time": None}
-                if n_sites <= 1000 or (n_comps <= 3 and not args.quick):
-                    m = milp(spec, cont, usage, ub, milp_limit)
-                    if m.get("decision") is not None:
-                        mp = check_decision(spec, cont, usage, m["decision"])
-                        violations += [f"MILP S={n_sites} C={n_comps}: {p}" for p in mp]
-                eng = decision.objective if decision.feasible else None
-                opt = m.get("objective")
-                gap = (eng - opt) / opt if eng is not None and opt else None
-                gain = (g.objective - eng) / g.objective if eng is not None and g.feasible else None
-                speed = m["time"] / engine_s if m.get("time") and m["status"] == "optimal" else None
-                row = dict(S=n_sites, C=n_comps, load=load, engine=eng, engine_ms=engine_s * 1000, opt=opt,
-                           milp_s=m.get("time"), status=m["status"], greedy=g.objective if g.feasible else None,
-                           greedy_ms=greedy_s * 1000, gap=gap, gain=gain, speed=speed, ok=not problems,
-                           engine_feasible=decision.feasible, reason=decision.infeasible_reason)
-                results.append(row)
-                print(f"{n_sites:>6} {n_comps:>3} {load:>4.1f} {variant:>3} | {fmt(eng, '{:9.3f}')} "
-                      f"{engine_s * 1000:7.1f} | {fmt(opt, '{:9.3f}')} {fmt(m.get('time'), '{:6.1f}')} "
-                      f"{m['status']:>10} | {fmt(row['greedy'], '{:9.3f}')} {greedy_s * 1000:8.1f} | "
-                      f"{fmt(gap, '{:6.2%}')} {fmt(gain, '{:9.1%}')} {fmt(speed, '{:7.0f}x')} | "
-                      f"{'ok' if not problems else 'VIOLATION'}", flush=True)
 
-    # memory: tracemalloc peak of one engine call, C=10, same service, growing S
-    print("\nmemory (tracemalloc peak of one engine call, C=10, load 0.6; the index is input, built before):")
-    peaks = {}
-    spec = make_service(10, args.seed, 0)
-    inputs = {}
-    for n_sites in sizes:
-        tracemalloc.start()
-        cont, usage = make_continuum(n_sites, 0.6, args.seed)
-        index = SiteIndex(cont)
-        inputs[n_sites] = tracemalloc.get_traced_memory()[0]
-        tracemalloc.stop()
-        tracemalloc.start()
-        place(spec, index, usage)
-        peaks[n_sites] = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        print(f"  S={n_sites:>6}: peak {peaks[n_sites] / 1024:8.1f} KiB   (the input: continuum and index "
-              f"{inputs[n_sites] / 1024 / 1024:7.1f} MiB, the index built in "
-              f"{index_times.get(n_sites, 0) * 1000:.0f} ms)")
+    def run(family: str, n_sites: int, load: float, variant: int, spec: ServiceSpec, cont, usage, index,
+            repeats: int, exact: bool) -> None:
+        nonlocal greedy_broke
+        n_comps = len(spec.components)
+        decision, engine_s = timed(lambda: place(spec, index, usage), repeats)
+        problems = check_decision(spec, cont, usage, decision) if decision.feasible else []
+        where = f"{family} S={n_sites} C={n_comps} load={load} {spec.id}"
+        violations.extend(f"{where}: {p}" for p in problems)
+        g, greedy_s = timed(lambda: greedy(spec, cont, usage), 1)
+        if g.feasible and check_decision(spec, cont, usage, g):
+            # a greedy never revisits a choice, so it may end up breaking a service-wide rule
+            # (min_sites): that is no placement
+            greedy_broke += 1
+            g = PlacementDecision(feasible=False, infeasible_reason="greedy broke a hard constraint")
+        ub = min([d.objective for d in (decision, g) if d.feasible and d.objective is not None], default=None)
+        m = {"status": "skipped", "time": None}
+        if exact:
+            m = milp(spec, cont, usage, ub, milp_limit)
+            if m.get("decision") is not None:
+                violations.extend(f"MILP {where}: {p}" for p in check_decision(spec, cont, usage, m["decision"]))
+        eng = decision.objective if decision.feasible else None
+        opt = m.get("objective")
+        gap = (eng - opt) / opt if eng is not None and opt else None
+        gain = (g.objective - eng) / g.objective if eng is not None and g.feasible else None
+        speed = m["time"] / engine_s if m.get("time") and m["status"] == "optimal" else None
+        results.append(dict(family=family, S=n_sites, C=n_comps, load=load, engine=eng, engine_ms=engine_s * 1000,
+                            opt=opt, status=m["status"], greedy=g.objective if g.feasible else None, gap=gap,
+                            gain=gain, speed=speed, engine_feasible=decision.feasible, proof=decision.proof,
+                            reason=decision.infeasible_reason, where=where))
+        print(f"{family:>7} {n_sites:>6} {n_comps:>3} {load:>4.1f} {variant:>3} | {fmt(eng, '{:9.3f}')} "
+              f"{engine_s * 1000:7.1f} {PROOF[decision.proof]:>10} | {fmt(opt, '{:9.3f}')} "
+              f"{fmt(m.get('time'), '{:6.1f}')} {m['status']:>10} | {fmt(results[-1]['greedy'], '{:9.3f}')} "
+              f"{greedy_s * 1000:8.1f} | {fmt(gap, '{:6.2%}')} {fmt(gain, '{:9.1%}')} {fmt(speed, '{:7.0f}x')} | "
+              f"{'ok' if not problems else 'VIOLATION'}", flush=True)
+
+    if args.part in ("all", "grid"):
+        for n_sites in sizes:
+            for li, load in enumerate(loads):
+                cont, usage = make_continuum(n_sites, load, args.seed)
+                t = time.perf_counter()
+                index = SiteIndex(cont)
+                index_times.setdefault(n_sites, time.perf_counter() - t)
+                for n_comps in services:
+                    if args.quick and n_sites == 10000 and n_comps != 10:
+                        continue
+                    run("grid", n_sites, load, li, make_service(n_comps, args.seed, li), cont, usage, index,
+                        7 if (n_sites == 10000 and n_comps == 10) else 3,
+                        n_sites <= 1000 or (n_comps <= 3 and not args.quick))
+    if args.part in ("all", "families"):
+        for family, n_sites, load, spec, cont, usage, index in families(args.seed, args.quick):
+            run(family, n_sites, load, 0, spec, cont, usage, index, 1, True)
+
+    peaks, inputs = {}, {}
+    if args.part in ("all", "grid"):
+        # memory: tracemalloc peak of one engine call, C=10, same service, growing S
+        print("\nmemory (tracemalloc peak of one engine call, C=10, load 0.6; the index is input, built before):")
+        spec = make_service(10, args.seed, 0)
+        for n_sites in sizes:
+            tracemalloc.start()
+            cont, usage = make_continuum(n_sites, 0.6, args.seed)
+            index = SiteIndex(cont)
+            inputs[n_sites] = tracemalloc.get_traced_memory()[0]
+            tracemalloc.stop()
+            tracemalloc.start()
+            place(spec, index, usage)
+            peaks[n_sites] = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            print(f"  S={n_sites:>6}: peak {peaks[n_sites] / 1024:8.1f} KiB   (the input: continuum and index "
+                  f"{inputs[n_sites] / 1024 / 1024:7.1f} MiB, the index built in "
+                  f"{index_times.get(n_sites, 0) * 1000:.0f} ms)")
 
     print("\nverdicts:")
     ok_checks = not violations
@@ -672,24 +922,47 @@ def main() -> int:
     for v in violations[:10]:
         print("    ", v)
     known = [r for r in results if r["opt"] is not None and r["engine"] is not None]
-    worst = max((r["gap"] for r in known), default=None)
-    print(f"  gap <= 2% where the optimum is known: {'PASS' if worst is not None and worst <= 0.02 else 'FAIL'}  "
-          f"({len(known)} instances, worst gap {fmt(worst, '{:.2%}')}, mean "
-          f"{fmt(statistics.mean(r['gap'] for r in known) if known else None, '{:.2%}')})")
+    claimed = [r for r in known if r["proof"] == "optimal"]
+    wrong = [r for r in claimed if r["gap"] > 1e-6]
+    print(f"  gap 0 wherever the engine says \"optimal\": {'PASS' if not wrong else 'FAIL'}  "
+          f"({len(claimed) - len(wrong)}/{len(claimed)} instances with the MILP's optimum)")
+    for r in wrong:
+        print(f"     {r['where']}: gap {r['gap']:.2%}")
+    rest = [r for r in known if r["proof"] != "optimal"]
+    worst = max((r["gap"] for r in rest), default=0.0)
+    print(f"  gap <= 1% elsewhere: {'PASS' if worst <= 0.01 else 'FAIL'}  ({len(rest)} instances, worst gap "
+          f"{worst:.2%}, mean {fmt(statistics.mean(r['gap'] for r in rest) if rest else None, '{:.2%}')}; "
+          f"{sum(1 for r in rest if r['gap'] > 1e-6)} above 0)")
+    for r in rest:
+        if r["gap"] > 0.01:
+            print(f"     {r['where']}: gap {r['gap']:.2%} ({r['proof']})")
     milp_feasible = [r for r in results if r["status"] == "optimal"]
     missed = [r for r in milp_feasible if not r["engine_feasible"]]
-    print(f"  feasible whenever the MILP is: {'PASS' if not missed else 'FAIL'}  "
-          f"({len(milp_feasible) - len(missed)}/{len(milp_feasible)})")
+    refused = [r for r in missed if r["proof"] == "optimal"]
+    print(f"  never \"infeasible\" where the MILP finds a solution: {'PASS' if not refused else 'FAIL'}  "
+          f"(found a placement in {len(milp_feasible) - len(missed)}/{len(milp_feasible)}; of the rest, "
+          f"{len(refused)} refused as infeasible, {len(missed) - len(refused)} \"no placement found within the "
+          "search budget\")")
     for r in missed:
-        print(f"     missed S={r['S']} C={r['C']} load={r['load']}: {r['reason']}")
-    big = [r["engine_ms"] for r in results if r["S"] == 10000 and r["C"] == 10]
-    med = statistics.median(big) if big else None
-    print(f"  median decision <= 100 ms for C=10 at S=10,000: {'PASS' if med is not None and med <= 100 else 'FAIL'}"
-          f"  (median {fmt(med, '{:.1f}')} ms over {len(big)} instance(s), each the median of 7 runs)")
-    flat = peaks[10000] <= 2 * peaks[1000] and peaks[10000] <= 0.05 * inputs[10000]
-    print(f"  memory flat in S: {'PASS' if flat else 'FAIL'}  (peak at S=10,000 is {peaks[10000] / peaks[1000]:.2f}x "
-          f"the peak at S=1,000 and {peaks[10000] / peaks[100]:.2f}x the one at S=100, for 10x and 100x the sites, "
-          f"and {peaks[10000] / inputs[10000]:.1%} of the input; the target: at most 2x and 5%)")
+        print(f"     missed {r['where']}: {r['reason']}")
+    infeasible = [r for r in results if r["status"] == "infeasible"]
+    wrongly = [r for r in infeasible if r["engine_feasible"]]
+    print(f"  proven infeasible where the MILP proves it: {sum(1 for r in infeasible if r['proof'] == 'optimal')}"
+          f"/{len(infeasible)}{' (FAIL: placed ' + str(len(wrongly)) + ')' if wrongly else ''}")
+    counts = {p: sum(1 for r in results if r["proof"] == p) for p in PROOF}
+    print("  proofs: " + ", ".join(f"{p} {n}" for p, n in counts.items()) + "  (every decision)")
+    proof_table(results)
+    if args.part in ("all", "grid"):
+        big = [r["engine_ms"] for r in results if r["family"] == "grid" and r["S"] == 10000 and r["C"] == 10]
+        med = statistics.median(big) if big else None
+        print(f"  median decision <= 100 ms for C=10 at S=10,000: "
+              f"{'PASS' if med is not None and med <= 100 else 'FAIL'}"
+              f"  (median {fmt(med, '{:.1f}')} ms over {len(big)} instance(s), each the median of 7 runs)")
+        flat = peaks[10000] <= 2 * peaks[1000] and peaks[10000] <= 0.05 * inputs[10000]
+        print(f"  memory flat in S: {'PASS' if flat else 'FAIL'}  (peak at S=10,000 is "
+              f"{peaks[10000] / peaks[1000]:.2f}x the peak at S=1,000 and {peaks[10000] / peaks[100]:.2f}x the one at "
+              f"S=100, for 10x and 100x the sites, and {peaks[10000] / inputs[10000]:.1%} of the input; the target: "
+              "at most 2x and 5%)")
     gains = [r["gain"] for r in results if r["gain"] is not None]
     speeds = [r["speed"] for r in results if r["speed"] is not None]
     greedy_fail = sum(1 for r in results if r["greedy"] is None and r["engine"] is not None)
@@ -697,7 +970,30 @@ def main() -> int:
           f"where the engine found a placement: {greedy_fail} (of which {greedy_broke} broke min_sites); vs MILP: "
           "median speed-up "
           f"{fmt(statistics.median(speeds) if speeds else None, '{:.0f}x')}")
-    return 0 if ok_checks else 1
+    timing_ok = compare_timing(args.baseline, args.seeds, args.rounds) if args.baseline else True
+    return 0 if ok_checks and not wrong and worst <= 0.01 and not refused and not wrongly and timing_ok else 1
+
+
+def proof_table(results: list[dict]) -> None:
+    """What each decision says it proved, per family, against what the MILP found: where the MILP
+    has the optimum, how many placements match it (gap 0), fall short (gap > 0) or are missing;
+    where it proves infeasibility, how many the engine refused; and how many it could not settle."""
+    print("\n  what each decision proved, against the MILP:")
+    print(f"    {'family':>7} {'proof':>24} | {'MILP optimal: gap 0':>19} {'gap > 0':>7} {'none':>5} | "
+          f"{'MILP infeasible: refused':>24} {'placed':>6} | {'MILP unsettled':>14}")
+    for family in dict.fromkeys(r["family"] for r in results):
+        for proof in PROOF:
+            rows = [r for r in results if r["family"] == family and r["proof"] == proof]
+            if not rows:
+                continue
+            solved = [r for r in rows if r["status"] == "optimal"]
+            exact = sum(1 for r in solved if r["engine_feasible"] and r["gap"] is not None and r["gap"] <= 1e-6)
+            short = sum(1 for r in solved if r["engine_feasible"] and r["gap"] is not None and r["gap"] > 1e-6)
+            infeasible = [r for r in rows if r["status"] == "infeasible"]
+            refused = sum(1 for r in infeasible if not r["engine_feasible"])
+            unsettled = len(rows) - len(solved) - len(infeasible)
+            print(f"    {family:>7} {proof:>24} | {exact:>19} {short:>7} {len(solved) - exact - short:>5} | "
+                  f"{refused:>24} {len(infeasible) - refused:>6} | {unsettled:>14}")
 
 
 if __name__ == "__main__":
