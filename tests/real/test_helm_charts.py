@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import time
 
 import pytest
 import yaml
@@ -27,6 +26,7 @@ from legato.config import PROJECT_ROOT
 from tests.e2e.calls import active, operate
 from tests.real.helm_charts import NEVER_READY, ChartRepository
 from tests.real.testbed import delete_every_cluster
+from tests.real.waiting import until
 from tests.stack import running_stack
 
 SITES = {"ch-a": ("cha-k8s", ["cha-h1", "cha-h2"]), "ch-b": ("chb-k8s", ["chb-h1", "chb-h2"])}
@@ -141,15 +141,6 @@ async def ready_pod_versions(stack, cluster_id: str, workload_id: str) -> dict[s
 async def component(stack, service_id: str, name: str) -> dict:
     async with stack.http() as http:
         return {c["name"]: c for c in (await http.get(f"/v1/services/{service_id}")).json()["components"]}[name]
-
-
-async def until(check, timeout: float = 60, every: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        if result := await check():
-            return result
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(every)
 
 
 class Sampler:

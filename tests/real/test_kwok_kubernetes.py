@@ -4,7 +4,6 @@ manager, scheduler, etcd) whose nodes kwok simulates: Deployments roll out by th
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from legato.model.clusters import DrainResult
 from legato.model.workloads import WorkloadSpec
 from tests.real.pod_history import PodHistory
 from tests.real.testbed import delete_every_cluster
+from tests.real.waiting import until
 
 
 def kwok_site(site_id: str, hosts: list[Host]) -> Site:
@@ -64,15 +64,6 @@ def spec(name: str, replicas: int, version: str = "1.0", **extra) -> WorkloadSpe
     fields = {"cpu": 0.5, "memory_mb": 256, "ports": [8080]} | extra
     return WorkloadSpec(id=f"{name}-0001", service_id="svc-k", tenant="alpha", component=name, image="registry/app",
                         version=version, replicas=replicas, **fields)  # fmt: skip
-
-
-async def until(check, timeout: float = 60, every: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        if result := await check():
-            return result
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(every)
 
 
 async def apis(kwok: KwokMCM, cluster_id: str) -> tuple[client.AppsV1Api, client.CoreV1Api]:

@@ -23,6 +23,7 @@ from tests.e2e.calls import active, operate
 from tests.real.pod_history import PodHistory
 from tests.real.test_real_continuum import powered_on
 from tests.real.testbed import delete_every_cluster
+from tests.real.waiting import until
 from tests.stack import running_stack
 
 SITE = "kw-site"
@@ -84,15 +85,6 @@ async def pod_nodes(stack, service_id: str) -> list[str]:
 
 def held_by(stack, owner: str) -> set[str]:
     return stack.inventory_hosts(owner)
-
-
-async def until(check, timeout: float = 60, every: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        if result := await check():
-            return result
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(every)
 
 
 async def terminate(stack, service_id: str) -> dict:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 
 import pytest
 from kubernetes import client
@@ -25,6 +24,7 @@ from legato.model.backends import Publication, SiteBackends, SitePublication
 from legato.model.service import SecretRef
 from legato.model.workloads import WorkloadSpec
 from tests.real.testbed import delete_every_cluster
+from tests.real.waiting import until
 
 HOSTS = [Host(id="iso-h1", cpu=4, memory_mb=8192),
          Host(id="iso-h2", cpu=4, memory_mb=8192, features=["sriov", "dpdk", "hugepages"]),
@@ -60,15 +60,6 @@ def spec(service_id: str, tenant: str, component: str, **extra) -> WorkloadSpec:
 async def apis(kwok: KwokMCM):
     api = await kwok.api_client("iso")
     return client.AppsV1Api(api), client.CoreV1Api(api), client.NetworkingV1Api(api)
-
-
-async def until(check, timeout: float = 60, every: float = 0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        if result := await check():
-            return result
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(every)
 
 
 async def ready(wdm: KubernetesWDM, workload_id: str):
