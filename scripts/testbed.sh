@@ -3,6 +3,9 @@
 # k8s.io/kubernetes Go module), kwok and kwokctl, etcd, and helm (each from its Go module). Built once
 # from the Go module proxy and cached outside the repository; later runs take well under a second.
 # Prints the directory holding the binaries (export it as LEGATO_TESTBED_BIN).
+# Each further part of the test bed is a script in scripts/testbed.d/, run in name order after the
+# core: it builds into its own cache directory under $CACHE (so adding one rebuilds nothing else)
+# and links its binaries into $BIN. It gets BIN, CACHE, JOBS and log() and must be quick when cached.
 # etcd is the release Kubernetes pins: Debian's etcd 3.4 lacks the watch progress requests that
 # client-go's streaming lists need, and kwok's pods then lag by many seconds.
 set -euo pipefail
@@ -30,8 +33,17 @@ if [[ ! -x "$HELM_ROOT/bin/helm" ]]; then
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 fi
 
+parts() {
+  local part
+  for part in "$(dirname "${BASH_SOURCE[0]}")"/testbed.d/*.sh; do
+    [[ -e "$part" ]] || continue
+    (BIN="$BIN" CACHE="$CACHE" JOBS="$JOBS"; source "$part") || { log "failed: $part"; exit 1; }
+  done
+}
+
 if [[ -f "$ROOT/.complete" ]]; then
   ln -sfn "$HELM_ROOT/bin/helm" "$BIN/helm"
+  parts
   ln -sfn "$ROOT" "$(dirname "$ROOT")/current"
   echo "$BIN"
   exit 0
@@ -86,6 +98,7 @@ for b in etcd kwok kwokctl kube-apiserver kube-controller-manager kube-scheduler
   [[ -x "$BIN/$b" ]] || { log "missing $BIN/$b after the build"; exit 1; }
 done
 touch "$ROOT/.complete"
+parts
 ln -sfn "$ROOT" "$(dirname "$ROOT")/current"  # the default LEGATO_TESTBED_BIN is current/bin
 log "ready in $(( $(date +%s) - start )) s: $BIN"
 echo "$BIN"
