@@ -8,10 +8,11 @@ value differs, and bandwidth from per-tier uplinks and region-pair capacities, a
 overrides. Its memory is linear in the number of sites, so 10,000 sites need no 10^8-entry matrix.
 
 An implementation may also answer range queries: all sites within a latency of a site
-(`sites_near`), the same nearest first (`sites_by_latency`), how many it would look at
-(`count_near`), and a lower bound on the latency from a site to any other (`nearest_ms`). The
-engine uses them, when present, to find sites close to a neighbour's and to prove that no
-unexamined site could do better; without them it scans (fine for small dense topologies)."""
+(`sites_near`), the same nearest first (`sites_by_latency`), and a lower bound on the latency from
+a site to any other (`nearest_ms`). The engine uses them, when present, to find sites close to a
+neighbour's and to prove that no unexamined site could do better; without them it scans (fine for
+small dense topologies). `count_near` says how many sites such a query would look at, before
+running it."""
 
 from __future__ import annotations
 
@@ -195,13 +196,6 @@ class GeoContinuum:
         yield from self._query(s.lat, s.lon, reach_km, lambda other: self.latency(site, other) <= max_ms,
                                self._site_over.get(site, {}), where)
 
-    def sites_near_area(self, area: str, max_ms: float,
-                        where: Callable[[str], bool] | None = None) -> Iterator[str]:
-        a = self.areas[area]
-        reach_km = (max_ms - self._min_access) / self.per_100km_ms * 100
-        yield from self._query(a.lat, a.lon, reach_km, lambda other: self.area_latency(area, other) <= max_ms,
-                               self._area_over.get(area, {}), where)
-
     def sites_by_latency(self, site: str, max_ms: float, where: Callable[[str], bool] | None = None,
                          limit: Callable[[], float] | None = None,
                          cost_cap: Callable[[float, float], float] | None = None,
@@ -303,6 +297,15 @@ class ModelContinuum(GeoContinuum):
         self.latency = topology.latency
         self.area_latency = topology.area_latency
         self.bandwidth = topology.bandwidth
+
+
+def count_near(continuum: Continuum, site: str, max_ms: float) -> int:
+    """An upper bound on the number of sites `sites_near` looks at around `site`: the sites of the
+    grid cells in reach for a `GeoContinuum`, every site for a scan. A caller about to run many
+    range queries (`close` in the search) checks that bound first and gives up when it is too wide."""
+    if isinstance(continuum, GeoContinuum):
+        return continuum.count_near(site, max_ms)
+    return len(continuum.sites)
 
 
 SCAN_MAX_SITES = 500  # up to here a scan answers range queries as fast as a grid

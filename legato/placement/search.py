@@ -51,7 +51,7 @@ import itertools
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from legato.placement.continuum import sites_by_latency, sites_near
+from legato.placement.continuum import count_near, sites_by_latency, sites_near
 from legato.placement.problem import NO_REUSE_PENALTY, Edge, Problem
 
 INITIAL_CANDIDATES = 12
@@ -893,7 +893,6 @@ class Search:
         feasible prove it (`refute`). True if any unit was closed."""
         prob = self.prob
         continuum, ids, pos = prob.index.continuum, prob.index.ids, prob.index.pos
-        count_near = getattr(continuum, "count_near", None)
         closed = False
         while True:
             changed = False
@@ -905,9 +904,9 @@ class Search:
                     if not source.exhausted or unit.exhausted or (id(e), dst) in self._too_far:
                         continue
                     sources = [ids[i] for i in source.candidates]
-                    looked = 0 if count_near else len(sources) * len(ids)
-                    for sid in sources if count_near else ():
-                        looked += count_near(sid, e.max_latency_ms)
+                    looked = 0
+                    for sid in sources:
+                        looked += count_near(continuum, sid, e.max_latency_ms)
                         if looked > CLOSE_CAP:
                             break
                     if looked > CLOSE_CAP:
