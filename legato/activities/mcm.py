@@ -24,14 +24,16 @@ class MCMActivities(ActivityGroup):
         cluster = await self.mcm.create_cluster(
             req.op_id, req.cluster_id, req.site, req.host_ids, owner=req.service_id
         )
-        await self.mirror(req, cluster.id, self.inventory.cluster_changed, cluster)
+        joined = [h for h in req.host_ids if h in cluster.hosts]
+        await self.mirror(req, cluster.id, self.inventory.cluster_changed, cluster, joined=joined)
         return cluster
 
     @activity.defn(name="mcm.add_nodes")
     @maps_adapter_errors
     async def add_nodes(self, req: ChangeNodes) -> Cluster:
         cluster = await self.mcm.add_nodes(req.op_id, req.cluster_id, req.host_ids)
-        await self.mirror(req, ", ".join(req.host_ids), self.inventory.cluster_changed, cluster)
+        joined = [h for h in req.host_ids if h in cluster.hosts]
+        await self.mirror(req, ", ".join(req.host_ids), self.inventory.cluster_changed, cluster, joined=joined)
         return cluster
 
     @activity.defn(name="mcm.drain_nodes")
@@ -58,7 +60,9 @@ class MCMActivities(ActivityGroup):
     @maps_adapter_errors
     async def remove_nodes(self, req: ChangeNodes) -> Cluster | None:
         cluster = await self.mcm.remove_nodes(req.op_id, req.cluster_id, req.host_ids)
-        await self.mirror(req, ", ".join(req.host_ids), self.inventory.cluster_changed if cluster else None, cluster)
+        left = [h for h in req.host_ids if cluster is None or h not in cluster.hosts]
+        await self.mirror(req, ", ".join(req.host_ids), self.inventory.cluster_changed if cluster else None,
+                          cluster, left=left)
         return cluster
 
     @activity.defn(name="mcm.delete_cluster")

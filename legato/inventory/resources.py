@@ -203,16 +203,32 @@ class Resources(Store):
                     sites.append(row.site)
             stamp(s, sites)
 
-    def cluster_changed(self, cluster: Cluster) -> None:
+    def cluster_changed(self, cluster: Cluster, joined: list[str] = (), left: list[str] = ()) -> None:
+        """The MCM's answer to one call on the cluster: `joined` hosts became its nodes, `left` ones
+        stopped being. Membership is applied as that change, never as the answer's whole list: on a
+        shared cluster calls for several services overlap, and an answer (or a deduplicated retry's
+        first answer) can be older than another call's already mirrored, so writing its list would
+        drop the other's nodes and their holder's teardown would skip them (a host leaked). The
+        cluster row is locked first so overlapping changes apply one after the other; its host list
+        is then read back from the hosts' membership."""
         with self.session() as s:
-            s.merge(ClusterRow(**cluster.model_dump()))
-            for row in s.exec(select(HostRow).where(HostRow.cluster == cluster.id)):
-                if row.id not in cluster.hosts:
-                    row.cluster = None
-            for host_id in cluster.hosts:
-                row = s.get(HostRow, host_id)
-                if row is not None:
-                    row.cluster = cluster.id
+            row = s.get(ClusterRow, cluster.id, with_for_update=True)
+            if row is None:
+                row = ClusterRow(**cluster.model_dump(exclude={"hosts"}))
+                s.add(row)
+            else:
+                for key, value in cluster.model_dump(exclude={"id", "hosts"}).items():
+                    setattr(row, key, value)
+            for host_id in left:
+                host = s.get(HostRow, host_id)
+                if host is not None and host.cluster == cluster.id:
+                    host.cluster = None
+            for host_id in joined:
+                host = s.get(HostRow, host_id)
+                if host is not None:
+                    host.cluster = cluster.id
+            s.flush()
+            row.hosts = sorted(s.exec(select(HostRow.id).where(HostRow.cluster == cluster.id)))
             stamp(s, [cluster.site])
 
     def cluster_deleted(self, cluster_id: str) -> None:
