@@ -43,6 +43,53 @@ class KubeconfigSite(BaseModel):
     )
 
 
+class InfrastructureProvider(BaseModel):
+    """The Cluster API infrastructure provider of a management cluster, and where its hosts are.
+
+    Legato hands the hosts the PIM allocated to the provider Metal3's way: each host is an object
+    of `host_resource` named like the host, which Legato labels `legato.io/cluster=<cluster>` while
+    the cluster holds it; the workers' machine template selects hosts by that label
+    (`spec.template.spec.<host_selector_field>.matchLabels`), so the provider builds each worker on
+    one of them and no other."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_version: str = Field(default="infrastructure.cluster.x-k8s.io/v1beta1",
+                             description="group/version of the provider's kinds (default: Metal3's)")
+    cluster_kind: str = Field(default="Metal3Cluster", description="its InfraCluster kind")
+    machine_template_kind: str = Field(default="Metal3MachineTemplate", description="its InfraMachineTemplate kind")
+    cluster_spec: dict = Field(default_factory=dict, description="the InfraCluster's spec (Metal3: "
+                               "controlPlaneEndpoint, the address the control plane answers at)")
+    machine_spec: dict = Field(default_factory=dict, description="spec.template.spec of the workers' machine template "
+                               "(Metal3: image, dataTemplate)")
+    control_plane_machine_spec: dict = Field(default_factory=dict, description="spec.template.spec of the control "
+                                             "plane's machine template: its hosts are the operator's (a selector of "
+                                             "its own pool), not the PIM's")
+    host_resource: str = Field(default="baremetalhosts.v1alpha1.metal3.io",
+                               description="plural.version.group of the host objects the workers are built on")
+    host_selector_field: str = Field(default="hostSelector", description="the machine spec's host selector field")
+
+
+class ClusterAPISite(BaseModel):
+    """A management cluster Legato drives through Cluster API for this site's clusters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kubeconfig: str = Field(description="kubeconfig file of the management cluster (~ expanded)")
+    context: str | None = Field(default=None, description="its context (default: the current one)")
+    namespace: str = Field(default="legato", description="where Legato writes this site's Cluster API objects "
+                           "and finds its hosts")
+    kubernetes_version: str = Field(default="v1.34.4", description="the version new clusters start on")
+    versions: list[str] = Field(default_factory=list, description="the releases the site's machine images "
+                                "offer, for upgrades (default: the version new clusters start on)")
+    control_plane_replicas: int = Field(default=1, ge=1, description="KubeadmControlPlane replicas (1, 3 or 5)")
+    kubeadm: dict = Field(default_factory=dict, description="fields merged into the KubeadmControlPlane's "
+                          "kubeadmConfigSpec (e.g. clusterConfiguration.etcd.external)")
+    infrastructure: InfrastructureProvider = Field(default_factory=InfrastructureProvider)
+    ready_timeout_seconds: float = Field(default=90, gt=0, description="how long one call waits for CAPI before "
+                                         "it reports a transient fault (the activity retries, finding its objects)")
+
+
 class Publication(BaseModel):
     """How the Kubernetes WDM publishes a component's ports to the users of a cluster."""
 
@@ -76,10 +123,11 @@ class SiteBackends(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     pim: Literal["sim", "redfish"] = "sim"
-    mcm: Literal["sim", "kwok", "kubeconfig"] = "sim"
+    mcm: Literal["sim", "kwok", "kubeconfig", "clusterapi"] = "sim"
     wdm: Literal["sim", "kubernetes"] = "sim"
     redfish: RedfishSite | None = None
     kubeconfig: KubeconfigSite | None = None
+    clusterapi: ClusterAPISite | None = None
     publish: SitePublication | None = Field(default=None, description="wdm kubernetes: how components' ports are "
                                             "published (default node-port)")
 
@@ -89,6 +137,8 @@ class SiteBackends(BaseModel):
             raise ValueError("pim 'redfish' needs a 'redfish' section (endpoints, credentials)")
         if self.mcm == "kubeconfig" and self.kubeconfig is None:
             raise ValueError("mcm 'kubeconfig' needs a 'kubeconfig' section (path, contexts)")
-        if (self.wdm == "kubernetes") != (self.mcm in ("kwok", "kubeconfig")):
-            raise ValueError("wdm 'kubernetes' goes with mcm 'kwok' or 'kubeconfig' (and only with them)")
+        if self.mcm == "clusterapi" and self.clusterapi is None:
+            raise ValueError("mcm 'clusterapi' needs a 'clusterapi' section (kubeconfig, infrastructure)")
+        if (self.wdm == "kubernetes") != (self.mcm in ("kwok", "kubeconfig", "clusterapi")):
+            raise ValueError("wdm 'kubernetes' goes with mcm 'kwok', 'kubeconfig' or 'clusterapi' (and only with them)")
         return self

@@ -27,8 +27,9 @@ def test_a_site_names_its_backends_and_defaults_to_the_simulator():
 
 @pytest.mark.parametrize("backend, message", [
     ({"pim": "redfish"}, "pim 'redfish' needs a 'redfish' section"),
-    ({"mcm": "kwok"}, "wdm 'kubernetes' goes with mcm 'kwok' or 'kubeconfig'"),
+    ({"mcm": "kwok"}, "wdm 'kubernetes' goes with mcm 'kwok', 'kubeconfig' or 'clusterapi'"),
     ({"mcm": "kubeconfig", "wdm": "kubernetes"}, "mcm 'kubeconfig' needs a 'kubeconfig' section"),
+    ({"mcm": "clusterapi", "wdm": "kubernetes"}, "mcm 'clusterapi' needs a 'clusterapi' section"),
     ({"pim": "redfish", "redfish": {**REDFISH, "boot": "virtual-media"}}, "image_url is required"),
     ({"pim": "ironic"}, "backend.pim"),
     ({"pim": "redfish", "redfish": {**REDFISH, "password": "x"}}, "backend.redfish.password: unknown key"),

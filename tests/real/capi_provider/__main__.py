@@ -1,0 +1,3 @@
+from tests.real.capi_provider.provider import main
+
+main()
