@@ -37,9 +37,10 @@ from legato.model import (
     SitePlan,
     Topology,
 )
+from legato.placement import rules, scores
 from legato.placement.continuum import Continuum
 from legato.placement.index import OrderedSites, SiteIndex, as_index
-from legato.placement.problem import NO_REUSE_PENALTY, Problem, Unit
+from legato.placement.problem import Problem, Unit
 from legato.placement.search import Outcome, Search, optimise
 from legato.placement.sites import ClusterUsage, as_usage, plan_growth
 
@@ -124,8 +125,8 @@ def _decision(prob: Problem, search: Search, out: Outcome) -> PlacementDecision:
     link_score: dict[str, float] = {c.name: 0.0 for c in spec.components}
     for link in spec.links:
         ms = prob.latency(site_of[link.source], site_of[link.target])
-        link_score[link.source] += ms / 10 * wl
-        link_score[link.target] += ms / 10 * wl
+        link_score[link.source] += scores.latency_points(ms, wl)
+        link_score[link.target] += scores.latency_points(ms, wl)
     search_note = _search_note(out)
     placements = []
     for comp in spec.components:
@@ -136,10 +137,10 @@ def _decision(prob: Problem, search: Search, out: Outcome) -> PlacementDecision:
         user_ms = sum(index.area_latency(a.area, info.id) for a in spec.user_areas
                       if spec.entry_component(a) == comp.name)
         breakdown = {
-            "latency": round(user_ms / 10 * wl, 4),
-            "cost": round(info.cost * comp.total_cpu * 10 * spec.policy.weight_cost, 4),
-            "energy": round(info.carbon / 100 * comp.total_cpu * 0.1 * spec.policy.weight_energy, 4),
-            "reuse": 0.0 if plan.action == "reuse" else NO_REUSE_PENALTY,
+            "latency": round(scores.latency_points(user_ms, wl), 4),
+            "cost": round(scores.cost_points(info.cost, comp.total_cpu, spec.policy.weight_cost), 4),
+            "energy": round(scores.energy_points(info.carbon, comp.total_cpu, spec.policy.weight_energy), 4),
+            "reuse": scores.reuse_points(plan.action == "reuse"),
             "links": round(link_score[comp.name], 4),
         }
         score = round(sum(breakdown.values()), 4)
@@ -191,15 +192,15 @@ def _move_score(prob: Problem, search: Search, unit: Unit, j: int, assign: list[
     for v, e in prob.neighbours[u]:
         k = assign[v]
         ms = prob.latency(j, k)
-        if ms > e.max_latency_ms:
+        if not rules.within_latency(ms, e.max_latency_ms):
             return None, f"{e.label()}: {ms:g} ms to {prob.index.ids[k]} > {e.max_latency_ms:g} ms"
-        if j != k and search.bandwidth(j, k) < e.bandwidth_mbps:
+        if j != k and not rules.has_bandwidth(search.bandwidth(j, k), e.bandwidth_mbps):
             return None, (f"{e.label()}: needs {e.bandwidth_mbps:g} Mbps, {search.bandwidth(j, k):g} Mbps to "
                           f"{prob.index.ids[k]}")
         score += e.weight * ms
     others = tuple(sorted(v for v in range(len(assign)) if v != u and assign[v] == j))
     for v in others:
-        if (min(u, v), max(u, v)) in prob.anti:
+        if rules.kept_apart(prob.anti, u, v):
             return None, f"anti-affinity with {prob.units[v].label} there"
     if others and not search.group(j, tuple(sorted(others + (u,))))[0]:
         return None, "not enough room together with " + ", ".join(prob.units[v].label for v in others)
@@ -304,14 +305,14 @@ def search_move(
             if there is None:
                 continue
             ms = index.latency(sid, there)
-            if ms > link.max_latency_ms:
+            if not rules.within_latency(ms, link.max_latency_ms):
                 return None, f"link {link.source}->{link.target}: {ms:g} ms to {there} > {link.max_latency_ms:g} ms"
-            score += ms / 10 * spec.policy.weight_latency
+            score += scores.latency_points(ms, spec.policy.weight_latency)
             if there != sid:
                 pair_bw[there] = pair_bw.get(there, 0.0) + link.bandwidth_mbps
         for far, need in sorted(pair_bw.items()):
             left = prob.bandwidth(i, index.pos[far])
-            if need > left:
+            if not rules.has_bandwidth(left, need):
                 return None, f"links between {sid} and {far} need {need:g} Mbps > {left:g} Mbps free"
         for other in sorted(set(comp.anti_affinity) | {c.name for c in spec.components if name in c.anti_affinity}):
             if others.get(other) == sid:
@@ -319,9 +320,9 @@ def search_move(
         if prob.max_cost is not None:
             cost = sum(index.sites[s].cost_per_vcpu_hour * spec.component(c).total_cpu for c, s in others.items())
             cost += index.info[i].cost * comp.total_cpu
-            if cost > prob.max_cost + 1e-9:
+            if not rules.within_budget(cost, prob.max_cost):
                 return None, f"cost {cost:.3f}/h > max_cost_per_hour {prob.max_cost:g}"
-        if len(set(others.values()) | {sid}) < prob.min_sites:
+        if not rules.spans_enough(len(set(others.values()) | {sid}), prob.min_sites):
             return None, f"the service would span fewer than min_sites {prob.min_sites} sites"
         return score, ""
 
@@ -338,8 +339,8 @@ def search_move(
         """Sites the rules allow but that fail come before sites the rules exclude anyway: a
         refusal names what was considered, not what was never a candidate."""
         info = index.info[i]
-        ruled = ((prob.allowed_providers is not None and info.provider not in prob.allowed_providers)
-                 or (prob.allowed_countries is not None and info.country not in prob.allowed_countries)
+        ruled = (not rules.allowed(info.provider, prob.allowed_providers)
+                 or not rules.allowed(info.country, prob.allowed_countries)
                  or comp.placement.rejects(info.id, info.tier, info.country) is not None)
         return 3 if ruled else 1
 

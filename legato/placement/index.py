@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 
 from legato.model import Site, Topology
 from legato.placement.continuum import Continuum, continuum_of, nearest_ms
+from legato.placement.scores import VALUE_CARBON, VALUE_COST
 from legato.placement.sites import SitePlanner
 
 AREA_INDEX_MS = 20.0
-VALUE_COST, VALUE_CARBON = 10.0, 0.0005
 
 
 @dataclass(slots=True)

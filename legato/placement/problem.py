@@ -7,12 +7,10 @@
 - A unit's *base score* at a site is everything that depends on that site alone: user latency,
   cost, energy/carbon, and the reuse penalty (as if the unit were alone there).
 
-Scores are the first engine's, per component at a site (sum over its user areas for latency):
-    latency = weight_latency × user-area ms / 10
-    cost    = weight_cost × cost_per_vcpu_hour × vCPU × 10
-    energy  = weight_energy × carbon_g_per_kwh / 100 × vCPU × 0.1
-    reuse   = 0 if its site plan reuses an existing cluster, else 0.5
-plus, per link, weight_latency × link ms / 10. The objective is their sum."""
+The score terms and their coefficients are in `scores.py`, the hard rules in `rules.py`: a unit
+carries its weights (`scores.per_ms`, `cost_weight`, `carbon_weight`), and screening a site asks
+the rules that depend on that site alone (user latency, policy, placement rules, hardware; the
+capacity by necessary conditions, planned for real by `exact`)."""
 
 from __future__ import annotations
 
@@ -23,10 +21,11 @@ from dataclasses import dataclass, field
 
 from legato.model import Component, ServiceSpec
 from legato.model.service import PlacementRules
-from legato.placement.index import AREA_INDEX_MS, VALUE_CARBON, VALUE_COST, Bucket, OrderedSites, SiteIndex
-from legato.placement.sites import ClusterUsage, Replica, as_usage, pack_into_cluster, replicas_of
+from legato.placement import rules, scores
+from legato.placement.index import AREA_INDEX_MS, Bucket, OrderedSites, SiteIndex
+from legato.placement.scores import VALUE_CARBON, VALUE_COST
+from legato.placement.sites import EPS, ClusterUsage, Replica, as_usage, pack_into_cluster, replicas_of
 
-NO_REUSE_PENALTY = 0.5
 EXHAUSTIVE_SITES = 160  # up to this many sites every site is examined (and every rejection explained)
 EXAMPLES_PER_REASON = 3
 FULL = "not enough free capacity: no free host and no shared cluster"
@@ -164,9 +163,9 @@ class Problem:
             info = LinkInfo(i, link.source, link.target, link.max_latency_ms, link.bandwidth_mbps)
             edge = edges.get(key)
             if edge is None:
-                edges[key] = Edge(key[0], key[1], wl / 10, link.max_latency_ms, link.bandwidth_mbps, [info])
+                edges[key] = Edge(key[0], key[1], scores.per_ms(wl), link.max_latency_ms, link.bandwidth_mbps, [info])
             else:
-                edge.weight += wl / 10
+                edge.weight += scores.per_ms(wl)
                 edge.max_latency_ms = min(edge.max_latency_ms, link.max_latency_ms)
                 edge.bandwidth_mbps += link.bandwidth_mbps
                 edge.links.append(info)
@@ -180,7 +179,7 @@ class Problem:
             for other in c.anti_affinity:
                 a, b = self.unit_of[c.name], self.unit_of[other]
                 self.anti.add((min(a, b), max(a, b)))
-        if self.min_sites > 1 and self.min_sites >= len(self.units):  # as many sites as units: all apart
+        if rules.all_apart(self.min_sites, len(self.units)):
             self.anti |= {(a, b) for a in range(len(self.units)) for b in range(a + 1, len(self.units))}
         self._tightest: dict[tuple[int, ...], float] = {}  # see `_start`
         self._latency: dict[int, float] = {}  # site pair (packed: low * sites + high) -> ms
@@ -198,8 +197,9 @@ class Problem:
         policy = self.spec.policy
         cpu = sum(m.total_cpu for m in members)
         return Unit(index, members, replicas_of(members), [(a, ms, n) for a, (ms, n) in sorted(areas.items())],
-                    cost_weight=policy.weight_cost * 10 * cpu, carbon_weight=policy.weight_energy * 0.001 * cpu,
-                    latency_weight=policy.weight_latency / 10, members=of)
+                    cost_weight=scores.cost_weight(policy.weight_cost, cpu),
+                    carbon_weight=scores.carbon_weight(policy.weight_energy, cpu),
+                    latency_weight=scores.per_ms(policy.weight_latency), members=of)
 
     # --- continuum lookups (memoised per call) --------------------------------------------------
 
@@ -230,7 +230,7 @@ class Problem:
             return key, why, 0.0, False
         planner = self.index.planner(i)
         for s in unit.shapes:
-            if not any(s[0] <= h[0] + 1e-9 and s[1] <= h[1] and s[2] <= h[2] and s[3] <= h[3]
+            if not any(s[0] <= h[0] + EPS and s[1] <= h[1] and s[2] <= h[2] and s[3] <= h[3]
                        for h in planner.shapes):
                 return unit.capacity_key, self._capacity_reason(unit, planner), lat, False
         cpu, mem, gpu = unit.totals
@@ -238,13 +238,13 @@ class Problem:
         if self.prefer:
             for cluster in planner.clusters:
                 room = planner.room(cluster, self.usage)
-                if (cpu <= room[0] + 1e-9 and mem <= room[1] and gpu <= room[2]
-                        and all(any(s[0] <= n.cpu + 1e-9 and s[1] <= n.memory_mb and s[2] <= n.gpu
+                if (cpu <= room[0] + EPS and mem <= room[1] and gpu <= room[2]
+                        and all(any(s[0] <= n.cpu + EPS and s[1] <= n.memory_mb and s[2] <= n.gpu
                                     and s[3] <= n.features for n in cluster.nodes) for s in unit.shapes)
                         and not pack_into_cluster(unit.replicas, cluster, self.usage)):  # node by node
                     return "", None, lat, True
                 best_cpu, best_gpu = max(best_cpu, room[0]), max(best_gpu, room[2])
-        if cpu > best_cpu + planner.free_cpu + 1e-9 or gpu > best_gpu + planner.free_gpu:
+        if cpu > best_cpu + planner.free_cpu + EPS or gpu > best_gpu + planner.free_gpu:
             return unit.capacity_key, self._capacity_reason(unit, planner), lat, False
         return "", None, lat, False
 
@@ -255,14 +255,14 @@ class Problem:
         lat = 0.0
         for area, max_ms, count in unit.areas:
             ms = self.index.area_ms[area][i]
-            if ms > max_ms:
+            if not rules.within_latency(ms, max_ms):
                 why = f"latency to users in {area} {ms:.4g} ms > {max_ms:g} ms"
                 return f"latency to users in {area} > {max_ms:g} ms", why, 0.0
             lat += count * ms
-        if self.allowed_providers is not None and info.provider not in self.allowed_providers:
+        if not rules.allowed(info.provider, self.allowed_providers):
             why = f"provider {info.provider} not allowed by policy"
             return why, why, 0.0
-        if self.allowed_countries is not None and info.country not in self.allowed_countries:
+        if not rules.allowed(info.country, self.allowed_countries):
             why = f"country {info.country} not allowed by policy (sovereignty)"
             return why, why, 0.0
         for c in unit.ruled:
@@ -270,10 +270,10 @@ class Problem:
             if ruled_out:
                 why = ruled_out if len(unit.components) == 1 else f"{c.name}: {ruled_out}"
                 return why, why, 0.0
-        if not unit.features <= info.features:
+        if not rules.offers_features(unit.features, info.features):
             why = f"lacks features {sorted(unit.features - info.features)}"
             return why, why, 0.0
-        if unit.gpu and info.max_gpu < unit.gpu:
+        if not rules.offers_gpus(unit.gpu, info.max_gpu):
             why = f"no host with {unit.gpu} GPU(s)"
             return why, why, 0.0
         return "", None, lat
@@ -332,7 +332,7 @@ class Problem:
             why = self._own(other, i)[1]
             if why is None:
                 apart = next((w for w in itertools.chain(start, (t for t, _ in tied))
-                              if (min(v, w), max(v, w)) in self.anti), None)
+                              if rules.kept_apart(self.anti, v, w)), None)
                 why = None if apart is None else f"anti-affinity with {self.units[apart].label}"
             if why is not None:
                 key = self._reach_key(first, other)
@@ -354,8 +354,8 @@ class Problem:
         for v, first in tied:
             other = self.units[v]
             tiers = self._tiers(other)
-            if ((tiers is not None and b.tier not in tiers) or not other.features <= b.features
-                    or any((min(v, w), max(v, w)) in self.anti for w in everyone)):
+            if ((tiers is not None and b.tier not in tiers) or not rules.offers_features(other.features, b.features)
+                    or any(rules.kept_apart(self.anti, v, w) for w in everyone)):
                 return self._reach_key(first, other)
         return None
 
@@ -372,9 +372,8 @@ class Problem:
             user_ms = 0.0
             for area, _, count in unit.areas:
                 user_ms += count * self.index.area_ms[area][i]
-        penalty = 0.0 if reuse else NO_REUSE_PENALTY * len(unit.components)
-        return (unit.latency_weight * user_ms + unit.cost_weight * info.cost + unit.carbon_weight * info.carbon
-                + penalty)
+        return scores.site_score(unit.latency_weight, user_ms, unit.cost_weight, info.cost, unit.carbon_weight,
+                                 info.carbon, reuse, len(unit.components))
 
     def evaluate(self, unit: Unit, i: int) -> float | None:
         """Lower bound of the unit's base score at `i` (exact unless packing fails), or None."""
@@ -434,7 +433,7 @@ class Problem:
             part = None
             if tiers is not None and b.tier not in tiers:
                 why = f"tier {b.tier} not in the component's tiers {sorted(tiers)}"
-            elif not features <= b.features:
+            elif not rules.offers_features(features, b.features):
                 why = f"lacks features {sorted(features - b.features)}"
             elif b.full:
                 why = FULL
@@ -465,7 +464,7 @@ class Problem:
             lists.append((unit.latency_weight * count, lambda b, a=area: b.by_area[a],
                           index.area_ms[area].__getitem__))
         # a site of a bucket without a shared cluster needs a new cluster: its penalty is in the score
-        penalty = NO_REUSE_PENALTY * len(unit.components)
+        penalty = scores.new_cluster_penalty(len(unit.components))
         floor = 0.0 if self.prefer and any(b.shared for b in buckets) else penalty
         if lists and unit.areas[0][1] <= AREA_INDEX_MS:  # users pin the unit near them: their neighbourhood only
             lists += self._penalised(self._value_lists(unit, near=unit.areas[0][0]), penalty - floor)

@@ -51,8 +51,9 @@ import itertools
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from legato.placement import rules, scores
 from legato.placement.continuum import count_near, sites_by_latency, sites_near
-from legato.placement.problem import NO_REUSE_PENALTY, Edge, Problem
+from legato.placement.problem import Edge, Problem
 
 INITIAL_CANDIDATES = 12
 MAX_CANDIDATES = 128
@@ -138,7 +139,7 @@ class Search:
                         queue.append(v)
         self.extra = [e for e in prob.edges if id(e) not in tree]
         # what the DP reads of each tree edge, per parent: (child, anti-affinity, ms, Mbps, weight, label)
-        self.links_down = [[(v, (min(u, v), max(u, v)) in prob.anti, e.max_latency_ms, e.bandwidth_mbps, e.weight,
+        self.links_down = [[(v, rules.kept_apart(prob.anti, u, v), e.max_latency_ms, e.bandwidth_mbps, e.weight,
                              e.label()) for v, e in self.children[u]] for u in range(n)]
         self._group: dict[tuple[int, tuple[int, ...]], tuple[bool, bool]] = {}
         self._bw: dict[int, float] = {}  # site pair, packed like Problem's latency cache
@@ -189,13 +190,13 @@ class Search:
             return base
         anti = self.prob.anti
         for o in others:
-            if (min(o, u), max(o, u)) in anti:
+            if rules.kept_apart(anti, o, u):
                 return None
         fits, reuse = self.group(i, tuple(sorted(set(others) | {u})))
         if not fits:
             return None
         if unit.reuse[i] and not reuse:
-            base += NO_REUSE_PENALTY * len(unit.components)
+            base += scores.new_cluster_penalty(len(unit.components))
         return base
 
     # --- the relaxation: exact DP over the spanning forest ---------------------------------------
@@ -209,6 +210,7 @@ class Search:
         units = prob.units
         latency, bandwidth = prob.latency, self.bandwidth
         lat_cache, bw_cache, n_sites = prob._latency, self._bw, prob.n_sites
+        within_latency, has_bandwidth = rules.within_latency, rules.has_bandwidth  # the rules, bound for the loop
         fixed_at: dict[int, tuple[int, ...]] = {}
         for u, i in fixed.items():
             fixed_at[i] = tuple(sorted(fixed_at.get(i, ()) + (u,)))
@@ -247,12 +249,12 @@ class Search:
                         ms = lat_cache.get(key)
                         if ms is None:
                             ms = latency(i, j)
-                        if ms > limit:
+                        if not within_latency(ms, limit):
                             continue
                         bw = bw_cache.get(key)
                         if bw is None:
                             bw = bandwidth(i, j)
-                        if bw < need:
+                        if not has_bandwidth(bw, need):
                             continue
                         cand = val + w * ms
                         if cand < best:
@@ -288,7 +290,7 @@ class Search:
                 pairs = [(prob.latency(i, j), i, j) for i in a[:64] for j in b[:64]]
                 if pairs:
                     ms, i, j = min(pairs)
-                    if ms > e.max_latency_ms:
+                    if not rules.within_latency(ms, e.max_latency_ms):
                         return (f"{label}: nearest candidate pair {prob.index.ids[i]}/{prob.index.ids[j]} is {ms:g} "
                                 f"ms apart > {e.max_latency_ms:g} ms")
                 return f"{label}: no candidate pair within {e.max_latency_ms:g} ms with {e.bandwidth_mbps:g} Mbps"
@@ -315,7 +317,7 @@ class Search:
         for e in prob.edges:
             i, j = assign[e.a], assign[e.b]
             ms = prob.latency(i, j)
-            if ms > e.max_latency_ms:
+            if not rules.within_latency(ms, e.max_latency_ms):
                 return float("inf"), Violation("link", [e.b, e.a], j, f"{e.label()}: {ms:g} ms > "
                                                f"{e.max_latency_ms:g} ms")
             total += e.weight * ms
@@ -324,22 +326,22 @@ class Search:
                 pair_bw[key] = pair_bw.get(key, 0.0) + e.bandwidth_mbps
                 pair_units.setdefault(key, []).extend((e.b, e.a))
         for key, need in pair_bw.items():
-            if need > self.bandwidth(*key):
+            if not rules.has_bandwidth(self.bandwidth(*key), need):
                 a, b = (prob.index.ids[k] for k in key)
                 return float("inf"), Violation("bandwidth", pair_units[key], None,
                                                f"links between {a} and {b} need {need:g} Mbps > "
                                                f"{self.bandwidth(*key):g} Mbps")
-        for a, b in sorted(prob.anti):
+        for a, b in sorted(prob.anti):  # (the pairs kept apart: `rules.kept_apart`)
             if assign[a] == assign[b]:
                 return float("inf"), Violation("anti-affinity", [b, a], assign[a],
                                                f"anti-affinity {units[a].label} / {units[b].label}")
         if prob.max_cost is not None:
             cost = sum(prob.index.info[assign[u]].cost * units[u].cpu for u in range(len(units)))
-            if cost > prob.max_cost + 1e-9:
+            if not rules.within_budget(cost, prob.max_cost):
                 order = sorted(range(len(units)), key=lambda u: -prob.index.info[assign[u]].cost * units[u].cpu)
                 return float("inf"), Violation("cost", order, None,
                                                f"cost {cost:.3f}/h > max_cost_per_hour {prob.max_cost:g}")
-        if len(at) < prob.min_sites:
+        if not rules.spans_enough(len(at), prob.min_sites):
             # only a unit sharing its site can add one by moving, and any of them may: all are named
             # (most crowded site first), so the node is dropped only once they are all fixed (none
             # shares: fewer units than min_sites, as co-located components count as one)
@@ -387,7 +389,7 @@ class Search:
             out.proven = True
             return out
         price = offset = 0.0
-        if prob.max_cost is not None and self.cost_of(root[1]) > prob.max_cost:
+        if prob.max_cost is not None and not rules.within_budget(self.cost_of(root[1]), prob.max_cost, slack=0.0):
             # Lagrangian relaxation of max_cost: price each cost per hour into the DP; the priced
             # optimum minus price × budget is still a lower bound, and a much tighter one
             priced, price = self.within_budget()
@@ -467,9 +469,10 @@ class Search:
         """False when no completion of a node can meet max_cost (the units' cost floors already
         exceed it) or min_sites (the fixed units' sites plus one new site per free unit fall short)."""
         prob = self.prob
-        if floors is not None and sum(floors) > prob.max_cost + 1e-9:
+        if floors is not None and not rules.within_budget(sum(floors), prob.max_cost):
             return False
-        return prob.min_sites <= 1 or len(set(fixed.values())) + len(prob.units) - len(fixed) >= prob.min_sites
+        return prob.min_sites <= 1 or rules.spans_enough(len(set(fixed.values())) + len(prob.units) - len(fixed),
+                                                         prob.min_sites)
 
     def cost_of(self, assign: list[int]) -> float:
         infos, units = self.prob.index.info, self.prob.units
@@ -486,7 +489,7 @@ class Search:
             got = self.dp({}, frozenset(), price)
             if got is None:
                 return None
-            if self.cost_of(got[1]) > budget + 1e-9:
+            if not rules.within_budget(self.cost_of(got[1]), budget):
                 return False
             score, violation = self.evaluate(got[1])
             if violation is None and (best is None or score < best[0]):
@@ -530,14 +533,15 @@ class Search:
                     if j < 0:
                         continue
                     ms = prob.latency(i, j)
-                    if ms > e.max_latency_ms or (i != j and self.bandwidth(i, j) < e.bandwidth_mbps) or (
-                            i == j and (min(u, v), max(u, v)) in prob.anti):
+                    if not rules.link_kept(i, j, ms, e.max_latency_ms, e.bandwidth_mbps,
+                                           rules.kept_apart(prob.anti, u, v), self.bandwidth):
                         ok = False
                         break
                     score += e.weight * ms
                 if not ok:
                     continue
-                if prob.max_cost is not None and cost + prob.index.info[i].cost * units[u].cpu > prob.max_cost:
+                if prob.max_cost is not None and not rules.within_budget(cost + prob.index.info[i].cost * units[u].cpu,
+                                                                         prob.max_cost, slack=0.0):
                     continue
                 if placed.get(i) and not self.group(i, tuple(sorted(placed[i] + [u])))[0]:
                     continue
@@ -575,8 +579,8 @@ class Search:
         def score_at(i: int, base: float, cached: bool) -> float | None:
             for v, e, k in links:
                 ms = prob.latency(i, k) if cached else prob.index.latency(ids[i], ids[k])
-                if ms > e.max_latency_ms or (i != k and self.bandwidth(i, k) < e.bandwidth_mbps) or (
-                        i == k and (min(u, v), max(u, v)) in prob.anti):
+                if not rules.link_kept(i, k, ms, e.max_latency_ms, e.bandwidth_mbps, rules.kept_apart(prob.anti, u, v),
+                                       self.bandwidth):
                     return None
                 base += e.weight * ms
             if base >= bar:
@@ -586,7 +590,7 @@ class Search:
                 if apart:
                     return None
                 for v in there:
-                    if (min(u, v), max(u, v)) in prob.anti:
+                    if rules.kept_apart(prob.anti, u, v):
                         return None
                 if not self.group(i, tuple(sorted(there + [u])))[0]:
                     return None
@@ -715,7 +719,7 @@ class Search:
             prob.open_stream(whole, TOGETHER_BUDGET)
             prob.take(whole, TOGETHER)
             apart = prob.min_sites > len(prob.units) - len(group) + 1 or any(
-                (a, b) in prob.anti for a in group for b in group)
+                rules.kept_apart(prob.anti, a, b) for a in group for b in group)
             for i in whole.candidates:
                 for u in group:
                     prob.add_candidate(prob.units[u], i)
@@ -738,7 +742,7 @@ class Search:
                 if not prob.units[x].areas or sum(x in pair for pair in inside) != 1:
                     continue  # a user-facing end of the group only
                 rest = tuple(u for u in group if u != x)
-                if any((a, b) in prob.anti for a in rest for b in rest):
+                if any(rules.kept_apart(prob.anti, a, b) for a in rest for b in rest):
                     continue
                 part = prob.merged([c for u in rest for c in prob.units[u].components], -1, rest)
                 prob.open_stream(part, TOGETHER_BUDGET)
@@ -781,9 +785,9 @@ class Search:
                 reachable = [i for i in source.candidates
                              if (self.nearest(i) <= e.max_latency_ms or prob.screen(unit, i)[1] is None)
                              and all(area_ms[a][i] <= ms + e.max_latency_ms for a, ms, _ in unit.areas)]
-                apart = (min(src, dst), max(src, dst)) in prob.anti
+                apart = rules.kept_apart(prob.anti, src, dst)
                 for i in sorted(reachable, key=lambda k: (source.base[k], k))[:per_end]:
-                    if not any(prob.latency(i, j) <= e.max_latency_ms and not (apart and i == j)
+                    if not any(rules.within_latency(prob.latency(i, j), e.max_latency_ms) and not (apart and i == j)
                                for j in unit.candidates):
                         self.best_move(dst, {src: i}, float("inf"), GREEDY_CAP)  # no partner yet: find one
 
@@ -818,7 +822,7 @@ class Search:
             current = prob.base_score(unit, i, reuse)
             rest = tuple(o for o in here if o != u)
             if rest and not reuse and self.group(i, rest)[1]:  # without u, the others would reuse a cluster
-                current += NO_REUSE_PENALTY * sum(len(units[o].components) for o in rest)
+                current += scores.new_cluster_penalty(sum(len(units[o].components) for o in rest))
             floor = []
             for v, e in prob.neighbours[u]:
                 k = assign[v]
@@ -933,9 +937,8 @@ class Search:
         arcs = [(u, v, e) for e in prob.edges for u, v in ((e.a, e.b), (e.b, e.a)) if u in known and v in known]
 
         def meets(u: int, i: int, v: int, j: int, e: Edge) -> bool:
-            if i == j:
-                return (min(u, v), max(u, v)) not in prob.anti
-            return prob.latency(i, j) <= e.max_latency_ms and self.bandwidth(i, j) >= e.bandwidth_mbps
+            return rules.link_kept(i, j, prob.latency(i, j), e.max_latency_ms, e.bandwidth_mbps,
+                                   rules.kept_apart(prob.anti, u, v), self.bandwidth)
 
         queue = deque(arcs)
         while queue:
@@ -1001,7 +1004,7 @@ def optimise(prob: Problem) -> tuple[Search, Outcome]:
             return search, Outcome(proven=unit.exhausted, exact=unit.exhausted)
     if prob.max_cost is not None:
         floor = sum(prob.cost_floor(unit) for unit in prob.units)
-        if floor > prob.max_cost + 1e-9:
+        if not rules.within_budget(floor, prob.max_cost):
             return search, Outcome(proven=True, exact=True, refuted=(
                 f"no placement within max_cost_per_hour {prob.max_cost:g}: the cheapest sites that could host "
                 f"each component already cost {floor:.3f}/h"))
