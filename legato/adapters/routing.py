@@ -104,6 +104,15 @@ class RoutedMCM:
     async def remove_nodes(self, op_id: str, cluster_id: str, host_ids: list[str]) -> Cluster | None:
         return await (await self.backend_of(cluster_id)).remove_nodes(op_id, cluster_id, host_ids)
 
+    async def kubernetes_versions(self, cluster_id: str) -> list[str]:
+        return await (await self.backend_of(cluster_id)).kubernetes_versions(cluster_id)
+
+    async def upgrade_control_plane(self, op_id: str, cluster_id: str, version: str) -> Cluster:
+        return await (await self.backend_of(cluster_id)).upgrade_control_plane(op_id, cluster_id, version)
+
+    async def upgrade_nodes(self, op_id: str, cluster_id: str, host_ids: list[str], version: str) -> Cluster | None:
+        return await (await self.backend_of(cluster_id)).upgrade_nodes(op_id, cluster_id, host_ids, version)
+
     async def delete_cluster(self, op_id: str, cluster_id: str) -> None:
         await (await self.backend_of(cluster_id)).delete_cluster(op_id, cluster_id)
 

@@ -42,7 +42,8 @@ def open_engine(url: str) -> Engine:
     return engine
 
 
-ADDED_COLUMNS = [("hosts", "reservation", "VARCHAR"), ("service_operations", "continuity", "JSON")]
+ADDED_COLUMNS = [("hosts", "reservation", "VARCHAR"), ("service_operations", "continuity", "JSON"),
+                 ("clusters", "node_versions", "JSON")]
 LEGACY_CLAIMS = (
     "INSERT INTO node_claims (cluster, host, service_id, component, holder, state, replicas, cpu, memory_mb, gpu) "
     "SELECT cluster, NULL, service_id, name, workload_id, 'running', replicas, cpu, memory_mb, gpu FROM components"

@@ -69,7 +69,8 @@ class ClusterRow(SQLModel, table=True):
     site: str = Field(index=True)
     shared: bool = True
     service_id: str | None = Field(default=None, index=True)
-    kubernetes_version: str = "1.31"
+    kubernetes_version: str = ""  # read from the cluster (its /version), refreshed by every MCM call and reconcile
+    node_versions: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))  # each node's kubelet
     hosts: list[str] = Field(default_factory=list, sa_column=Column(JSON))
 
 

@@ -52,7 +52,10 @@ class Cluster(BaseModel):
     hosts: list[str] = Field(default_factory=list)
     shared: bool = Field(default=True, description="may host any service (clusters in the topology)")
     service_id: str | None = Field(default=None, description="owner, for clusters Legato created")
-    kubernetes_version: str = "1.31"
+    kubernetes_version: str = Field(default="", description="the control plane's version as the cluster reports it "
+                                    "(`/version`, e.g. v1.34.4); in a topology, the version the simulator starts it on")
+    node_versions: dict[str, str] = Field(default_factory=dict, description="each node's kubelet version, as the "
+                                          "node reports it")
 
 
 class Site(BaseModel):

@@ -10,10 +10,11 @@ from legato.simulator.history import HistoryPart
 from legato.simulator.mcm import McmPart
 from legato.simulator.pim import PimPart
 from legato.simulator.tcm import TcmPart
+from legato.simulator.upgrades import UpgradePart
 from legato.simulator.wdm import WdmPart
 
 
-class SimContinuum(PimPart, McmPart, WdmPart, TcmPart, HistoryPart):
+class SimContinuum(PimPart, McmPart, UpgradePart, WdmPart, TcmPart, HistoryPart):
     """One simulated continuum, stored at `path`; open it from as many processes as needed."""
 
     def leftovers(self, service_id: str) -> dict[str, int]:

@@ -15,6 +15,7 @@ from legato.model.service import NAME_PATTERN
 from legato.simulator import rows
 from legato.simulator.rollout import drain, plan_drain
 from legato.simulator.store import Store, unique
+from legato.simulator.versions import DEFAULT_VERSION, control_plane_version, node_versions
 
 CLUSTER = TypeAdapter(Cluster)
 MAYBE_CLUSTER = TypeAdapter(Cluster | None)
@@ -43,8 +44,9 @@ class McmPart(Store):
                 raise InvalidRequest(f"cluster {cluster_id}: a cluster needs at least one host")
             new = joinable(db, cluster_id, site, owner, unique(host_ids))
             if old is None:
-                db.execute("INSERT INTO clusters VALUES (?, ?, ?, 0, '1.31', ?)", (cluster_id, site, owner, op_id))
-            db.executemany("INSERT INTO cluster_nodes (host, cluster) VALUES (?, ?)", [(h, cluster_id) for h in new])
+                db.execute("INSERT INTO clusters (id, site, owner, shared, kubernetes_version, created_op) "
+                           "VALUES (?, ?, ?, 0, ?, ?)", (cluster_id, site, owner, DEFAULT_VERSION, op_id))
+            join(db, cluster_id, new)
             return cluster(db, cluster_id)  # type: ignore[return-value]
 
         return await self._mutate("mcm.create_cluster", op_id, CLUSTER, act)
@@ -53,7 +55,7 @@ class McmPart(Store):
         def act(db: sqlite3.Connection) -> Cluster:
             cl = rows.existing_cluster(db, cluster_id)
             new = joinable(db, cluster_id, cl["site"], cl["owner"], unique(host_ids))
-            db.executemany("INSERT INTO cluster_nodes (host, cluster) VALUES (?, ?)", [(h, cluster_id) for h in new])
+            join(db, cluster_id, new)
             return cluster(db, cluster_id)  # type: ignore[return-value]
 
         return await self._mutate("mcm.add_nodes", op_id, CLUSTER, act)
@@ -118,15 +120,25 @@ class McmPart(Store):
         return await self._mutate("mcm.delete_cluster", op_id, NOTHING, act)
 
 
-def cluster(db: sqlite3.Connection, cluster_id: str) -> Cluster | None:
+def cluster(db: sqlite3.Connection, cluster_id: str, now: float | None = None) -> Cluster | None:
+    """The cluster as it would answer at `now`: its nodes, and the versions its control plane and
+    kubelets report (an upgrade under way shows the old ones until it is done)."""
     row = db.execute("SELECT * FROM clusters WHERE id = ?", (cluster_id,)).fetchone()
     if row is None:
         return None
-    nodes = db.execute("SELECT host FROM cluster_nodes WHERE cluster = ? ORDER BY host", (cluster_id,))
+    now = time.time() if now is None else now
+    nodes = node_versions(db, cluster_id, now)
     return Cluster(
-        id=row["id"], site=row["site"], hosts=[n["host"] for n in nodes], shared=bool(row["shared"]),
-        service_id=row["owner"], kubernetes_version=row["kubernetes_version"],
+        id=row["id"], site=row["site"], hosts=sorted(nodes), shared=bool(row["shared"]),
+        service_id=row["owner"], kubernetes_version=control_plane_version(row, now), node_versions=nodes,
     )  # fmt: skip
+
+
+def join(db: sqlite3.Connection, cluster_id: str, host_ids: list[str]) -> None:
+    """New nodes run the kubelet of the control plane they join."""
+    version = control_plane_version(rows.existing_cluster(db, cluster_id), time.time())
+    db.executemany("INSERT INTO cluster_nodes (host, cluster, version) VALUES (?, ?, ?)",
+                   [(h, cluster_id, version) for h in host_ids])
 
 
 def joinable(db: sqlite3.Connection, cluster_id: str, site: str, owner: str | None, host_ids: list[str]) -> list[str]:

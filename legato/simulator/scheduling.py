@@ -44,8 +44,8 @@ def free_nodes(
     skip_hosts: frozenset[str] = frozenset(),
     skip_workload: str | None = None,
 ) -> list[Node]:
-    """The cluster's schedulable nodes (by host id; cordoned ones are skipped, as kube-scheduler
-    skips unschedulable nodes) with what their live replicas leave free at `now`.
+    """The cluster's schedulable nodes (by host id; cordoned ones and ones being replaced by an
+    upgrade are skipped, as kube-scheduler skips unschedulable nodes) with what their live replicas leave free at `now`.
 
     Replicas a rolling upgrade schedules for later take the place of one it removes at that same
     instant, so capacity free now stays free: checking at `now` never over-commits the future."""
@@ -53,8 +53,8 @@ def free_nodes(
         r["id"]: Node(r["id"], r["cpu"], r["memory_mb"], r["gpu"], frozenset(json.loads(r["features"])))
         for r in db.execute(
             "SELECT h.* FROM cluster_nodes n JOIN hosts h ON h.id = n.host WHERE n.cluster = ? AND n.cordoned = 0 "
-            "ORDER BY h.id",
-            (cluster_id,),
+            "AND (n.version_at IS NULL OR n.version_at <= ?) ORDER BY h.id",  # a node being replaced takes no pod
+            (cluster_id, now),
         )
         if r["id"] not in skip_hosts
     }

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sqlite3
 
-VERSION = 4  # PRAGMA user_version; 0 is the first layout, where replicas and connections were deleted;
-# 3 adds cordoned nodes and versions that never become ready; 4 adds charts and their releases' revisions
+VERSION = 5  # PRAGMA user_version; 0 is the first layout, where replicas and connections were deleted;
+# 3 adds cordoned nodes and versions that never become ready; 4 adds charts and their releases' revisions;
+# 5 adds Kubernetes versions in progress (a control plane's and each node's: see versions.py)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -23,9 +24,10 @@ CREATE TABLE IF NOT EXISTS hosts (
     owner TEXT, allocation_op TEXT);
 CREATE TABLE IF NOT EXISTS clusters (
     id TEXT PRIMARY KEY, site TEXT NOT NULL, owner TEXT, shared INTEGER NOT NULL,
-    kubernetes_version TEXT NOT NULL, created_op TEXT);
+    kubernetes_version TEXT NOT NULL, created_op TEXT, version_from TEXT, version_at REAL);
 CREATE TABLE IF NOT EXISTS cluster_nodes (
-    host TEXT PRIMARY KEY, cluster TEXT NOT NULL, cordoned INTEGER NOT NULL DEFAULT 0);
+    host TEXT PRIMARY KEY, cluster TEXT NOT NULL, cordoned INTEGER NOT NULL DEFAULT 0,
+    version TEXT, version_from TEXT, version_at REAL);
 CREATE TABLE IF NOT EXISTS stuck_versions (version TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS workloads (
     cluster TEXT NOT NULL, id TEXT NOT NULL, service_id TEXT NOT NULL, tenant TEXT NOT NULL,
@@ -52,6 +54,9 @@ CREATE TABLE IF NOT EXISTS connections (
 CREATE UNIQUE INDEX IF NOT EXISTS live_connection ON connections (id) WHERE removed_at IS NULL;
 CREATE INDEX IF NOT EXISTS connections_of_service ON connections (service_id);
 """
+VERSION_COLUMNS = (("clusters", "version_from", "TEXT"), ("clusters", "version_at", "REAL"),
+                   ("cluster_nodes", "version", "TEXT"), ("cluster_nodes", "version_from", "TEXT"),
+                   ("cluster_nodes", "version_at", "REAL"))  # fmt: skip
 TABLES = ("meta", "settings", "error_rates", "stuck_versions", "faults", "latencies", "operations", "hosts",
           "clusters", "cluster_nodes", "workloads", "releases", "replicas", "connections")  # fmt: skip
 
@@ -86,6 +91,9 @@ def prepare(db: sqlite3.Connection) -> None:
                 db.execute("ALTER TABLE cluster_nodes ADD COLUMN cordoned INTEGER NOT NULL DEFAULT 0")
             if "chart" not in {r[1] for r in db.execute("PRAGMA table_info(workloads)")}:
                 db.execute("ALTER TABLE workloads ADD COLUMN chart TEXT")
+            for table, column, kind in VERSION_COLUMNS:
+                if column not in {r[1] for r in db.execute(f"PRAGMA table_info({table})")}:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
             if first_layout:
                 for statement in COPY_FIRST_LAYOUT:
                     db.execute(statement)

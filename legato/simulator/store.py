@@ -20,12 +20,15 @@ from pydantic import TypeAdapter
 from legato.adapters.errors import InvalidRequest, PermanentFault, TransientFault
 from legato.adapters.sqlite import transaction
 from legato.model import Topology
+from legato.model.versions import canonical
 from legato.simulator import schema
+from legato.simulator.versions import DEFAULT_VERSION
 
 KINDS = frozenset(
     {
         "pim.allocate", "pim.release", "pim.transfer",
         "mcm.create_cluster", "mcm.add_nodes", "mcm.drain_nodes", "mcm.remove_nodes", "mcm.delete_cluster",
+        "mcm.upgrade_control_plane", "mcm.upgrade_nodes",
         "wdm.deploy", "wdm.status", "wdm.metrics", "wdm.scale", "wdm.upgrade", "wdm.remove",
         "tcm.connect", "tcm.disconnect", "tcm.set_qos", "tcm.clear_qos",
     }
@@ -89,9 +92,10 @@ class Store:
                         (h.id, site_id, h.cpu, h.memory_mb, h.gpu, json.dumps(sorted(h.features))),
                     )
                 for c in site.clusters:
+                    version = canonical(c.kubernetes_version or DEFAULT_VERSION)
                     db.execute(
-                        "INSERT INTO clusters VALUES (?, ?, NULL, 1, ?, NULL)",
-                        (c.id, site_id, c.kubernetes_version),
+                        "INSERT INTO clusters (id, site, owner, shared, kubernetes_version) VALUES (?, ?, NULL, 1, ?)",
+                        (c.id, site_id, version),
                     )
                     for host_id in c.hosts:
                         taken = db.execute(
@@ -104,7 +108,8 @@ class Store:
                                 f"topology: cluster {c.id} names host {host_id}, "
                                 f"which is not a free host of site {site_id}"
                             )
-                        db.execute("INSERT INTO cluster_nodes (host, cluster) VALUES (?, ?)", (host_id, c.id))
+                        db.execute("INSERT INTO cluster_nodes (host, cluster, version) VALUES (?, ?, ?)",
+                                   (host_id, c.id, version))
             db.execute("INSERT INTO meta VALUES ('topology', ?)", (topology.model_dump_json(),))
         return True
 

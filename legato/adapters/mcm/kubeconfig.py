@@ -12,9 +12,9 @@ from pathlib import Path
 
 from kubernetes import client
 
-from legato.adapters.errors import InvalidRequest, NotFound
+from legato.adapters.errors import InvalidRequest, NotFound, TransientFault
 from legato.adapters.kube import client_from_kubeconfig
-from legato.adapters.mcm.nodes import busy
+from legato.adapters.mcm.nodes import busy, control_plane_version, kubelet_versions
 from legato.model import Cluster, Site
 from legato.model.clusters import DrainResult
 
@@ -40,15 +40,27 @@ class KubeconfigMCM:
         return sorted(self.clusters)
 
     async def list_clusters(self, site: str | None = None) -> list[Cluster]:
-        return [c for c in self.clusters.values() if site is None or c.site == site]
+        return [await self.get_cluster(c.id) for c in self.clusters.values()  # type: ignore[misc]
+                if site is None or c.site == site]  # fmt: skip
 
     async def get_cluster(self, cluster_id: str) -> Cluster | None:
-        return self.clusters.get(cluster_id)
+        """The registered cluster with the versions it reports (the topology's string is not
+        trusted); a cluster that does not answer now is listed with the versions left empty."""
+        cluster = self.clusters.get(cluster_id)
+        if cluster is None:
+            return None
+        try:
+            api = await self.api_client(cluster_id)
+            kubelets = await kubelet_versions(cluster_id, client.CoreV1Api(api), selector="")
+            version = await control_plane_version(cluster_id, api)
+        except (TransientFault, NotFound):
+            return cluster.model_copy(update={"kubernetes_version": "", "node_versions": {}})
+        return cluster.model_copy(update={"kubernetes_version": version, "node_versions": kubelets})
 
     def _unsupported(self, what: str, where: str) -> InvalidRequest:
         return InvalidRequest(
-            f"{what}: {where} is registered by kubeconfig, so Legato cannot create clusters or change their "
-            "nodes there; grow the cluster with its own tooling, or give the site an MCM that can (kwok)"
+            f"{what}: {where} is registered by kubeconfig, so Legato cannot create clusters, change their "
+            "nodes or upgrade them there; use the cluster's own tooling, or give the site an MCM that can (kwok)"
         )
 
     async def create_cluster(self, op_id: str, cluster_id: str, site: str, host_ids: list[str], owner: str) -> Cluster:
@@ -67,6 +79,17 @@ class KubeconfigMCM:
 
     async def remove_nodes(self, op_id: str, cluster_id: str, host_ids: list[str]) -> Cluster | None:
         raise self._unsupported(f"remove nodes {host_ids}", f"cluster {cluster_id}")
+
+    async def kubernetes_versions(self, cluster_id: str) -> list[str]:
+        """None: its operator upgrades it with its own tooling."""
+        await self.api_client(cluster_id)  # NotFound for a cluster not registered here
+        return []
+
+    async def upgrade_control_plane(self, op_id: str, cluster_id: str, version: str) -> Cluster:
+        raise self._unsupported(f"upgrade to {version}", f"cluster {cluster_id}")
+
+    async def upgrade_nodes(self, op_id: str, cluster_id: str, host_ids: list[str], version: str) -> Cluster | None:
+        raise self._unsupported(f"upgrade nodes {host_ids}", f"cluster {cluster_id}")
 
     async def delete_cluster(self, op_id: str, cluster_id: str) -> None:
         if cluster_id in self.clusters:

@@ -13,18 +13,32 @@ import asyncio
 import json
 import os
 import re
+import signal
+import subprocess
 from pathlib import Path
 
+import yaml
 from kubernetes import client
 
 from legato.adapters.errors import InvalidRequest, NotFound, TransientFault
 from legato.adapters.kube import call, client_from_kubeconfig
-from legato.adapters.mcm.nodes import busy, create_nodes, drain, node_names, remove
+from legato.adapters.mcm.nodes import (
+    busy,
+    control_plane_version,
+    create_nodes,
+    drain,
+    kubelet_versions,
+    remove,
+)
 from legato.model import Cluster, Host, Site
 from legato.model.clusters import DrainResult
 from legato.model.service import NAME_PATTERN
+from legato.model.versions import canonical, canonical_or_none, parse, upgrade_refusal
 
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+# What an upgrade restarts on the new release; etcd (the state) and kwok (the nodes' and pods'
+# heartbeats) keep running, so the pods stay Ready through it.
+CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
 
 class KwokMCM:
@@ -35,6 +49,7 @@ class KwokMCM:
         self.meta_dir = workdir / "legato"
         self._clients: dict[str, client.ApiClient] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._releases: dict[str, Path] | None = None
 
     # ---- what Legato records per cluster
 
@@ -74,10 +89,13 @@ class KwokMCM:
         if meta is None:
             return None
         try:
-            hosts = await node_names(cluster_id, client.CoreV1Api(await self.api_client(cluster_id)))
+            api = await self.api_client(cluster_id)
+            kubelets = await kubelet_versions(cluster_id, client.CoreV1Api(api))
+            version = await control_plane_version(cluster_id, api)
         except NotFound:
-            hosts = []  # recorded, control plane not created yet
-        return Cluster(id=cluster_id, site=meta["site"], hosts=hosts, shared=meta["shared"], service_id=meta["owner"])
+            kubelets, version = {}, ""  # recorded, control plane not created yet
+        return Cluster(id=cluster_id, site=meta["site"], hosts=sorted(kubelets), shared=meta["shared"],
+                       service_id=meta["owner"], kubernetes_version=version, node_versions=kubelets)  # fmt: skip
 
     async def create_cluster(self, op_id: str, cluster_id: str, site: str, host_ids: list[str], owner: str) -> Cluster:
         return await self._create(cluster_id, site, host_ids, owner or None, shared=False)
@@ -104,15 +122,20 @@ class KwokMCM:
                 raise InvalidRequest(f"cluster {cluster_id}: a cluster needs at least one host")
             self._write_meta(cluster_id, {"site": site, "owner": owner, "shared": shared})
             await self._control_plane_up(cluster_id)
-            await create_nodes(cluster_id, client.CoreV1Api(await self.api_client(cluster_id)), hosts)
+            await self._create_nodes(cluster_id, hosts)
         return await self.get_cluster(cluster_id)  # type: ignore[return-value]
+
+    async def _create_nodes(self, cluster_id: str, hosts: list[Host]) -> None:
+        """Nodes join with the kubelet of the control plane they join (as kubeadm would install)."""
+        api = await self.api_client(cluster_id)
+        await create_nodes(cluster_id, client.CoreV1Api(api), hosts, await control_plane_version(cluster_id, api))
 
     async def add_nodes(self, op_id: str, cluster_id: str, host_ids: list[str]) -> Cluster:
         meta = self._meta(cluster_id)
         if meta is None:
             raise NotFound(f"cluster {cluster_id} does not exist")
         hosts = self._site_hosts(meta["site"], host_ids)
-        await create_nodes(cluster_id, client.CoreV1Api(await self.api_client(cluster_id)), hosts)
+        await self._create_nodes(cluster_id, hosts)
         return await self.get_cluster(cluster_id)  # type: ignore[return-value]
 
     async def drain_nodes(self, op_id: str, cluster_id: str, host_ids: list[str], partial: bool) -> DrainResult:
@@ -143,6 +166,110 @@ class KwokMCM:
         async with self._lock(cluster_id):
             await remove(cluster_id, client.CoreV1Api(await self.api_client(cluster_id)), host_ids)
         return await self.get_cluster(cluster_id)
+
+    # ---- upgrades: the control plane restarted on another release's binaries, then node by node
+
+    def releases(self) -> dict[str, Path]:
+        """The control-plane releases the test bed carries, by version: the core's binaries in
+        `bin_dir` and each further release in `bin_dir/kube-<version>/` (scripts/testbed.d/kube-next.sh)."""
+        if self._releases is None:
+            found = {}
+            for d in (self.bin_dir, *sorted(self.bin_dir.glob("kube-v*"))):
+                if not all((d / b).exists() for b in CONTROL_PLANE):
+                    continue
+                out = subprocess.run([str(d / "kube-apiserver"), "--version"], capture_output=True, text=True,
+                                     timeout=30).stdout  # fmt: skip
+                try:
+                    found[canonical(out.split()[-1])] = d
+                except (ValueError, IndexError):
+                    continue
+            self._releases = dict(sorted(found.items(), key=lambda kv: parse(kv[0])))
+        return self._releases
+
+    async def kubernetes_versions(self, cluster_id: str) -> list[str]:
+        if self._meta(cluster_id) is None:
+            raise NotFound(f"cluster {cluster_id} does not exist")
+        return list(await asyncio.to_thread(self.releases))
+
+    async def upgrade_control_plane(self, op_id: str, cluster_id: str, version: str) -> Cluster:
+        """Restart kube-apiserver, kube-controller-manager and kube-scheduler on the release's
+        binaries (recorded in the cluster's kwok.yaml, so a later `kwokctl start` keeps them); the
+        state is in etcd, which keeps running, as does kwok, so pods stay Ready throughout. Returns
+        once the new API server answers."""
+        if self._meta(cluster_id) is None:
+            raise NotFound(f"cluster {cluster_id} does not exist")
+        async with self._lock(cluster_id):
+            current = await control_plane_version(cluster_id, await self.api_client(cluster_id))
+            releases = await asyncio.to_thread(self.releases)
+            if canonical_or_none(version) != canonical(current):
+                refusal = upgrade_refusal(current, version, list(releases))
+                if refusal:
+                    raise InvalidRequest(f"cluster {cluster_id}: {refusal}")
+                await self._restart_control_plane(cluster_id, releases[canonical(version)])
+        return await self.get_cluster(cluster_id)  # type: ignore[return-value]
+
+    async def upgrade_nodes(self, op_id: str, cluster_id: str, host_ids: list[str], version: str) -> Cluster | None:
+        """Replace each node (deleted, then created again under its name with the new kubelet
+        version), one after the other; a node still holding a pod is refused (TransientFault)."""
+        meta = self._meta(cluster_id)
+        if meta is None:
+            return None
+        api = await self.api_client(cluster_id)
+        core = client.CoreV1Api(api)
+        async with self._lock(cluster_id):
+            current = await control_plane_version(cluster_id, api)
+            if canonical_or_none(version) != canonical(current):
+                raise InvalidRequest(f"cluster {cluster_id}: nodes can only move to the control plane's version "
+                                     f"({current}), not {version}: upgrade the control plane first")
+            kubelets = await kubelet_versions(cluster_id, core)
+            replace = [h for h in dict.fromkeys(host_ids) if h in kubelets and kubelets[h] != current]
+            held = {h: n for h, n in (await busy(cluster_id, core, replace)).items() if n}
+            if held:
+                raise TransientFault(f"cluster {cluster_id}: nodes still run pods {held}; drain them before "
+                                     "replacing them")
+            for host_id in replace:
+                await remove(cluster_id, core, [host_id])
+                await create_nodes(cluster_id, core, self._site_hosts(meta["site"], [host_id]), current)
+        return await self.get_cluster(cluster_id)
+
+    async def _restart_control_plane(self, cluster_id: str, release: Path) -> None:
+        config_path = self.workdir / "clusters" / cluster_id / "kwok.yaml"
+        docs = list(yaml.safe_load_all(config_path.read_text()))
+        options = {"kube-apiserver": "kubeApiserverBinary", "kube-controller-manager": "kubeControllerManagerBinary",
+                   "kube-scheduler": "kubeSchedulerBinary"}  # fmt: skip
+        for doc in docs:
+            if not isinstance(doc, dict):
+                continue
+            for component in doc.get("components") or []:
+                if component.get("name") in CONTROL_PLANE:
+                    component["binary"] = str(release / component["name"])
+            for name, key in options.items():
+                if key in (doc.get("options") or {}):
+                    doc["options"][key] = str(release / name)
+        tmp = config_path.with_suffix(".yaml.new")
+        tmp.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        tmp.replace(config_path)
+        for name in CONTROL_PLANE:
+            await self._stop(cluster_id, name)
+        await self._kwokctl(cluster_id, "start", "cluster")  # starts what is not running: the three
+        if not await self._answers(cluster_id):
+            raise TransientFault(f"cluster {cluster_id}: the API server does not answer after its upgrade")
+
+    async def _stop(self, cluster_id: str, component: str) -> None:
+        """Stop one control-plane process by the pid file kwokctl keeps, and wait until it is gone."""
+        pid_file = self.workdir / "clusters" / cluster_id / "pids" / f"{component}.pid"
+        try:
+            pid = int(pid_file.read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return
+        for _ in range(300):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            await asyncio.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
 
     async def delete_cluster(self, op_id: str, cluster_id: str) -> None:
         meta = self._meta(cluster_id)

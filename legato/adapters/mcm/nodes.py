@@ -36,30 +36,44 @@ SELECTOR = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
 ROOM = ("cpu", "memory", GPU, SRIOV, HUGEPAGES, "pods")
 
 
-def kwok_node(host: Host) -> dict[str, Any]:
-    """A Node that kwok's controller keeps Ready and whose pods it runs, sized like the host."""
+def kwok_node(host: Host, kubelet_version: str = "") -> dict[str, Any]:
+    """A Node that kwok's controller keeps Ready and whose pods it runs, sized like the host, whose
+    kubelet reports `kubelet_version` (kwok keeps a nodeInfo it finds, and fills in "fake" else)."""
     capacity = {"cpu": f"{host.cpu:g}", "memory": f"{host.memory_mb}Mi", "pods": "110"} | node_capacity(host)
     labels = {**MANAGED_BY, HOST_LABEL: host.id, "legato.io/site": host.site, "kubernetes.io/hostname": host.id,
               "type": "kwok"} | {f"{FEATURE_LABEL}{f}": "true" for f in host.features}  # fmt: skip
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": host.id, "labels": labels, "annotations": KWOK_ANNOTATION},
-        "status": {"capacity": capacity, "allocatable": capacity},
+        "status": {"capacity": capacity, "allocatable": capacity}
+                  | ({"nodeInfo": {"kubeletVersion": kubelet_version}} if kubelet_version else {}),
     }  # fmt: skip
 
 
 async def node_names(cluster_id: str, core: client.CoreV1Api) -> list[str]:
-    nodes = await call(cluster_id, lambda: core.list_node(label_selector=HOST_LABEL))
-    return sorted(n.metadata.name for n in nodes.items)
+    return sorted(await kubelet_versions(cluster_id, core))
 
 
-async def create_nodes(cluster_id: str, core: client.CoreV1Api, hosts: list[Host]) -> None:
+async def kubelet_versions(cluster_id: str, core: client.CoreV1Api, selector: str = HOST_LABEL) -> dict[str, str]:
+    """Each node's kubelet version, as the node reports it (status.nodeInfo)."""
+    nodes = await call(cluster_id, lambda: core.list_node(label_selector=selector))
+    return {n.metadata.name: (n.status.node_info.kubelet_version if n.status and n.status.node_info else "")
+            for n in nodes.items}  # fmt: skip
+
+
+async def control_plane_version(cluster_id: str, api: client.ApiClient) -> str:
+    """What the API server says it runs (`/version`'s gitVersion)."""
+    return (await call(cluster_id, lambda: client.VersionApi(api).get_code(_request_timeout=10))).git_version
+
+
+async def create_nodes(cluster_id: str, core: client.CoreV1Api, hosts: list[Host], kubelet_version: str = "") -> None:
     for host in hosts:
-        await call(cluster_id, lambda h=host: core.patch_node(h.id, kwok_node(h), field_manager=FIELD_MANAGER,
-                                                              force=True, _content_type=APPLY))  # fmt: skip
+        node = kwok_node(host, kubelet_version)
+        await call(cluster_id, lambda h=host, n=node: core.patch_node(h.id, n, field_manager=FIELD_MANAGER,
+                                                                      force=True, _content_type=APPLY))  # fmt: skip
         # The status is a subresource: apply it too, or a new Node has no capacity until kwok's first beat.
-        await call(cluster_id, lambda h=host: core.patch_node_status(h.id, kwok_node(h), field_manager=FIELD_MANAGER,
-                                                                     force=True, _content_type=APPLY))  # fmt: skip
+        await call(cluster_id, lambda h=host, n=node: core.patch_node_status(
+            h.id, n, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY))  # fmt: skip
 
 
 def quantity(v: str) -> float:

@@ -36,5 +36,14 @@ class SimMCM:
     async def remove_nodes(self, op_id: str, cluster_id: str, host_ids: list[str]) -> Cluster | None:
         return await self.continuum.remove_nodes(op_id, cluster_id, host_ids)
 
+    async def kubernetes_versions(self, cluster_id: str) -> list[str]:
+        return await asyncio.to_thread(self.continuum.kubernetes_versions, cluster_id)
+
+    async def upgrade_control_plane(self, op_id: str, cluster_id: str, version: str) -> Cluster:
+        return await self.continuum.upgrade_control_plane(op_id, cluster_id, version)
+
+    async def upgrade_nodes(self, op_id: str, cluster_id: str, host_ids: list[str], version: str) -> Cluster | None:
+        return await self.continuum.upgrade_nodes(op_id, cluster_id, host_ids, version)
+
     async def delete_cluster(self, op_id: str, cluster_id: str) -> None:
         await self.continuum.delete_cluster(op_id, cluster_id)
