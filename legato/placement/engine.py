@@ -4,7 +4,8 @@
 with the others staying where they are. Both are pure and deterministic: same input, same output
 (the search's budget counts work, not time).
 
-How (details in `search.py` and `index.py`, the model in `problem.py`):
+How (details in `search/` and `index.py`, the model in `problem.py`, the rules and scores in
+`rules.py` and `scores.py`):
 - the continuum is read through an index (`SiteIndex`) so each component looks only at a few
   good sites (its best by score, found by the threshold algorithm over sorted lists; the best near
   its users and its neighbours' sites, found by nearest-first walks), never at all of them (a small
@@ -41,7 +42,8 @@ from legato.placement import rules, scores
 from legato.placement.continuum import Continuum
 from legato.placement.index import OrderedSites, SiteIndex, as_index
 from legato.placement.problem import Problem, Unit
-from legato.placement.search import Outcome, Search, optimise
+from legato.placement.search import Outcome, SearchState, optimise
+from legato.placement.search.relaxation import conflict_detail
 from legato.placement.sites import ClusterUsage, as_usage, plan_growth
 
 MAX_REJECTED = 20
@@ -86,7 +88,7 @@ def _no_site(prob: Problem, unit: Unit) -> str:
     return f"{_unit_name(unit)}: no site fits ({detail})"
 
 
-def _no_combination(prob: Problem, search: Search, out: Outcome) -> str:
+def _no_combination(prob: Problem, search: SearchState, out: Outcome) -> str:
     if out.refuted:
         return out.refuted
     proven = out.proof == "optimal"
@@ -96,7 +98,7 @@ def _no_combination(prob: Problem, search: Search, out: Outcome) -> str:
         reason = "no placement found within the search budget satisfying the links and shared capacity"
     if out.conflicts:
         worst = sorted(out.conflicts.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
-        reason += f" (most frequent conflict: {search.conflict_detail(worst)})"
+        reason += f" (most frequent conflict: {conflict_detail(search, worst)})"
     if prob.max_cost is not None:
         reason += f" within max_cost_per_hour {prob.max_cost:g}"
     if prob.min_sites > 1:
@@ -107,7 +109,7 @@ def _no_combination(prob: Problem, search: Search, out: Outcome) -> str:
     return reason
 
 
-def _decision(prob: Problem, search: Search, out: Outcome) -> PlacementDecision:
+def _decision(prob: Problem, search: SearchState, out: Outcome) -> PlacementDecision:
     spec, index = prob.spec, prob.index
     assign = out.assign
     site_of = {name: assign[prob.unit_of[name]] for name in prob.unit_of}
@@ -185,7 +187,7 @@ def _reject_lines(prob: Problem, unit: Unit) -> list[str]:
     return lines
 
 
-def _move_score(prob: Problem, search: Search, unit: Unit, j: int, assign: list[int]) -> tuple[float | None, str]:
+def _move_score(prob: Problem, search: SearchState, unit: Unit, j: int, assign: list[int]) -> tuple[float | None, str]:
     """The unit's own score at j with every other unit where it is, or why it cannot go there."""
     u = unit.index
     score = unit.base[j]
@@ -207,7 +209,7 @@ def _move_score(prob: Problem, search: Search, unit: Unit, j: int, assign: list[
     return score, ""
 
 
-def _rejected(prob: Problem, search: Search, unit: Unit, assign: list[int]) -> list[Candidate]:
+def _rejected(prob: Problem, search: SearchState, unit: Unit, assign: list[int]) -> list[Candidate]:
     chosen = assign[unit.index]
     chosen_score, _ = _move_score(prob, search, unit, chosen, assign)
     alternatives = []

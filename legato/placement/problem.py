@@ -82,7 +82,7 @@ class Unit:
     spent: bool = False  # its stream stopped at the examination budget
     beyond_counted: bool = False
     explained: int = 0  # sites rejected without being examined one by one (whole buckets, beyond a cutoff)
-    closed_by: str = ""  # the link whose reach made every possible site a candidate (`Search.close`)
+    closed_by: str = ""  # the link whose reach made every possible site a candidate (`search.certify.close`)
     members: tuple[int, ...] = ()  # the units a group searched as one merges (`Problem.merged`)
 
     @property

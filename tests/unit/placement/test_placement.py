@@ -130,7 +130,7 @@ def test_min_sites_is_met_by_splitting_whichever_site_is_shared():
 
 
 def test_a_search_cut_short_says_so_and_never_claims_infeasibility(monkeypatch):
-    monkeypatch.setattr("legato.placement.search.WORK_BUDGET", 1)  # the first relaxation spends it all
+    monkeypatch.setattr("legato.placement.search.budgets.WORK_BUDGET", 1)  # the first relaxation spends it all
     # the greedy start fails: front on `cheap` first, then no GPU site within 5 ms of it. (Within 2
     # ms, `cheap` is no candidate at all: every other site is 4 ms from it or more, and infer may not
     # share it for want of a GPU.) Nothing is found.

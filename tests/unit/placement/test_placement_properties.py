@@ -252,7 +252,7 @@ def test_off_the_small_continuum_path_what_the_engine_claims_holds(instance, spe
     topology, usage = instance
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("legato.placement.problem.EXHAUSTIVE_SITES", 0)
-        patch.setattr("legato.placement.search.INITIAL_CANDIDATES", first)
+        patch.setattr("legato.placement.search.budgets.INITIAL_CANDIDATES", first)
         decision = place(spec, SiteIndex(topology), usage)
     optimum = brute_force(spec, topology, usage)
     if decision.feasible:
@@ -278,7 +278,7 @@ def test_a_decision_that_says_no_single_move_gains_is_right(instance, spec, firs
     topology, usage = instance
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("legato.placement.problem.EXHAUSTIVE_SITES", 0)
-        patch.setattr("legato.placement.search.INITIAL_CANDIDATES", first)
+        patch.setattr("legato.placement.search.budgets.INITIAL_CANDIDATES", first)
         decision = place(spec, SiteIndex(topology), usage)
     if not decision.feasible or "no component gains by moving alone" not in decision.components[0].reasons[-1]:
         return
@@ -382,7 +382,7 @@ def test_large_continuum_is_searched_through_the_index_and_matches_the_exhaustiv
     assert all(len(p.rejected) <= MAX_REJECTED for p in streamed.components)
     assert any("not examined" in r for p in streamed.components for r in p.reasons)
     monkeypatch.setattr("legato.placement.problem.EXHAUSTIVE_SITES", 10_000)
-    monkeypatch.setattr("legato.placement.search.MAX_CANDIDATES", 10_000)
+    monkeypatch.setattr("legato.placement.search.budgets.MAX_CANDIDATES", 10_000)
     exhaustive = place(spec, index, usage)
     assert exhaustive.objective == pytest.approx(streamed.objective, abs=1e-6)
 
