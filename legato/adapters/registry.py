@@ -49,6 +49,7 @@ def build_adapters(settings: Settings) -> Adapters:
 
 
 def _routed(settings: Settings, topology: Topology, sim: Adapters) -> Adapters:
+    from legato.adapters.mcm.clusterapi import ClusterAPIMCM
     from legato.adapters.mcm.kubeconfig import KubeconfigMCM
     from legato.adapters.mcm.kwok import KwokMCM
     from legato.adapters.pim.redfish import RedfishPIM
@@ -70,6 +71,7 @@ def _routed(settings: Settings, topology: Topology, sim: Adapters) -> Adapters:
     if registered := sites("mcm", "kubeconfig"):
         mcm = KubeconfigMCM(registered)
         mcms |= {s.id: mcm for s in registered}
+    mcms |= {s.id: ClusterAPIMCM(s) for s in sites("mcm", "clusterapi")}  # each site its management cluster
     routed_mcm = RoutedMCM(BySite(sim.mcm, mcms), topology)
     return Adapters(
         pim=RoutedPIM(BySite(sim.pim, pims), topology),
@@ -81,14 +83,16 @@ def _routed(settings: Settings, topology: Topology, sim: Adapters) -> Adapters:
 
 
 def start_shared_clusters(settings: Settings) -> list[str]:
-    """Start the topology's clusters at kwok sites (a no-op for those running). Called where the
-    continuum is prepared; runs its own event loop in a thread, so it works under a running one."""
+    """Start the topology's clusters at kwok and clusterapi sites (a no-op for those running).
+    Called where the continuum is prepared; runs its own event loop in a thread, so it works under
+    a running one."""
+    from legato.adapters.mcm.clusterapi import ClusterAPIMCM
     from legato.adapters.mcm.kwok import KwokMCM
 
     topology = _topology(settings.topology, settings.topology.stat().st_mtime)
     sites = [s for s in topology.sites.values() if s.backend.mcm == "kwok"]
-    if not any(s.clusters for s in sites):
-        return []
-    mcm = KwokMCM(sites, settings.testbed_bin_dir, settings.data_dir / "kwok")
+    mcms: list = [KwokMCM(sites, settings.testbed_bin_dir, settings.data_dir / "kwok")] if any(
+        s.clusters for s in sites) else []  # fmt: skip
+    mcms += [ClusterAPIMCM(s) for s in topology.sites.values() if s.backend.mcm == "clusterapi" and s.clusters]
     with ThreadPoolExecutor(1) as pool:
-        return [c.id for c in pool.submit(asyncio.run, mcm.start_shared_clusters()).result()]
+        return [c.id for mcm in mcms for c in pool.submit(asyncio.run, mcm.start_shared_clusters()).result()]

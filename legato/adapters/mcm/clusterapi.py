@@ -255,21 +255,20 @@ class ClusterAPIMCM:
     ) -> Cluster:
         if not re.fullmatch(NAME_PATTERN, cluster_id):
             raise InvalidRequest(f"cluster id {cluster_id!r} is not a DNS-1123 label")
-        if site != self.site.id:
-            raise InvalidRequest(f"site {site} is not served by this Cluster API MCM (site {self.site.id})")
-        hosts = self._site_hosts(host_ids)
         async with self._lock(cluster_id):
             existing = await self._get(CAPI, "clusters", cluster_id)
             if existing is not None:
                 labels = existing["metadata"].get("labels", {})
                 if (labels.get(SITE_LABEL), labels.get(OWNER_LABEL)) != (site, owner) or CLUSTER_LABEL not in labels:
                     raise InvalidRequest(f"cluster {cluster_id} already exists")
+            if site != self.site.id:
+                raise InvalidRequest(f"site {site} is not served by this Cluster API MCM (site {self.site.id})")
+            hosts = self._site_hosts(host_ids)
 
             async def act() -> Cluster:
                 if existing is None and not hosts:
                     raise InvalidRequest(f"cluster {cluster_id}: a cluster needs at least one host")
-                await self._hand_over(cluster_id, hosts)
-                await self._write_cluster(cluster_id, owner, shared)
+                await self._write_cluster(cluster_id, hosts, owner, shared)
                 return await self._ready(cluster_id)
 
             return await self._once(cluster_id, op_id, act, Cluster.model_validate_json, Cluster.model_dump_json)
@@ -317,8 +316,10 @@ class ClusterAPIMCM:
                     group, version, self.ns, plural, h, {"metadata": {"labels": {CLUSTER_LABEL: cluster_id}}},
                     _content_type="application/merge-patch+json"))  # fmt: skip
 
-    async def _write_cluster(self, cluster_id: str, owner: str | None, shared: bool) -> None:
-        """Every object of the cluster, applied (a retry re-applies the same)."""
+    async def _write_cluster(self, cluster_id: str, hosts: list[Host], owner: str | None, shared: bool) -> None:
+        """Every object of the cluster, applied (a retry re-applies the same). The Cluster goes
+        first, so whatever follows is found (and deleted) through it even if this call dies; the
+        hosts are handed over before the MachineDeployment counts them."""
         infra, cfg = self.cfg.infrastructure, self.cfg
         labels = {SITE_LABEL: self.site.id, SHARED_LABEL: str(shared).lower()} | ({OWNER_LABEL: owner} if owner else {})
         cp, workers = f"{cluster_id}-control-plane", f"{cluster_id}-workers"
@@ -326,25 +327,27 @@ class ClusterAPIMCM:
         selector = {infra.host_selector_field: {"matchLabels": {CLUSTER_LABEL: cluster_id}}}
         version = canonical(cfg.kubernetes_version)
         bootstrap = {"apiGroup": BOOTSTRAP[0], "kind": "KubeadmConfigTemplate", "name": workers}
-        kubeadm = {"initConfiguration": {"nodeRegistration": {}}, "joinConfiguration": {"nodeRegistration": {}}}
+        kubeadm = {"format": "cloud-config"}  # kubeadm's defaults, and what the operator's `kubeadm` adds
+        kcp = await self._get(CONTROL_PLANE, "kubeadmcontrolplanes", cp)  # an upgrade may have moved versions on
+        md = await self._get(CAPI, "machinedeployments", workers)
 
+        await self._object(CAPI, "Cluster", cluster_id, cluster_id, {
+            "controlPlaneRef": {"apiGroup": CONTROL_PLANE[0], "kind": "KubeadmControlPlane", "name": cp},
+            "infrastructureRef": {"apiGroup": self.infra_group, "kind": infra.cluster_kind, "name": cluster_id},
+        }, **labels)  # fmt: skip
         await self._object(self._infra, infra.cluster_kind, cluster_id, cluster_id, infra.cluster_spec)
         await self._object(self._infra, infra.machine_template_kind, cp, cluster_id,
                            {"template": {"spec": infra.control_plane_machine_spec}})  # fmt: skip
         await self._object(self._infra, infra.machine_template_kind, workers, cluster_id,
                            {"template": {"spec": merged(infra.machine_spec, selector)}})  # fmt: skip
         await self._object(CONTROL_PLANE, "KubeadmControlPlane", cp, cluster_id, {
-            "replicas": cfg.control_plane_replicas, "version": version,
+            "replicas": cfg.control_plane_replicas, "version": (kcp or {}).get("spec", {}).get("version") or version,
             "machineTemplate": {"spec": {"infrastructureRef": {**template, "name": cp}}},
             "kubeadmConfigSpec": merged(kubeadm, cfg.kubeadm)})  # fmt: skip
         await self._object(BOOTSTRAP, "KubeadmConfigTemplate", workers, cluster_id,
-                           {"template": {"spec": {"joinConfiguration": {"nodeRegistration": {}}}}})  # fmt: skip
-        await self._object(CAPI, "Cluster", cluster_id, cluster_id, {
-            "controlPlaneRef": {"apiGroup": CONTROL_PLANE[0], "kind": "KubeadmControlPlane", "name": cp},
-            "infrastructureRef": {"apiGroup": self.infra_group, "kind": infra.cluster_kind, "name": cluster_id},
-        }, **labels)  # fmt: skip
-        existing = await self._get(CAPI, "machinedeployments", workers)  # an upgrade may have moved its version on
-        version = (existing or {}).get("spec", {}).get("template", {}).get("spec", {}).get("version") or version
+                           {"template": {"spec": kubeadm}})  # fmt: skip
+        await self._hand_over(cluster_id, hosts)
+        version = (md or {}).get("spec", {}).get("template", {}).get("spec", {}).get("version") or version
         await self._object(CAPI, "MachineDeployment", workers, cluster_id, {
             "clusterName": cluster_id, "replicas": len(await self._held_hosts(cluster_id)),
             "selector": {"matchLabels": {DEPLOYMENT_NAME: workers}},
