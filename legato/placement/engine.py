@@ -64,7 +64,7 @@ def place(spec: ServiceSpec, topology: Topology | Continuum | SiteIndex, usage: 
         # infeasible only when proven; otherwise the search budget ran out before it found one
         proof = "optimal" if out.proof == "optimal" else "best-found"
         for unit in prob.units:
-            if not unit.candidates:
+            if not unit.state.candidates:
                 return PlacementDecision(feasible=False, infeasible_reason=_no_site(prob, unit), proof=proof)
         return PlacementDecision(feasible=False, infeasible_reason=_no_combination(prob, search, out), proof=proof)
     return _decision(prob, search, out)
@@ -77,13 +77,13 @@ def _unit_name(unit: Unit) -> str:
 
 
 def _no_site(prob: Problem, unit: Unit) -> str:
-    if unit.closed_by:
-        return (f"{_unit_name(unit)}: no site that fits is within the latency of {unit.closed_by} from any site "
+    if unit.state.closed_by:
+        return (f"{_unit_name(unit)}: no site that fits is within the latency of {unit.state.closed_by} from any site "
                 "the other end can take")
-    top = sorted(unit.reject_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    top = sorted(unit.state.reject_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
     detail = "; ".join(f"{n} site(s): {w}" for w, n in top) or "no site examined"
-    if not unit.exhausted:
-        return (f"{_unit_name(unit)}: no site that fits found within the search budget ({unit.examined} examined "
+    if not unit.state.exhausted:
+        return (f"{_unit_name(unit)}: no site that fits found within the search budget ({unit.state.examined} examined "
                 f"of {len(prob.index)}; {detail})")
     return f"{_unit_name(unit)}: no site fits ({detail})"
 
@@ -104,7 +104,7 @@ def _no_combination(prob: Problem, search: SearchState, out: Outcome) -> str:
     if prob.min_sites > 1:
         reason += f" across min_sites {prob.min_sites}"
     if not proven:
-        reason += (f"; searched up to {max(len(u.candidates) for u in prob.units)} site(s) of each component, "
+        reason += (f"; searched up to {max(len(u.state.candidates) for u in prob.units)} site(s) of each component, "
                    f"{out.nodes} node(s) in the last of {out.rounds} round(s)")
     return reason
 
@@ -146,10 +146,10 @@ def _decision(prob: Problem, search: SearchState, out: Outcome) -> PlacementDeci
             "links": round(link_score[comp.name], 4),
         }
         score = round(sum(breakdown.values()), 4)
-        feasible = len(unit.candidates)
+        feasible = len(unit.state.candidates)
         reasons = [
             f"{info.tier} site of {info.provider} in {info.country}",
-            f"best joint score among {feasible} candidate site(s) that fit ({unit.examined} examined of "
+            f"best joint score among {feasible} candidate site(s) that fit ({unit.state.examined} examined of "
             f"{len(index)})",
             f"site plan: {plan.action}" + (f" cluster {plan.cluster}" if plan.cluster else ""),
         ]
@@ -178,11 +178,11 @@ def _search_note(out: Outcome) -> str:
 
 
 def _reject_lines(prob: Problem, unit: Unit) -> list[str]:
-    counts = unit.reject_counts
+    counts = unit.state.reject_counts
     lines = [f"rejected {n} site(s): {w}" for w, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     lines = lines[:REASON_LINES]
-    rest = len(prob.index) - unit.examined - unit.explained
-    if rest > 0 and isinstance(unit.stream, OrderedSites):
+    rest = len(prob.index) - unit.state.examined - unit.state.explained
+    if rest > 0 and isinstance(unit.state.stream, OrderedSites):
         lines.append(f"{rest} site(s) not examined: each scores at least {prob.frontier(unit):.3f} on its own")
     return lines
 
@@ -190,7 +190,7 @@ def _reject_lines(prob: Problem, unit: Unit) -> list[str]:
 def _move_score(prob: Problem, search: SearchState, unit: Unit, j: int, assign: list[int]) -> tuple[float | None, str]:
     """The unit's own score at j with every other unit where it is, or why it cannot go there."""
     u = unit.index
-    score = unit.base[j]
+    score = unit.state.base[j]
     for v, e in prob.neighbours[u]:
         k = assign[v]
         ms = prob.latency(j, k)
@@ -213,19 +213,19 @@ def _rejected(prob: Problem, search: SearchState, unit: Unit, assign: list[int])
     chosen = assign[unit.index]
     chosen_score, _ = _move_score(prob, search, unit, chosen, assign)
     alternatives = []
-    for j in unit.candidates:
+    for j in unit.state.candidates:
         if j == chosen:
             continue
         score, why = _move_score(prob, search, unit, j, assign)
         if score is None:
-            alternatives.append((1, unit.base[j], j, None, why))
+            alternatives.append((1, unit.state.base[j], j, None, why))
         else:
             alternatives.append((0, score, j, round(score, 4),
                                  f"score {score:.3f} worse than chosen {chosen_score:.3f}"))
     alternatives.sort()
     rows = [Candidate(site=prob.index.ids[j], score=s, reason=why) for _, _, j, s, why in alternatives]
-    rows = rows[:MAX_ALTERNATIVES] if len(unit.rejected) else rows[:MAX_REJECTED]
-    statics = sorted(unit.rejected.items(), key=lambda kv: prob.index.ids[kv[0]])
+    rows = rows[:MAX_ALTERNATIVES] if len(unit.state.rejected) else rows[:MAX_REJECTED]
+    statics = sorted(unit.state.rejected.items(), key=lambda kv: prob.index.ids[kv[0]])
     room = MAX_REJECTED - len(rows)
     rows += [Candidate(site=prob.index.ids[i], reason=why) for i, why in statics[:room]]
     return rows
@@ -291,7 +291,7 @@ def search_move(
         else:
             fits, reuse = prob.exact(unit, i)
             if not fits:
-                return None, unit.rejected.get(i, "not enough free capacity")
+                return None, unit.state.rejected.get(i, "not enough free capacity")
             score = prob.base_score(unit, i, reuse)
         pair_bw: dict[str, float] = {}
         for link in spec.links:
@@ -354,7 +354,7 @@ def search_move(
         rejected.append((0, score, index.ids[i], f"score {score:.3f}"))
         if best is None or (score, index.ids[i]) < (best[0], index.ids[best[1]]):
             best = (score, i)
-    statics = [(rank(i), 0.0, index.ids[i], why) for i, why in unit.rejected.items()]
+    statics = [(rank(i), 0.0, index.ids[i], why) for i, why in unit.state.rejected.items()]
     rows = _bounded(rejected + statics, best, index)
     if best is None:
         considered = {site for r, _, site, _ in rejected + statics if r < 3}
@@ -382,7 +382,7 @@ def _into_own_cluster(site: Site, spec: ServiceSpec, comp: Component, usage: Clu
 
 def _walk(prob: Problem, unit: Unit, best_score):
     """The unit's sites in increasing base score, until none left can beat the best found."""
-    stream = unit.stream
+    stream = unit.state.stream
     while True:
         if isinstance(stream, OrderedSites):
             nxt = next(stream, None)

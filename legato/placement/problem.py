@@ -57,21 +57,18 @@ class Edge:
         return f"link {link.source}->{link.target}"
 
 
-@dataclass
-class Unit:
-    index: int
-    components: list[Component]
-    replicas: list[Replica]
-    areas: list[tuple[str, float, int]]  # (area, tightest max ms, how many user areas weigh it)
-    cost_weight: float
-    carbon_weight: float
-    latency_weight: float  # per user-area ms
-    # candidates, in increasing base score
+@dataclass(slots=True)
+class UnitState:
+    """What the search has learnt of a unit's sites so far: its candidates (in the order found,
+    each with its base score and whether it reuses a cluster as the unit's only group there), the
+    streams that yield more, and the sites rejected and why (for the decision's report). Kept
+    apart from the unit's model (`Unit`) because it changes during one search and only there."""
+
     candidates: list[int] = field(default_factory=list)
     base: dict[int, float] = field(default_factory=dict)
     reuse: dict[int, bool] = field(default_factory=dict)
-    stream: OrderedSites | deque | None = None
-    exhausted: bool = False
+    stream: OrderedSites | deque | None = None  # the sites not yet examined, in increasing base score
+    exhausted: bool = False  # every site that may host the unit is a candidate
     rejected: dict[int, str] = field(default_factory=dict)  # site -> reason (examples when streaming)
     reject_counts: Counter = field(default_factory=Counter)
     examined: int = 0
@@ -80,10 +77,33 @@ class Unit:
     partial: set[int] = field(default_factory=set)  # the sites of those parts
     anchored: object = None  # the stream ordered by closeness to the anchor's users
     spent: bool = False  # its stream stopped at the examination budget
-    beyond_counted: bool = False
+    beyond_counted: bool = False  # the sites beyond its stream's latency cutoff are counted as rejected
     explained: int = 0  # sites rejected without being examined one by one (whole buckets, beyond a cutoff)
     closed_by: str = ""  # the link whose reach made every possible site a candidate (`search.certify.close`)
+
+
+@dataclass(slots=True)
+class Unit:
+    """Components that share a site, as the spec defines them: their replicas, their users, their
+    weights in the score, and what those imply (total vCPU, features, GPUs, replica shapes). The
+    search's knowledge of its sites is in `state`."""
+
+    index: int
+    components: list[Component]
+    replicas: list[Replica]
+    areas: list[tuple[str, float, int]]  # (area, tightest max ms, how many user areas weigh it)
+    cost_weight: float
+    carbon_weight: float
+    latency_weight: float  # per user-area ms
     members: tuple[int, ...] = ()  # the units a group searched as one merges (`Problem.merged`)
+    state: UnitState = field(default_factory=UnitState)
+    cpu: float = field(init=False)
+    features: frozenset[str] = field(init=False)
+    gpu: int = field(init=False)
+    shapes: tuple = field(init=False)
+    totals: tuple[float, int, int] = field(init=False)
+    ruled: list[Component] = field(init=False)
+    capacity_key: str = field(init=False)
 
     @property
     def names(self) -> list[str]:
@@ -384,9 +404,9 @@ class Problem:
         return self.base_score(unit, i, reuse, user_ms)
 
     def _reject(self, unit: Unit, i: int, key: str, why: str) -> None:
-        unit.reject_counts[key] += 1
-        if self.exhaustive or unit.reject_counts[key] <= EXAMPLES_PER_REASON:
-            unit.rejected[i] = why
+        unit.state.reject_counts[key] += 1
+        if self.exhaustive or unit.state.reject_counts[key] <= EXAMPLES_PER_REASON:
+            unit.state.rejected[i] = why
 
     def exact(self, unit: Unit, i: int) -> tuple[bool, bool]:
         """(fits, reuses a cluster) from the real site plan of the unit alone."""
@@ -411,24 +431,24 @@ class Problem:
             pool = range(len(index)) if explicit is None else sorted(index.pos[s] for s in explicit if s in index.pos)
             if explicit is not None and not self.exhaustive:
                 for s in sorted(explicit - set(index.pos)):
-                    unit.reject_counts[f"unknown site '{s}'"] += 1
+                    unit.state.reject_counts[f"unknown site '{s}'"] += 1
                 outside = len(index) - len(pool)
                 if outside:
-                    unit.reject_counts["not among the component's sites"] += outside
-                    unit.explained += outside
+                    unit.state.reject_counts["not among the component's sites"] += outside
+                    unit.state.explained += outside
             scored = []
             for i in pool:
                 score = self.evaluate(unit, i)
                 if score is not None:
                     scored.append((score, i))
-            unit.examined = len(pool)
+            unit.state.examined = len(pool)
             scored.sort()
-            unit.stream = deque(scored)
+            unit.state.stream = deque(scored)
             return
         tiers = self._tiers(unit)
         features = unit.features
         buckets: list[Bucket] = []
-        unit.buckets, unit.parts, unit.partial = set(), [], set()
+        unit.state.buckets, unit.state.parts, unit.state.partial = set(), [], set()
         for b in index.buckets:
             part = None
             if tiers is not None and b.tier not in tiers:
@@ -447,16 +467,16 @@ class Problem:
                     part = index.near_part(b) if why is not None else None
             if why is None:
                 buckets.append(b)
-                unit.buckets.add(id(b))
+                unit.state.buckets.add(id(b))
                 continue
             rejected = len(b.sites)
             if part is not None and part.sites:
                 buckets.append(part)
-                unit.parts.append(part)
-                unit.partial.update(part.sites)
+                unit.state.parts.append(part)
+                unit.state.partial.update(part.sites)
                 rejected -= len(part.sites)
-            unit.reject_counts[why] += rejected
-            unit.explained += rejected
+            unit.state.reject_counts[why] += rejected
+            unit.state.explained += rejected
         lists: list[tuple[float, object, object]] = []
         cutoffs: dict[int, float] = {}
         for area, max_ms, count in unit.areas:
@@ -472,7 +492,7 @@ class Problem:
             floor += self._floor(unit, buckets)
         else:
             lists += self._penalised(self._value_lists(unit), penalty - floor)
-        unit.stream = OrderedSites(buckets, lists, lambda i: self.evaluate(unit, i), cutoffs, floor=floor,
+        unit.state.stream = OrderedSites(buckets, lists, lambda i: self.evaluate(unit, i), cutoffs, floor=floor,
                                    budget=budget)
 
     def _penalised(self, lists: list[tuple[float, object, object]], penalty: float) -> list:
@@ -494,45 +514,45 @@ class Problem:
 
     def take(self, unit: Unit, n: int) -> int:
         """Extend the unit's candidates by up to `n` sites that really fit, in increasing base score."""
-        if unit.stream is None:
+        if unit.state.stream is None:
             self.open_stream(unit)
         added = 0
-        stream = unit.stream
+        stream = unit.state.stream
         while added < n:
             if isinstance(stream, deque):
                 if not stream:
-                    unit.exhausted = True
+                    unit.state.exhausted = True
                     break
                 score, i = stream.popleft()
             else:
                 nxt = next(stream, None)
                 if nxt is None:
-                    unit.exhausted = not stream.spent
-                    unit.spent = stream.spent
-                    if stream.cut_by is not None and not unit.beyond_counted:
+                    unit.state.exhausted = not stream.spent
+                    unit.state.spent = stream.spent
+                    if stream.cut_by is not None and not unit.state.beyond_counted:
                         area, max_ms, _ = unit.areas[stream.cut_by]
-                        unit.beyond_counted = True
-                        beyond = sum(len(b.sites) for b in self.index.buckets if id(b) in unit.buckets)
-                        beyond += len(unit.partial)
+                        unit.state.beyond_counted = True
+                        beyond = sum(len(b.sites) for b in self.index.buckets if id(b) in unit.state.buckets)
+                        beyond += len(unit.state.partial)
                         beyond -= stream.examined
                         if beyond > 0:
-                            unit.reject_counts[f"latency to users in {area} > {max_ms:g} ms"] += beyond
-                            unit.explained += beyond
+                            unit.state.reject_counts[f"latency to users in {area} > {max_ms:g} ms"] += beyond
+                            unit.state.explained += beyond
                     break
                 score, i = nxt
-            if i in unit.base:
+            if i in unit.state.base:
                 continue
             fits, reuse = self.exact(unit, i)
             if not fits:
                 continue
-            unit.candidates.append(i)
-            unit.base[i] = self.base_score(unit, i, reuse)
-            unit.reuse[i] = reuse
+            unit.state.candidates.append(i)
+            unit.state.base[i] = self.base_score(unit, i, reuse)
+            unit.state.reuse[i] = reuse
             added += 1
         if isinstance(stream, OrderedSites):
-            unit.examined = stream.examined
+            unit.state.examined = stream.examined
         elif not stream:
-            unit.exhausted = True
+            unit.state.exhausted = True
         return added
 
     # --- candidates near the users a unit is chained to -----------------------------------------
@@ -559,14 +579,14 @@ class Problem:
     def take_anchored(self, unit: Unit, n: int) -> int:
         """Extend the unit's candidates by up to `n` sites in increasing base score plus the link
         price of their distance to the anchor's users (a heuristic order; bounds use the base one)."""
-        if unit.anchored is None:
+        if unit.state.anchored is None:
             anchor = self.anchor(unit)
-            if not anchor or unit.buckets is None:
-                unit.anchored = iter(())
+            if not anchor or unit.state.buckets is None:
+                unit.state.anchored = iter(())
             else:
                 index = self.index
                 area_ms = index.area_ms
-                buckets = [b for b in index.buckets if id(b) in unit.buckets] + unit.parts
+                buckets = [b for b in index.buckets if id(b) in unit.state.buckets] + unit.state.parts
                 lists: list = [(w, lambda b, a=area: b.by_area[a], area_ms[area].__getitem__)
                                for area, w, _ in anchor]
                 cutoffs = {k: reach for k, (_, _, reach) in enumerate(anchor)}
@@ -579,10 +599,10 @@ class Problem:
                     return self.base_score(unit, i, reuse, user_ms) + sum(
                         w * area_ms[area][i] for area, w, _ in anchor)
 
-                unit.anchored = OrderedSites(buckets, lists, score, cutoffs, keep=32, budget=ANCHOR_BUDGET)
+                unit.state.anchored = OrderedSites(buckets, lists, score, cutoffs, keep=32, budget=ANCHOR_BUDGET)
         added = 0
-        for _, i in unit.anchored:
-            if i not in unit.base and self.add_candidate(unit, i):
+        for _, i in unit.state.anchored:
+            if i not in unit.state.base and self.add_candidate(unit, i):
                 added += 1
                 if added >= n:
                     break
@@ -614,16 +634,16 @@ class Problem:
     def may_host(self, unit: Unit):
         """A cheap filter of site ids (the buckets its stream walks: tier, features, not full, in
         reach), for range queries."""
-        if unit.buckets is None:
+        if unit.state.buckets is None:
             return None
-        allowed, partial, pos, bucket_of = unit.buckets, unit.partial, self.index.pos, self.index.bucket_of
+        allowed, partial, pos, bucket_of = unit.state.buckets, unit.state.partial, self.index.pos, self.index.bucket_of
         return lambda sid: id(bucket_of[pos[sid]]) in allowed or pos[sid] in partial
 
     def frontier(self, unit: Unit) -> float:
         """Lower bound of the base score of every site not among the unit's candidates."""
-        if unit.exhausted:
+        if unit.state.exhausted:
             return float("inf")
-        stream = unit.stream
+        stream = unit.state.stream
         if isinstance(stream, deque):
             return stream[0][0] if stream else float("inf")
         return stream.frontier if stream is not None else 0.0
@@ -631,21 +651,22 @@ class Problem:
     def cost_floor(self, unit: Unit) -> float:
         """The least cost per hour of the unit at any site that may host it: its cheapest candidate
         once every possible site is one, else the cheapest site of the index buckets it may use."""
-        if unit.exhausted or unit.buckets is None:
-            return min(self.index.info[i].cost for i in unit.candidates) * unit.cpu
-        return min((b.by_cost[0][0] for b in [*self.index.buckets, *unit.parts]
-                    if (id(b) in unit.buckets or b in unit.parts) and b.by_cost), default=float("inf")) * unit.cpu
+        if unit.state.exhausted or unit.state.buckets is None:
+            return min(self.index.info[i].cost for i in unit.state.candidates) * unit.cpu
+        state = unit.state
+        return min((b.by_cost[0][0] for b in [*self.index.buckets, *state.parts]
+                    if (id(b) in state.buckets or b in state.parts) and b.by_cost), default=float("inf")) * unit.cpu
 
     def add_candidate(self, unit: Unit, i: int) -> bool:
         """A site found near a neighbour (outside the base-score order); False if it cannot host the unit."""
-        if i in unit.base:
+        if i in unit.state.base:
             return True
         if self.screen(unit, i)[1] is not None:
             return False
         fits, reuse = self.exact(unit, i)
         if not fits:
             return False
-        unit.candidates.append(i)
-        unit.base[i] = self.base_score(unit, i, reuse)
-        unit.reuse[i] = reuse
+        unit.state.candidates.append(i)
+        unit.state.base[i] = self.base_score(unit, i, reuse)
+        unit.state.reuse[i] = reuse
         return True

@@ -142,7 +142,8 @@ def cost_floor(search: SearchState, u: int, fixed: dict[int, int], forbidden: fr
     unit, infos = search.prob.units[u], search.prob.index.info
     if u in fixed:
         return infos[fixed[u]].cost * unit.cpu
-    return min((infos[i].cost for i in unit.candidates if (u, i) not in forbidden), default=float("inf")) * unit.cpu
+    return min((infos[i].cost for i in unit.state.candidates if (u, i) not in forbidden),
+               default=float("inf")) * unit.cpu
 
 
 def may_hold(search: SearchState, fixed: dict[int, int], floors: tuple[float, ...] | None) -> bool:

@@ -54,9 +54,9 @@ def uncertified(search: SearchState, assign: list[int]) -> tuple[list[int], bool
     search.capped = []
     total = evaluate(search, assign)[0]
     for u, unit in enumerate(units):
-        if unit.exhausted:
+        if unit.state.exhausted:
             continue
-        capped = len(unit.candidates) >= budgets.MAX_CANDIDATES or unit.spent
+        capped = len(unit.state.candidates) >= budgets.MAX_CANDIDATES or unit.state.spent
         i = assign[u]
         here = at[i]
         reuse = search.group(i, tuple(here))[1]
@@ -78,7 +78,7 @@ def uncertified(search: SearchState, assign: list[int]) -> tuple[list[int], bool
         if key in search._certified:
             continue  # same solution, same walk: certified already
         others = {v: j for v, j in enumerate(assign) if v != u}
-        before = len(unit.candidates)
+        before = len(unit.state.candidates)
 
         def improves(j: int, u: int = u) -> bool:
             score, violation = evaluate(search, [j if v == u else k for v, k in enumerate(assign)])
@@ -86,8 +86,8 @@ def uncertified(search: SearchState, assign: list[int]) -> tuple[list[int], bool
 
         _, complete = best_move(search, u, others, current - 1e-9, BIG_REGION_CAP if capped else REGION_CAP,
                                      improves=improves)
-        added |= len(unit.candidates) > before
-        if complete and len(unit.candidates) == before:
+        added |= len(unit.state.candidates) > before
+        if complete and len(unit.state.candidates) == before:
             search._certified.add(key)
         if not complete:
             (search.capped if capped else widen).append(u)
@@ -100,11 +100,11 @@ def outside_bound(search: SearchState) -> float:
     prob = search.prob
     lows = []
     for unit in prob.units:
-        low = min(unit.base.values())
-        lows.append(low if unit.exhausted else min(low, prob.frontier(unit)))
+        low = min(unit.state.base.values())
+        lows.append(low if unit.state.exhausted else min(low, prob.frontier(unit)))
     total = sum(lows)
     return min((prob.frontier(unit) + total - lows[k] for k, unit in enumerate(prob.units)
-                if not unit.exhausted), default=float("inf"))
+                if not unit.state.exhausted), default=float("inf"))
 
 
 def close(search: SearchState) -> bool:
@@ -123,9 +123,9 @@ def close(search: SearchState) -> bool:
                 continue
             for src, dst in ((e.a, e.b), (e.b, e.a)):
                 source, unit = prob.units[src], prob.units[dst]
-                if not source.exhausted or unit.exhausted or (id(e), dst) in search._too_far:
+                if not source.state.exhausted or unit.state.exhausted or (id(e), dst) in search._too_far:
                     continue
-                sources = [ids[i] for i in source.candidates]
+                sources = [ids[i] for i in source.state.candidates]
                 looked = 0
                 for sid in sources:
                     looked += count_near(continuum, sid, e.max_latency_ms)
@@ -138,8 +138,8 @@ def close(search: SearchState) -> bool:
                 for sid in sources:
                     for near in sites_near(continuum, sid, e.max_latency_ms, may_host):
                         prob.add_candidate(unit, pos[near])
-                unit.exhausted = True
-                unit.closed_by = e.label()
+                unit.state.exhausted = True
+                unit.state.closed_by = e.label()
                 changed = closed = True
         if not changed:
             return closed
@@ -151,8 +151,8 @@ def refute(search: SearchState) -> str:
     consistency over those units, a site staying only while each linked unit keeps a site that
     meets the link with it (latency, bandwidth, anti-affinity when shared). "" if it does not."""
     prob = search.prob
-    known = {u for u, unit in enumerate(prob.units) if unit.exhausted}
-    sites = {u: set(prob.units[u].candidates) for u in known}
+    known = {u for u, unit in enumerate(prob.units) if unit.state.exhausted}
+    sites = {u: set(prob.units[u].state.candidates) for u in known}
     arcs = [(u, v, e) for e in prob.edges for u, v in ((e.a, e.b), (e.b, e.a)) if u in known and v in known]
 
     def meets(u: int, i: int, v: int, j: int, e: Edge) -> bool:

@@ -93,6 +93,6 @@ def discrepancy(search: SearchState, assign: list[int], fixed: dict[int, int]) -
         at.setdefault(i, []).append(u)
     for i, here in at.items():
         if (len(here) > 1 and any(u not in fixed for u in here) and not search.group(i, tuple(here))[1]
-                and any(prob.units[u].reuse[i] for u in here)):
+                and any(prob.units[u].state.reuse[i] for u in here)):
             return Violation("score", list(reversed(here)), i, "reuse lost when sharing a site")
     return None

@@ -62,8 +62,8 @@ def best_move(search: SearchState, u: int, placed: dict[int, int], bar: float, c
 
     found: list[tuple[float, int]] = []
     if improves is None:  # (certifying, the bar stays the score to beat: the candidates are the search's)
-        for i in unit.candidates:
-            got = score_at(i, unit.base[i], True)
+        for i in unit.state.candidates:
+            got = score_at(i, unit.state.base[i], True)
             if got is not None:
                 found.append((got, i))
         found.sort()
@@ -74,7 +74,7 @@ def best_move(search: SearchState, u: int, placed: dict[int, int], bar: float, c
     floor_links = sum(e2.weight * search.nearest(k2) for v2, e2, k2 in links if v2 != v)
     floor = prob.frontier(unit) + floor_links  # every site outside the candidates scores at least this
     looked = 0
-    allowed, partial, bucket_of = unit.buckets, unit.partial, prob.index.bucket_of
+    allowed, partial, bucket_of = unit.state.buckets, unit.state.partial, prob.index.bucket_of
     infos, cw, kw = prob.index.info, unit.cost_weight, unit.carbon_weight
     bar_now = [best]
 
@@ -107,7 +107,7 @@ def best_move(search: SearchState, u: int, placed: dict[int, int], bar: float, c
         if looked >= cap:
             return sorted(found), False
         j = pos[sid]
-        if j in unit.base:
+        if j in unit.state.base:
             continue
         info = infos[j]
         if cw * info.cost + kw * info.carbon + e.weight * ms + floor_links >= best:

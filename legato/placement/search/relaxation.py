@@ -41,11 +41,11 @@ def dp(search: SearchState, fixed: dict[int, int], forbidden: frozenset[tuple[in
     pick: list[dict[int, int]] = [{} for _ in units]  # child's site for each of its parent's sites
     conflicts = search.conflicts
     for u in reversed(search.order):
-        domain = [fixed[u]] if u in fixed else [i for i in units[u].candidates if (u, i) not in forbidden]
+        domain = [fixed[u]] if u in fixed else [i for i in units[u].state.candidates if (u, i) not in forbidden]
         vals = value[u]
         children = search.links_down[u]
         search.work += len(domain) * (1 + len(children))
-        base = units[u].base
+        base = units[u].state.base
         priced = price * units[u].cpu
         for i in domain:
             others = fixed_at.get(i)
@@ -109,7 +109,7 @@ def conflict_detail(search: SearchState, label: str) -> str:
     prob = search.prob
     for e in prob.edges:
         if e.label() == label:
-            a, b = prob.units[e.a].candidates, prob.units[e.b].candidates
+            a, b = prob.units[e.a].state.candidates, prob.units[e.b].state.candidates
             pairs = [(prob.latency(i, j), i, j) for i in a[:64] for j in b[:64]]
             if pairs:
                 ms, i, j = min(pairs)

@@ -51,22 +51,22 @@ def optimise(prob: Problem) -> tuple[SearchState, Outcome]:
 
     def holds_every_better(out: Outcome) -> bool:
         """The search finished, and no placement outside the candidate sets can do better."""
-        return out.proven and (all(unit.exhausted for unit in prob.units) or (
+        return out.proven and (all(unit.state.exhausted for unit in prob.units) or (
             out.assign is not None and outside_bound(search) >= out.objective - TOLERANCE * max(1.0, out.objective)))
 
     for unit in prob.units:
         prob.open_stream(unit)
-        whole = isinstance(unit.stream, deque)  # every site already screened: all that fit are candidates
-        prob.take(unit, len(unit.stream) if whole else budgets.INITIAL_CANDIDATES)
-        if not unit.candidates:
-            return search, Outcome(proven=unit.exhausted, exact=unit.exhausted)
+        whole = isinstance(unit.state.stream, deque)  # every site already screened: all that fit are candidates
+        prob.take(unit, len(unit.state.stream) if whole else budgets.INITIAL_CANDIDATES)
+        if not unit.state.candidates:
+            return search, Outcome(proven=unit.state.exhausted, exact=unit.state.exhausted)
     if prob.max_cost is not None:
         floor = sum(prob.cost_floor(unit) for unit in prob.units)
         if not rules.within_budget(floor, prob.max_cost):
             return search, Outcome(proven=True, exact=True, refuted=(
                 f"no placement within max_cost_per_hour {prob.max_cost:g}: the cheapest sites that could host "
                 f"each component already cost {floor:.3f}/h"))
-    if not all(unit.exhausted for unit in prob.units):
+    if not all(unit.state.exhausted for unit in prob.units):
         for unit in prob.units:
             prob.take_anchored(unit, budgets.INITIAL_CANDIDATES)
         seed_restricted(search)
@@ -86,7 +86,7 @@ def optimise(prob: Problem) -> tuple[SearchState, Outcome]:
         out.conflicts = search.conflicts
         # judged on the candidate sets this solve searched: the widening below adds sites that no
         # solve has seen yet when the last round stops (judged again at the end if it added none)
-        searched = [len(unit.candidates) for unit in prob.units]
+        searched = [len(unit.state.candidates) for unit in prob.units]
         out.exact = holds_every_better(out)
         best = out
         if search.work >= budgets.WORK_BUDGET:
@@ -99,15 +99,15 @@ def optimise(prob: Problem) -> tuple[SearchState, Outcome]:
             seed_priced(search, search.price)
             priced = changed = True
         if out.assign is None:  # nothing feasible among the candidates: more of them, near the conflicts
-            if out.proven and all(unit.exhausted for unit in prob.units):
+            if out.proven and all(unit.state.exhausted for unit in prob.units):
                 break  # nothing feasible anywhere
-            grow = [u for u in range(len(prob.units)) if not prob.units[u].exhausted]
+            grow = [u for u in range(len(prob.units)) if not prob.units[u].state.exhausted]
             for label in [c for c, _ in search.conflicts.most_common()]:
                 for e in prob.edges:
                     if label.startswith(e.label()):
                         changed |= add_near(search, e)
             closed = close(search)
-            if closed and any(not unit.candidates for unit in prob.units):
+            if closed and any(not unit.state.candidates for unit in prob.units):
                 out.proven = out.exact = True  # a closed unit has no site within reach: nothing feasible anywhere
                 break
             out.refuted = refute(search)
@@ -129,12 +129,12 @@ def optimise(prob: Problem) -> tuple[SearchState, Outcome]:
             previous = out.objective
         for u in grow:
             unit = prob.units[u]
-            more = min(len(unit.candidates), budgets.MAX_CANDIDATES - len(unit.candidates))
+            more = min(len(unit.state.candidates), budgets.MAX_CANDIDATES - len(unit.state.candidates))
             changed |= prob.take(unit, more) > 0
             changed |= prob.take_anchored(unit, max(1, more // 2)) > 0
         changed |= share_sites(search)
         if not changed or (out.proven and rounds >= ROUNDS):
             break  # every stream exhausted or at its cap, or rounds enough: the solution stands
-    if not best.exact and searched == [len(unit.candidates) for unit in prob.units]:
+    if not best.exact and searched == [len(unit.state.candidates) for unit in prob.units]:
         best.exact = holds_every_better(best)  # the last widening only raised frontiers: the same sets
     return search, best

@@ -63,8 +63,8 @@ def greedy(search: SearchState) -> tuple[float, list[int]] | None:
     cost = 0.0
     for u in search.order:
         best: tuple[float, int] | None = None
-        for i in units[u].candidates:
-            score = units[u].base[i]
+        for i in units[u].state.candidates:
+            score = units[u].state.base[i]
             ok = True
             for v, e in prob.neighbours[u]:
                 j = assign[v]
@@ -113,9 +113,9 @@ def seed_restricted(search: SearchState) -> None:
     for e in prob.edges:
         for src, dst in ((e.a, e.b), (e.b, e.a)):
             source, unit = prob.units[src], prob.units[dst]
-            if not source.exhausted or len(source.candidates) > RESTRICTED or unit.exhausted:
+            if not source.state.exhausted or len(source.state.candidates) > RESTRICTED or unit.state.exhausted:
                 continue
-            for i in sorted(source.candidates, key=lambda k: (source.base[k], k)):
+            for i in sorted(source.state.candidates, key=lambda k: (source.state.base[k], k)):
                 best_move(search, dst, {src: i}, float("inf"), GREEDY_CAP)
 
 
@@ -158,7 +158,7 @@ def seed_together(search: SearchState, price: float = 0.0) -> None:
         prob.take(whole, TOGETHER)
         apart = prob.min_sites > len(prob.units) - len(group) + 1 or any(
             rules.kept_apart(prob.anti, a, b) for a in group for b in group)
-        for i in whole.candidates:
+        for i in whole.state.candidates:
             for u in group:
                 prob.add_candidate(prob.units[u], i)
                 if apart:
@@ -186,7 +186,7 @@ def seed_parts(search: SearchState) -> None:
             part = prob.merged([c for u in rest for c in prob.units[u].components], -1, rest)
             prob.open_stream(part, TOGETHER_BUDGET)
             prob.take(part, TOGETHER)
-            for i in part.candidates:
+            for i in part.state.candidates:
                 for u in rest:
                     prob.add_candidate(prob.units[u], i)
                 best_move(search, x, {u: i for u in rest}, float("inf"), GREEDY_CAP)
@@ -199,13 +199,13 @@ def seed_priced(search: SearchState, price: float) -> None:
     few sites by score plus that price as well."""
     prob = search.prob
     for unit in prob.units:
-        if unit.exhausted:
+        if unit.state.exhausted:
             continue
         priced = prob.merged(unit.components, unit.index)
         priced.cost_weight += price * priced.cpu
         prob.open_stream(priced, TOGETHER_BUDGET)
         prob.take(priced, budgets.INITIAL_CANDIDATES)
-        for i in priced.candidates:
+        for i in priced.state.candidates:
             prob.add_candidate(unit, i)
     seed_together(search, price)
 
@@ -223,13 +223,13 @@ def seed_tight(search: SearchState) -> None:
     for e in tight:
         for src, dst in ((e.a, e.b), (e.b, e.a)):
             source, unit = prob.units[src], prob.units[dst]
-            reachable = [i for i in source.candidates
+            reachable = [i for i in source.state.candidates
                          if (search.nearest(i) <= e.max_latency_ms or prob.screen(unit, i)[1] is None)
                          and all(area_ms[a][i] <= ms + e.max_latency_ms for a, ms, _ in unit.areas)]
             apart = rules.kept_apart(prob.anti, src, dst)
-            for i in sorted(reachable, key=lambda k: (source.base[k], k))[:per_end]:
+            for i in sorted(reachable, key=lambda k: (source.state.base[k], k))[:per_end]:
                 if not any(rules.within_latency(prob.latency(i, j), e.max_latency_ms) and not (apart and i == j)
-                           for j in unit.candidates):
+                           for j in unit.state.candidates):
                     best_move(search, dst, {src: i}, float("inf"), GREEDY_CAP)  # no partner yet: find one
 
 
@@ -248,14 +248,14 @@ def share_sites(search: SearchState) -> bool:
                 unit = prob.units[dst]
                 offered = search._offered.setdefault(dst, set())
                 source = prob.units[src]
-                ranked = sorted(source.candidates, key=lambda k: (source.base[k], k))
+                ranked = sorted(source.state.candidates, key=lambda k: (source.state.base[k], k))
                 alone = [i for i in ranked[SHARE_TOP:] if search.nearest(i) > e.max_latency_ms]
                 for i in ranked[:SHARE_TOP] + alone:
-                    if len(unit.candidates) >= budgets.MAX_CANDIDATES:
+                    if len(unit.state.candidates) >= budgets.MAX_CANDIDATES:
                         break
                     if i not in offered:
                         offered.add(i)
-                        if i not in unit.base and prob.add_candidate(unit, i):
+                        if i not in unit.state.base and prob.add_candidate(unit, i):
                             changed = added = True
     return added
 
@@ -264,12 +264,12 @@ def add_near(search: SearchState, e: Edge) -> bool:
     """For a link no candidate pair satisfies: each end gets its best sites around each of the
     other end's best candidates (`best_move` with that one placed)."""
     prob = search.prob
-    before = sum(len(u.candidates) for u in prob.units)
+    before = sum(len(u.state.candidates) for u in prob.units)
     for src, dst in ((e.a, e.b), (e.b, e.a)):
         source = prob.units[src]
-        for i in sorted(source.candidates, key=lambda k: (source.base[k], k))[:NEAR_SOURCES]:
+        for i in sorted(source.state.candidates, key=lambda k: (source.state.base[k], k))[:NEAR_SOURCES]:
             best_move(search, dst, {src: i}, float("inf"), GREEDY_CAP)
-    return sum(len(u.candidates) for u in prob.units) > before
+    return sum(len(u.state.candidates) for u in prob.units) > before
 
 
 def share_solution(search: SearchState, assign: list[int]) -> bool:
@@ -279,6 +279,6 @@ def share_solution(search: SearchState, assign: list[int]) -> bool:
     added = False
     for unit in prob.units:
         for i in sorted(set(assign)):
-            if i not in unit.base:
+            if i not in unit.state.base:
                 added |= prob.add_candidate(unit, i)
     return added

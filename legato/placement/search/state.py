@@ -91,7 +91,7 @@ class SearchState:
     def group(self, i: int, units: tuple[int, ...]) -> tuple[bool, bool]:
         """(fits, reuses a cluster) for these units together at site i."""
         if len(units) == 1:
-            reuse = self.prob.units[units[0]].reuse.get(i)  # a candidate: planned alone already
+            reuse = self.prob.units[units[0]].state.reuse.get(i)  # a candidate: planned alone already
             if reuse is not None:
                 return True, reuse
         key = (i, units)
@@ -108,7 +108,7 @@ class SearchState:
     def base_at(self, u: int, i: int, fixed_at: dict[int, tuple[int, ...]]) -> float | None:
         """The unit's base score at i given the units fixed there (None: it cannot join them)."""
         unit = self.prob.units[u]
-        base = unit.base.get(i)
+        base = unit.state.base.get(i)
         if base is None:
             return None
         others = fixed_at.get(i)
@@ -121,6 +121,6 @@ class SearchState:
         fits, reuse = self.group(i, tuple(sorted(set(others) | {u})))
         if not fits:
             return None
-        if unit.reuse[i] and not reuse:
+        if unit.state.reuse[i] and not reuse:
             base += scores.new_cluster_penalty(len(unit.components))
         return base
