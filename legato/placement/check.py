@@ -10,6 +10,9 @@ from legato.model import PlacementDecision, ServiceSpec, Topology
 from legato.placement.continuum import Continuum
 
 PACKING_BUDGET = 200_000
+"""Steps the checker's exhaustive packing search may take for one site before it reports the packing
+as not verified (a problem, never a silent pass): far more than any site of the tests and benches
+needs, and a bound on an auditor that must never hang."""
 
 
 def objective_of(spec: ServiceSpec, continuum: Continuum | Topology, decision: PlacementDecision) -> float:

@@ -99,8 +99,18 @@ def _km(u: tuple[float, float, float], v: tuple[float, float, float]) -> float:
 
 
 DEFAULT_ACCESS_MS = {Tier.far_edge: 1.0, Tier.edge: 2.0, Tier.regional: 4.0, Tier.cloud: 8.0}
+"""Each site's access (last-mile and internal) delay by tier, added at both ends of a path: a far
+edge sits on the access network, a cloud behind its region's peering and fabric. The same defaults
+as the topology loader's latency model."""
+
 DEFAULT_UPLINK_MBPS = {Tier.far_edge: 2_000.0, Tier.edge: 10_000.0, Tier.regional: 40_000.0, Tier.cloud: 100_000.0}
+"""Each site's uplink by tier; a pair of sites gets the smaller of its two, capped by the region
+pair's capacity when one is given."""
+
 GRID_DEGREES = 1.0
+"""The cell size of the range queries' grid, in degrees of latitude and longitude (about 111 by
+70 km in Europe, where 1 ms of fibre covers 100 km): a tight link's reach spans a few cells, so a
+query reads a few cells' sites, and the grid stays small (one list per populated cell)."""
 
 
 class GeoContinuum:
@@ -308,7 +318,10 @@ def count_near(continuum: Continuum, site: str, max_ms: float) -> int:
     return len(continuum.sites)
 
 
-SCAN_MAX_SITES = 500  # up to here a scan answers range queries as fast as a grid
+SCAN_MAX_SITES = 500
+"""Up to this many sites a dense topology answers range queries by a scan about as fast as the
+grid would (a scan is one latency per site), so only larger model-based topologies are wrapped
+in a `ModelContinuum`."""
 
 
 def continuum_of(source: Continuum | Topology) -> Continuum:

@@ -44,11 +44,22 @@ from legato.placement.index import OrderedSites, SiteIndex, as_index
 from legato.placement.problem import Problem, Unit
 from legato.placement.search import Outcome, SearchState, optimise
 from legato.placement.search.relaxation import conflict_detail
+from legato.placement.search.state import GAIN
 from legato.placement.sites import ClusterUsage, as_usage, plan_growth
 
 MAX_REJECTED = 20
+"""Rejected sites a component's decision lists at most (and a refused move): the best alternatives
+and examples of each rule that excluded sites. A decision is stored in the workflow's history and
+shown in the API, so it stays bounded whatever the continuum's size; the counts per reason cover
+the rest."""
+
 MAX_ALTERNATIVES = 10
+"""Of those, the candidate sites that lost on score or on a coupling, when there are statically
+rejected sites to show too: half the list each, so an operator sees both why the chosen site won
+and what the rules excluded."""
+
 REASON_LINES = 5
+"""Rejection reasons (with their site counts) a component's reasons list, most frequent first."""
 
 
 def place(spec: ServiceSpec, topology: Topology | Continuum | SiteIndex, usage: ClusterUsage) -> PlacementDecision:
@@ -392,7 +403,7 @@ def _walk(prob: Problem, unit: Unit, best_score):
             return
         bound, i = nxt
         current = best_score()
-        if current is not None and bound > current + 1e-9:
+        if current is not None and bound > current + GAIN:
             return
         yield i
 

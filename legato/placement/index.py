@@ -31,6 +31,10 @@ from legato.placement.scores import VALUE_CARBON, VALUE_COST
 from legato.placement.sites import SitePlanner
 
 AREA_INDEX_MS = 20.0
+"""Per user area, the sites within 20 ms of it get sorted lists of their own (by cost, carbon and
+both): a unit whose users allow at most that walks only their neighbourhood instead of the whole
+continuum's cheapest sites, mostly far from them. 20 ms reaches across a large country from its
+main cities; the lists cost memory linear in the sites near each area."""
 
 
 @dataclass(slots=True)

@@ -26,12 +26,42 @@ from legato.placement.index import AREA_INDEX_MS, Bucket, OrderedSites, SiteInde
 from legato.placement.scores import VALUE_CARBON, VALUE_COST
 from legato.placement.sites import EPS, ClusterUsage, Replica, as_usage, pack_into_cluster, replicas_of
 
-EXHAUSTIVE_SITES = 160  # up to this many sites every site is examined (and every rejection explained)
+EXHAUSTIVE_SITES = 160
+"""Up to this many sites, every site is screened for every unit and every one that fits is a
+candidate from the start: the search's "optimal" then holds over the whole continuum, and every
+rejection is explained by name. Screening is cheap next to the search, so a continuum of this
+size (the shipped default topology has 27 sites; an operator's own regional clouds and edges, a
+few dozen to a hundred or so) costs little more this way; beyond, the index's ordered streams are
+what keep the examined sites few."""
+
 EXAMPLES_PER_REASON = 3
+"""Sites a decision names as examples of each rejection reason when the continuum is streamed
+(the rest are counted): enough to show an operator which sites a rule excludes, bounded whatever
+the size of the continuum."""
+
 FULL = "not enough free capacity: no free host and no shared cluster"
+
 ANCHOR_MS = 25.0
-ANCHOR_BUDGET = 400  # sites an anchored (heuristic) stream examines at most
-EXAMINE_BUDGET = 4000  # sites a unit's base stream examines at most
+"""A unit without users of its own is anchored to the users of the nearest unit that has some,
+through links whose latency limits add up to at most this: within 25 ms (a country's width) its
+good sites are near those users whatever its base score says; beyond, the anchor says little and
+is not used."""
+
+ANCHOR_BUDGET = 400
+"""Sites an anchored stream (a heuristic order: base score plus the link price of the distance to
+the anchor's users) examines at most. It only seeds candidates, so it stops early: 400 covers the
+sites of a metro area on the bench's 10,000-site continua."""
+
+ANCHOR_KEEP = 32
+"""Examined sites an anchored stream keeps waiting in its heap (see `OrderedSites`; the base stream
+keeps 128): it seeds a dozen sites at first and at most half a unit's widening later, so a short
+heap suffices and the walk stays cheap."""
+
+EXAMINE_BUDGET = 4000
+"""Sites a unit's base stream examines at most: past it the stream stops (`spent`) with a valid
+frontier, and the unit cannot be proven exhausted. 4,000 is 40% of the largest continua benched,
+enough for any unit whose rules leave it a few good sites, and it bounds the time of the
+pathological one whose rules leave it none."""
 
 
 @dataclass(slots=True)
@@ -599,7 +629,8 @@ class Problem:
                     return self.base_score(unit, i, reuse, user_ms) + sum(
                         w * area_ms[area][i] for area, w, _ in anchor)
 
-                unit.state.anchored = OrderedSites(buckets, lists, score, cutoffs, keep=32, budget=ANCHOR_BUDGET)
+                unit.state.anchored = OrderedSites(buckets, lists, score, cutoffs, keep=ANCHOR_KEEP,
+                                                   budget=ANCHOR_BUDGET)
         added = 0
         for _, i in unit.state.anchored:
             if i not in unit.state.base and self.add_candidate(unit, i):

@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from legato.model import Component, Host, Site, SitePlan
 
 EPS = 1e-9
-NOTHING = (0.0, 0, 0)
+"""Rounding allowance on vCPU sums (fractions of a vCPU such as 0.5 or 0.1 add up inexactly):
+replicas that exactly fill a host or a node must fit."""
+
+NOTHING = (0.0, 0, 0)  # (vCPU, memory MB, GPUs) in use where nothing is
 
 
 @dataclass

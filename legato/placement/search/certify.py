@@ -20,7 +20,7 @@ from legato.placement.problem import Edge
 from legato.placement.search import budgets
 from legato.placement.search.couplings import evaluate
 from legato.placement.search.neighbourhood import best_move
-from legato.placement.search.state import TIGHT_MS, TOLERANCE, SearchState
+from legato.placement.search.state import GAIN, TIGHT_MS, TOLERANCE, SearchState
 
 REGION_CAP, BIG_REGION_CAP = 300, 1200
 """Sites a certifying walk screens around a unit's costliest neighbour before it gives up: 300, a
@@ -72,7 +72,7 @@ def uncertified(search: SearchState, assign: list[int]) -> tuple[list[int], bool
             floor.append((v, e, k, e.weight * search.nearest(k)))
         frontier = prob.frontier(unit)
         links_floor = sum(f[3] for f in floor)
-        if frontier + links_floor >= current - 1e-9:
+        if frontier + links_floor >= current - GAIN:
             continue
         key = (u, tuple(assign))
         if key in search._certified:
@@ -84,7 +84,7 @@ def uncertified(search: SearchState, assign: list[int]) -> tuple[list[int], bool
             score, violation = evaluate(search, [j if v == u else k for v, k in enumerate(assign)])
             return violation is None and score < total - TOLERANCE * max(1.0, total)
 
-        _, complete = best_move(search, u, others, current - 1e-9, BIG_REGION_CAP if capped else REGION_CAP,
+        _, complete = best_move(search, u, others, current - GAIN, BIG_REGION_CAP if capped else REGION_CAP,
                                      improves=improves)
         added |= len(unit.state.candidates) > before
         if complete and len(unit.state.candidates) == before:

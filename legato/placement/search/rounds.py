@@ -23,7 +23,7 @@ from legato.placement.search.seeds import (
     share_sites,
     share_solution,
 )
-from legato.placement.search.state import TOLERANCE, SearchState
+from legato.placement.search.state import GAIN, TOLERANCE, SearchState
 
 ROUNDS = 5
 """Rounds after which a proven solution stands even if widening could still add candidates: most
@@ -123,7 +123,7 @@ def optimise(prob: Problem) -> tuple[SearchState, Outcome]:
                 out.certified = not search.capped
                 if not changed:
                     break  # proven and certified
-            elif (out.proven and not seeded and previous is not None and out.objective >= previous - 1e-9
+            elif (out.proven and not seeded and previous is not None and out.objective >= previous - GAIN
                   and rounds >= STALL_ROUNDS):
                 break  # widening stopped paying: keep the solution, uncertified
             previous = out.objective

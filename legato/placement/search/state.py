@@ -25,6 +25,10 @@ TOLERANCE = 1e-9
 """Relative slack on scores: a bound or a move must beat a score by more than this to count, so
 that rounding in sums of floats never makes the search chase, or claim, a gain that is not there."""
 
+GAIN = 1e-9
+"""The same, absolute, where a unit's own share of the score is compared (its frontier against
+its current share, one round's objective against the last): a gain smaller than this is rounding."""
+
 
 class SearchState:
     """One search over one `Problem`: the unit graph's spanning forest (user-facing units as
