@@ -71,6 +71,41 @@ class DeleteCluster(Op):
     cluster_id: str
 
 
+class ClusterClaim(BaseModel):
+    """An operation's claim on a cluster (one at a time per cluster)."""
+
+    cluster_id: str
+    workflow_id: str
+    kind: str
+    detail: str = ""
+
+
+class CheckUpgrade(Op):
+    cluster_id: str
+    version: str
+
+
+class UpgradeControlPlane(Op):
+    cluster_id: str
+    version: str
+
+
+class UpgradeNodes(Op):
+    cluster_id: str
+    host_ids: list[str]
+    version: str
+
+
+class WaitUpgraded(Op):
+    """Until the control plane, and these nodes, report `version`."""
+
+    cluster_id: str
+    version: str
+    host_ids: list[str] = Field(default_factory=list)
+    deadline: float = Field(description="epoch seconds: past it, the upgrade is given up on")
+    poll_seconds: float = 0.5
+
+
 class DeployWorkload(Op):
     cluster_id: str
     site: str

@@ -4,13 +4,26 @@ import asyncio
 import time
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from legato.activities.base import ActivityGroup, heartbeat, maps_adapter_errors
-from legato.activities.contracts import ChangeNodes, CreateCluster, DeleteCluster, DrainNodes, WaitDrained
+from legato.activities.contracts import (
+    ChangeNodes,
+    CheckUpgrade,
+    CreateCluster,
+    DeleteCluster,
+    DrainNodes,
+    UpgradeControlPlane,
+    UpgradeNodes,
+    WaitDrained,
+    WaitUpgraded,
+)
+from legato.adapters.errors import InvalidRequest, NotFound, TransientFault
 from legato.adapters.mcm import MCM
 from legato.inventory import Inventory
 from legato.model import Cluster
 from legato.model.clusters import DrainResult
+from legato.model.versions import canonical_or_none, upgrade_refusal
 
 
 class MCMActivities(ActivityGroup):
@@ -70,3 +83,64 @@ class MCMActivities(ActivityGroup):
     async def delete_cluster(self, req: DeleteCluster) -> None:
         await self.mcm.delete_cluster(req.op_id, req.cluster_id)
         await self.mirror(req, req.cluster_id, self.inventory.cluster_deleted, req.cluster_id)
+
+    # ---- upgrades: checked, started, and waited for by reading the versions back from the cluster
+
+    @activity.defn(name="mcm.check_upgrade")
+    @maps_adapter_errors
+    async def check_upgrade(self, req: CheckUpgrade) -> Cluster:
+        """The cluster as it reports itself, once `version` is one allowed step from it (or is
+        already its control plane's: a roll that stopped resumes with its nodes). The versions
+        read are mirrored, so the inventory shows what the cluster runs."""
+        cluster = await self.mcm.get_cluster(req.cluster_id)
+        if cluster is None:
+            raise NotFound(f"cluster {req.cluster_id} does not exist")
+        if canonical_or_none(req.version) != cluster.kubernetes_version:
+            offered = await self.mcm.kubernetes_versions(req.cluster_id)
+            refusal = upgrade_refusal(cluster.kubernetes_version, req.version, offered)
+            if refusal:
+                raise InvalidRequest(f"cluster {req.cluster_id}: {refusal}")
+        await self.mirror(req, f"{cluster.kubernetes_version} -> {req.version}", self.inventory.cluster_changed,
+                          cluster)
+        return cluster
+
+    @activity.defn(name="mcm.upgrade_control_plane")
+    @maps_adapter_errors
+    async def upgrade_control_plane(self, req: UpgradeControlPlane) -> Cluster:
+        cluster = await self.mcm.upgrade_control_plane(req.op_id, req.cluster_id, req.version)
+        await self.mirror(req, f"control plane to {req.version}", self.inventory.cluster_changed, cluster)
+        return cluster
+
+    @activity.defn(name="mcm.upgrade_nodes")
+    @maps_adapter_errors
+    async def upgrade_nodes(self, req: UpgradeNodes) -> Cluster | None:
+        cluster = await self.mcm.upgrade_nodes(req.op_id, req.cluster_id, req.host_ids, req.version)
+        await self.mirror(req, f"{', '.join(req.host_ids)} to {req.version}",
+                          self.inventory.cluster_changed if cluster else None, cluster)
+        return cluster
+
+    @activity.defn(name="mcm.wait_upgraded")
+    @maps_adapter_errors
+    async def wait_upgraded(self, req: WaitUpgraded) -> Cluster:
+        """Polls the cluster until its control plane and these nodes report the version. A cluster
+        that does not answer for a moment (its API server restarting) is asked again; past the
+        deadline the wait fails with what the cluster last reported."""
+        last = "no answer"
+        while True:
+            try:
+                cluster = await self.mcm.get_cluster(req.cluster_id)
+            except TransientFault as err:
+                cluster, last = None, f"no answer ({err})"
+            if cluster is not None:
+                behind = {h: cluster.node_versions.get(h, "gone") for h in req.host_ids
+                          if cluster.node_versions.get(h) != req.version}  # fmt: skip
+                if cluster.kubernetes_version == req.version and not behind:
+                    await self.mirror(req, f"on {req.version}", self.inventory.cluster_changed, cluster)
+                    return cluster
+                last = f"control plane {cluster.kubernetes_version}" + "".join(
+                    f", {h} {v}" for h, v in sorted(behind.items()))
+            heartbeat(last)
+            if time.time() > req.deadline:
+                raise ApplicationError(f"cluster {req.cluster_id} not on {req.version} in time: {last}",
+                                       type="UpgradeTimeout", non_retryable=True)
+            await asyncio.sleep(req.poll_seconds)

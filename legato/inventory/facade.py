@@ -6,6 +6,7 @@ Each owner's records live in their own module and class, each a `Store` that wri
 |---|---|---|
 | TCRR, the continuum | resources.py | sites, areas, latencies, hosts, clusters, meta, site_versions |
 | TCRR, what placements hold | reservations.py | reservations, node_claims, link_claims (and hosts' `reserved` state) |
+| TCRR, who operates a cluster | cluster_operations.py | cluster_operations (an upgrade's claim) |
 | TCWI | workloads.py | services, components, connections, operations, service_operations, findings |
 | API records: proposals | proposals.py | proposals |
 | API records: federation | federation.py | federated_parts, federation_nonces |
@@ -18,6 +19,7 @@ bandwidth it held. Who writes each table is said in docs/design.md ("Who writes 
 
 from __future__ import annotations
 
+from legato.inventory.cluster_operations import ClusterOperations
 from legato.inventory.federation import FederationRecords
 from legato.inventory.maintenance import MaintenanceRecords
 from legato.inventory.proposals import ProposalRecords
@@ -26,7 +28,8 @@ from legato.inventory.resources import Resources
 from legato.inventory.workloads import Workloads
 
 
-class Inventory(Resources, Reservations, Workloads, ProposalRecords, FederationRecords, MaintenanceRecords):
+class Inventory(Resources, Reservations, ClusterOperations, Workloads, ProposalRecords, FederationRecords,
+                MaintenanceRecords):
     def cluster_deleted(self, cluster_id: str) -> None:
         with self.session():
             Resources.cluster_deleted(self, cluster_id)

@@ -74,6 +74,18 @@ class ClusterRow(SQLModel, table=True):
     hosts: list[str] = Field(default_factory=list, sa_column=Column(JSON))
 
 
+class ClusterOperationRow(SQLModel, table=True):
+    """The one operation running on a cluster (an upgrade): claimed by its workflow before it acts,
+    given back when it ends (cluster_operations.py)."""
+
+    __tablename__ = "cluster_operations"
+    cluster_id: str = Field(primary_key=True)
+    workflow_id: str
+    kind: str
+    detail: str = ""
+    since: datetime = Field(default_factory=utcnow)
+
+
 class ServiceRow(SQLModel, table=True):
     __tablename__ = "services"
     id: str = Field(primary_key=True)

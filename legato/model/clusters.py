@@ -1,5 +1,5 @@
-"""Growing and shrinking a cluster: what ScaleCluster is asked and answers (the API, the service
-workflows and reconcile start it), and what a drain reports."""
+"""Growing, shrinking and upgrading a cluster: what ScaleCluster and UpgradeCluster are asked and
+answer (the API, the service workflows and reconcile start them), and what a drain reports."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from legato.model.continuum import Cluster
+from legato.model.status import Step
 
 
 class DrainResult(BaseModel):
@@ -49,3 +50,35 @@ class ScaleClusterResult(BaseModel):
     removed: list[str] = Field(default_factory=list, description="drained, removed and released")
     pooled: list[str] = Field(default_factory=list, description="handed to the cluster's pool: still serving others")
     kept: list[str] = Field(default_factory=list, description="still held: their pods fit nowhere else")
+
+
+class UpgradeClusterRequest(BaseModel):
+    """A cluster's Kubernetes version one step up (the next minor, or a later patch of its own):
+    the control plane first, then each node, drained make-before-break and replaced."""
+
+    cluster_id: str
+    site: str
+    version: str
+    service_id: str = Field(description="in whose name the steps are logged: the owner, or the cluster's pool")
+    drain_seconds: float = Field(default=600, description="how long a node may take to empty before the roll stops")
+    upgrade_seconds: float = Field(default=1800, description="how long the control plane, or a node, may take to "
+                                   "come back on the new version before the roll stops")
+    ready_poll_seconds: float = 0.5
+
+
+class UpgradeClusterResult(BaseModel):
+    cluster: Cluster | None = None
+    from_version: str = ""
+    version: str = ""
+    nodes: list[str] = Field(default_factory=list, description="nodes replaced by this run, in order")
+
+
+class UpgradeClusterStatus(BaseModel):
+    """What an UpgradeCluster run shows while it rolls (its `progress` query, the API's GET)."""
+
+    cluster_id: str = ""
+    version: str = ""
+    state: Literal["running", "done", "failed"] = "running"
+    steps: list[Step] = Field(default_factory=list)
+    error: str | None = None
+    result: UpgradeClusterResult | None = None

@@ -9,9 +9,10 @@ from legato.workflows.reconcile import Reconcile
 from legato.workflows.scale_cluster import ScaleCluster
 from legato.workflows.scheduled_operation import ScheduledOperation
 from legato.workflows.service_order import ServiceOrderWorkflow
+from legato.workflows.upgrade_cluster import UpgradeCluster
 
-WORKFLOWS = [DeployService, ScaleCluster, MigrateWorkload, Reconcile, Rebalance, ApplyProposal, ServiceOrderWorkflow,
-             DeliverEvents, FederateRequest, ScheduledOperation]
+WORKFLOWS = [DeployService, ScaleCluster, UpgradeCluster, MigrateWorkload, Reconcile, Rebalance, ApplyProposal,
+             ServiceOrderWorkflow, DeliverEvents, FederateRequest, ScheduledOperation]
 
 __all__ = ["WORKFLOWS", "ApplyProposal", "DeliverEvents", "DeployService", "FederateRequest", "MigrateWorkload",
-           "Rebalance", "Reconcile", "ScaleCluster", "ScheduledOperation", "ServiceOrderWorkflow"]
+           "Rebalance", "Reconcile", "ScaleCluster", "ScheduledOperation", "ServiceOrderWorkflow", "UpgradeCluster"]

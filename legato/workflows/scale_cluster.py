@@ -8,8 +8,6 @@ back once it runs nothing), a scale-in keeps it, an operator's shrink is refused
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
@@ -18,25 +16,22 @@ with workflow.unsafe.imports_passed_through():
         POOL_TRANSFER,
         AllocateHosts,
         ChangeNodes,
-        ClusterRef,
-        DrainNodes,
         HeldHosts,
         Hold,
         PickHosts,
         ReleaseHosts,
         ReleaseReservation,
         TransferHosts,
-        WaitDrained,
     )
     from legato.activities.inventory import InventoryActivities
     from legato.activities.mcm import MCMActivities
     from legato.activities.pim import PIMActivities
     from legato.activities.placement import PlacementActivities
-    from legato.activities.wdm import WDMActivities
     from legato.model import Cluster
-    from legato.model.clusters import DrainResult, ScaleClusterRequest, ScaleClusterResult
+    from legato.model.clusters import ScaleClusterRequest, ScaleClusterResult
     from legato.model.continuum import pool_owner
-    from legato.workflows.options import STEP, UNDO, waiting
+    from legato.workflows.drain import drain
+    from legato.workflows.options import STEP, UNDO
     from legato.workflows.progress import error_text
     from legato.workflows.saga import Saga
 
@@ -104,19 +99,8 @@ class ScaleCluster:
             cluster_id=req.cluster_id, allocations=allocations), **opts)
         if not held:
             return
-        drained: DrainResult = await workflow.execute_activity_method(MCMActivities.drain_nodes, DrainNodes(
-            op_id=f"{wid}/drain", service_id=req.service_id, step=f"drain@{req.site}", cluster_id=req.cluster_id,
-            host_ids=held, partial=on_stuck != "refuse"), **opts)
-        busy: list[str] = []
-        if drained.draining:
-            deadline = workflow.now() + timedelta(seconds=req.drain_seconds)
-            busy = await workflow.execute_activity_method(MCMActivities.wait_drained, WaitDrained(
-                op_id=f"{wid}/wait-drained", service_id=req.service_id, step=f"wait-drained@{req.site}",
-                cluster_id=req.cluster_id, host_ids=drained.draining, deadline=deadline.timestamp(),
-                poll_seconds=req.ready_poll_seconds), **waiting(req.drain_seconds))
-            # Pods moved between nodes: what each node holds now, for the next placement.
-            await workflow.execute_activity_method(WDMActivities.record_placements,
-                                                   ClusterRef(cluster_id=req.cluster_id), **UNDO)
+        drained, busy = await drain(wid, req.service_id, req.site, req.cluster_id, held, partial=on_stuck != "refuse",
+                                    drain_seconds=req.drain_seconds, poll_seconds=req.ready_poll_seconds, opts=opts)
         if busy and on_stuck == "refuse":
             raise ApplicationError(f"nodes {busy} of {req.cluster_id} still run pods after {req.drain_seconds:g} s; "
                                    "they stay cordoned", type="DrainTimeout", non_retryable=True)
