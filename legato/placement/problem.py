@@ -232,7 +232,7 @@ class Problem:
         if rules.all_apart(self.min_sites, len(self.units)):
             self.anti |= {(a, b) for a in range(len(self.units)) for b in range(a + 1, len(self.units))}
         self._tightest: dict[tuple[int, ...], float] = {}  # see `_start`
-        self._latency: dict[int, float] = {}  # site pair (packed: low * sites + high) -> ms
+        self.latency_cache: dict[int, float] = {}  # site pair (packed: low * sites + high) -> ms
         self._ties: dict[tuple[tuple[int, ...], float], list[tuple[int, Edge]]] = {}  # see `_tied`
         self.n_sites = len(index)
 
@@ -257,9 +257,9 @@ class Problem:
         if i == j:
             return 0.0
         key = i * self.n_sites + j if i < j else j * self.n_sites + i
-        ms = self._latency.get(key)
+        ms = self.latency_cache.get(key)
         if ms is None:
-            ms = self._latency[key] = self.index.latency(self.index.ids[i], self.index.ids[j])
+            ms = self.latency_cache[key] = self.index.latency(self.index.ids[i], self.index.ids[j])
         return ms
 
     def bandwidth(self, i: int, j: int) -> float:

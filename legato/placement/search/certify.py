@@ -75,7 +75,7 @@ def uncertified(search: SearchState, assign: list[int]) -> tuple[list[int], bool
         if frontier + links_floor >= current - GAIN:
             continue
         key = (u, tuple(assign))
-        if key in search._certified:
+        if key in search.certified:
             continue  # same solution, same walk: certified already
         others = {v: j for v, j in enumerate(assign) if v != u}
         before = len(unit.state.candidates)
@@ -88,7 +88,7 @@ def uncertified(search: SearchState, assign: list[int]) -> tuple[list[int], bool
                                      improves=improves)
         added |= len(unit.state.candidates) > before
         if complete and len(unit.state.candidates) == before:
-            search._certified.add(key)
+            search.certified.add(key)
         if not complete:
             (search.capped if capped else widen).append(u)
     return widen, added
@@ -123,7 +123,7 @@ def close(search: SearchState) -> bool:
                 continue
             for src, dst in ((e.a, e.b), (e.b, e.a)):
                 source, unit = prob.units[src], prob.units[dst]
-                if not source.state.exhausted or unit.state.exhausted or (id(e), dst) in search._too_far:
+                if not source.state.exhausted or unit.state.exhausted or (id(e), dst) in search.too_far:
                     continue
                 sources = [ids[i] for i in source.state.candidates]
                 looked = 0
@@ -132,7 +132,7 @@ def close(search: SearchState) -> bool:
                     if looked > CLOSE_CAP:
                         break
                 if looked > CLOSE_CAP:
-                    search._too_far.add((id(e), dst))  # the source's sites are all known: it stays so
+                    search.too_far.add((id(e), dst))  # the source's sites are all known: it stays so
                     continue
                 may_host = prob.may_host(unit)
                 for sid in sources:

@@ -17,6 +17,9 @@ from legato.placement.search.state import SearchState
 
 @dataclass
 class Violation:
+    """The first rule a placement breaks: its kind, the units that could mend it (the branch-and-bound
+    branches on the first of them not yet fixed), the site where it happens, and the words."""
+
     kind: str  # capacity | link | bandwidth | anti-affinity | cost | spread | score
     units: list[int]
     site: int | None

@@ -31,7 +31,7 @@ def dp(search: SearchState, fixed: dict[int, int], forbidden: frozenset[tuple[in
     infos = prob.index.info
     units = prob.units
     latency, bandwidth = prob.latency, search.bandwidth
-    lat_cache, bw_cache, n_sites = prob._latency, search._bw, prob.n_sites
+    lat_cache, bw_cache, n_sites = prob.latency_cache, search.bw_cache, prob.n_sites
     within_latency, has_bandwidth = rules.within_latency, rules.has_bandwidth  # the rules, bound for the loop
     fixed_at: dict[int, tuple[int, ...]] = {}
     for u, i in fixed.items():
@@ -121,6 +121,7 @@ def conflict_detail(search: SearchState, label: str) -> str:
 
 
 def cost_of(search: SearchState, assign: list[int]) -> float:
+    """The placement's cost per hour: what max_cost_per_hour bounds."""
     infos, units = search.prob.index.info, search.prob.units
     return sum(infos[i].cost * units[u].cpu for u, i in enumerate(assign))
 

@@ -246,7 +246,7 @@ def share_sites(search: SearchState) -> bool:
         for e in prob.edges:
             for src, dst in ((e.a, e.b), (e.b, e.a)):
                 unit = prob.units[dst]
-                offered = search._offered.setdefault(dst, set())
+                offered = search.offered.setdefault(dst, set())
                 source = prob.units[src]
                 ranked = sorted(source.state.candidates, key=lambda k: (source.state.base[k], k))
                 alone = [i for i in ranked[SHARE_TOP:] if search.nearest(i) > e.max_latency_ms]

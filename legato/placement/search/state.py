@@ -71,11 +71,11 @@ class SearchState:
         self.links_down = [[(v, rules.kept_apart(prob.anti, u, v), e.max_latency_ms, e.bandwidth_mbps, e.weight,
                              e.label()) for v, e in self.children[u]] for u in range(n)]
         self._group: dict[tuple[int, tuple[int, ...]], tuple[bool, bool]] = {}
-        self._bw: dict[int, float] = {}  # site pair, packed like Problem's latency cache
-        self._offered: dict[int, set[int]] = {}
+        self.bw_cache: dict[int, float] = {}  # site pair, packed like Problem's latency cache
+        self.offered: dict[int, set[int]] = {}  # unit -> sites a neighbour offered it (`seeds.share_sites`)
         self.capped: list[int] = []  # units at their candidate cap that could not be certified
-        self._certified: set[tuple[int, tuple[int, ...]]] = set()  # (unit, solution) certified by a walk
-        self._too_far: set[tuple[int, int]] = set()  # (edge, unit) the edge's reach is too wide to close
+        self.certified: set[tuple[int, tuple[int, ...]]] = set()  # (unit, solution) certified by a walk
+        self.too_far: set[tuple[int, int]] = set()  # (edge, unit) the edge's reach is too wide to close
         self.conflicts: Counter = Counter()
 
     def nearest(self, i: int) -> float:
@@ -87,9 +87,9 @@ class SearchState:
         directly, keyed the same way)."""
         n = self.prob.n_sites
         key = i * n + j if i < j else j * n + i
-        bw = self._bw.get(key)
+        bw = self.bw_cache.get(key)
         if bw is None:
-            bw = self._bw[key] = self.prob.bandwidth(i, j)
+            bw = self.bw_cache[key] = self.prob.bandwidth(i, j)
         return bw
 
     def group(self, i: int, units: tuple[int, ...]) -> tuple[bool, bool]:
