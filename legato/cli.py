@@ -643,6 +643,43 @@ def tokens_add(tenant: str, admin: bool = typer.Option(False, "--admin", help="s
     print(token)
 
 
+cluster_app = typer.Typer(help="Clusters, as an operator acts on them (an operator's token).", no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
+
+
+@cluster_app.command("upgrade")
+def cluster_upgrade(cluster_id: str, version: str = typer.Argument(..., help="e.g. v1.35.4: the next minor, or a "
+                                                                    "later patch of the cluster's own"),
+                    request_id: str = typer.Option(None, "--request-id", help="the same id again resumes or shows "
+                                                   "the same upgrade"),
+                    follow: bool = typer.Option(True, "--follow/--no-follow", help="print each step until it ends"),
+                    tenant: str = typer.Option("operator", "--tenant", help="an operator's tenant")) -> None:
+    """Move a cluster's Kubernetes version one step up: the control plane, then each node drained
+    make-before-break and replaced. Exit 1 if refused or if the roll stops (it says where)."""
+    body = {"version": version} | ({"request_id": request_id} if request_id else {})
+    with _client(tenant) as client:
+        status = _call(client, "POST", f"/v1/clusters/{cluster_id}/upgrade", json=body, timeout=180)
+        console.print(f"upgrade {status['request_id']} of {escape(cluster_id)} to {status['version']} "
+                      f"(workflow {escape(status['workflow_id'])})", highlight=False)
+        seen: dict[str, str] = {}
+        while True:
+            for step in status.get("steps", []):
+                if seen.get(step["name"]) != step["state"]:
+                    seen[step["name"]] = step["state"]
+                    _print_steps([step])
+            if status["state"] != "running" or not follow:
+                break
+            time.sleep(1)
+            status = _poll(client, f"/v1/clusters/{cluster_id}/upgrades/{status['request_id']}")
+    if status["state"] == "failed":
+        console.print(f"[red]{escape(str(status.get('error')))}[/red]")
+        raise typer.Exit(1)
+    if status["state"] == "done":
+        result = status.get("result") or {}
+        console.print(f"[green]{escape(cluster_id)}: {result.get('from_version')} -> {result.get('version')}; "
+                      f"nodes replaced: {', '.join(result.get('nodes') or []) or 'none'}[/green]")
+
+
 sim_app = typer.Typer(help="The simulator's control surface, for demos and rehearsals (operator's token).",
                       no_args_is_help=True)
 app.add_typer(sim_app, name="sim")

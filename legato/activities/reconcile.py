@@ -62,7 +62,9 @@ class ReconcileActivities(ActivityGroup):
             if (cluster, workload_id) not in recorded and w.service_id not in live:
                 findings.append(Finding(kind="orphan-workload", resource=f"{cluster}/{workload_id}",
                                         detail=f"workload of '{w.service_id}' that Legato did not record; left alone"))
-        for cluster in await self.adapters.mcm.list_clusters():
+        clusters = await self.adapters.mcm.list_clusters()
+        await self.record(inv.cluster_versions_read, clusters)  # upgrades depend on what each cluster runs
+        for cluster in clusters:
             if cluster.id not in known_clusters and cluster.service_id not in live:
                 findings.append(Finding(kind="orphan-cluster", resource=cluster.id,
                                         detail=f"cluster at {cluster.site} unknown to the inventory; left alone"))

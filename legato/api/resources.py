@@ -10,7 +10,7 @@ import asyncio
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from legato.api.dependencies import CallerDep, InventoryDep
+from legato.api.dependencies import BackendsDep, CallerDep, InventoryDep
 from legato.api.schemas import MAX_OFFSET, Page
 from legato.api.service_layer.continuum_view import clusters_page, continuum_page, findings_for
 
@@ -50,11 +50,12 @@ async def update_site_prices(site_id: str, body: SitePrices, caller: CallerDep, 
 
 
 @router.get("/clusters", response_model=Page)
-async def list_clusters(response: Response, caller: CallerDep, inventory: InventoryDep, offset: int = OFFSET,
-                        limit: int = LIMIT, site: str | None = None) -> Page:
+async def list_clusters(response: Response, caller: CallerDep, inventory: InventoryDep, backends: BackendsDep,
+                        offset: int = OFFSET, limit: int = LIMIT, site: str | None = None) -> Page:
     """Each shared cluster lists, in `pool`, the nodes its own pool holds: nodes a service gave up
-    while they still ran other services' pods (given back once they run nothing)."""
-    return _page(response, *await clusters_page(inventory, caller, offset, limit, site), offset, limit)
+    while they still ran other services' pods (given back once they run nothing). Versions are as
+    each cluster reports them now (`kubernetes_version` from its `/version`, `node_versions`)."""
+    return _page(response, *await clusters_page(inventory, backends, caller, offset, limit, site), offset, limit)
 
 
 @router.get("/hosts", response_model=Page)

@@ -231,6 +231,20 @@ class Resources(Store):
             row.hosts = sorted(s.exec(select(HostRow.id).where(HostRow.cluster == cluster.id)))
             stamp(s, [cluster.site])
 
+    def cluster_versions_read(self, clusters: list[Cluster]) -> int:
+        """The versions each cluster reports (reconcile reads them all): only the versions, never the
+        membership, which each MCM call mirrors as its own change. Returns how many changed."""
+        changed = 0
+        with self.session() as s:
+            for cluster in clusters:
+                row = s.get(ClusterRow, cluster.id)
+                if row is None or not cluster.kubernetes_version:
+                    continue
+                if (row.kubernetes_version, row.node_versions) != (cluster.kubernetes_version, cluster.node_versions):
+                    row.kubernetes_version, row.node_versions = cluster.kubernetes_version, dict(cluster.node_versions)
+                    changed += 1
+        return changed
+
     def cluster_deleted(self, cluster_id: str) -> None:
         """The cluster's row, its hosts' membership and the room claimed on it (the facade also
         forgets the components that ran on it)."""

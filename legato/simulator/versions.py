@@ -13,8 +13,8 @@ import sqlite3
 from legato.model.versions import canonical
 
 # The releases the simulator can run a cluster on (a real MCM's are its provider's images or the
-# binaries it carries): the patch releases of v1.30 to v1.35, as upstream published them.
-RELEASES = [f"v1.{minor}.{patch}" for minor, last in ((30, 14), (31, 13), (32, 10), (33, 6), (34, 4), (35, 4))
+# binaries it carries): patch releases of v1.30 to v1.36.
+RELEASES = [f"v1.{minor}.{patch}" for minor, last in ((30, 14), (31, 13), (32, 10), (33, 6), (34, 4), (35, 4), (36, 2))
             for patch in range(last + 1)]  # fmt: skip
 # What a cluster the topology names without a version, or one Legato creates, starts on: the test
 # bed's own, so the sim and kwok run the same upgrade.

@@ -63,6 +63,9 @@ class UpgradeCluster:
             await self._roll(req, wid, progress)
         except Exception as err:
             step = next((s.name for s in reversed(self.status.steps) if s.state == "failed"), "the start")
+            if step == "check":  # refused before anything changed: the request's fault, said as such
+                self._failed(f"upgrade of {req.cluster_id} to {req.version} refused: {error_text(err)}")
+                raise ApplicationError(self.status.error, type="UpgradeRefused", non_retryable=True) from err
             self._failed(self._stopped(req, step, error_text(err)))
             raise ApplicationError(self.status.error, type="UpgradeFailed", non_retryable=True) from err
         finally:

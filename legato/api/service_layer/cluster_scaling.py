@@ -42,6 +42,10 @@ async def scale_request(inventory: Inventory, cluster_id: str, add: int,
                        "service's components instead")
     if bool(add) == bool(remove_hosts):
         raise Unprocessable("give either `add` (a number of hosts) or `remove_hosts`")
+    claim = await asyncio.to_thread(inventory.cluster_operation, cluster_id)
+    if claim is not None:
+        raise Conflict(f"cluster '{cluster_id}' is busy: an {claim.kind} ({claim.detail}, workflow "
+                       f"{claim.workflow_id}) runs on it; ask again once it is over")
     if add:
         free = await asyncio.to_thread(inventory.free_host_count, cluster.site)
         if free < add:

@@ -5,14 +5,18 @@ only (orphans and other unowned resources are the operator's)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 from legato.api.auth import Caller
+from legato.api.dependencies import Backends
 from legato.inventory import Inventory
 from legato.inventory.tables import FindingRow
 from legato.model.continuum import pool_owner
 
 ANOTHER_TENANT = "(another tenant)"
+VERSIONS_TIMEOUT = 5.0  # seconds the clusters' own answers are waited for; past it, the last ones recorded
+log = logging.getLogger("legato.api")
 
 
 async def continuum_page(inventory: Inventory, caller: Caller, fetch: Callable, offset: int, limit: int,
@@ -40,13 +44,24 @@ async def continuum_page(inventory: Inventory, caller: Caller, fetch: Callable, 
     return items, total
 
 
-async def clusters_page(inventory: Inventory, caller: Caller, offset: int, limit: int,
+async def clusters_page(inventory: Inventory, backends: Backends, caller: Caller, offset: int, limit: int,
                         site: str | None) -> tuple[list[dict], int]:
-    """Each shared cluster lists, in `pool`, the nodes its own pool holds."""
+    """Each shared cluster lists, in `pool`, the nodes its own pool holds, and the versions the
+    cluster reports now (its `/version`, its kubelets), read through its MCM: what an operator
+    chooses an upgrade from. A cluster that does not answer in time shows the versions last read."""
     items, total = await continuum_page(inventory, caller, inventory.clusters, offset, limit, site=site)
     pools = await asyncio.to_thread(inventory.pool_nodes, [c["id"] for c in items])
-    for item in items:
+    mcm = backends.adapters().mcm
+    try:
+        found = await asyncio.wait_for(asyncio.gather(*(mcm.get_cluster(c["id"]) for c in items),
+                                                      return_exceptions=True), VERSIONS_TIMEOUT)
+    except TimeoutError:
+        log.warning("clusters' versions not read in %g s: the last ones recorded are shown", VERSIONS_TIMEOUT)
+        found = [None] * len(items)
+    for item, live in zip(items, found, strict=True):
         item["pool"] = pools.get(item["id"], [])
+        if live is not None and not isinstance(live, BaseException) and live.kubernetes_version:
+            item["kubernetes_version"], item["node_versions"] = live.kubernetes_version, live.node_versions
     return items, total
 
 
