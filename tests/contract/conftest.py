@@ -55,6 +55,28 @@ from tests.real.testbed import delete_every_cluster
 KWOK = SiteBackends(mcm="kwok", wdm="kubernetes")
 
 
+def seeded(tmp_path, sites: list[Site]) -> SimContinuum:
+    continuum = SimContinuum(tmp_path / "sim.db")
+    continuum.seed(sim_topology(sites))
+    return continuum
+
+
+def sim_faults(continuum: SimContinuum, call: str, backend):
+    """A sim world's three fault controls: `call` out of reach (every try fails before acting, as a
+    network cut does), `call` refused for good, and both healed. The first two return the backend
+    to call, as a real world's return a client pointed at a dead or refusing endpoint."""
+
+    def unreachable():
+        continuum.set_fault(call, transient_rate=1.0, phase="before")
+        return backend
+
+    def refusing():
+        continuum.set_fault(call, permanent=True)
+        return backend
+
+    return unreachable, refusing, continuum.clear_faults
+
+
 def op(what: str) -> str:
     return f"op-{what}-{uuid.uuid4().hex[:8]}"
 
@@ -96,19 +118,9 @@ def pim_backend(request):
 async def pim_world(pim_backend, tmp_path):
     name, emulator = pim_backend
     if name == "sim":
-        continuum = SimContinuum(tmp_path / "sim.db")
-        continuum.seed(sim_topology(pim_sites()))
+        continuum = seeded(tmp_path, pim_sites())
         pim = SimPIM(continuum)
-
-        def unreachable() -> SimPIM:
-            continuum.set_fault("pim.allocate", transient_rate=1.0, phase="before")
-            return pim
-
-        def refusing() -> SimPIM:
-            continuum.set_fault("pim.allocate", permanent=True)
-            return pim
-
-        yield PimWorld("sim", pim, unreachable, refusing, continuum.clear_faults)
+        yield PimWorld("sim", pim, *sim_faults(continuum, "pim.allocate", pim))
         return
 
     ledger = tmp_path / "ledger.db"
@@ -165,22 +177,13 @@ def kubeconfig_mcm(path, context: str) -> KubeconfigMCM:
 async def mcm_world(mcm_backend, tmp_path):
     name, kwok = mcm_backend
     if name == "sim":
-        continuum = SimContinuum(tmp_path / "sim.db")
-        continuum.seed(sim_topology(mcm_sites()))
+        continuum = seeded(tmp_path, mcm_sites())
         mcm, pim = SimMCM(continuum), SimPIM(continuum)
 
         async def allocate(op_id: str, hosts: list[str], owner: str) -> None:
             await pim.allocate_hosts(op_id, McmWorld.site, hosts, owner)
 
-        def unreachable() -> SimMCM:
-            continuum.set_fault("mcm.drain_nodes", transient_rate=1.0, phase="before")
-            return mcm
-
-        def refusing() -> SimMCM:
-            continuum.set_fault("mcm.drain_nodes", permanent=True)
-            return mcm
-
-        yield McmWorld("sim", mcm, SimWDM(continuum), allocate, unreachable, refusing, continuum.clear_faults)
+        yield McmWorld("sim", mcm, SimWDM(continuum), allocate, *sim_faults(continuum, "mcm.drain_nodes", mcm))
         return
 
     async def no_pim(op_id: str, hosts: list[str], owner: str) -> None:
@@ -271,20 +274,10 @@ async def wdm_world(wdm_backend, tmp_path, request):
         url = request.getfixturevalue("wdm_charts").url if name.startswith("kubernetes") else "http://charts.example"
         chart = ChartSource(ref=url, name="hello-web")
     if name.startswith("sim"):
-        continuum = SimContinuum(tmp_path / "sim.db")
-        continuum.seed(sim_topology(wdm_sites()))
+        continuum = seeded(tmp_path, wdm_sites())
         continuum.set_ready_delay(0.05)  # a rollout takes steps, as on a cluster
         wdm = SimWDM(continuum)
-
-        def unreachable() -> SimWDM:
-            continuum.set_fault("wdm.deploy", transient_rate=1.0, phase="before")
-            return wdm
-
-        def refusing() -> SimWDM:
-            continuum.set_fault("wdm.deploy", permanent=True)
-            return wdm
-
-        yield WdmWorld(name, wdm, unreachable, refusing, continuum.clear_faults, admits_unschedulable=False,
+        yield WdmWorld(name, wdm, *sim_faults(continuum, "wdm.deploy", wdm), admits_unschedulable=False,
                        keeps_history=True, answers_any_cluster=True, chart=chart)  # fmt: skip
         return
 

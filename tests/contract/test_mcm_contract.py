@@ -207,24 +207,15 @@ async def test_a_repeat_after_a_later_change_does_not_act_again(mcm_world: McmWo
     assert await hosts_of(w, w.shared) == list(w.nodes)  # ...and no second act
 
 
-async def test_a_backend_out_of_reach_is_a_transient_fault(mcm_world: McmWorld):
+@pytest.mark.parametrize(("fault", "error"), [("unreachable", TransientFault), ("refusing", PermanentFault)])
+async def test_a_backend_out_of_reach_is_transient_and_one_that_refuses_for_good_permanent(
+        mcm_world: McmWorld, fault: str, error: type[Exception]):
     w = mcm_world
-    down = w.unreachable()
-    with pytest.raises(TransientFault):
+    broken = getattr(w, fault)()
+    with pytest.raises(error):
         if w.changes_nodes:
-            await down.drain_nodes("op-drain", w.shared, [w.nodes[0]], partial=True)
+            await broken.drain_nodes("op-drain", w.shared, [w.nodes[0]], partial=True)
         else:
-            await down.busy_nodes(w.shared, [w.nodes[0]])
+            await broken.busy_nodes(w.shared, [w.nodes[0]])
     w.heal()
     assert await hosts_of(w, w.shared) == list(w.nodes)
-
-
-async def test_a_backend_that_refuses_for_good_is_a_permanent_fault(mcm_world: McmWorld):
-    w = mcm_world
-    refusing = w.refusing()
-    with pytest.raises(PermanentFault):
-        if w.changes_nodes:
-            await refusing.drain_nodes("op-drain", w.shared, [w.nodes[0]], partial=True)
-        else:
-            await refusing.busy_nodes(w.shared, [w.nodes[0]])
-    w.heal()
