@@ -32,6 +32,9 @@ if [[ ! -f "$CAPI_ROOT/.complete" ]]; then
   cp "$module"/config/crd/bases/*.yaml "$module"/bootstrap/kubeadm/config/crd/bases/*.yaml \
     "$module"/controlplane/kubeadm/config/crd/bases/*.yaml "$CAPI_ROOT/crds/"
   chmod u+w "$CAPI_ROOT"/crds/*.yaml
+  # The contract labels the providers' kustomizations add (CAPI finds a kind's version by them).
+  sed -i 's#^metadata:$#metadata:\n  labels:\n    cluster.x-k8s.io/v1beta1: v1beta1\n    cluster.x-k8s.io/v1beta2: v1beta2#' \
+    "$CAPI_ROOT"/crds/*.yaml
   # The webhook servers' certificate (controller-runtime starts them whether or not anything calls them).
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=capi-webhook-localhost \
     -keyout "$CAPI_ROOT/webhook-certs/tls.key" -out "$CAPI_ROOT/webhook-certs/tls.crt" 2>/dev/null

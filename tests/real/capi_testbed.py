@@ -45,7 +45,10 @@ def site_config(kubeconfig: Path, **extra) -> ClusterAPISite:
     external (the workload control plane's own, which kwokctl runs)."""
     return ClusterAPISite(
         kubeconfig=str(kubeconfig), namespace=NAMESPACE, kubernetes_version="v1.34.4",
-        kubeadm={"clusterConfiguration": {"etcd": {"external": {"endpoints": ["https://127.0.0.1:2379"]}}}},
+        kubeadm={"clusterConfiguration": {"etcd": {"external": {
+            "endpoints": ["https://127.0.0.1:2379"], "caFile": "/etc/kubernetes/pki/etcd/ca.crt",
+            "certFile": "/etc/kubernetes/pki/apiserver-etcd-client.crt",
+            "keyFile": "/etc/kubernetes/pki/apiserver-etcd-client.key"}}}},
         infrastructure=InfrastructureProvider(
             api_version="infrastructure.legato.test/v1alpha1", cluster_kind="KwokCluster",
             machine_template_kind="KwokMachineTemplate", host_resource="kwokhosts.v1alpha1.infrastructure.legato.test",

@@ -89,7 +89,7 @@ class ClusterAPIMCM:
         self.site, self.cfg = site, site.backend.clusterapi
         self.hosts = {h.id: h.model_copy(update={"site": site.id}) for h in site.hosts}
         self.ns = self.cfg.namespace
-        self.where = f"management cluster of {site.id}"
+        self.where = f"{site.id} (management)"  # how errors name the management cluster
         self._kube = kube
         self._workload: dict[str, client.ApiClient] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -143,7 +143,8 @@ class ClusterAPIMCM:
         return kind.lower() + "s"
 
     def _meta(self, name: str, cluster_id: str, **labels: str) -> dict:
-        return {"name": name, "namespace": self.ns, "labels": {**MANAGED_BY, CLUSTER_LABEL: cluster_id, **labels}}
+        labels = {**MANAGED_BY, CLUSTER_LABEL: cluster_id, CAPI_CLUSTER_NAME: cluster_id, **labels}
+        return {"name": name, "namespace": self.ns, "labels": labels}
 
     # ---- KubeClusters, for the Kubernetes WDM
 
@@ -177,7 +178,7 @@ class ClusterAPIMCM:
     async def _held_hosts(self, cluster_id: str) -> list[str]:
         """The hosts Legato handed to this cluster (labelled for it)."""
         found = await call(self.where, lambda: self.custom.list_namespaced_custom_object(
-            *self.host_api, self.ns, label_selector=f"{CLUSTER_LABEL}={cluster_id}"))  # fmt: skip
+            *self.host_api[:2], self.ns, self.host_api[2], label_selector=f"{CLUSTER_LABEL}={cluster_id}"))  # fmt: skip
         return sorted(h["metadata"]["name"] for h in found["items"])
 
     async def list_clusters(self, site: str | None = None) -> list[Cluster]:
@@ -221,7 +222,8 @@ class ClusterAPIMCM:
         return (cm.data or {}).get(self._op_key(op_id)) if cm else None
 
     async def _answer(self, cluster_id: str, op_id: str, answer: str) -> None:
-        body = {"metadata": self._meta(self._ops_name(cluster_id), cluster_id), "data": {self._op_key(op_id): answer}}
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": self._meta(self._ops_name(cluster_id), cluster_id),
+                "data": {self._op_key(op_id): answer}}  # fmt: skip
         await call(self.where, lambda: self.core.patch_namespaced_config_map(
             self._ops_name(cluster_id), self.ns, body, field_manager=f"{FIELD_MANAGER}-{self._op_key(op_id)[:8]}",
             force=True, _content_type="application/apply-patch+yaml"))  # fmt: skip
@@ -304,7 +306,7 @@ class ClusterAPIMCM:
             if obj is None:
                 raise InvalidRequest(
                     f"host {host.id} has no {plural} object in namespace {self.ns} of the "
-                    f"{self.where}: enrol it with the infrastructure provider first"
+                    f"management cluster of {self.site.id}: enrol it with the infrastructure provider first"
                 )
             holder = obj["metadata"].get("labels", {}).get(CLUSTER_LABEL)
             if holder not in (None, cluster_id):
@@ -342,16 +344,19 @@ class ClusterAPIMCM:
                            {"template": {"spec": merged(infra.machine_spec, selector)}})  # fmt: skip
         await self._object(CONTROL_PLANE, "KubeadmControlPlane", cp, cluster_id, {
             "replicas": cfg.control_plane_replicas, "version": (kcp or {}).get("spec", {}).get("version") or version,
+            "rollout": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}},
             "machineTemplate": {"spec": {"infrastructureRef": {**template, "name": cp}}},
             "kubeadmConfigSpec": merged(kubeadm, cfg.kubeadm)})  # fmt: skip
         await self._object(BOOTSTRAP, "KubeadmConfigTemplate", workers, cluster_id,
                            {"template": {"spec": kubeadm}})  # fmt: skip
         await self._hand_over(cluster_id, hosts)
         version = (md or {}).get("spec", {}).get("template", {}).get("spec", {}).get("version") or version
+        machines = {DEPLOYMENT_NAME: workers, CAPI_CLUSTER_NAME: cluster_id}
         await self._object(CAPI, "MachineDeployment", workers, cluster_id, {
             "clusterName": cluster_id, "replicas": len(await self._held_hosts(cluster_id)),
-            "selector": {"matchLabels": {DEPLOYMENT_NAME: workers}},
-            "template": {"metadata": {"labels": {DEPLOYMENT_NAME: workers}}, "spec": {
+            "selector": {"matchLabels": machines},
+            "rollout": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}},
+            "template": {"metadata": {"labels": machines}, "spec": {
                 "clusterName": cluster_id, "version": version,
                 "bootstrap": {"configRef": bootstrap},
                 "infrastructureRef": {**template, "name": workers}}}})  # fmt: skip

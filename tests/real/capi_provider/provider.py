@@ -107,12 +107,32 @@ class Provider:
                     self.finalized(kc, "kwokclusters")
                 continue
             self.hold(kc, "kwokclusters")
+            self.external_etcd_secrets(md["namespace"], self.cluster_of(kc))
             if not kc.get("spec", {}).get("controlPlaneEndpoint", {}).get("port"):
                 self.patch(
                     kc, "kwokclusters", {"spec": {"controlPlaneEndpoint": {"host": "127.0.0.1", "port": free_port()}}}
                 )
             if not kc.get("status", {}).get("initialization", {}).get("provisioned"):
                 self.patch(kc, "kwokclusters", {"status": {"initialization": {"provisioned": True}}}, status=True)
+
+    def external_etcd_secrets(self, ns: str, cluster: str) -> None:
+        """What the owner of an external etcd gives KubeadmControlPlane: the etcd CA and the API
+        server's client certificate, as `<cluster>-etcd` and `<cluster>-apiserver-etcd-client`.
+        The etcd here is kwokctl's, which the workload control plane reaches with kwokctl's own
+        certificates, so these are never used to connect: KCP only insists that they exist."""
+        for purpose in ("etcd", "apiserver-etcd-client"):
+            name = f"{cluster}-{purpose}"
+            try:
+                self.core.read_namespaced_secret(name, ns)
+                continue
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+            crt, key = self_signed(name)
+            data = {"tls.crt": base64.b64encode(crt).decode(), "tls.key": base64.b64encode(key).decode()}
+            ignore_conflict(lambda n=name, d=data: self.core.create_namespaced_secret(ns, {
+                "metadata": {"name": n, "labels": {CLUSTER_LABEL: cluster}}, "type": "cluster.x-k8s.io/secret",
+                "data": d}))  # fmt: skip
 
     @staticmethod
     def cluster_of(obj: dict) -> str:
@@ -249,6 +269,7 @@ class Provider:
         (pki / "admin.crt").write_bytes(crt)
         (pki / "admin.key").write_bytes(key)
         binaries = [f"--{flag}-binary={self.bin_dir / b}" for flag, b in BINARIES.items()]
+        log.info("starting the control plane of %s/%s on port %s", ns, cluster, port)
         self.kwokctl(workload, "create", "cluster", "--runtime=binary", "--kubeconfig=", "--quiet-pull", "--wait=120s",
                      f"--kube-apiserver-port={port}", *binaries)  # fmt: skip
         log.info("control plane of %s/%s on port %s", ns, cluster, port)
@@ -268,12 +289,8 @@ class Provider:
                 "spec": {"providerID": provider_id, "taints": taints},
                 "status": {"capacity": capacity, "allocatable": capacity,
                            "nodeInfo": {"kubeletVersion": version}}}  # fmt: skip
-        try:
-            wl.create_node(body)
-        except ApiException as err:
-            if err.status != 409:
-                raise
-        wl.patch_node_status(node, {"status": body["status"]})
+        ignore_conflict(lambda: wl.create_node({k: v for k, v in body.items() if k != "status"}))
+        wl.patch_node_status(node, {"status": body["status"]})  # kwok keeps the nodeInfo it finds
 
     def write_kubeadm_state(self, wl: client.CoreV1Api, node: str, machine: dict) -> None:
         """What `kubeadm init` leaves that KubeadmControlPlane reads: the kubeadm-config ConfigMap
@@ -309,6 +326,25 @@ def ignore_conflict(fn) -> None:
             raise
 
 
+def self_signed(cn: str) -> tuple[bytes, bytes]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    return cert.public_bytes(serialization.Encoding.PEM), pem(key)
+
+
+def pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption())  # fmt: skip
+
+
 def admin_certificate(ca_crt: bytes, ca_key: bytes) -> tuple[bytes, bytes]:
     """What kwokctl would make with its own CA, made with the cluster's: one certificate for the
     API server's serving and for its components as clients (system:masters), valid for 127.0.0.1."""
@@ -333,10 +369,7 @@ def admin_certificate(ca_crt: bytes, ca_key: bytes) -> tuple[bytes, bytes]:
                                               x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         .sign(signer, hashes.SHA256())
     )  # fmt: skip
-    pem_key = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-    )
-    return cert.public_bytes(serialization.Encoding.PEM), pem_key
+    return cert.public_bytes(serialization.Encoding.PEM), pem(key)
 
 
 def main() -> None:
