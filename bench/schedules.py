@@ -30,15 +30,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from temporalio.client import Client, ScheduleBackfill, ScheduleOverlapPolicy, WorkflowExecutionStatus  # noqa: E402
-from temporalio.service import RPCError, RPCStatusCode  # noqa: E402
-
 from legato.devserver import DevServer, free_port  # noqa: E402
 from legato.model.names import run_request_id
 from legato.model.schedules import ScheduleDefinition  # noqa: E402
 from legato.recurrence import occurrences, zone  # noqa: E402
 from legato.temporal import connect  # noqa: E402
-from legato.workflows.scheduled_operation import ScheduledOutcome  # noqa: E402
+from tests.schedules import backfill  # noqa: E402
 from tests.specs import example  # noqa: E402
 from tests.stack import Stack, running_stack  # noqa: E402
 
@@ -73,32 +70,6 @@ def times_of(body: dict, since: datetime, until: datetime) -> list[datetime]:
     tz = zone(definition.time_zone)
     found = sorted({t for cal in definition.calendars() for t in occurrences(cal, tz, since, until) if t < until})
     return found
-
-
-async def _run_id(client: Client, workflow_id: str) -> str | None:
-    try:
-        return (await client.get_workflow_handle(workflow_id).describe()).run_id
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-
-
-async def backfill(client: Client, schedule_id: str, at: datetime) -> ScheduledOutcome:
-    """One scheduled time backfilled; the outcome of the run it starts, once it has ended."""
-    workflow_id = f"{schedule_id}-{at:%Y-%m-%dT%H:%M:%SZ}"
-    before = await _run_id(client, workflow_id)
-    await client.get_schedule_handle(schedule_id).backfill(
-        ScheduleBackfill(start_at=at, end_at=at + timedelta(seconds=1), overlap=ScheduleOverlapPolicy.ALLOW_ALL))
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        run_id = await _run_id(client, workflow_id)
-        if run_id is not None and run_id != before:
-            handle = client.get_workflow_handle(workflow_id, run_id=run_id, result_type=ScheduledOutcome)
-            if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
-                return await handle.result()
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"the run {workflow_id} never ended")
 
 
 async def replicas(stack: Stack, service_id: str) -> dict[str, int]:
@@ -144,13 +115,13 @@ async def _week(stack: Stack, spec: dict, cpu: dict[str, float], deployed: dict[
     problems: list[str] = []
     started = time.monotonic()
     for at, name in warm_up:
-        outcome = await backfill(client, ids[name], at)
+        outcome = await backfill(client, ids[name], at, timeout=120)
         if outcome.state != "succeeded":
             problems.append(f"warm-up {name} {at:%Y-%m-%d %H:%M}Z: {outcome.state} {outcome.detail}")
     timeline: list[tuple[datetime, dict[str, int]]] = [(start, await replicas(stack, service_id))]
     print(f"{'when (Paris)':<18} {'schedule':<17} {'outcome':<10} {'asked':>5}  replicas after", flush=True)
     for at, name in runs:
-        outcomes = [await backfill(client, ids[name], at) for _ in range(2 if twice else 1)]
+        outcomes = [await backfill(client, ids[name], at, timeout=120) for _ in range(2 if twice else 1)]
         rid = run_request_id(ids[name], at)
         asked = [op for op in stack.sim_ops("wdm.scale") if f"/op/{rid}/" in op]
         now = await replicas(stack, service_id)

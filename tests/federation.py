@@ -17,6 +17,19 @@ from tests.stack import Stack, running_stack
 TOPOLOGIES = Path(__file__).resolve().parent.parent / "deploy" / "topologies"
 HOME, PARTNER, DOWN = "op-fr", "op-es", "op-pt"
 
+# The federated service of the tests and the replay suite: roaming users, its edge-app serving Madrid,
+# which the home operator hands to its partner.
+ROAMING = {
+    "name": "roaming-app",
+    "components": [
+        {"name": "web", "image": "nginx", "cpu": 1},
+        {"name": "edge-app", "image": "edge", "version": "1.0", "cpu": 2, "replicas": 2},
+        {"name": "cache", "image": "redis", "colocate_with": ["edge-app"]},
+    ],
+    "links": [{"from": "web", "to": "edge-app"}, {"from": "edge-app", "to": "cache"}],
+    "user_areas": [{"area": "paris-center", "component": "web"}, {"area": "madrid", "component": "edge-app"}],
+}
+
 
 def write_keys(directory: Path, name: str) -> Ed25519PrivateKey:
     key = Ed25519PrivateKey.generate()

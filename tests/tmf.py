@@ -117,3 +117,19 @@ def modify(service_id: str, **values) -> dict:
 
 def delete(service_id: str) -> dict:
     return {"action": "delete", "service": {"id": service_id}}
+
+
+async def cancel_while_deploying(stack, client, reason: str = "changed my mind") -> tuple[dict, dict]:
+    """A web-shop order whose deployment is made slow, cancelled once it is in progress: the
+    cancellation task as created (201) and the order once it has ended."""
+    stack.sim.set_latency("wdm.deploy", 2.0)
+    try:
+        created = await client.post(f"{ORDERING}/serviceOrder", json=order(add("web-shop")))
+        order_id = created.json()["id"]
+        await wait_order(client, order_id, {"inProgress"})
+        cancel = await client.post(f"{ORDERING}/cancelServiceOrder",
+                                   json={"serviceOrder": {"id": order_id}, "cancellationReason": reason})
+        assert cancel.status_code == 201, cancel.text
+        return cancel.json(), await wait_order(client, order_id, {"cancelled", "completed", "failed"})
+    finally:
+        stack.sim.set_latency("wdm.deploy", 0.0)

@@ -14,19 +14,8 @@ from legato.api.federation import remote_service_id
 from legato.federation.client import API, PartnerClient
 from legato.federation.signing import SCHEME, sign_request
 from legato.model.federation import partner_tenant
-from tests.federation import DOWN, HOME, PARTNER, federated_pair
+from tests.federation import DOWN, HOME, PARTNER, ROAMING, federated_pair
 from tests.stack import TOKENS
-
-ROAMING = {
-    "name": "roaming-app",
-    "components": [
-        {"name": "web", "image": "nginx", "cpu": 1},
-        {"name": "edge-app", "image": "edge", "version": "1.0", "cpu": 2, "replicas": 2},
-        {"name": "cache", "image": "redis", "colocate_with": ["edge-app"]},
-    ],
-    "links": [{"from": "web", "to": "edge-app"}, {"from": "edge-app", "to": "cache"}],
-    "user_areas": [{"area": "paris-center", "component": "web"}, {"area": "madrid", "component": "edge-app"}],
-}
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,14 @@ import signal
 import time
 from datetime import UTC, datetime, timedelta
 
-from temporalio.client import Client, ScheduleBackfill, ScheduleOverlapPolicy, WorkflowExecutionStatus
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from legato.model.names import run_request_id
 from legato.recurrence import Calendar, occurrences, zone
 from legato.temporal import connect
-from legato.workflows.scheduled_operation import ScheduledOutcome
 from tests.e2e.calls import active, legato, operate
+from tests.schedules import backfill, finished, start_backfill
 from tests.specs import example
 from tests.stack import running_stack
 
@@ -56,38 +56,6 @@ def last_time(cron: str, tz: str, before: datetime) -> datetime:
     """The last time of `cron` (read in `tz`) before `before`: what a backfill of yesterday runs."""
     times = list(occurrences(Calendar.cron(cron), zone(tz), before - timedelta(days=7), before))
     return times[-1]
-
-
-async def backfill(client: Client, schedule_id: str, at: datetime) -> ScheduledOutcome:
-    """Backfill one scheduled time and wait for the run it starts to end; its outcome."""
-    workflow_id = f"{schedule_id}-{at:%Y-%m-%dT%H:%M:%SZ}"
-    before = await _run_id(client, workflow_id)
-    await client.get_schedule_handle(schedule_id).backfill(
-        ScheduleBackfill(start_at=at, end_at=at + timedelta(seconds=1), overlap=ScheduleOverlapPolicy.ALLOW_ALL))
-    return await finished(client, workflow_id, other_than=before)
-
-
-async def _run_id(client: Client, workflow_id: str) -> str | None:
-    try:
-        return (await client.get_workflow_handle(workflow_id).describe()).run_id
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-
-
-async def finished(client: Client, workflow_id: str, other_than: str | None = None,
-                   timeout: float = 90) -> ScheduledOutcome:
-    """The outcome of the latest run of `workflow_id` (not `other_than`) once it has ended."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run_id = await _run_id(client, workflow_id)
-        if run_id is not None and run_id != other_than:
-            handle = client.get_workflow_handle(workflow_id, run_id=run_id, result_type=ScheduledOutcome)
-            if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
-                return await handle.result()
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"run {workflow_id} never ended")
 
 
 async def eventually(check, timeout: float = 60, every: float = 0.3):
@@ -145,8 +113,7 @@ async def test_a_worker_killed_during_a_run_applies_it_once(tmp_path, temporal_s
         at = last_time("0 22 * * *", "Europe/Paris", datetime.now(UTC))
         rid = run_request_id(down["schedule_id"], at)
         stack.sim.set_latency("wdm.scale", 3.0)
-        await client.get_schedule_handle(down["schedule_id"]).backfill(
-            ScheduleBackfill(start_at=at, end_at=at + timedelta(seconds=1), overlap=ScheduleOverlapPolicy.ALLOW_ALL))
+        workflow_id, before = await start_backfill(client, down["schedule_id"], at)
         # the run has reached the service: its scale is under way (in the slow backend call)
         await eventually(lambda: _state(stack, service_id, rid, "running"))
         await asyncio.sleep(1.0)
@@ -154,7 +121,7 @@ async def test_a_worker_killed_during_a_run_applies_it_once(tmp_path, temporal_s
         stack.worker_procs[0].wait(10)
         stack.sim.set_latency("wdm.scale", 0.0)
         stack.start_worker_process()
-        outcome = await finished(client, f"{down['schedule_id']}-{at:%Y-%m-%dT%H:%M:%SZ}", timeout=180)
+        outcome = await finished(client, workflow_id, other_than=before, timeout=180)
         assert (outcome.request_id, outcome.state) == (rid, "succeeded"), outcome
         assert len(scale_calls(stack, rid)) == 1
         [api] = [w for w in await stack.sim_workloads(service_id) if w.component == "api"]

@@ -36,10 +36,10 @@ from legato.schedules import reconcile_schedule
 from legato.temporal import connect
 from legato.workflows.rebalance import Rebalance, RebalanceParams
 from legato.workflows.reconcile import Reconcile
-from tests.federation import federated_pair
+from tests.federation import ROAMING, federated_pair
 from tests.specs import example, scale_path_spec
 from tests.stack import Stack, running_stack
-from tests.tmf import INVENTORY, ORDERING, Listener, add, delete, modify, order, wait_order
+from tests.tmf import INVENTORY, ORDERING, Listener, add, cancel_while_deploying, delete, modify, order, wait_order
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 
@@ -248,30 +248,28 @@ async def tmf_order(stack: Stack) -> None:
 
 async def tmf_cancel(stack: Stack) -> None:
     """A TMF641 order cancelled while its service deploys: the compensation terminates the service."""
-    stack.sim.set_latency("wdm.deploy", 2.0)
     async with stack.http() as client:
-        created = await client.post(f"{ORDERING}/serviceOrder", json=order(add("web-shop")))
-        order_id = created.json()["id"]
-        await wait_order(client, order_id, {"inProgress"})
-        cancel = await client.post(f"{ORDERING}/cancelServiceOrder",
-                                   json={"serviceOrder": {"id": order_id}, "cancellationReason": "changed my mind"})
-        assert cancel.status_code == 201, cancel.text
-        done = await wait_order(client, order_id, {"cancelled", "completed", "failed"})
+        _, done = await cancel_while_deploying(stack, client)
         assert done["state"] == "cancelled", done
         service_id = done["serviceOrderItem"][0]["service"]["id"]
         assert (await client.get(f"{INVENTORY}/service/{service_id}")).json()["state"] == "terminated"
-    stack.sim.set_latency("wdm.deploy", 0.0)
 
 
-async def rebalance(stack: Stack) -> None:
-    """A price rise; a Rebalance run in approve mode proposes a move, the tenant approves it
-    (ApplyProposal: the service's own move), an auto-mode run then finds nothing to gain."""
+async def priced_out(stack: Stack) -> str:
+    """video-analytics deployed, then its analytics site's price raised fivefold: a move to gain."""
     service_id = await active(stack, example("video-analytics"))
     async with stack.http() as http:
         site = {c["name"]: c["site"] for c in (await http.get(f"/v1/services/{service_id}")).json()["components"]}
     async with stack.http("operator") as http:
         resp = await http.patch(f"/v1/sites/{site['analytics']}", json={"cost_per_vcpu_hour": 5})
         assert resp.status_code == 200, resp.text
+    return service_id
+
+
+async def rebalance(stack: Stack) -> None:
+    """A price rise; a Rebalance run in approve mode proposes a move, the tenant approves it
+    (ApplyProposal: the service's own move), an auto-mode run then finds nothing to gain."""
+    service_id = await priced_out(stack)
     client = await temporal_client(stack)
     await _rebalance(client, stack, "rebalance-1", "approve")
     async with stack.http() as http:
@@ -291,12 +289,7 @@ async def _rebalance(client: Client, stack: Stack, workflow_id: str, mode: str):
 
 async def rebalance_auto(stack: Stack) -> None:
     """A Rebalance run in auto mode that carries a move out itself."""
-    service_id = await active(stack, example("video-analytics"))
-    async with stack.http() as http:
-        site = {c["name"]: c["site"] for c in (await http.get(f"/v1/services/{service_id}")).json()["components"]}
-    async with stack.http("operator") as http:
-        resp = await http.patch(f"/v1/sites/{site['analytics']}", json={"cost_per_vcpu_hour": 5})
-        assert resp.status_code == 200, resp.text
+    service_id = await priced_out(stack)
     summary = await _rebalance(await temporal_client(stack), stack, "rebalance-auto", "auto")
     assert summary.outcomes == {"done": 1}, summary
     await terminate(stack, service_id)
@@ -386,18 +379,6 @@ async def scheduled_operations(stack: Stack) -> None:
 def operate_async(stack: Stack, service_id: str, path: str, body: dict) -> asyncio.Task:
     """An operation sent now and awaited later (it keeps the service busy meanwhile)."""
     return asyncio.create_task(operate(stack, service_id, path, body))
-
-
-ROAMING = {
-    "name": "roaming-app",
-    "components": [
-        {"name": "web", "image": "nginx", "cpu": 1},
-        {"name": "edge-app", "image": "edge", "version": "1.0", "cpu": 2, "replicas": 2},
-        {"name": "cache", "image": "redis", "colocate_with": ["edge-app"]},
-    ],
-    "links": [{"from": "web", "to": "edge-app"}, {"from": "edge-app", "to": "cache"}],
-    "user_areas": [{"area": "paris-center", "component": "web"}, {"area": "madrid", "component": "edge-app"}],
-}
 
 
 async def federation(home: Stack, partner: Stack) -> None:
