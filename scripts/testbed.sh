@@ -5,10 +5,12 @@
 # Prints the directory holding the binaries (export it as LEGATO_TESTBED_BIN).
 # Each further part of the test bed is a script in scripts/testbed.d/, run in name order after the
 # core: it builds into its own cache directory under $CACHE (so adding one rebuilds nothing else)
-# and links its binaries into $BIN. It gets BIN, CACHE, JOBS and log() and must be quick when cached.
+# and links its binaries into $BIN. It gets BIN, CACHE, JOBS, LIB (shared build steps) and log() and
+# must be quick when cached.
 # etcd is the release Kubernetes pins: Debian's etcd 3.4 lacks the watch progress requests that
 # client-go's streaming lists need, and kwok's pods then lag by many seconds.
 set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"  # the build steps cd; the parts and lib are found from here
 
 KUBE_VERSION="${LEGATO_KUBE_VERSION:-v1.34.4}"
 KWOK_VERSION="${LEGATO_KWOK_VERSION:-v0.8.0}"
@@ -35,9 +37,9 @@ fi
 
 parts() {
   local part
-  for part in "$(dirname "${BASH_SOURCE[0]}")"/testbed.d/*.sh; do
+  for part in "$HERE"/testbed.d/*.sh; do
     [[ -e "$part" ]] || continue
-    (BIN="$BIN" CACHE="$CACHE" JOBS="$JOBS"; source "$part") || { log "failed: $part"; exit 1; }
+    (BIN="$BIN" CACHE="$CACHE" JOBS="$JOBS" LIB="$HERE/lib"; source "$part") || { log "failed: $part"; exit 1; }
   done
 }
 
@@ -68,29 +70,11 @@ if [[ ! -x "$BIN/kwok" || ! -x "$BIN/kwokctl" ]]; then
     "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
 fi
 
-# The control plane: k8s.io/kubernetes as a dependency, with each staging module it replaces by a
-# local path mapped to its published version of the same release (v1.X.Y -> v0.X.Y).
+# The control plane: built by the steps the next minor's part (testbed.d/kube-next.sh) shares.
 if [[ ! -x "$BIN/kube-apiserver" || ! -x "$BIN/kube-controller-manager" || ! -x "$BIN/kube-scheduler" ]]; then
   log "building kube-apiserver, kube-controller-manager, kube-scheduler $KUBE_VERSION"
-  cd "$ROOT/src"
-  gomod=$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
-  staging="v0.${KUBE_VERSION#v1.}"
-  goversion=$(sed -n 's/^go \(.*\)/\1/p' "$gomod")
-  {
-    echo "module legato.local/testbed"
-    echo "go $goversion"
-    sed -n 's/^godebug .*/&/p' "$gomod"
-    echo "require k8s.io/kubernetes $KUBE_VERSION"
-    sed -n 's#^\s*\(k8s.io/[a-z0-9-]*\) => ./staging/src/.*#replace \1 => \1 '"$staging"'#p' "$gomod"
-  } >go.mod
-  minor="${KUBE_VERSION#v1.}"
-  minor="${minor%%.*}"
-  pkg=k8s.io/component-base/version
-  ldflags="-s -w -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
-  ldflags="$ldflags -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
-  GOFLAGS=-mod=mod nice -n 19 go build -p "$JOBS" -trimpath -ldflags "$ldflags" -o "$BIN/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler
+  source "$HERE/lib/kube-control-plane.sh"
+  build_control_plane "$KUBE_VERSION" "$ROOT/src" "$BIN"
 fi
 
 ln -sfn "$HELM_ROOT/bin/helm" "$BIN/helm"

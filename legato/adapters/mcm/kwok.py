@@ -230,7 +230,20 @@ class KwokMCM:
             for host_id in replace:
                 await remove(cluster_id, core, [host_id])
                 await create_nodes(cluster_id, core, self._site_hosts(meta["site"], [host_id]), current)
+                await self._schedulable(cluster_id, core, host_id)
         return await self.get_cluster(cluster_id)
+
+    async def _schedulable(self, cluster_id: str, core: client.CoreV1Api, name: str) -> None:
+        """Until the new Node is Ready and carries no NoSchedule taint (the node controller taints a
+        new node not-ready until kwok's first heartbeat): back, and taking pods."""
+        for _ in range(int(self.start_timeout * 10)):
+            node = await call(cluster_id, lambda: core.read_node(name))
+            ready = any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or []))
+            tainted = any(t.effect in ("NoSchedule", "NoExecute") for t in (node.spec.taints or []))
+            if ready and not tainted and not node.spec.unschedulable:
+                return
+            await asyncio.sleep(0.1)
+        raise TransientFault(f"cluster {cluster_id}: node {name} is not Ready after its replacement")
 
     async def _restart_control_plane(self, cluster_id: str, release: Path) -> None:
         config_path = self.workdir / "clusters" / cluster_id / "kwok.yaml"
@@ -256,11 +269,13 @@ class KwokMCM:
             raise TransientFault(f"cluster {cluster_id}: the API server does not answer after its upgrade")
 
     async def _stop(self, cluster_id: str, component: str) -> None:
-        """Stop one control-plane process by the pid file kwokctl keeps, and wait until it is gone."""
+        """Stop one control-plane process by the pid file kwokctl keeps, as `kwokctl stop` does
+        (SIGKILL: the state is etcd's, and kube-apiserver's graceful stop holds on a minute for its
+        watchers), and wait until it is gone: `kwokctl start` skips a process still alive."""
         pid_file = self.workdir / "clusters" / cluster_id / "pids" / f"{component}.pid"
         try:
             pid = int(pid_file.read_text().strip())
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, signal.SIGKILL)
         except (FileNotFoundError, ValueError, ProcessLookupError):
             return
         for _ in range(300):
@@ -269,7 +284,7 @@ class KwokMCM:
             except ProcessLookupError:
                 return
             await asyncio.sleep(0.1)
-        os.kill(pid, signal.SIGKILL)
+        raise TransientFault(f"cluster {cluster_id}: {component} (pid {pid}) does not stop")
 
     async def delete_cluster(self, op_id: str, cluster_id: str) -> None:
         meta = self._meta(cluster_id)
