@@ -307,6 +307,25 @@ async def cluster_scale(stack: Stack) -> None:
         assert shrunk.status_code == 200, shrunk.text
 
 
+async def cluster_upgrade(stack: Stack) -> None:
+    """An operator moves a shared cluster one minor up while a service runs on it (UpgradeCluster):
+    a node that cannot be replaced stops the roll after the control plane; asked again, it resumes."""
+    cluster = "milan-cloud-k8s"
+    service_id = await active(stack, {"name": "work", "components": [{
+        "name": "work", "image": "registry.example/work", "version": "1", "replicas": 3, "cpu": 10,
+        "memory_mb": 1024, "placement": {"sites": ["milan-cloud"]}}]})
+    stack.sim.set_fault("mcm.upgrade_nodes", permanent=True)
+    async with stack.http("operator") as http:
+        stopped = await http.post(f"/v1/clusters/{cluster}/upgrade", json={"version": "v1.35.4", "request_id": "a"},
+                                  params={"wait": 120}, timeout=180)
+        assert stopped.status_code == 409 and "stopped at node" in stopped.text, stopped.text
+        stack.sim.clear_faults()
+        resumed = await http.post(f"/v1/clusters/{cluster}/upgrade", json={"version": "v1.35.4", "request_id": "b"},
+                                  params={"wait": 120}, timeout=180)
+        assert resumed.status_code == 200 and resumed.json()["state"] == "done", resumed.text
+    await terminate(stack, service_id)
+
+
 async def scheduled_operations(stack: Stack) -> None:
     """A service's schedules (ScheduledOperation runs, backfilled as Temporal's Schedule starts them):
     a scale that applies; a scale that finds the service busy, retries, and is recorded skipped; an
@@ -400,7 +419,7 @@ class Scenario:
 
 
 # Every workflow type and path: deployment, each day-2 kind, rollbacks, terminate, continue-as-new,
-# federation, TMF orders and their cancellation, reconcile and rebalance runs, cluster scaling.
+# federation, TMF orders and their cancellation, reconcile and rebalance runs, cluster scaling and upgrade.
 SCENARIOS: dict[str, Scenario] = {
     "deploy_terminate": Scenario(deploy_terminate),
     "deploy_rollback": Scenario(deploy_rollback),
@@ -420,6 +439,7 @@ SCENARIOS: dict[str, Scenario] = {
     "rebalance": Scenario(rebalance),
     "rebalance_auto": Scenario(rebalance_auto, keep=frozenset({"Rebalance"})),  # the move is as in `rebalance`
     "cluster_scale": Scenario(cluster_scale),
+    "cluster_upgrade": Scenario(cluster_upgrade, keep=frozenset({"UpgradeCluster"})),
     "scheduled_operations": Scenario(scheduled_operations),
 }
 
