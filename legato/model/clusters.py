@@ -63,7 +63,7 @@ class UpgradeClusterRequest(BaseModel):
     drain_seconds: float = Field(default=600, description="how long a node may take to empty before the roll stops")
     upgrade_seconds: float = Field(default=1800, description="how long the control plane, or a node, may take to "
                                    "come back on the new version before the roll stops")
-    ready_poll_seconds: float = 0.5
+    ready_poll_seconds: float = 0.2  # a read of the cluster each time: cheap next to a wasted half second per step
 
 
 class UpgradeClusterResult(BaseModel):

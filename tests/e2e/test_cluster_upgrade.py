@@ -87,6 +87,12 @@ async def test_bad_upgrades_are_refused_before_anything_changes(stack):
     assert (await upgrade(stack, {"version": NEW}, tenant="alpha")).status_code == 403
     async with stack.http("operator") as client:
         assert (await client.post("/v1/clusters/nope/upgrade", json={"version": NEW})).status_code == 404
+    async with stack.http("operator") as client:  # an upgrade drains every node: inside the windows only
+        windows = {"windows": [{"cron": "0 3 1 1 *", "duration_minutes": 60}]}  # New Year's night only
+        assert (await client.put(f"/v1/clusters/{CLUSTER}/maintenance-windows", json=windows)).status_code == 200
+        outside = await upgrade(stack, {"version": NEW})
+        assert outside.status_code == 409 and "outside the maintenance windows" in outside.text, outside.text
+        assert (await client.put(f"/v1/clusters/{CLUSTER}/maintenance-windows", json={"windows": []})).is_success
     cluster = stack.sim.cluster(CLUSTER)
     assert (cluster.kubernetes_version, set(cluster.node_versions.values())) == (OLD, {OLD})
     assert stack.sim.op_count("mcm.upgrade_control_plane") == stack.sim.op_count("mcm.drain_nodes") == 0

@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import urllib3
 from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 
@@ -69,6 +70,9 @@ class PodHistory:
         return self
 
     def _run(self, resource_version: str) -> None:
+        """Watch from `resource_version` on. An API server that stops answering for a while (an
+        upgrade restarts it) is watched again from the last version seen: etcd kept the events,
+        so none is lost; one that answers 410 (the events are gone) ends the history as failed."""
         try:
             while not self._stop.is_set():
                 fn, args = self._list_call()
@@ -76,11 +80,18 @@ class PodHistory:
                     fn, *args, resource_version=resource_version,
                     allow_watch_bookmarks=True, timeout_seconds=2, _request_timeout=10,
                 )  # fmt: skip
-                for event in stream:
-                    pod = event["object"]
-                    resource_version = pod.metadata.resource_version
-                    if event["type"] != "BOOKMARK":
-                        self._record(event["type"], pod)
+                try:
+                    for event in stream:
+                        pod = event["object"]
+                        resource_version = pod.metadata.resource_version
+                        if event["type"] != "BOOKMARK":
+                            self._record(event["type"], pod)
+                except (OSError, urllib3.exceptions.HTTPError):  # the API server restarting: watch again
+                    time.sleep(0.2)
+                except ApiException as err:
+                    if err.status not in (429, 500, 502, 503, 504):
+                        raise
+                    time.sleep(0.2)
         except ApiException as err:  # 410: the watch fell too far behind and events were lost
             self.error = err
         except BaseException as err:  # noqa: BLE001 - surfaced by stop()

@@ -2,7 +2,8 @@
 the request is checked against the cluster as it reports itself (its `/version` and kubelets, read
 through its MCM, with the releases that MCM offers) and against what runs on it, and refused before
 anything changes: a version that is none, not offered, older, more than one minor up (422); an
-upgrade or an operator's scaling already running on the cluster (409). Then UpgradeCluster runs
+upgrade or an operator's scaling already running on the cluster, or a time outside the maintenance
+windows of the cluster and its site (409). Then UpgradeCluster runs
 (legato/workflows/upgrade_cluster.py), checking the step again under its claim on the cluster; the
 answer comes once that check has passed (202, the roll under way) or, when the caller waits, once
 the roll is over."""
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
@@ -21,6 +23,7 @@ from legato.adapters.errors import AdapterError
 from legato.api.dependencies import Backends, Temporal
 from legato.api.service_layer.outcomes import Conflict, NotFound, Unprocessable
 from legato.inventory import Inventory
+from legato.maintenance import MaintenanceGate, NoCommonWindow
 from legato.model.clusters import UpgradeClusterRequest, UpgradeClusterStatus
 from legato.model.continuum import pool_owner
 from legato.model.versions import canonical, upgrade_refusal
@@ -61,6 +64,19 @@ async def upgrade_request(inventory: Inventory, backends: Backends, cluster_id: 
                                  service_id=cluster.service_id or pool_owner(cluster_id))
 
 
+async def _in_window(inventory: Inventory, req: UpgradeClusterRequest) -> None:
+    """An upgrade drains every node: like an operator's scale-in, it runs inside the maintenance
+    windows of the cluster and its site (when they have any), and is refused outside them."""
+    try:
+        wait = await asyncio.to_thread(MaintenanceGate(inventory).check_cluster, req.cluster_id, req.site,
+                                       datetime.now(UTC))
+    except NoCommonWindow as never:
+        raise Conflict(f"cluster {req.cluster_id} not upgraded: {never}") from None
+    if wait is not None:
+        raise Conflict(f"an upgrade of {req.cluster_id} is outside the maintenance windows ({wait.reason}); they "
+                       f"next open at {wait.opens_at:%Y-%m-%d %H:%M:%S} UTC: ask again then")
+
+
 async def _busy(inventory: Inventory, temporal: Temporal, cluster_id: str, workflow_id: str) -> str | None:
     """Which operation runs on the cluster now (another upgrade, an operator's scaling), if any."""
     client = await temporal.client()
@@ -97,6 +113,7 @@ async def upgrade_cluster(inventory: Inventory, temporal: Temporal, backends: Ba
         if err.status != RPCStatusCode.NOT_FOUND:
             raise
         req = await upgrade_request(inventory, backends, cluster_id, version)
+        await _in_window(inventory, req)
         busy = await _busy(inventory, temporal, cluster_id, workflow_id)
         if busy:
             raise Conflict(f"cluster {cluster_id} is busy: {busy} runs on it; ask again once it is over") from None
