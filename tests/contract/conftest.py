@@ -1,12 +1,13 @@
 """One fixture per protocol, parametrized over its backends, each yielding a ready backend in its
-small world (worlds.py): `pim_world` (sim, redfish), `mcm_world` (sim, kwok, kubeconfig),
-`wdm_world` (sim, kubernetes, and the same two with every workload a chart's release:
+small world (worlds.py): `pim_world` (sim, redfish), `mcm_world` (sim, kwok, kubeconfig,
+clusterapi), `wdm_world` (sim, kubernetes, and the same two with every workload a chart's release:
 sim-chart, kubernetes-chart), `tcm_world` (sim). A new backend is one more parameter.
 
 The sim backends run everywhere. The real ones run on the same terms as tests/real, whose fixtures
-they share: the Redfish emulator always (its power changes made prompt, see prompt_bmc.py), kwok
-and Kubernetes on the test bed (missing, it fails the run, unless LEGATO_SKIP_TESTBED=1 skips them
-locally). One emulator and one kwok MCM per module; each test gets them back as it found them."""
+they share: the Redfish emulator always (its power changes made prompt, see prompt_bmc.py), kwok,
+Cluster API and Kubernetes on the test bed (missing, it fails the run, unless LEGATO_SKIP_TESTBED=1
+skips them locally). One emulator, one kwok MCM and one management cluster per module; each test
+gets them back as it found them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import uuid
 import pytest
 from kubernetes import client
 
+from legato.adapters.kube import call_or_none
+from legato.adapters.mcm.clusterapi import ClusterAPIMCM
 from legato.adapters.mcm.kubeconfig import KubeconfigMCM
 from legato.adapters.mcm.kwok import KwokMCM
 from legato.adapters.mcm.sim import SimMCM
@@ -47,6 +50,8 @@ from tests.contract.worlds import (
     until,
     write_kubeconfig,
 )
+from tests.real.capi_testbed import management_cluster
+from tests.real.capi_testbed import site_config as capi_config
 from tests.real.conftest import kube_bin, redfish_factory  # noqa: F401  (shared with tests/real)
 from tests.real.helm_charts import ChartRepository
 from tests.real.redfish_emulator import RedfishEmulator
@@ -161,10 +166,33 @@ async def mcm_kwok(kube_bin, tmp_path_factory):  # noqa: F811
         await delete_every_cluster(mcm)
 
 
-@pytest.fixture(scope="module", params=["sim", "kwok", "kubeconfig"])
+@pytest.fixture(scope="module")
+async def mcm_capi(kube_bin, tmp_path_factory):  # noqa: F811
+    """A management cluster (tests/real/capi_testbed.py) with the world's hosts enrolled, and the
+    clusterapi MCM of its site, whose shared cluster CAPI builds on `nodes`."""
+    here = mcm_sites()[0]
+    capi = management_cluster(kube_bin, tmp_path_factory.mktemp("capi-mcm"), here.hosts)
+    try:
+        mcm = ClusterAPIMCM(capi_site(capi.kubeconfig))
+        await mcm.start_shared_clusters()
+        yield capi, mcm
+    except BaseException:
+        print(capi.logs())
+        raise
+    finally:
+        capi.stop()
+
+
+def capi_site(kubeconfig) -> Site:
+    return mcm_sites(SiteBackends(mcm="clusterapi", wdm="kubernetes", clusterapi=capi_config(kubeconfig)))[0]
+
+
+@pytest.fixture(scope="module", params=["sim", "kwok", "kubeconfig", "clusterapi"])
 def mcm_backend(request):
     if request.param == "sim":
         return "sim", None
+    if request.param == "clusterapi":
+        return "clusterapi", request.getfixturevalue("mcm_capi")
     return request.param, request.getfixturevalue("mcm_kwok")
 
 
@@ -189,6 +217,23 @@ async def mcm_world(mcm_backend, tmp_path):
     async def no_pim(op_id: str, hosts: list[str], owner: str) -> None:
         """A real MCM does not see the PIM: nothing to allocate."""
 
+    if name == "clusterapi":
+        capi, mcm = kwok
+        server, ca = kubeconfig_server(capi.kubeconfig)
+        here = capi_site(capi.kubeconfig)
+        world = McmWorld("clusterapi", mcm, KubernetesWDM(mcm), no_pim,
+                         lambda: ClusterAPIMCM(here, api_client(dead_url())),
+                         lambda: ClusterAPIMCM(here, api_client(server, ca)), lambda: None)  # fmt: skip
+        try:
+            yield world
+        finally:
+            await restore_kwok(mcm, world)
+            # A fresh world per test, as the sim's: the shared cluster forgets this test's operation
+            # ids (the tests reuse them, and this MCM answers a repeated id as it did the first time).
+            ops = f"{world.shared}-legato-ops"
+            core = client.CoreV1Api(capi.api)
+            await call_or_none(world.shared, lambda: core.delete_namespaced_config_map(ops, "legato"))
+        return
     kubeconfig = kwok._kubeconfig(McmWorld.shared)
     server, ca = kubeconfig_server(kubeconfig)
     if name == "kwok":
@@ -207,9 +252,10 @@ async def mcm_world(mcm_backend, tmp_path):
         await restore_kwok(kwok, world)
 
 
-async def restore_kwok(kwok: KwokMCM, world: McmWorld) -> None:
-    """Give the next test the shared cluster as it began: its workloads removed and their pods gone,
-    the clusters the test created deleted, exactly its nodes, all of them open."""
+async def restore_kwok(kwok: KwokMCM | ClusterAPIMCM, world: McmWorld) -> None:
+    """Give the next test the shared cluster as it began (kwok's, or the one CAPI built): its
+    workloads removed and their pods gone, the clusters the test created deleted, exactly its
+    nodes, all of them open."""
     wdm = KubernetesWDM(kwok)
     for workload_id in world.deployed:
         await wdm.remove(op("cleanup"), world.shared, workload_id)

@@ -54,7 +54,7 @@ from kubernetes import client, config
 
 from legato.adapters.errors import InvalidRequest, NotFound, TransientFault
 from legato.adapters.kube import MANAGED_BY, call, call_or_none, client_from_kubeconfig
-from legato.adapters.mcm.nodes import HOST_LABEL, busy, drain
+from legato.adapters.mcm.nodes import HOST_LABEL, busy, closed_empty, control_plane_version, drain, kubelet_versions
 from legato.adapters.wdm.kubernetes import FEATURE_LABEL
 from legato.model import Cluster, Host, Site
 from legato.model.clusters import DrainResult
@@ -192,18 +192,22 @@ class ClusterAPIMCM:
         return await self._read(found) if found else None
 
     async def _read(self, obj: dict) -> Cluster | None:
+        """The cluster as the management cluster and the workload cluster tell it. A host's node
+        that joined without Legato's labels (a machine CAPI replaced) is labelled on the way."""
         labels, cluster_id = obj["metadata"]["labels"], obj["metadata"]["name"]
+        hosts = await self._held_hosts(cluster_id)
         version, node_versions = "", {}
         try:
             api = await self.api_client(cluster_id)
-            info = await call(cluster_id, lambda: client.VersionApi(api).get_code(_request_timeout=5))
-            version = info.git_version
-            nodes = await call(cluster_id, lambda: client.CoreV1Api(api).list_node(label_selector=HOST_LABEL,
-                                                                                  _request_timeout=5))  # fmt: skip
-            node_versions = {n.metadata.name: n.status.node_info.kubelet_version for n in nodes.items}
+            version = await control_plane_version(cluster_id, api)
+            core = client.CoreV1Api(api)
+            node_versions = {n: v for n, v in (await kubelet_versions(cluster_id, core, selector="")).items()
+                             if n in hosts}  # fmt: skip
+            if unlabelled := set(node_versions) - set(await kubelet_versions(cluster_id, core)):
+                await self._label_nodes(cluster_id, sorted(unlabelled))
         except (NotFound, TransientFault):
             pass  # not answering yet (or any more): the versions are unknown, not wrong
-        return Cluster(id=cluster_id, site=self.site.id, hosts=await self._held_hosts(cluster_id),
+        return Cluster(id=cluster_id, site=self.site.id, hosts=hosts,
                        shared=labels.get(SHARED_LABEL) == "true", service_id=labels.get(OWNER_LABEL),
                        kubernetes_version=version, node_versions=node_versions)  # fmt: skip
 
@@ -355,7 +359,7 @@ class ClusterAPIMCM:
         await self._object(CAPI, "MachineDeployment", workers, cluster_id, {
             "clusterName": cluster_id, "replicas": len(await self._held_hosts(cluster_id)),
             "selector": {"matchLabels": machines},
-            "rollout": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}},
+            "rollout": {"strategy": {"type": "OnDelete"}},  # a machine is replaced when Legato deletes it
             "template": {"metadata": {"labels": machines}, "spec": {
                 "clusterName": cluster_id, "version": version,
                 "bootstrap": {"configRef": bootstrap},
@@ -416,10 +420,10 @@ class ClusterAPIMCM:
             return f"no running machine yet on {', '.join(waiting)} (machines: {', '.join(phases) or 'none'})"
         return ""
 
-    async def _label_nodes(self, cluster_id: str) -> None:
+    async def _label_nodes(self, cluster_id: str, host_ids: list[str] | None = None) -> None:
         """Each worker's node as Legato labels the nodes it deploys onto (host, site, features)."""
         core = client.CoreV1Api(await self.api_client(cluster_id))
-        for host_id in await self._held_hosts(cluster_id):
+        for host_id in await self._held_hosts(cluster_id) if host_ids is None else host_ids:
             host = self.hosts.get(host_id)
             if host is None:
                 continue
@@ -466,12 +470,7 @@ class ClusterAPIMCM:
         return await self._once(cluster_id, op_id, act, Cluster.model_validate_json, Cluster.model_dump_json)
 
     async def _remove(self, cluster_id: str, going: list[str]) -> None:
-        core = client.CoreV1Api(await self.api_client(cluster_id))
-        for name in going:  # cordoned before counted: no pod can land between the count and the delete
-            await call_or_none(cluster_id, lambda n=name: core.patch_node(n, {"spec": {"unschedulable": True}}))
-        still = {h: n for h, n in (await busy(cluster_id, core, going)).items() if n}
-        if still:
-            raise TransientFault(f"cluster {cluster_id}: nodes {sorted(still)} still run pods (drain them first)")
+        await closed_empty(cluster_id, client.CoreV1Api(await self.api_client(cluster_id)), going)
         machines = await self._worker_machines(cluster_id)
         for machine in machines:
             if machine.get("status", {}).get("nodeRef", {}).get("name") in going:
@@ -575,10 +574,10 @@ class ClusterAPIMCM:
         return await self._once(cluster_id, op_id, act, Cluster.model_validate_json, Cluster.model_dump_json)
 
     async def upgrade_nodes(self, op_id: str, cluster_id: str, host_ids: list[str], version: str) -> Cluster | None:
-        """Set the MachineDeployment's version after the named (drained) workers are cordoned and
-        empty: CAPI replaces machines one at a time (maxSurge 0 would need a spare host; with the
-        default surge of 1 the provider needs one free matching host). Workers not named are
-        replaced too, as CAPI rolls the whole MachineDeployment; the caller names them all."""
+        """Move the MachineDeployment to `version`, then delete the Machines of these (drained)
+        hosts: its rollout is OnDelete, so CAPI replaces exactly those, each on the host its
+        machine freed, under the same node name, with the new kubelet. Workers not named keep
+        their machines until a later call names them, so the caller decides the order."""
         cluster = await self.get_cluster(cluster_id)
         if cluster is None:
             return None
@@ -589,17 +588,13 @@ class ClusterAPIMCM:
             )
 
         async def act() -> Cluster:
-            core = client.CoreV1Api(await self.api_client(cluster_id))
-            going = [h for h in host_ids if h in cluster.hosts]
-            still = {h: n for h, n in (await busy(cluster_id, core, going)).items() if n}
-            if still:
-                raise TransientFault(f"cluster {cluster_id}: nodes {sorted(still)} still run pods (drain them first)")
-            await self._merge(
-                CAPI,
-                "machinedeployments",
-                f"{cluster_id}-workers",
-                {"spec": {"template": {"spec": {"version": canonical(version)}}}},
-            )
+            going = [h for h in host_ids if h in cluster.hosts and cluster.node_versions.get(h) != canonical(version)]
+            await closed_empty(cluster_id, client.CoreV1Api(await self.api_client(cluster_id)), going)
+            patch = {"spec": {"template": {"spec": {"version": canonical(version)}}}}
+            await self._merge(CAPI, "machinedeployments", f"{cluster_id}-workers", patch)
+            for machine in await self._worker_machines(cluster_id):
+                if machine.get("status", {}).get("nodeRef", {}).get("name") in going:
+                    await self._delete(CAPI, "machines", machine["metadata"]["name"])
             after = await self.get_cluster(cluster_id)
             assert after is not None
             return after

@@ -355,8 +355,16 @@ async def drain(
 
 
 async def remove(cluster_id: str, core: client.CoreV1Api, names: list[str]) -> None:
-    """Delete nodes that hold no pod. A node still open is cordoned before it is counted again, so
-    no pod can land on it between the count and the delete (a pod on a deleted node is lost)."""
+    """Delete nodes that hold no pod (see `closed_empty`)."""
+    for n in await closed_empty(cluster_id, core, names):
+        await call_or_none(cluster_id, lambda n=n: core.delete_node(n))
+
+
+async def closed_empty(cluster_id: str, core: client.CoreV1Api, names: list[str]) -> list[str]:
+    """The nodes among `names` that exist, cordoned and holding no pod, ready to go; TransientFault
+    (and the nodes as they were) if any still holds one. A node still open is cordoned before it is
+    counted again, so no pod can land on it between the count and its removal (a pod on a removed
+    node is lost); a pod that landed meanwhile gives the nodes back open."""
     nodes = {n.metadata.name: n for n in (await call(cluster_id, core.list_node)).items}
     gone = [n for n in dict.fromkeys(names) if n in nodes]
     held = {n: c for n, c in (await busy(cluster_id, core, gone)).items() if c}
@@ -371,5 +379,4 @@ async def remove(cluster_id: str, core: client.CoreV1Api, names: list[str]) -> N
     if held:
         raise TransientFault(f"cluster {cluster_id}: " + "; ".join(
             f"node {n} still runs {c} pods; its drain is under way" for n, c in held.items()))  # fmt: skip
-    for n in gone:
-        await call_or_none(cluster_id, lambda n=n: core.delete_node(n))
+    return gone

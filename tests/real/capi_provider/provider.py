@@ -289,8 +289,11 @@ class Provider:
                 "spec": {"providerID": provider_id, "taints": taints},
                 "status": {"capacity": capacity, "allocatable": capacity,
                            "nodeInfo": {"kubeletVersion": version}}}  # fmt: skip
-        ignore_conflict(lambda: wl.create_node({k: v for k, v in body.items() if k != "status"}))
-        wl.patch_node_status(node, {"status": body["status"]})  # kwok keeps the nodeInfo it finds
+        # Created with its size (kwok fills in defaults for a node it finds without one), then its
+        # kubelet's version (the typed client refuses a partial nodeInfo; kwok keeps one it finds).
+        sized = {**body, "status": {k: v for k, v in body["status"].items() if k != "nodeInfo"}}
+        ignore_conflict(lambda: wl.create_node(sized))
+        wl.patch_node_status(node, {"status": body["status"]})
 
     def write_kubeadm_state(self, wl: client.CoreV1Api, node: str, machine: dict) -> None:
         """What `kubeadm init` leaves that KubeadmControlPlane reads: the kubeadm-config ConfigMap
