@@ -40,12 +40,15 @@ class PodHistory:
     changes: list[Change] = field(default_factory=list)
     current: dict[str, str] = field(default_factory=dict)  # pod -> resourceVersion, as last seen
     error: BaseException | None = None
+    restarts_allowed: bool = False  # the API server may restart meanwhile (an upgrade): resync by a list
+    resyncs: int = 0
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._serving: dict[str, bool] = {}
+        self._labels: dict[str, dict[str, str]] = {}
 
     # ---- recording
 
@@ -63,6 +66,7 @@ class PodHistory:
         for p in listed.items:
             change = Change(0, time.monotonic(), p.metadata.name, dict(p.metadata.labels or {}), serving(p))
             self.initial[p.metadata.name] = change
+            self._labels[p.metadata.name] = change.labels
             self._serving[p.metadata.name] = change.serving
             self.current[p.metadata.name] = p.metadata.resource_version
         self._thread = threading.Thread(target=self._run, args=(listed.metadata.resource_version,), daemon=True)
@@ -70,9 +74,9 @@ class PodHistory:
         return self
 
     def _run(self, resource_version: str) -> None:
-        """Watch from `resource_version` on. An API server that stops answering for a while (an
-        upgrade restarts it) is watched again from the last version seen: etcd kept the events,
-        so none is lost; one that answers 410 (the events are gone) ends the history as failed."""
+        """Watch from `resource_version` on. An API server that stops answering for a while is
+        watched again from the last version seen. One that answers 410 (the events are gone) ends
+        the history as failed, unless `restarts_allowed`: then a list resyncs it (`_resync`)."""
         try:
             while not self._stop.is_set():
                 fn, args = self._list_call()
@@ -89,18 +93,40 @@ class PodHistory:
                 except (OSError, urllib3.exceptions.HTTPError):  # the API server restarting: watch again
                     time.sleep(0.2)
                 except ApiException as err:
-                    if err.status not in (429, 500, 502, 503, 504):
+                    if err.status in (429, 500, 502, 503, 504):
+                        time.sleep(0.2)
+                    elif err.status in (None, 410) and self.restarts_allowed:
+                        resource_version = self._resync()
+                    else:
                         raise
-                    time.sleep(0.2)
         except ApiException as err:  # 410: the watch fell too far behind and events were lost
             self.error = err
         except BaseException as err:  # noqa: BLE001 - surfaced by stop()
             self.error = err
 
+    def _resync(self) -> str:
+        """After an API server restart its watch cache starts at the present, so a watch from an
+        older version is refused: list, and record what differs from the last state seen. Exact
+        for an upgrade's restart: while no API server runs, nothing can change a pod (every write
+        goes through it), so a change is seen at most the few moments between its start and this
+        list late."""
+        listed = self._list()
+        names = set()
+        for pod in listed.items:
+            names.add(pod.metadata.name)
+            self._record("MODIFIED", pod)
+        with self._lock:
+            gone = [n for n in self.current if n not in names]
+        for name in gone:
+            self._record("DELETED", client.V1Pod(metadata=client.V1ObjectMeta(name=name, labels=self._labels[name])))
+        self.resyncs += 1
+        return listed.metadata.resource_version
+
     def _record(self, kind: str, pod: client.V1Pod) -> None:
         name = pod.metadata.name
         now = kind != "DELETED" and serving(pod)
         with self._lock:
+            self._labels[name] = dict(pod.metadata.labels or {})
             if kind == "DELETED":
                 self.current.pop(name, None)
             else:

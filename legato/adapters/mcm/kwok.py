@@ -206,6 +206,11 @@ class KwokMCM:
                 if refusal:
                     raise InvalidRequest(f"cluster {cluster_id}: {refusal}")
                 await self._restart_control_plane(cluster_id, releases[canonical(version)])
+                # The restarted node controller may taint nodes whose heartbeats it missed meanwhile:
+                # done once every node takes pods again, as a drain then counts on them.
+                core = client.CoreV1Api(await self.api_client(cluster_id))
+                for name in await kubelet_versions(cluster_id, core):
+                    await self._schedulable(cluster_id, core, name)
         return await self.get_cluster(cluster_id)  # type: ignore[return-value]
 
     async def upgrade_nodes(self, op_id: str, cluster_id: str, host_ids: list[str], version: str) -> Cluster | None:
