@@ -1,17 +1,27 @@
 """The clusterapi MCM on the test bed: the real Cluster API managers build workload clusters on the
 hosts Legato hands them (through the test bed's kwok infrastructure provider), the Kubernetes WDM
 deploys onto them with the kubeconfig CAPI wrote, machines come and go with the MachineDeployment,
-and a deleted cluster leaves no CAPI object and no host held."""
+and a deleted cluster leaves no CAPI object and no host held: first through the MCM itself, then
+through the public API with the Redfish PIM allocating the hosts."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+import yaml
+from kubernetes import client
 
 from legato.adapters.mcm.clusterapi import CLUSTER_LABEL, ClusterAPIMCM
 from legato.adapters.wdm.kubernetes import KubernetesWDM
+from legato.adapters.wdm.tenancy import service_namespace
+from legato.model import Host
 from legato.model.backends import SiteBackends
 from tests.contract.worlds import settled, site, until, workload
+from tests.e2e.calls import active
 from tests.real.capi_testbed import ManagementCluster, management_cluster, site_config
+from tests.real.test_real_continuum import powered_on
+from tests.stack import running_stack
 
 HOSTS = ["m1", "m2", "m3"]
 SITE = "edge-capi"
@@ -106,3 +116,91 @@ async def _lifecycle(capi: ManagementCluster, mcm: ClusterAPIMCM) -> None:
 
 async def _empty(mcm: ClusterAPIMCM, cluster_id: str, host: str) -> bool:
     return (await mcm.busy_nodes(cluster_id, [host]))[host] == 0
+
+
+# ---- through the public API: the Redfish PIM allocates, CAPI builds, the WDM deploys
+
+API_SITES = {"capi-edge": ["cap-h1", "cap-h2"], "capi-pool": ["cpl-h1", "cpl-h2", "cpl-h3"]}
+POOL = "capi-pool-k8s"  # the topology's (shared) cluster at capi-pool, built by CAPI when the stack starts
+
+
+def api_topology(capi: ManagementCluster, emulator_url: str, credentials: str) -> dict:
+    clusterapi = site_config(capi.kubeconfig).model_dump()
+    backend = {"pim": "redfish", "mcm": "clusterapi", "wdm": "kubernetes", "clusterapi": clusterapi,
+               "redfish": {"endpoints": [emulator_url], "credentials": f"file:{credentials}"}}  # fmt: skip
+    sites = [
+        {"id": sid, "tier": "edge", "provider": "orange-fr", "region": "eu-west", "country": "FR", "lat": 48.9,
+         "lon": 2.3 + i, "cost_per_vcpu_hour": 0.05, "backend": backend,
+         "clusters": [{"id": POOL, "hosts": ["cpl-h1"]}] if sid == "capi-pool" else [],
+         "hosts": [{"id": h, "cpu": 8, "memory_mb": 16384} for h in hosts]}
+        for i, (sid, hosts) in enumerate(API_SITES.items())
+    ]  # fmt: skip
+    return {"areas": [{"id": "paris", "region": "eu-west", "lat": 48.86, "lon": 2.35}], "sites": sites}
+
+
+@pytest.fixture(scope="module")
+async def api_stack(capi: ManagementCluster, redfish_factory, temporal_server, tmp_path_factory):
+    hosts = [h for hs in API_SITES.values() for h in hs]
+    capi.enrol([Host(id=h, cpu=8, memory_mb=16384) for h in hosts])
+    emulator = redfish_factory(hosts)
+    work = tmp_path_factory.mktemp("capi-api")
+    path = work / "topology.yaml"
+    path.write_text(yaml.safe_dump(api_topology(capi, emulator.url, str(emulator.credentials_file))))
+    async with running_stack(work / "legato", temporal_server.address, topology=path) as stack:
+        stack.emulator = emulator
+        yield stack
+
+
+def capi_objects(capi: ManagementCluster, cluster_id: str) -> list[str]:
+    """Every CAPI and provider object of the cluster, by kind and name."""
+    return sorted(f"{plural}/{o['metadata']['name']}" for plural, group, version in KINDS
+                  for o in capi.objects(plural, group, version)
+                  if cluster_id in (o["metadata"]["name"], o["metadata"].get("labels", {}).get(
+                      "cluster.x-k8s.io/cluster-name")))  # fmt: skip
+
+
+async def test_a_service_gets_a_cluster_api_cluster_on_its_hosts_and_leaves_nothing(capi, api_stack):
+    spec = {"name": "capi-shop", "components": [
+        {"name": "web", "image": "nginx", "version": "1.27", "replicas": 2, "cpu": 1, "memory_mb": 256,
+         "ports": [80], "placement": {"sites": ["capi-edge"]}}]}  # fmt: skip
+    try:
+        service_id = await active(api_stack, spec)
+    except BaseException:
+        print(capi.logs())
+        raise
+    async with api_stack.http() as http:
+        (web,) = (await http.get(f"/v1/services/{service_id}")).json()["components"]
+    cluster_id, held = web["cluster"], api_stack.inventory_hosts(service_id)
+    assert web["site"] == "capi-edge" and held and held <= powered_on(api_stack.emulator)
+    # CAPI built the cluster on exactly the hosts the PIM allocated: its worker machines' nodes are those hosts.
+    assert worker_nodes(capi, cluster_id) == sorted(held)
+    assert {h for h, (c, claimed) in hosts_of(capi).items() if c == cluster_id and claimed} == held
+    # The workload runs there, ready, on those nodes.
+    apps = client.AppsV1Api(await api_stack.adapters.mcm.api_client(cluster_id))
+    deployment = await asyncio.to_thread(apps.read_namespaced_deployment, web["workload_id"],
+                                         service_namespace(service_id))  # fmt: skip
+    assert deployment.status.ready_replicas == 2
+
+    await api_stack.remove(service_id)
+    assert capi_objects(capi, cluster_id) == []
+    assert all(c != cluster_id for c, _ in hosts_of(capi).values())
+    assert not held & powered_on(api_stack.emulator) and api_stack.inventory_hosts(service_id) == set()
+
+
+async def test_operator_scales_a_cluster_api_cluster_out_and_in(capi, api_stack):
+    assert worker_nodes(capi, POOL) == ["cpl-h1"]  # built by CAPI when the stack started
+    async with api_stack.http("operator") as http:
+        grown = await http.post(f"/v1/clusters/{POOL}/scale", json={"add": 1}, timeout=300)
+    assert grown.status_code == 200, grown.text
+    added = set(grown.json()["hosts"]) - {"cpl-h1"}
+    assert len(added) == 1 and added <= powered_on(api_stack.emulator)
+    assert worker_nodes(capi, POOL) == sorted({"cpl-h1"} | added)  # a machine per host, on that host
+    (md,) = [d for d in capi.objects("machinedeployments") if d["metadata"]["name"] == f"{POOL}-workers"]
+    assert md["spec"]["replicas"] == 2
+
+    async with api_stack.http("operator") as http:
+        shrunk = await http.post(f"/v1/clusters/{POOL}/scale", json={"remove_hosts": sorted(added)}, timeout=300)
+    assert shrunk.status_code == 200, shrunk.text
+    assert worker_nodes(capi, POOL) == ["cpl-h1"]
+    assert all(hosts_of(capi)[h] == (None, None) for h in added)  # the host is free again, its machine gone
+    assert not added & powered_on(api_stack.emulator)
