@@ -45,6 +45,7 @@ from legato.model.workloads import WorkloadSpec  # noqa: E402
 from legato.temporal import connect  # noqa: E402
 from legato.workflows.contracts import service_workflow_id  # noqa: E402
 from tests.e2e.calls import active  # noqa: E402
+from tests.real.testbed import delete_every_cluster  # noqa: E402
 from tests.stack import Stack, running_stack  # noqa: E402
 
 SITE, BASE_SITE = "bench-legato", "bench-base"
@@ -151,7 +152,8 @@ async def legato_create(stack: Stack) -> float:
     spec = {"name": "bench-new", "components": [{"name": "app", "image": "registry.example/app", "version": "1",
             "cpu": 1, "memory_mb": 256, "placement": {"sites": [SITE]}}],
             "policy": {"prefer_existing_clusters": False}}  # fmt: skip
-    service_id = await active(stack, spec)
+    service_id = await stack.deploy(spec)
+    assert (await stack.wait_state(service_id, {"active", "failed"}, timeout=1800))["state"] == "active"
     client = await connect(stack.settings)
     history = await client.get_workflow_handle(service_workflow_id(service_id)).fetch_history()
     events = list(history.events)
@@ -224,35 +226,49 @@ async def run(args: argparse.Namespace) -> None:
         overrides["testbed_bin"] = Path(os.environ.get("LEGATO_TESTBED_BIN", default))
     try:
         async with running_stack(root / "legato", server.address, **overrides) as stack:
-            if args.backend == "sim":
-                set_provider_times(stack, args.provider_seconds)
-            for cluster in (LEGATO, BASE):
-                await load(stack, cluster, args.nodes)
-            # One deployment first, not measured: the worker's first one builds its copy of the continuum.
-            warm = {"name": "warm", "components": [{"name": "app", "image": "registry.example/app", "version": "1",
-                    "cpu": 0.5, "memory_mb": 128, "placement": {"sites": [SITE]}}]}  # fmt: skip
-            await stack.remove(await active(stack, warm))
-            current = (await stack.adapters.mcm.get_cluster(LEGATO)).kubernetes_version
-            offered = await stack.adapters.mcm.kubernetes_versions(LEGATO)
-            major, minor, _ = parse(current)
-            target = max((v for v in offered if parse(v)[:2] == (major, minor + 1)), key=parse, default=None)
-            rows = []
-            grow_host, create_host = f"b-h{args.nodes + 1}", f"b-h{args.nodes + 2}"
-            rows.append(("create (one host)", await base_create(stack, [create_host]), await legato_create(stack)))
-            base_grown = await base_grow(stack, grow_host)
-            grown, added = await legato_grow(stack)
-            rows.append(("scale: add a node", base_grown, grown))
-            await load(stack, BASE, args.nodes + 1, onto=grow_host)  # a pod to move off the node removed
-            await load(stack, LEGATO, args.nodes + 1, onto=added)
-            rows.append(("scale: remove a node (one pod moved)", await base_shrink(stack, grow_host),
-                         await legato_shrink(stack, added)))
-            if target is None:
-                print(f"no next minor offered beside {current} ({offered}): upgrade not measured")
-            else:
-                rows.append((f"upgrade {current} -> {target} ({args.nodes} nodes)", await base_upgrade(stack, target),
-                             await legato_upgrade(stack, target)))
+            try:
+                rows = await measure(stack, args)
+            finally:
+                if args.backend == "kwok":  # no control plane left running
+                    await delete_every_cluster(stack.adapters.mcm.backends.of(SITE))
     finally:
         server.stop()
+    report(args, rows)
+
+
+async def measure(stack: Stack, args: argparse.Namespace) -> list[tuple[str, float, float]]:
+    """(operation, the provider's seconds, Legato's seconds), each measured once on each twin."""
+    if args.backend == "sim":
+        set_provider_times(stack, args.provider_seconds)
+    for cluster in (LEGATO, BASE):
+        await load(stack, cluster, args.nodes)
+    # One deployment first, not measured: the worker's first one builds its copy of the continuum.
+    warm = {"name": "warm", "components": [{"name": "app", "image": "registry.example/app", "version": "1",
+            "cpu": 0.5, "memory_mb": 128, "placement": {"sites": [SITE]}}]}  # fmt: skip
+    await stack.remove(await active(stack, warm))
+    current = (await stack.adapters.mcm.get_cluster(LEGATO)).kubernetes_version
+    offered = await stack.adapters.mcm.kubernetes_versions(LEGATO)
+    major, minor, _ = parse(current)
+    target = max((v for v in offered if parse(v)[:2] == (major, minor + 1)), key=parse, default=None)
+    rows = []
+    grow_host, create_host = f"b-h{args.nodes + 1}", f"b-h{args.nodes + 2}"
+    rows.append(("create (one host)", await base_create(stack, [create_host]), await legato_create(stack)))
+    base_grown = await base_grow(stack, grow_host)
+    grown, added = await legato_grow(stack)
+    rows.append(("scale: add a node", base_grown, grown))
+    await load(stack, BASE, args.nodes + 1, onto=grow_host)  # a pod to move off the node removed
+    await load(stack, LEGATO, args.nodes + 1, onto=added)
+    rows.append(("scale: remove a node (one pod moved)", await base_shrink(stack, grow_host),
+                 await legato_shrink(stack, added)))
+    if target is None:
+        print(f"no next minor offered beside {current} ({offered}): upgrade not measured")
+    else:
+        rows.append((f"upgrade {current} -> {target} ({args.nodes} nodes)", await base_upgrade(stack, target),
+                     await legato_upgrade(stack, target)))
+    return rows
+
+
+def report(args: argparse.Namespace, rows: list[tuple[str, float, float]]) -> None:
     print(f"\nclusters on {args.backend}" + (f" (sim provider unit {args.provider_seconds:g} s)"
                                               if args.backend == "sim" else ""))
     print(f"{'operation':<44} {'provider s':>10} {'Legato s':>10} {'added s':>8} {'overhead':>9}")
