@@ -114,6 +114,61 @@ async def _lifecycle(capi: ManagementCluster, mcm: ClusterAPIMCM) -> None:
     assert m3 not in grown.hosts
 
 
+async def test_a_cluster_api_cluster_upgraded_one_minor_node_by_node(capi: ManagementCluster, kube_bin):
+    """The MCM's upgrade calls as UpgradeCluster makes them: the KubeadmControlPlane to the next
+    minor (CAPI rolls its machine; the provider restarts the control plane on that release), then
+    each worker drained and its machine replaced on the same host with the new kubelet, while the
+    workload keeps a ready replica."""
+    if not (kube_bin / "kube-v1.35.4" / "kube-apiserver").exists():
+        pytest.fail("the test bed's next minor (scripts/testbed.d/kube-next.sh) is missing")
+    backend = SiteBackends(mcm="clusterapi", wdm="kubernetes",
+                           clusterapi=site_config(capi.kubeconfig, versions=["v1.34.4", "v1.35.4"]))  # fmt: skip
+    mcm = ClusterAPIMCM(site(SITE, HOSTS, backend=backend))
+    m1, m2, _ = HOSTS
+    try:
+        await mcm.create_cluster("op-create-u", "capi-u", SITE, [m1, m2], "svc-u")
+        wdm = KubernetesWDM(mcm)
+        spec = workload("api", 1, cpu=0.5)
+        await wdm.deploy("op-deploy-u", "capi-u", spec)
+        await until(lambda: settled(wdm, "capi-u", spec.id), timeout=90)
+        assert await mcm.kubernetes_versions("capi-u") == ["v1.34.4", "v1.35.4"]
+
+        await mcm.upgrade_control_plane("op-cp", "capi-u", "v1.35.4")
+        upgraded = await until(lambda: _at(mcm, "capi-u", "v1.35.4"), timeout=240)
+        assert upgraded.node_versions == {m1: "v1.34.4", m2: "v1.34.4"}
+        (kcp,) = capi.objects("kubeadmcontrolplanes", "controlplane.cluster.x-k8s.io", "v1beta2")
+        assert kcp["spec"]["version"] == "v1.35.4"
+
+        for host in (m1, m2):
+            await mcm.drain_nodes(f"op-drain-{host}", "capi-u", [host], partial=False)
+            await until(lambda h=host: _empty(mcm, "capi-u", h), timeout=90)
+            await mcm.upgrade_nodes(f"op-nodes-{host}", "capi-u", [host], "v1.35.4")
+            await until(lambda h=host: _node_at(mcm, "capi-u", h, "v1.35.4"), timeout=180)
+            assert (await wdm.status("capi-u", spec.id)).ready_replicas >= 1
+        after = await mcm.get_cluster("capi-u")
+        assert after.hosts == [m1, m2] and after.node_versions == {m1: "v1.35.4", m2: "v1.35.4"}
+        await until(lambda: _workers_on(capi, "capi-u", [m1, m2]), timeout=60)  # replaced on the same hosts
+        await until(lambda: settled(wdm, "capi-u", spec.id), timeout=90)
+        await mcm.delete_cluster("op-delete-u", "capi-u")
+    except BaseException:
+        print(capi.logs())
+        raise
+
+
+async def _workers_on(capi: ManagementCluster, cluster_id: str, hosts: list[str]) -> bool:
+    return worker_nodes(capi, cluster_id) == hosts
+
+
+async def _at(mcm: ClusterAPIMCM, cluster_id: str, version: str):
+    cluster = await mcm.get_cluster(cluster_id)
+    return cluster if cluster.kubernetes_version == version else None
+
+
+async def _node_at(mcm: ClusterAPIMCM, cluster_id: str, host: str, version: str) -> bool:
+    cluster = await mcm.get_cluster(cluster_id)
+    return cluster.node_versions.get(host) == version
+
+
 async def _empty(mcm: ClusterAPIMCM, cluster_id: str, host: str) -> bool:
     return (await mcm.busy_nodes(cluster_id, [host]))[host] == 0
 

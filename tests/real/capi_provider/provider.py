@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import datetime
 import ipaddress
 import logging
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -185,6 +187,8 @@ class Provider:
         workload = self.name(ns, cluster)
         if control_plane and not self.kubeconfig(workload).exists():
             self.start_control_plane(ns, cluster, machine)
+        elif control_plane and self.running_version(workload) != machine["spec"].get("version"):
+            self.upgrade_control_plane(workload, machine["spec"]["version"])
         if not self.kubeconfig(workload).exists():
             return  # a worker waits for the control plane
         wl = client.CoreV1Api(config.new_client_from_config(str(self.kubeconfig(workload))))
@@ -268,11 +272,46 @@ class Provider:
         crt, key = admin_certificate(ca_crt, ca_key)
         (pki / "admin.crt").write_bytes(crt)
         (pki / "admin.key").write_bytes(key)
-        binaries = [f"--{flag}-binary={self.bin_dir / b}" for flag, b in BINARIES.items()]
+        version = machine["spec"].get("version", "")
+        binaries = [f"--{flag}-binary={self.release(version, b) / b}" for flag, b in BINARIES.items()]
         log.info("starting the control plane of %s/%s on port %s", ns, cluster, port)
         self.kwokctl(workload, "create", "cluster", "--runtime=binary", "--kubeconfig=", "--quiet-pull", "--wait=120s",
                      f"--kube-apiserver-port={port}", *binaries)  # fmt: skip
+        (self.workdir / "clusters" / workload / "version").write_text(version)
         log.info("control plane of %s/%s on port %s", ns, cluster, port)
+
+    def release(self, version: str, binary: str) -> Path:
+        """Where the test bed keeps a control-plane binary of that release: the core's in bin, the
+        next minor's in bin/kube-<version>/ (scripts/testbed.d/kube-next.sh); etcd and kwok are one."""
+        other = self.bin_dir / f"kube-{version}"
+        return other if binary in STATIC_PODS and (other / binary).exists() else self.bin_dir
+
+    def running_version(self, workload: str) -> str:
+        path = self.workdir / "clusters" / workload / "version"
+        return path.read_text() if path.exists() else ""
+
+    def upgrade_control_plane(self, workload: str, version: str) -> None:
+        """A control-plane machine of a new version: the workload control plane restarted on that
+        release's binaries (its state is in etcd, and pods, kwok's, keep their status)."""
+        log.info("control plane of %s to %s", workload, version)
+        config_path = self.workdir / "clusters" / workload / "kwok.yaml"
+        docs = list(yaml.safe_load_all(config_path.read_text()))
+        for doc in docs:
+            for component in (doc or {}).get("components") or []:
+                if component.get("name") in STATIC_PODS:
+                    component["binary"] = str(self.release(version, component["name"]) / component["name"])
+        config_path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        # Only the three stop (etcd and kwok run on, so nodes and pods keep what kwok wrote on them);
+        # `kwokctl start` then starts what is not running, from kwok.yaml.
+        for component in STATIC_PODS:
+            pid = int((self.workdir / "clusters" / workload / "pids" / f"{component}.pid").read_text().strip())
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + 30
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+        self.kwokctl(workload, "start", "cluster")
+        (self.workdir / "clusters" / workload / "version").write_text(version)
 
     def create_node(
         self, wl: client.CoreV1Api, node: str, provider_id: str, host: dict | None, control_plane: bool, version: str
@@ -289,15 +328,20 @@ class Provider:
                 "spec": {"providerID": provider_id, "taints": taints},
                 "status": {"capacity": capacity, "allocatable": capacity,
                            "nodeInfo": {"kubeletVersion": version}}}  # fmt: skip
-        # Created with its size (kwok fills in defaults for a node it finds without one), then its
-        # kubelet's version (the typed client refuses a partial nodeInfo; kwok keeps one it finds).
+        # Created with its size (kwok fills in defaults for a node it finds without one), then, once
+        # kwok has made it Ready, its kubelet's version (the typed client refuses a partial nodeInfo).
         sized = {**body, "status": {k: v for k, v in body["status"].items() if k != "nodeInfo"}}
         ignore_conflict(lambda: wl.create_node(sized))
+        deadline = time.monotonic() + 30  # kwok's first pass writes a nodeInfo of its own: wait for it
+        while time.monotonic() < deadline and not any(
+                c.type == "Ready" and c.status == "True" for c in wl.read_node(node).status.conditions or []):
+            time.sleep(0.2)
         wl.patch_node_status(node, {"status": body["status"]})
 
     def write_kubeadm_state(self, wl: client.CoreV1Api, node: str, machine: dict) -> None:
         """What `kubeadm init` leaves that KubeadmControlPlane reads: the kubeadm-config ConfigMap
-        (its presence marks the control plane initialized) and the static pods of each component."""
+        (its presence marks the control plane initialized) and the static pods of each component
+        (plain pods kwok runs on the node: kwok leaves mirror pods unstarted)."""
         version = machine["spec"].get("version", "v1.34.4")
         conf = {"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "ClusterConfiguration", "kubernetesVersion": version,
                 "etcd": {"external": {"endpoints": ["https://127.0.0.1:2379"]}}}  # fmt: skip
