@@ -14,6 +14,7 @@ from tests.contract.test_mcm_contract import GHOST, refuses
 from tests.contract.worlds import McmWorld, settled, until, workload
 
 OWN = "own-up"
+SLOW = 180  # seconds: a fresh control plane's first pods, a restart, on a machine shared with other runs
 
 
 def next_minor(current: str, offered: list[str]) -> str:
@@ -79,9 +80,9 @@ async def test_an_upgrade_is_the_control_plane_then_drained_nodes_one_allowed_st
     # A pod on the cluster keeps running through the control plane's restart.
     web = workload("web", 1, cpu=0.5)
     await w.wdm.deploy("op-deploy-web", OWN, web)
-    placed = await until(lambda: settled(w.wdm, OWN, web.id))
+    placed = await until(lambda: settled(w.wdm, OWN, web.id), timeout=SLOW)
     await w.mcm.upgrade_control_plane("op-up", OWN, new)
-    upgraded = await until(lambda: reported(w, OWN, new), timeout=180)
+    upgraded = await until(lambda: reported(w, OWN, new), timeout=SLOW)
     assert upgraded.node_versions == {a: old, b: old}  # the kubelets are the nodes' own step
     assert (await w.mcm.upgrade_control_plane("op-up", OWN, new)).id == OWN  # a repeat acts no more
     assert (await w.wdm.status(OWN, web.id)).ready_replicas == 1
@@ -93,18 +94,18 @@ async def test_an_upgrade_is_the_control_plane_then_drained_nodes_one_allowed_st
         await w.mcm.upgrade_nodes("op-nodes-busy", OWN, [busy], new)
     after = await w.mcm.upgrade_nodes("op-nodes-idle", OWN, [idle, "not-a-node"], new)
     assert after.hosts == sorted([a, b])
-    await until(lambda: reported(w, OWN, new, [idle]))
+    await until(lambda: reported(w, OWN, new, [idle]), timeout=SLOW)
     await w.mcm.drain_nodes("op-drain", OWN, [busy], partial=False)
-    moved = await until(lambda: _settled_on(w, web.id, idle))
+    moved = await until(lambda: _settled_on(w, web.id, idle), timeout=SLOW)
     assert moved.ready_replicas == 1
-    await until(lambda: _empty(w, busy))
+    await until(lambda: _empty(w, busy), timeout=SLOW)
     await w.mcm.upgrade_nodes("op-nodes-busy-2", OWN, [busy], new)
-    done = await until(lambda: reported(w, OWN, new, [a, b]))
+    done = await until(lambda: reported(w, OWN, new, [a, b]), timeout=SLOW)
     assert (done.hosts, done.node_versions) == (sorted([a, b]), {a: new, b: new})
     # The replaced node is schedulable again: a pod that needs both nodes gets both.
     pair = workload("pair", 2, cpu=w.node_cpu * 0.75)
     await w.wdm.deploy("op-deploy-pair", OWN, pair)
-    assert (await until(lambda: settled(w.wdm, OWN, pair.id))).nodes == {a: 1, b: 1}
+    assert (await until(lambda: settled(w.wdm, OWN, pair.id), timeout=SLOW)).nodes == {a: 1, b: 1}
 
 
 async def _settled_on(w: McmWorld, workload_id: str, node: str):
