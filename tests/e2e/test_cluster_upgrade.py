@@ -10,7 +10,7 @@ import time
 
 from legato.schedules import ensure_schedules, reconcile_id
 from legato.temporal import connect
-from tests.e2e.calls import active
+from tests.e2e.calls import active, legato
 from tests.e2e.test_shared_continuum import CLUSTER, ORIGINAL, on_milan
 
 OLD, NEW = "v1.34.4", "v1.35.4"
@@ -124,3 +124,16 @@ async def test_reconcile_keeps_the_inventory_on_the_versions_clusters_report(sta
             break
         await asyncio.sleep(0.2)
     assert row.kubernetes_version == OLD and row.node_versions == dict.fromkeys(sorted(ORIGINAL), OLD)
+
+
+async def test_the_cli_follows_an_upgrade_and_says_why_one_is_refused(stack):
+    stack.sim.set_upgrade_time(control_plane=0.5, node=0.3)
+    code, out = await legato(stack, "cluster", "upgrade", CLUSTER, NEW, tenant="operator")
+    assert code == 0, out
+    for words in ("✓ claim", "✓ check", "✓ control-plane", *(f"✓ node {h}" for h in sorted(ORIGINAL)),
+                  f"{OLD} -> {NEW}"):
+        assert words in out, (words, out)
+    code, out = await legato(stack, "cluster", "upgrade", CLUSTER, "v1.37.0", tenant="operator")
+    assert code == 1 and "422" in out and "not offered" in out and "Traceback" not in out, out
+    code, out = await legato(stack, "cluster", "upgrade", CLUSTER, "v1.36.0")  # a tenant may not
+    assert code == 1 and "403" in out, out
