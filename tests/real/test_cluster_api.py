@@ -180,7 +180,7 @@ POOL = "capi-pool-k8s"  # the topology's (shared) cluster at capi-pool, built by
 
 
 def api_topology(capi: ManagementCluster, emulator_url: str, credentials: str) -> dict:
-    clusterapi = site_config(capi.kubeconfig).model_dump()
+    clusterapi = site_config(capi.kubeconfig, versions=["v1.34.4", "v1.35.4"]).model_dump()
     backend = {"pim": "redfish", "mcm": "clusterapi", "wdm": "kubernetes", "clusterapi": clusterapi,
                "redfish": {"endpoints": [emulator_url], "credentials": f"file:{credentials}"}}  # fmt: skip
     sites = [
@@ -259,3 +259,44 @@ async def test_operator_scales_a_cluster_api_cluster_out_and_in(capi, api_stack)
     assert worker_nodes(capi, POOL) == ["cpl-h1"]
     assert all(hosts_of(capi)[h] == (None, None) for h in added)  # the host is free again, its machine gone
     assert not added & powered_on(api_stack.emulator)
+
+
+async def test_upgrade_cluster_moves_a_cluster_api_cluster_one_minor_while_a_service_runs(capi, api_stack):
+    """UpgradeCluster through the API on the CAPI-built cluster: the control plane (KCP) then each
+    worker (drained, its machine replaced on the same host), the service's ready replicas never
+    below what it asked for, the new version read from the cluster's /version and its nodes."""
+    async with api_stack.http("operator") as http:
+        grown = await http.post(f"/v1/clusters/{POOL}/scale", json={"add": 1}, timeout=300)
+    assert grown.status_code == 200, grown.text
+    workers = sorted(grown.json()["hosts"])
+    spec = {"name": "capi-steady", "components": [
+        {"name": "api", "image": "registry.example/api", "version": "1.0", "replicas": 2, "cpu": 0.5,
+         "memory_mb": 128, "ports": [8080], "placement": {"sites": ["capi-pool"]}}]}  # fmt: skip
+    service_id = await active(api_stack, spec)
+    async with api_stack.http() as http:
+        (comp,) = (await http.get(f"/v1/services/{service_id}")).json()["components"]
+    assert comp["cluster"] == POOL
+
+    ready: list[int] = []
+
+    async def serving():
+        while True:
+            status = await api_stack.adapters.wdm.status(POOL, comp["workload_id"])
+            ready.append(status.ready_replicas if status else 0)
+            await asyncio.sleep(0.2)
+
+    watcher = asyncio.create_task(serving())
+    try:
+        async with api_stack.http("operator") as http:
+            done = await http.post(f"/v1/clusters/{POOL}/upgrade", json={"version": "v1.35.4"},
+                                   params={"wait": 900}, timeout=1100)  # fmt: skip
+    finally:
+        watcher.cancel()
+    if done.status_code != 200 or done.json()["state"] != "done":
+        print(capi.logs())
+    assert done.status_code == 200 and done.json()["state"] == "done", done.text
+    assert ready and min(ready) >= 2, ready
+    cluster = await api_stack.adapters.mcm.get_cluster(POOL)
+    assert cluster.kubernetes_version == "v1.35.4" and cluster.node_versions == dict.fromkeys(workers, "v1.35.4")
+    assert worker_nodes(capi, POOL) == workers  # the same hosts, their machines replaced
+    await api_stack.remove(service_id)
