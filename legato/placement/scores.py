@@ -69,7 +69,7 @@ def site_score(latency_weight: float, user_ms: float, cost_weight: float, cost: 
                carbon: float, reuses: bool, components: int) -> float:
     """A unit's score at a site on its own (its *base score*): user latency, cost, energy and the
     new-cluster penalty. Links are added by the search, which knows where the other end is."""
-    penalty = 0.0 if reuses else new_cluster_penalty(components)
+    penalty = 0.0 if reuses else NO_REUSE_PENALTY * components  # `new_cluster_penalty`, spared a call
     return latency_weight * user_ms + cost_weight * cost + carbon_weight * carbon + penalty
 
 

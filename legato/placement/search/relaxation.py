@@ -71,6 +71,9 @@ def dp(search: SearchState, fixed: dict[int, int], forbidden: frozenset[tuple[in
                     ms = lat_cache.get(key)
                     if ms is None:
                         ms = latency(i, j)
+                    cand = val + w * ms
+                    if cand >= best:
+                        continue  # no better whatever the rules say: their checks are spared
                     if not within_latency(ms, limit):
                         continue
                     bw = bw_cache.get(key)
@@ -78,9 +81,7 @@ def dp(search: SearchState, fixed: dict[int, int], forbidden: frozenset[tuple[in
                         bw = bandwidth(i, j)
                     if not has_bandwidth(bw, need):
                         continue
-                    cand = val + w * ms
-                    if cand < best:
-                        best, best_j = cand, j
+                    best, best_j = cand, j
                 if best_j < 0:
                     conflicts[label] += 1
                     total = None
