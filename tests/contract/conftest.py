@@ -184,7 +184,8 @@ async def mcm_capi(kube_bin, tmp_path_factory):  # noqa: F811
 
 
 def capi_site(kubeconfig) -> Site:
-    return mcm_sites(SiteBackends(mcm="clusterapi", wdm="kubernetes", clusterapi=capi_config(kubeconfig)))[0]
+    config = capi_config(kubeconfig, versions=["v1.34.4", "v1.35.4"])  # the test bed's two minors
+    return mcm_sites(SiteBackends(mcm="clusterapi", wdm="kubernetes", clusterapi=config))[0]
 
 
 @pytest.fixture(scope="module", params=["sim", "kwok", "kubeconfig", "clusterapi"])

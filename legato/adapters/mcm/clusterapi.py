@@ -59,7 +59,7 @@ from legato.adapters.wdm.kubernetes import FEATURE_LABEL
 from legato.model import Cluster, Host, Site
 from legato.model.clusters import DrainResult
 from legato.model.service import NAME_PATTERN
-from legato.model.versions import canonical, upgrade_refusal
+from legato.model.versions import canonical, canonical_or_none, upgrade_refusal
 
 CAPI = ("cluster.x-k8s.io", "v1beta2")
 CONTROL_PLANE = ("controlplane.cluster.x-k8s.io", "v1beta2")
@@ -558,7 +558,7 @@ class ClusterAPIMCM:
         current = (kcp or {}).get("spec", {}).get("version") or cluster.kubernetes_version
 
         async def act() -> Cluster:
-            if canonical(version) == canonical(current):
+            if canonical_or_none(version) == canonical(current):
                 return cluster
             refusal = upgrade_refusal(current, version, await self.kubernetes_versions(cluster_id))
             if refusal:
@@ -581,7 +581,9 @@ class ClusterAPIMCM:
         cluster = await self.get_cluster(cluster_id)
         if cluster is None:
             return None
-        if canonical(version) != canonical(cluster.kubernetes_version or version):
+        if not cluster.kubernetes_version:
+            raise TransientFault(f"cluster {cluster_id}: its control plane does not answer; its version is unknown")
+        if canonical_or_none(version) != canonical(cluster.kubernetes_version):
             raise InvalidRequest(
                 f"cluster {cluster_id}: kubelets may not lead their API server "
                 f"({cluster.kubernetes_version}); upgrade the control plane to {version} first"
