@@ -356,6 +356,16 @@ class Provider:
                    "spec": {"nodeName": node, "containers": [{"name": component, "image": f"{component}:{version}"}],
                             "tolerations": [{"operator": "Exists"}]}}  # fmt: skip
             ignore_conflict(lambda p=pod: wl.create_namespaced_pod("kube-system", p))
+            # Running and Ready, as the kubelet reports its static pods: written here, not left to
+            # kwok, whose watches can miss a pod made just after its API server restarted (an upgrade).
+            now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            ready = [{"type": t, "status": "True", "lastTransitionTime": now}
+                     for t in ("PodScheduled", "Initialized", "ContainersReady", "Ready")]  # fmt: skip
+            wl.patch_namespaced_pod_status(pod["metadata"]["name"], "kube-system", {"status": {
+                "phase": "Running", "conditions": ready, "startTime": now,
+                "containerStatuses": [{"name": component, "image": f"{component}:{version}", "imageID": "",
+                                       "ready": True, "restartCount": 0, "started": True,
+                                       "state": {"running": {"startedAt": now}}}]}})  # fmt: skip
 
     def kwokctl(self, workload: str, *args: str) -> None:
         env = {**os.environ, "KWOK_WORKDIR": str(self.workdir)}
