@@ -341,7 +341,7 @@ class Provider:
     def write_kubeadm_state(self, wl: client.CoreV1Api, node: str, machine: dict) -> None:
         """What `kubeadm init` leaves that KubeadmControlPlane reads: the kubeadm-config ConfigMap
         (its presence marks the control plane initialized) and the static pods of each component
-        (plain pods kwok runs on the node: kwok leaves mirror pods unstarted)."""
+        (plain pods on the node, reported Running and Ready as a kubelet reports static pods)."""
         version = machine["spec"].get("version", "v1.34.4")
         conf = {"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "ClusterConfiguration", "kubernetesVersion": version,
                 "etcd": {"external": {"endpoints": ["https://127.0.0.1:2379"]}}}  # fmt: skip
