@@ -14,12 +14,13 @@ from kubernetes import client
 
 from legato.adapters.mcm.clusterapi import CLUSTER_LABEL, ClusterAPIMCM
 from legato.adapters.wdm.kubernetes import KubernetesWDM
-from legato.adapters.wdm.tenancy import service_namespace
+from legato.adapters.wdm.tenancy import SERVICE, service_namespace
 from legato.model import Host
 from legato.model.backends import SiteBackends
 from tests.contract.worlds import settled, site, until, workload
 from tests.e2e.calls import active
 from tests.real.capi_testbed import ManagementCluster, management_cluster, site_config
+from tests.real.pod_history import PodHistory
 from tests.real.test_real_continuum import powered_on
 from tests.stack import running_stack
 
@@ -287,23 +288,16 @@ async def _upgrade_under_a_service(capi: ManagementCluster, api_stack) -> None:
         (comp,) = (await http.get(f"/v1/services/{service_id}")).json()["components"]
     assert comp["cluster"] == POOL
 
-    ready: list[int] = []
-
-    async def serving():
-        while True:
-            status = await api_stack.adapters.wdm.status(POOL, comp["workload_id"])
-            ready.append(status.ready_replicas if status else 0)
-            await asyncio.sleep(0.2)
-
-    watcher = asyncio.create_task(serving())
-    try:
+    # Continuity from the workload cluster's whole pod history (a watch that survives the control
+    # plane's restart), not from samples that could miss a dip.
+    core = client.CoreV1Api(await api_stack.adapters.mcm.api_client(POOL))
+    with PodHistory(core, None, restarts_allowed=True) as history:
         async with api_stack.http("operator") as http:
             done = await http.post(f"/v1/clusters/{POOL}/upgrade", json={"version": "v1.35.4"},
                                    params={"wait": 900}, timeout=1100)  # fmt: skip
-    finally:
-        watcher.cancel()
-    assert done.status_code == 200 and done.json()["state"] == "done", done.text
-    assert ready and min(ready) >= 2, ready
+        assert done.status_code == 200 and done.json()["state"] == "done", done.text
+    assert history.min_serving({SERVICE: service_id}) == 2
+    assert len(history.pods_seen({SERVICE: service_id})) > 2  # its pods moved off each node before it went
     cluster = await api_stack.adapters.mcm.get_cluster(POOL)
     assert cluster.kubernetes_version == "v1.35.4" and cluster.node_versions == dict.fromkeys(workers, "v1.35.4")
     assert worker_nodes(capi, POOL) == workers  # the same hosts, their machines replaced
