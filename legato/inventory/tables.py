@@ -80,10 +80,10 @@ class ClusterOperationRow(SQLModel, table=True):
 
     __tablename__ = "cluster_operations"
     cluster_id: str = Field(primary_key=True)
-    workflow_id: str
     kind: str
-    detail: str = ""
     since: datetime = Field(default_factory=utcnow)
+    workflow_id: str
+    detail: str = ""
 
 
 class ServiceRow(SQLModel, table=True):
