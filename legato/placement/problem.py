@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from legato.model import Component, ServiceSpec
 from legato.model.service import PlacementRules
 from legato.placement import rules, scores
-from legato.placement.index import AREA_INDEX_MS, Bucket, OrderedSites, SiteIndex
+from legato.placement.index import AREA_INDEX_MS, Bucket, OrderedSites, SiteIndex, SiteInfo
 from legato.placement.scores import VALUE_CARBON, VALUE_COST
 from legato.placement.sites import EPS, ClusterUsage, Replica, as_usage, pack_into_cluster, replicas_of
 
@@ -309,24 +309,28 @@ class Problem:
                 why = f"latency to users in {area} {ms:.4g} ms > {max_ms:g} ms"
                 return f"latency to users in {area} > {max_ms:g} ms", why, 0.0
             lat += count * ms
+        why = self._site_refusal(unit, info)
+        if why is not None:
+            return why, why, 0.0
+        return "", None, lat
+
+    def _site_refusal(self, unit: Unit, info: SiteInfo) -> str | None:
+        """The first of the unit's own rules that the site breaks whatever its load (policy,
+        placement rules, features, GPUs), or None. The reason is both the key rejections are grouped
+        by and the text shown: it names only the site's own attribute, so sites refused alike group."""
         if not rules.allowed(info.provider, self.allowed_providers):
-            why = f"provider {info.provider} not allowed by policy"
-            return why, why, 0.0
+            return f"provider {info.provider} not allowed by policy"
         if not rules.allowed(info.country, self.allowed_countries):
-            why = f"country {info.country} not allowed by policy (sovereignty)"
-            return why, why, 0.0
+            return f"country {info.country} not allowed by policy (sovereignty)"
         for c in unit.ruled:
             ruled_out = c.placement.rejects(info.id, info.tier, info.country)
             if ruled_out:
-                why = ruled_out if len(unit.components) == 1 else f"{c.name}: {ruled_out}"
-                return why, why, 0.0
+                return ruled_out if len(unit.components) == 1 else f"{c.name}: {ruled_out}"
         if not rules.offers_features(unit.features, info.features):
-            why = f"lacks features {sorted(unit.features - info.features)}"
-            return why, why, 0.0
+            return f"lacks features {sorted(unit.features - info.features)}"
         if not rules.offers_gpus(unit.gpu, info.max_gpu):
-            why = f"no host with {unit.gpu} GPU(s)"
-            return why, why, 0.0
-        return "", None, lat
+            return f"no host with {unit.gpu} GPU(s)"
+        return None
 
     def _tiers(self, unit: Unit) -> set[str] | None:
         """The tiers every component of the unit allows (None: any)."""
