@@ -15,6 +15,8 @@ import asyncio
 import subprocess
 import sys
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from kubernetes import client
@@ -156,14 +158,21 @@ def mcm_sites(backend: SiteBackends | None = None) -> list[Site]:
     return [here, site(w.other_site, [w.elsewhere], backend=backend)]
 
 
-@pytest.fixture(scope="module")
-async def mcm_kwok(kube_bin, tmp_path_factory):  # noqa: F811
-    mcm = KwokMCM(mcm_sites(KWOK), kube_bin, tmp_path_factory.mktemp("kwok-mcm"))
+@asynccontextmanager
+async def kwok_mcm(sites: list[Site], bin_dir, workdir) -> AsyncIterator[KwokMCM]:
+    """A kwok MCM with the sites' shared clusters started, and every control plane stopped after."""
+    mcm = KwokMCM(sites, bin_dir, workdir)
     try:
         await mcm.start_shared_clusters()
         yield mcm
     finally:
         await delete_every_cluster(mcm)
+
+
+@pytest.fixture(scope="module")
+async def mcm_kwok(kube_bin, tmp_path_factory):  # noqa: F811
+    async with kwok_mcm(mcm_sites(KWOK), kube_bin, tmp_path_factory.mktemp("kwok-mcm")) as mcm:
+        yield mcm
 
 
 @pytest.fixture(scope="module")
@@ -289,12 +298,8 @@ def wdm_sites(backend: SiteBackends | None = None) -> list[Site]:
 
 @pytest.fixture(scope="module")
 async def wdm_kwok(kube_bin, tmp_path_factory):  # noqa: F811
-    mcm = KwokMCM(wdm_sites(KWOK), kube_bin, tmp_path_factory.mktemp("kwok-wdm"))
-    try:
-        await mcm.start_shared_clusters()
+    async with kwok_mcm(wdm_sites(KWOK), kube_bin, tmp_path_factory.mktemp("kwok-wdm")) as mcm:
         yield mcm
-    finally:
-        await delete_every_cluster(mcm)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 from kubernetes import client, config, utils
 
 from legato.adapters.mcm.nodes import kwok_node
@@ -22,7 +21,7 @@ from legato.devserver import free_port
 from legato.model import Host
 from legato.model.backends import ClusterAPISite, InfrastructureProvider
 from tests.real.capi_provider.provider import BINARIES
-from tests.real.testbed import SKIP
+from tests.real.testbed import require
 
 MANAGERS = ("capi-manager", "capi-kubeadm-bootstrap-manager", "capi-kubeadm-control-plane-manager")
 PROVIDER_CRDS = Path(__file__).parent / "capi_provider" / "crds.yaml"
@@ -31,13 +30,7 @@ MANAGEMENT = "capi-management"
 
 
 def capi_bin(kube_bin: Path) -> Path:
-    missing = [b for b in (*MANAGERS, "capi-crds") if not (kube_bin / b).exists()]
-    if missing:
-        why = f"Cluster API binaries {missing} not in {kube_bin}: run scripts/testbed.sh (testbed.d/capi.sh)"
-        if SKIP:
-            pytest.skip(f"{why}; skipped because LEGATO_SKIP_TESTBED=1")
-        pytest.fail(why)
-    return kube_bin
+    return require(kube_bin, [*MANAGERS, "capi-crds"], "Cluster API binaries", "scripts/testbed.sh (testbed.d/capi.sh)")
 
 
 def site_config(kubeconfig: Path, **extra) -> ClusterAPISite:

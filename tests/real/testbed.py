@@ -14,15 +14,21 @@ from legato.config import Settings
 SKIP = os.environ.get("LEGATO_SKIP_TESTBED") == "1"
 
 
-def testbed_bin() -> Path:
-    path = Settings().testbed_bin_dir
-    missing = [b for b in (*BINARIES, "kwokctl") if not (path / b).exists()]
+def require(path: Path, names: list[str], what: str, how: str) -> Path:
+    """`path` if it holds every binary named; else the tests fail loudly (skip only when
+    LEGATO_SKIP_TESTBED=1 says so), naming what is missing and how to build it."""
+    missing = [b for b in names if not (path / b).exists()]
     if missing:
-        why = f"test bed binaries {missing} not in {path}: run scripts/testbed.sh (LEGATO_TESTBED_BIN=<its output>)"
+        why = f"{what} {missing} not in {path}: run {how}"
         if SKIP:
             pytest.skip(f"{why}; skipped because LEGATO_SKIP_TESTBED=1")
         pytest.fail(why)
     return path
+
+
+def testbed_bin() -> Path:
+    return require(Settings().testbed_bin_dir, [*BINARIES, "kwokctl"], "test bed binaries",
+                   "scripts/testbed.sh (LEGATO_TESTBED_BIN=<its output>)")
 
 
 async def delete_every_cluster(mcm) -> None:
