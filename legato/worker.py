@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from datetime import timedelta
 
@@ -28,6 +29,10 @@ log = logging.getLogger("legato.worker")
 # On SIGTERM, activities under way get this long to finish; then they are cancelled and handed back
 # to Temporal, which retries them on the next worker (they are idempotent on their operation id).
 SHUTDOWN_GRACE = timedelta(seconds=5)
+# A worker whose Temporal server is unreachable may wait on its pollers' retries for minutes before
+# it can stop (sdk-core keeps retrying a failed poll; temporalio/sdk-rust#1297). Past this bound the
+# process stops anyway: whatever it held, Temporal hands to another worker when its timeouts expire.
+SHUTDOWN_BOUND = SHUTDOWN_GRACE + timedelta(seconds=10)
 
 
 def build_worker(client: Client, settings: Settings, adapters: Adapters, inventory: Inventory,
@@ -56,10 +61,31 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker polling task queue %s on %s", settings.task_queue, settings.temporal_address)
-    async with worker:
-        await stop.wait()
+    running = asyncio.create_task(worker.run())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if running.done():
+        running.result()  # a fatal worker error (Temporal unreachable for long) ends the process with it
+    clean = await stop_worker(worker, SHUTDOWN_BOUND)
     await warming
     log.info("worker stopped")
+    if not clean:
+        # the SDK's run task still waits on its pollers: leaving the loop would wait for it again
+        logging.shutdown()
+        os._exit(0)
+    await running
+
+
+async def stop_worker(worker: Worker, bound: timedelta) -> bool:
+    """Ask the worker to stop and wait at most `bound`: True if it stopped, False if it was given up on."""
+    try:
+        await asyncio.wait_for(asyncio.shield(worker.shutdown()), bound.total_seconds())
+        return True
+    except TimeoutError:
+        log.warning("worker stopping without its Temporal pollers, which did not end within %ss "
+                    "(is the Temporal server reachable?)", int(bound.total_seconds()))
+        return False
 
 
 def main() -> None:
