@@ -71,6 +71,12 @@ CAPI_CLUSTER_NAME = "cluster.x-k8s.io/cluster-name"
 DEPLOYMENT_NAME = "cluster.x-k8s.io/deployment-name"
 FIELD_MANAGER = "legato"
 POLL = 0.5
+# How long an operation's first answer is kept for its retries: four times the longest an activity is
+# retried (a compensation, six hours), and at most this many bytes of a ConfigMap (which holds 1 MiB),
+# so a shared cluster's record of operations stays bounded over its life. A retry older than both
+# acts again, which re-applies the same objects.
+ANSWERS_KEPT_SECONDS = 24 * 3600
+ANSWERS_KEPT_BYTES = 512 * 1024
 
 
 def merged(base: dict, extra: dict) -> dict:
@@ -79,6 +85,25 @@ def merged(base: dict, extra: dict) -> dict:
     for k, v in extra.items():
         out[k] = merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
     return out
+
+
+def answer_of(entry: str) -> str:
+    """The answer in an entry of the operations record: `<unix time> <answer>`."""
+    return entry.split(" ", 1)[1]
+
+
+def stale_answers(entries: dict[str, str], now: float) -> list[str]:
+    """The keys of the entries to drop: older than ANSWERS_KEPT_SECONDS, or beyond ANSWERS_KEPT_BYTES
+    counting from the newest."""
+    def at(entry: str) -> int:
+        stamp = entry.split(" ", 1)[0]
+        return int(stamp) if stamp.isdigit() else 0
+    stale, size = [], 0
+    for key, entry in sorted(entries.items(), key=lambda kv: at(kv[1]), reverse=True):
+        size += len(key) + len(entry)
+        if now - at(entry) > ANSWERS_KEPT_SECONDS or size > ANSWERS_KEPT_BYTES:
+            stale.append(key)
+    return stale
 
 
 class ClusterAPIMCM:
@@ -220,17 +245,27 @@ class ClusterAPIMCM:
     def _op_key(op_id: str) -> str:
         return hashlib.sha256(op_id.encode()).hexdigest()[:24]
 
-    async def _answered(self, cluster_id: str, op_id: str) -> str | None:
+    async def _answers(self, cluster_id: str) -> dict[str, str]:
         cm = await call_or_none(self.where, lambda: self.core.read_namespaced_config_map(
             self._ops_name(cluster_id), self.ns))  # fmt: skip
-        return (cm.data or {}).get(self._op_key(op_id)) if cm else None
+        return (cm.data or {}) if cm else {}
+
+    async def _answered(self, cluster_id: str, op_id: str) -> str | None:
+        entry = (await self._answers(cluster_id)).get(self._op_key(op_id))
+        return None if entry is None else answer_of(entry)
 
     async def _answer(self, cluster_id: str, op_id: str, answer: str) -> None:
+        """Record the answer (each operation applies its own key, so concurrent ones keep each
+        other's), then drop the answers no retry can still ask for."""
+        entry = f"{int(time.time())} {answer}"
         body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": self._meta(self._ops_name(cluster_id), cluster_id),
-                "data": {self._op_key(op_id): answer}}  # fmt: skip
+                "data": {self._op_key(op_id): entry}}  # fmt: skip
         await call(self.where, lambda: self.core.patch_namespaced_config_map(
             self._ops_name(cluster_id), self.ns, body, field_manager=f"{FIELD_MANAGER}-{self._op_key(op_id)[:8]}",
             force=True, _content_type="application/apply-patch+yaml"))  # fmt: skip
+        if stale := stale_answers(await self._answers(cluster_id), time.time()):
+            await call_or_none(self.where, lambda: self.core.patch_namespaced_config_map(
+                self._ops_name(cluster_id), self.ns, {"data": dict.fromkeys(stale)}))  # fmt: skip
 
     async def _once(
         self, cluster_id: str, op_id: str, act: Callable, load: Callable[[str], Any], dump: Callable[[Any], str]
@@ -315,12 +350,14 @@ class ClusterAPIMCM:
             holder = obj["metadata"].get("labels", {}).get(CLUSTER_LABEL)
             if holder not in (None, cluster_id):
                 raise InvalidRequest(f"host {host.id} is a node of cluster {holder}")
-            found[host.id] = holder
-        for host_id, holder in found.items():
+            found[host.id] = (holder, obj["metadata"]["resourceVersion"])
+        for host_id, (holder, seen) in found.items():
             if holder is None:
-                await call(self.where, lambda h=host_id: self.custom.patch_namespaced_custom_object(
-                    group, version, self.ns, plural, h, {"metadata": {"labels": {CLUSTER_LABEL: cluster_id}}},
-                    _content_type="application/merge-patch+json"))  # fmt: skip
+                # only if unchanged since read: a host labelled meanwhile for another cluster is a
+                # conflict (transient), and the retry reads who holds it and refuses
+                label = {"metadata": {"labels": {CLUSTER_LABEL: cluster_id}, "resourceVersion": seen}}
+                await call(self.where, lambda h=host_id, b=label: self.custom.patch_namespaced_custom_object(
+                    group, version, self.ns, plural, h, b, _content_type="application/merge-patch+json"))  # fmt: skip
 
     async def _write_cluster(self, cluster_id: str, hosts: list[Host], owner: str | None, shared: bool) -> None:
         """Every object of the cluster, applied (a retry re-applies the same). The Cluster goes
