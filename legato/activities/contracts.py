@@ -80,6 +80,16 @@ class ClusterClaim(BaseModel):
     detail: str = ""
 
 
+class ClusterJoin(BaseModel):
+    """A scaling joining the operations on a cluster: it waits, until `deadline` (epoch seconds),
+    while an upgrade holds the cluster."""
+
+    cluster_id: str
+    workflow_id: str
+    deadline: float = 0.0
+    poll_seconds: float = 1.0
+
+
 class CheckUpgrade(Op):
     cluster_id: str
     version: str

@@ -1,12 +1,22 @@
 """Service records in the workload inventory."""
 
+import asyncio
+import time
+
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from legato.activities.base import ActivityGroup
-from legato.activities.contracts import ClusterClaim, HeldHosts, RecordComponent, RecordOperation, ServiceUpdate
+from legato.activities.contracts import (
+    ClusterClaim,
+    ClusterJoin,
+    HeldHosts,
+    RecordComponent,
+    RecordOperation,
+    ServiceUpdate,
+)
 from legato.inventory.tables import ComponentRow, ServiceOperationRow
 from legato.model import ServiceSpec
 
@@ -43,24 +53,46 @@ class InventoryActivities(ActivityGroup):
 
     @activity.defn(name="inventory.claim_cluster")
     async def claim_cluster(self, req: ClusterClaim) -> None:
-        """Take the cluster for this workflow, or fail (ClusterBusy, not retried) naming the workflow
-        that holds it. A holder whose workflow is over (terminated from the Web UI before it gave
-        the claim back) holds nothing any more."""
-        holder = await self.record(self.inventory.claim_cluster, req.cluster_id, req.workflow_id, req.kind,
-                                   req.detail)
-        if holder is None:
-            return
-        if not await _running(holder):
+        """Take the cluster for this workflow alone, or fail (ClusterBusy, not retried) naming the
+        workflow in the way: another upgrade, or a scaling under way. One whose workflow is over
+        (terminated from the Web UI before it gave the cluster back) is in nobody's way."""
+        stale: frozenset[str] = frozenset()
+        while True:
             holder = await self.record(self.inventory.claim_cluster, req.cluster_id, req.workflow_id, req.kind,
-                                       req.detail, frozenset({holder}))
+                                       req.detail, stale)
             if holder is None:
                 return
-        raise ApplicationError(f"cluster {req.cluster_id} is busy: workflow {holder} runs on it; wait for it to end",
-                               holder, type="ClusterBusy", non_retryable=True)
+            if await _running(holder):
+                raise ApplicationError(f"cluster {req.cluster_id} is busy: workflow {holder} runs on it; wait for "
+                                       "it to end", holder, type="ClusterBusy", non_retryable=True)
+            stale |= {holder}
 
     @activity.defn(name="inventory.release_cluster")
     async def release_cluster(self, req: ClusterClaim) -> None:
         await self.record(self.inventory.release_cluster, req.cluster_id, req.workflow_id)
+
+    @activity.defn(name="inventory.join_cluster")
+    async def join_cluster(self, req: ClusterJoin) -> None:
+        """Count this scaling among the cluster's, waiting while an upgrade holds the cluster (its
+        nodes are being replaced one by one: a node added or removed mid-roll would be missed or
+        drained twice). Past the deadline, ClusterBusy names the upgrade."""
+        stale: frozenset[str] = frozenset()
+        while True:
+            holder = await self.record(self.inventory.join_cluster, req.cluster_id, req.workflow_id, stale)
+            if holder is None:
+                return
+            if not await _running(holder):
+                stale |= {holder}
+                continue
+            if time.time() > req.deadline:
+                raise ApplicationError(f"cluster {req.cluster_id} is still being upgraded by workflow {holder}; "
+                                       "the scaling gave up waiting", holder, type="ClusterBusy", non_retryable=True)
+            activity.heartbeat(f"waiting for workflow {holder} to finish with {req.cluster_id}")
+            await asyncio.sleep(req.poll_seconds)
+
+    @activity.defn(name="inventory.leave_cluster")
+    async def leave_cluster(self, req: ClusterJoin) -> None:
+        await self.record(self.inventory.leave_cluster, req.cluster_id, req.workflow_id)
 
 
 async def _running(workflow_id: str) -> bool:

@@ -6,7 +6,7 @@ Each owner's records live in their own module and class, each a `Store` that wri
 |---|---|---|
 | TCRR, the continuum | resources.py | sites, areas, latencies, hosts, clusters, meta, site_versions |
 | TCRR, what placements hold | reservations.py | reservations, node_claims, link_claims (and hosts' `reserved` state) |
-| TCRR, who operates a cluster | cluster_operations.py | cluster_operations (an upgrade's claim) |
+| TCRR, who operates a cluster | cluster_operations.py | cluster_operations (an upgrade, alone), cluster_scalings |
 | TCWI | workloads.py | services, components, connections, operations, service_operations, findings |
 | API records: proposals | proposals.py | proposals |
 | API records: federation | federation.py | federated_parts, federation_nonces |

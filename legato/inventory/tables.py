@@ -75,8 +75,8 @@ class ClusterRow(SQLModel, table=True):
 
 
 class ClusterOperationRow(SQLModel, table=True):
-    """The one operation running on a cluster (an upgrade): claimed by its workflow before it acts,
-    given back when it ends (cluster_operations.py)."""
+    """The one operation running on a cluster (an upgrade), alone on it: claimed by its workflow
+    before it acts, given back when it ends (cluster_operations.py)."""
 
     __tablename__ = "cluster_operations"
     cluster_id: str = Field(primary_key=True)
@@ -84,6 +84,17 @@ class ClusterOperationRow(SQLModel, table=True):
     since: datetime = Field(default_factory=utcnow)
     workflow_id: str
     detail: str = ""
+
+
+class ClusterScalingRow(SQLModel, table=True):
+    """A ScaleCluster run under way on a cluster: many may run at once (services growing a shared
+    cluster), but none while an upgrade holds the cluster, and no upgrade starts while one runs
+    (cluster_operations.py)."""
+
+    __tablename__ = "cluster_scalings"
+    cluster_id: str = Field(primary_key=True)
+    workflow_id: str = Field(primary_key=True)
+    since: datetime = Field(default_factory=utcnow)
 
 
 class ServiceRow(SQLModel, table=True):

@@ -38,6 +38,8 @@ class ScaleClusterRequest(BaseModel):
     drain_seconds: float = Field(default=600, description="how long a node may take to empty before it counts "
                                  "as stuck")
     ready_poll_seconds: float = 0.2
+    upgrade_wait_seconds: float = Field(default=7200, description="how long the scaling waits for an upgrade "
+                                        "running on the cluster to end before it gives up")
 
     @property
     def on_stuck(self) -> str:

@@ -1,5 +1,9 @@
 """ScaleCluster: grow a cluster (PIM allocate -> MCM add nodes) or shrink it, never harming anyone.
 
+A scaling runs beside other scalings of the cluster but never during an upgrade of it: it joins
+the cluster's operations first, waiting while an UpgradeCluster run holds the cluster (a node
+added mid-roll would be missed by it, one removed would be drained twice), and leaves at the end.
+
 Shrinking is make-before-break for every pod on the nodes, whoever's service it is: the nodes are
 cordoned and drained (each pod's replacement is ready on another node before the pod goes), the
 empty nodes removed and their hosts released. A node whose pods fit on no other node is not
@@ -7,6 +11,8 @@ evicted: a teardown hands it to the shared cluster's pool (it keeps serving; rec
 back once it runs nothing), a scale-in keeps it, an operator's shrink is refused whole."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -16,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         POOL_TRANSFER,
         AllocateHosts,
         ChangeNodes,
+        ClusterJoin,
         HeldHosts,
         Hold,
         PickHosts,
@@ -31,9 +38,13 @@ with workflow.unsafe.imports_passed_through():
     from legato.model.clusters import ScaleClusterRequest, ScaleClusterResult
     from legato.model.continuum import pool_owner
     from legato.workflows.drain import drain
-    from legato.workflows.options import STEP, UNDO
+    from legato.workflows.options import STEP, UNDO, waiting
     from legato.workflows.progress import error_text
     from legato.workflows.saga import Saga
+
+
+# The change that made a scaling join the cluster's operations (histories before it have no join).
+JOINS_CLUSTER_OPERATIONS = "scale-joins-cluster-operations"
 
 
 def allocation_op(workflow_id: str) -> str:
@@ -52,10 +63,20 @@ class ScaleCluster:
     async def run(self, req: ScaleClusterRequest) -> ScaleClusterResult:
         wid = workflow.info().workflow_id
         result = ScaleClusterResult()
-        if req.add_hosts or req.add_count:
-            result.added, result.cluster = await self._grow(req, wid)
-        if req.remove_hosts:
-            await self._shrink(req, wid, result)
+        joins = workflow.patched(JOINS_CLUSTER_OPERATIONS)
+        join = ClusterJoin(cluster_id=req.cluster_id, workflow_id=wid, poll_seconds=max(req.ready_poll_seconds, 1.0),
+                           deadline=(workflow.now() + timedelta(seconds=req.upgrade_wait_seconds)).timestamp())
+        if joins:
+            await workflow.execute_activity_method(InventoryActivities.join_cluster, join,
+                                                   **waiting(req.upgrade_wait_seconds))
+        try:
+            if req.add_hosts or req.add_count:
+                result.added, result.cluster = await self._grow(req, wid)
+            if req.remove_hosts:
+                await self._shrink(req, wid, result)
+        finally:
+            if joins:
+                await workflow.execute_activity_method(InventoryActivities.leave_cluster, join, **UNDO)
         return result
 
     async def _grow(self, req: ScaleClusterRequest, wid: str) -> tuple[list[str], Cluster]:

@@ -440,6 +440,8 @@ SCENARIOS: dict[str, Scenario] = {
     "rebalance_auto": Scenario(rebalance_auto, keep=frozenset({"Rebalance"})),  # the move is as in `rebalance`
     "cluster_scale": Scenario(cluster_scale),
     "cluster_upgrade": Scenario(cluster_upgrade, keep=frozenset({"UpgradeCluster"})),
+    # since the scalings join the cluster's operations (scale_cluster.JOINS_CLUSTER_OPERATIONS)
+    "cluster_scale_joined": Scenario(cluster_scale, keep=frozenset({"ScaleCluster"})),
     "scheduled_operations": Scenario(scheduled_operations),
 }
 

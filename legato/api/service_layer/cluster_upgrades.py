@@ -2,7 +2,7 @@
 the request is checked against the cluster as it reports itself (its `/version` and kubelets, read
 through its MCM, with the releases that MCM offers) and against what runs on it, and refused before
 anything changes: a version that is none, not offered, older, more than one minor up (422); an
-upgrade or an operator's scaling already running on the cluster, or a time outside the maintenance
+upgrade or a scaling already running on the cluster, or a time outside the maintenance
 windows of the cluster and its site (409). Then UpgradeCluster runs
 (legato/workflows/upgrade_cluster.py), checking the step again under its claim on the cluster; the
 answer comes once that check has passed (202, the roll under way) or, when the caller waits, once
@@ -78,12 +78,17 @@ async def _in_window(inventory: Inventory, req: UpgradeClusterRequest) -> None:
 
 
 async def _busy(inventory: Inventory, temporal: Temporal, cluster_id: str, workflow_id: str) -> str | None:
-    """Which operation runs on the cluster now (another upgrade, an operator's scaling), if any."""
+    """Which operation runs on the cluster now (another upgrade, a scaling: a service growing or
+    shrinking it, an operator's), if any."""
     client = await temporal.client()
     claim = await asyncio.to_thread(inventory.cluster_operation, cluster_id)
     if claim is not None and claim.workflow_id != workflow_id and await _running(client.get_workflow_handle(
             claim.workflow_id)):  # fmt: skip
         return f"an {claim.kind} ({claim.detail}, workflow {claim.workflow_id})"
+    for scaling in await asyncio.to_thread(inventory.cluster_scalings, cluster_id):
+        if await _running(client.get_workflow_handle(scaling)):
+            return f"a scaling (workflow {scaling})"
+    # an operator's scale-in waiting for its maintenance window has not joined the cluster yet
     query = "WorkflowType = 'ScaleCluster' AND ExecutionStatus = 'Running'"
     async for found in client.list_workflows(query):
         if found.id.startswith(f"cluster-{cluster_id}/scale/"):

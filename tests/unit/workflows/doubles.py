@@ -239,6 +239,8 @@ ANSWERS: dict[str, Callable[[Doubles], Behaviour]] = {
         (InventoryActivities.record_operation, _fixed(nothing)),
         (InventoryActivities.record_component, _fixed(nothing)),
         (InventoryActivities.held_hosts, _fixed(lambda req: sorted(req.allocations))),
+        (InventoryActivities.join_cluster, _fixed(nothing)),
+        (InventoryActivities.leave_cluster, _fixed(nothing)),
         (PlacementActivities.release, _fixed(answer(0))),
         (PlacementActivities.plan_growth, _room),
         (PlacementActivities.pick_hosts, _fixed(lambda req: [f"{req.site}-free-{i}" for i in range(req.count)])),

@@ -36,11 +36,16 @@ def names(*activities) -> list[str]:
     return [activity_name(a) for a in activities]
 
 
+def scaling(*activities) -> list[str]:
+    """A run's calls: it joins the cluster's operations first and leaves them last, whatever happened."""
+    return names(InventoryActivities.join_cluster, *activities, InventoryActivities.leave_cluster)
+
+
 async def test_growing_allocates_the_hosts_then_adds_them_as_nodes(client):
     doubles = Doubles()
     result = await scaled(client, doubles, request(add_hosts=["h1", "h2"]))
 
-    assert doubles.names() == names(PIMActivities.allocate_hosts, MCMActivities.add_nodes)
+    assert doubles.names() == scaling(PIMActivities.allocate_hosts, MCMActivities.add_nodes)
     allocated, added = doubles.args(PIMActivities.allocate_hosts)[0], doubles.args(MCMActivities.add_nodes)[0]
     assert allocated.host_ids == added.host_ids == ["h1", "h2"] and added.cluster_id == "edge-1-k8s"
     assert result.added == ["h1", "h2"] and result.cluster.id == "edge-1-k8s" and result.removed == []
@@ -50,7 +55,7 @@ async def test_growing_by_a_count_picks_reserved_hosts_and_releases_the_reservat
     doubles = Doubles()
     result = await scaled(client, doubles, request(add_count=2))
 
-    assert doubles.names() == names(PlacementActivities.pick_hosts, PIMActivities.allocate_hosts,
+    assert doubles.names() == scaling(PlacementActivities.pick_hosts, PIMActivities.allocate_hosts,
                                     MCMActivities.add_nodes, PlacementActivities.release)
     picked = doubles.args(PlacementActivities.pick_hosts)[0]
     assert doubles.args(PlacementActivities.release)[0].op_id == picked.hold.op_id
@@ -63,7 +68,7 @@ async def test_a_failed_growth_removes_the_nodes_and_releases_the_hosts(client):
         await scaled(client, doubles, request(add_hosts=["h1"]))
 
     assert failed.value.cause.type == "ScaleClusterFailed" and "node never joined" in failed.value.cause.message
-    assert doubles.names() == names(PIMActivities.allocate_hosts, MCMActivities.add_nodes,
+    assert doubles.names() == scaling(PIMActivities.allocate_hosts, MCMActivities.add_nodes,
                                     MCMActivities.remove_nodes, PIMActivities.release_hosts)
     (allocated,), (released,) = doubles.args(PIMActivities.allocate_hosts), doubles.args(PIMActivities.release_hosts)
     assert released.host_ids == ["h1"] and released.allocation_op_id == allocated.op_id
@@ -74,7 +79,7 @@ async def test_shrinking_drains_waits_removes_then_releases_under_each_allocatio
     result = await scaled(client, doubles, request(remove_hosts=["h1", "h2", "h3"],
                                                    allocations={"h1": "op-a", "h2": "op-b", "h3": "op-a"}))
 
-    assert doubles.names() == names(InventoryActivities.held_hosts, MCMActivities.drain_nodes,
+    assert doubles.names() == scaling(InventoryActivities.held_hosts, MCMActivities.drain_nodes,
                                     MCMActivities.wait_drained, WDMActivities.record_placements,
                                     MCMActivities.remove_nodes, PIMActivities.release_hosts,
                                     PIMActivities.release_hosts)
@@ -95,7 +100,7 @@ async def test_only_nodes_still_held_under_their_allocation_are_touched(client):
 
     untouched = Doubles().on(InventoryActivities.held_hosts, answer([]))
     assert (await scaled(client, untouched, request(remove_hosts=["h1"]))).removed == []
-    assert untouched.names() == names(InventoryActivities.held_hosts)
+    assert untouched.names() == scaling(InventoryActivities.held_hosts)
 
 
 async def test_a_scale_in_keeps_the_nodes_whose_pods_fit_nowhere_else(client):
