@@ -653,11 +653,19 @@ def cluster_upgrade(cluster_id: str, version: str = typer.Argument(..., help="e.
                     request_id: str = typer.Option(None, "--request-id", help="the same id again resumes or shows "
                                                    "the same upgrade"),
                     follow: bool = typer.Option(True, "--follow/--no-follow", help="print each step until it ends"),
-                    tenant: str = typer.Option("operator", "--tenant", help="an operator's tenant")) -> None:
+                    service: str = typer.Option(None, "--service", help="a cluster of this service's own, upgraded as "
+                                                "one of its operations (its tenant's token, its maintenance windows)"),
+                    outside_window: str = OUTSIDE_WINDOW,
+                    tenant: str = typer.Option(None, "--tenant", help="whose token: an operator's (the default), or "
+                                               "with --service the service's tenant (default demo)")) -> None:
     """Move a cluster's Kubernetes version one step up: the control plane, then each node drained
     make-before-break and replaced. Exit 1 if refused or if the roll stops (it says where)."""
     body = {"version": version} | ({"request_id": request_id} if request_id else {})
-    with _client(tenant) as client:
+    if service:
+        body |= {"outside_window": outside_window} if outside_window else {}
+        _operate(service, f"/clusters/{cluster_id}/upgrade", body, tenant or "demo")
+        return
+    with _client(tenant or "operator") as client:
         status = _call(client, "POST", f"/v1/clusters/{cluster_id}/upgrade", json=body, timeout=180)
         console.print(f"upgrade {status['request_id']} of {escape(cluster_id)} to {status['version']} "
                       f"(workflow {escape(status['workflow_id'])})", highlight=False)

@@ -26,7 +26,7 @@ from legato.model.operations import Operation, WindowWait
 from legato.model.schedules import MaintenanceWindow
 from legato.recurrence import Calendar, occurrences, zone
 
-DISRUPTIVE = frozenset({"upgrade", "move"})
+DISRUPTIVE = frozenset({"upgrade", "move", "cluster_upgrade"})
 HORIZON = timedelta(days=366)  # how far ahead a common opening is looked for
 MAX_CANDIDATES = 20_000  # window starts examined at most (a window every minute: two weeks of them)
 TICK = timedelta(microseconds=1)
@@ -110,12 +110,17 @@ class MaintenanceGate:
 
     def owners(self, service_id: str, op: Operation) -> list[Owner]:
         """The owners whose windows apply to `op` and declared some."""
-        if op.kind not in DISRUPTIVE or op.component is None:
+        if op.kind not in DISRUPTIVE:
             return []
         targets = [("service", service_id)]
-        component = self.inventory.component(service_id, op.component)
-        if component is not None:  # None: a partner runs it, and applies its own windows
-            targets += [("site", component.site), ("cluster", component.cluster)]
+        if op.cluster_upgrade is not None:  # the service's own cluster, drained node by node
+            cluster = self.inventory.cluster(op.cluster_upgrade.cluster_id)
+            if cluster is not None:
+                targets += [("site", cluster.site), ("cluster", cluster.id)]
+        elif op.component is None:
+            return []
+        elif (component := self.inventory.component(service_id, op.component)) is not None:
+            targets += [("site", component.site), ("cluster", component.cluster)]  # None: a partner's windows
         if op.kind == "move" and op.move is not None and op.move.site is not None:
             targets.append(("site", op.move.site))
         declared = self.inventory.maintenance_windows_of(list(dict.fromkeys(targets)))

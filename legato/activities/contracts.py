@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from legato.model import Candidate, ServiceSpec, SitePlan
-from legato.model.components import ComponentRecord
+from legato.model.components import ComponentRecord, Footprint
 from legato.model.connectivity import LinkRequest, QosRequest
 from legato.model.workloads import WorkloadSpec
 
@@ -170,11 +170,14 @@ class Hold(BaseModel):
 
 
 class PickHosts(Op):
-    """Free hosts of a site for an operator's growth of a shared cluster, reserved when picked."""
+    """Free hosts of a site, reserved when picked: for an operator's growth of a shared cluster, or
+    a service's surge node before an upgrade (which must hold any replica of the cluster: `fits`)."""
 
     site: str
     count: int
     hold: Hold
+    fits: Footprint | None = None
+    features: list[str] = Field(default_factory=list)
 
 
 class Exclusions(BaseModel):

@@ -29,6 +29,7 @@ from legato.inventory import Inventory
 from legato.inventory.live import LiveContinuum
 from legato.inventory.tables import LinkClaimRow, NodeClaimRow
 from legato.model import PlacementDecision, ServiceSpec, SitePlan, Topology
+from legato.model.components import Footprint
 from legato.placement import place, plan_growth
 from legato.placement.engine import search_move
 from legato.placement.index import SiteIndex
@@ -167,10 +168,14 @@ class PlacementActivities(ActivityGroup):
 
         def choose(topology: Topology, _index: SiteIndex, _usage: Usage) -> list[str]:
             site = topology.sites.get(req.site)
-            free = sorted((h for h in (site.hosts if site else []) if h.state == "free"),
-                          key=lambda h: (len(h.features), h.gpu, -h.cpu, h.id))
+            need = req.fits or Footprint(cpu=0, memory_mb=0)
+            free = sorted((h for h in (site.hosts if site else []) if h.state == "free" and h.cpu >= need.cpu
+                           and h.memory_mb >= need.memory_mb and h.gpu >= need.gpu
+                           and set(req.features) <= set(h.features)),
+                          key=lambda h: (len(h.features), h.gpu, -h.cpu, h.id))  # fmt: skip
             if len(free) < req.count:
-                raise CapacityExhausted(f"site {req.site} has {len(free)} free host(s), not {req.count}")
+                such = f" with {', '.join(req.features)}" if req.features else ""
+                raise CapacityExhausted(f"site {req.site} has {len(free)} free host(s){such}, not {req.count}")
             return [h.id for h in free[:req.count]]
 
         return await asyncio.to_thread(self._locked, req.hold, req.service_id, choose, lambda ids: (ids, [], []))

@@ -1,15 +1,23 @@
 """Day-2 operations: /v1/services/{id}/components/{name}/scale|upgrade|move, PATCH /v1/services/{id},
-/v1/services/{id}/operations. Synchronous by default: the call returns when the operation ends, or
-after `timeout` seconds with 202 and the operation's URL to poll."""
+/v1/services/{id}/clusters/{cluster}/upgrade, /v1/services/{id}/operations. Synchronous by default:
+the call returns when the operation ends, or after `timeout` seconds with 202 and the operation's
+URL to poll."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Header, Query, Response
 
-from legato.api.dependencies import CallerDep, ContinuumDep, InventoryDep, TemporalDep
-from legato.api.service_layer.service_operations import operation_of, operations_of, policy_warnings, run_operation
+from legato.api.dependencies import BackendsDep, CallerDep, ContinuumDep, InventoryDep, TemporalDep
+from legato.api.service_layer.service_operations import (
+    operation_of,
+    operations_of,
+    policy_warnings,
+    run_operation,
+    upgrade_own_cluster,
+)
 from legato.client import Running
 from legato.model.operations import (
+    KubernetesVersionRequest,
     MoveRequest,
     Operation,
     OperationRecord,
@@ -73,6 +81,20 @@ async def update_service(service_id: str, body: UpdateServiceRequest, response: 
     out = answer.model_dump(mode="json") if isinstance(answer, OperationRecord) else dict(answer)
     out["warnings"] = broken
     return out
+
+
+@router.post("/clusters/{cluster_id}/upgrade", summary="Upgrade the Kubernetes version of a cluster of the "
+             "service's own")
+async def upgrade_own_cluster_route(service_id: str, cluster_id: str, body: KubernetesVersionRequest,
+                                    response: Response, caller: CallerDep, inventory: InventoryDep,
+                                    temporal: TemporalDep, backends: BackendsDep, wait: bool = WAIT,
+                                    timeout: float = TIMEOUT, idempotency_key: str | None = KEY):
+    """A cluster created for this service, one step up (UpgradeCluster, as one of the service's
+    operations): the control plane, then each node drained make-before-break and replaced. Inside
+    the service's, the site's and the cluster's maintenance windows (or waiting for them)."""
+    op, result = await upgrade_own_cluster(inventory, temporal, backends, service_id, cluster_id, caller, body,
+                                           idempotency_key, wait, timeout)
+    return operation_answer(response, service_id, op.request.request_id, result)
 
 
 @router.get("/operations")

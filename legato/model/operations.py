@@ -45,6 +45,18 @@ class UpgradeRequest(OperationRequest):
     canary: CanaryPolicy = Field(default_factory=CanaryPolicy)
 
 
+class KubernetesVersionRequest(OperationRequest):
+    version: str = Field(min_length=1, max_length=40, description="the next minor or a later patch of the "
+                         "cluster's own, e.g. v1.35.4, one the cluster's MCM offers")
+
+
+class OwnClusterUpgradeRequest(KubernetesVersionRequest):
+    """The Kubernetes version of a cluster of the service's own (created for it, running no other
+    service) one step up, as an operator's upgrade of any cluster goes (UpgradeCluster)."""
+
+    cluster_id: Name = Field(description="a cluster of the service's own")
+
+
 T = TypeVar("T", bound=BaseModel)
 
 
@@ -121,13 +133,14 @@ class Operation(Strict):
     """What the workflow receives: the request plus which component and kind; `window`, set by the
     service client when the operation must wait for a maintenance window."""
 
-    kind: Literal["scale", "upgrade", "move", "update", "repair"]
+    kind: Literal["scale", "upgrade", "move", "update", "repair", "cluster_upgrade"]
     component: str | None = None
     scale: ScaleRequest | None = None
     upgrade: UpgradeRequest | None = None
     move: MoveRequest | None = None
     update: UpdateServiceRequest | None = None
     repair: RepairRequest | None = None
+    cluster_upgrade: OwnClusterUpgradeRequest | None = None
     window: WindowWait | None = None
 
     @property
@@ -137,7 +150,7 @@ class Operation(Strict):
 
 class OperationRecord(BaseModel):
     request_id: str
-    kind: str  # scale | upgrade | move | update | terminate
+    kind: str  # scale | upgrade | move | update | repair | cluster_upgrade | terminate
     component: str | None = None
     params: dict = Field(default_factory=dict)
     requested_by: str = ""

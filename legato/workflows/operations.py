@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         MoveRequest,
         Operation,
         OperationRecord,
+        OwnClusterUpgradeRequest,
         RepairRequest,
         ScaleRequest,
         UpdateServiceRequest,
@@ -38,14 +39,15 @@ with workflow.unsafe.imports_passed_through():
         asked,
         params_of,
     )
-    from legato.workflows.day2 import forward, move, repair, scale, upgrade
+    from legato.workflows.day2 import cluster_upgrade, forward, move, repair, scale, upgrade
     from legato.workflows.day2.context import Refused, RolledBack
     from legato.workflows.options import STEP, UNDO
     from legato.workflows.progress import error_text
 
 KEEP_FINISHED = 200  # finished operations remembered for idempotency (and carried across continue-as-new)
 WAITING = "waiting"  # the state of an operation's record while it waits for its maintenance window
-BODIES = {"scale": ScaleRequest, "upgrade": UpgradeRequest, "move": MoveRequest, "update": UpdateServiceRequest}
+BODIES = {"scale": ScaleRequest, "upgrade": UpgradeRequest, "move": MoveRequest, "update": UpdateServiceRequest,
+          "cluster_upgrade": OwnClusterUpgradeRequest}
 
 
 class Operations:
@@ -224,6 +226,11 @@ class Operations:
         if part is not None and op.kind not in ("scale", "upgrade"):
             raise ApplicationError(f"component '{op.component}' runs at partner {part.partner}: only scale and "
                                    "upgrade are forwarded", type="InvalidOperation")
+        if op.kind == "cluster_upgrade":
+            if cluster_upgrade.own_cluster_site(self, op.cluster_upgrade.cluster_id) is None:
+                raise ApplicationError(f"cluster '{op.cluster_upgrade.cluster_id}' is not one of this service's own "
+                                       "(a shared cluster is upgraded by the operator)", type="NotFound")
+            return
         if op.kind != "update" and op.component not in self.entity.components and part is None:
             remote = [c for p in self.entity.federated.values() for c in p.components]
             known = sorted([*self.entity.components, *remote])
@@ -249,6 +256,8 @@ class Operations:
             return await move.move(self, op, base)
         if op.kind == "repair":
             return await repair.repair(self, op.repair.findings, base)
+        if op.kind == "cluster_upgrade":
+            return await cluster_upgrade.upgrade_cluster(self, op, base)
         spec = self.entity.spec
         self.entity.spec = spec.model_copy(update={
             "policy": op.update.policy or spec.policy,

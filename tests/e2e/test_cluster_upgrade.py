@@ -12,6 +12,7 @@ from legato.schedules import ensure_schedules, reconcile_id
 from legato.temporal import connect
 from tests.e2e.calls import active, legato
 from tests.e2e.test_shared_continuum import CLUSTER, ORIGINAL, on_milan
+from tests.specs import example
 
 OLD, NEW = "v1.34.4", "v1.35.4"
 
@@ -137,3 +138,47 @@ async def test_the_cli_follows_an_upgrade_and_says_why_one_is_refused(stack):
     assert code == 1 and "422" in out and "not offered" in out and "Traceback" not in out, out
     code, out = await legato(stack, "cluster", "upgrade", CLUSTER, "v1.36.0")  # a tenant may not
     assert code == 1 and "403" in out, out
+
+
+async def test_a_service_upgrades_a_cluster_of_its_own_as_one_of_its_operations(stack):
+    """The tenant, not the operator: the cluster created for its service moves one minor up as a
+    day-2 operation of that service (UpgradeCluster a child of its workflow), its components never
+    below their ready replicas; other tenants, shared clusters and bad versions are refused."""
+    service_id = await active(stack, example("video-analytics"))
+    async with stack.http() as client:
+        components = (await client.get(f"/v1/services/{service_id}")).json()["components"]
+    own = [c for c in components if not stack.inventory.cluster(c["cluster"]).shared]
+    assert own, components  # the example's placement creates a cluster for it
+    cluster_id = own[0]["cluster"]
+    on_it = {c["name"]: c["replicas"] for c in components if c["cluster"] == cluster_id}
+    nodes, held = set(stack.sim.cluster(cluster_id).hosts), stack.inventory_hosts(service_id)
+    route = f"/v1/services/{service_id}/clusters/{cluster_id}/upgrade"
+    async with stack.http("beta") as other:
+        assert (await other.post(route, json={"version": NEW})).status_code == 404  # not even told it exists
+    async with stack.http() as client:
+        shared = await client.post(f"/v1/services/{service_id}/clusters/{CLUSTER}/upgrade", json={"version": NEW})
+        assert shared.status_code == 404 and "upgraded by the operator" in shared.text, shared.text
+        skip = await client.post(route, json={"version": "v1.36.0"})
+        assert skip.status_code == 422 and "skips a minor" in skip.text, skip.text
+
+        stack.sim.set_upgrade_time(control_plane=0.3, node=0.3)
+        since = time.time()
+        done = await client.post(route, json={"version": NEW, "request_id": "k8s-135"}, params={"timeout": 240},
+                                 timeout=300)
+        assert done.status_code == 200, done.text
+        record = done.json()
+        assert (record["kind"], record["state"]) == ("cluster_upgrade", "succeeded"), record
+        assert f"{OLD} -> {NEW}" in record["detail"], record
+        logged = (await client.get(f"/v1/services/{service_id}/operations/k8s-135")).json()
+        assert logged["kind"] == "cluster_upgrade" and logged["requested_by"] == "alpha", logged
+    cluster = stack.sim.cluster(cluster_id)
+    assert (cluster.kubernetes_version, set(cluster.node_versions.values())) == (NEW, {NEW})
+    # A one-node cluster sized for its pods: a surge node came first (so the node could be emptied)
+    # and went after; the service holds what it held before.
+    assert stack.sim.op_count("mcm.add_nodes") == stack.sim.op_count("mcm.remove_nodes") == 1
+    assert set(cluster.hosts) == nodes and stack.inventory_hosts(service_id) == held
+    for name, replicas in on_it.items():
+        assert stack.sim.serving(service_id, name, since).min_ready == replicas, name
+    code, out = await legato(stack, "cluster", "upgrade", cluster_id, NEW, "--service", service_id)
+    assert code == 1 and "422" in out and f"already runs {NEW}" in out, out  # the tenant's CLI path, checked first
+    await stack.remove(service_id)

@@ -420,6 +420,19 @@ class Scenario:
 
 # Every workflow type and path: deployment, each day-2 kind, rollbacks, terminate, continue-as-new,
 # federation, TMF orders and their cancellation, reconcile and rebalance runs, cluster scaling and upgrade.
+async def service_cluster_upgrade(stack: Stack) -> None:
+    """A service upgrades the cluster created for it (a day-2 operation: surge node, UpgradeCluster
+    child, the surge node given back), then goes."""
+    service_id = await active(stack, example("video-analytics"))
+    async with stack.http() as http:
+        components = (await http.get(f"/v1/services/{service_id}")).json()["components"]
+        cluster = next(c["cluster"] for c in components if not stack.inventory.cluster(c["cluster"]).shared)
+        done = await http.post(f"/v1/services/{service_id}/clusters/{cluster}/upgrade", json={"version": "v1.35.4"},
+                               params={"timeout": 120}, timeout=180)
+        assert done.status_code == 200 and done.json()["state"] == "succeeded", done.text
+    await terminate(stack, service_id)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "deploy_terminate": Scenario(deploy_terminate),
     "deploy_rollback": Scenario(deploy_rollback),
@@ -442,6 +455,7 @@ SCENARIOS: dict[str, Scenario] = {
     "cluster_upgrade": Scenario(cluster_upgrade, keep=frozenset({"UpgradeCluster"})),
     # since the scalings join the cluster's operations (scale_cluster.JOINS_CLUSTER_OPERATIONS)
     "cluster_scale_joined": Scenario(cluster_scale, keep=frozenset({"ScaleCluster"})),
+    "service_cluster_upgrade": Scenario(service_cluster_upgrade),
     "scheduled_operations": Scenario(scheduled_operations),
 }
 

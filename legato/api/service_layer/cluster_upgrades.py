@@ -77,7 +77,7 @@ async def _in_window(inventory: Inventory, req: UpgradeClusterRequest) -> None:
                        f"next open at {wait.opens_at:%Y-%m-%d %H:%M:%S} UTC: ask again then")
 
 
-async def _busy(inventory: Inventory, temporal: Temporal, cluster_id: str, workflow_id: str) -> str | None:
+async def busy_with(inventory: Inventory, temporal: Temporal, cluster_id: str, workflow_id: str) -> str | None:
     """Which operation runs on the cluster now (another upgrade, a scaling: a service growing or
     shrinking it, an operator's), if any."""
     client = await temporal.client()
@@ -119,7 +119,7 @@ async def upgrade_cluster(inventory: Inventory, temporal: Temporal, backends: Ba
             raise
         req = await upgrade_request(inventory, backends, cluster_id, version)
         await _in_window(inventory, req)
-        busy = await _busy(inventory, temporal, cluster_id, workflow_id)
+        busy = await busy_with(inventory, temporal, cluster_id, workflow_id)
         if busy:
             raise Conflict(f"cluster {cluster_id} is busy: {busy} runs on it; ask again once it is over") from None
         try:

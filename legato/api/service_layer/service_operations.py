@@ -1,5 +1,5 @@
-"""Day-2 operations on a service (scale, upgrade, move, update), sent to its workflow as one
-`operate` update, and the records of the operations it ran."""
+"""Day-2 operations on a service (scale, upgrade, move, update, and the upgrade of a cluster of its
+own), sent to its workflow as one `operate` update, and the records of the operations it ran."""
 
 from __future__ import annotations
 
@@ -7,14 +7,21 @@ import asyncio
 import uuid
 
 from legato.api.auth import Caller
-from legato.api.dependencies import Temporal
+from legato.api.dependencies import Backends, Temporal
+from legato.api.service_layer.cluster_upgrades import busy_with, upgrade_request
 from legato.api.service_layer.outcomes import Conflict, Invalid, NotFound, Refusal, Unprocessable
 from legato.api.service_layer.services_view import visible_service
 from legato.client import NotRunning, Refused, Running
 from legato.inventory import Inventory
 from legato.inventory.live import LiveContinuum
 from legato.inventory.tables import ServiceOperationRow
-from legato.model.operations import Operation, OperationRecord, UpdateServiceRequest
+from legato.model.operations import (
+    KubernetesVersionRequest,
+    Operation,
+    OperationRecord,
+    OwnClusterUpgradeRequest,
+    UpdateServiceRequest,
+)
 
 # What each refusal of the workflow's validator is, for the caller.
 REFUSALS: dict[str, type[Refusal]] = {"Busy": Conflict, "InvalidState": Conflict, "NotFound": NotFound,
@@ -39,6 +46,30 @@ async def run_operation(inventory: Inventory, temporal: Temporal, service_id: st
         raise REFUSALS.get(refused.kind, Conflict)(refused.message) from None
     except NotRunning:
         raise Conflict(f"service '{service_id}' is {row.state}: it takes no more operations") from None
+
+
+async def upgrade_own_cluster(
+    inventory: Inventory, temporal: Temporal, backends: Backends, service_id: str, cluster_id: str, caller: Caller,
+    body: KubernetesVersionRequest, idempotency_key: str | None, wait: bool, timeout: float,
+) -> tuple[Operation, OperationRecord | Running]:
+    """A cluster the service created for itself, one Kubernetes step up, as one of its operations.
+    Checked like an operator's upgrade before the service is asked: the cluster is the service's
+    own (any other is unknown to its tenant: 404), the step is one its MCM allows (422), nothing
+    else runs on the cluster (409)."""
+    await visible_service(inventory, caller, service_id)
+    cluster = await asyncio.to_thread(inventory.cluster, cluster_id)
+    if cluster is None or cluster.shared or cluster.service_id != service_id:
+        raise NotFound(f"service '{service_id}' has no cluster of its own named '{cluster_id}' (a shared cluster "
+                       "is upgraded by the operator)")
+    known = await asyncio.to_thread(inventory.service_operation, body.request_id or idempotency_key or "")
+    if known is None or known.service_id != service_id:  # a retry gets its first outcome from the workflow
+        await upgrade_request(inventory, backends, cluster_id, body.version)
+        busy = await busy_with(inventory, temporal, cluster_id, "")
+        if busy:
+            raise Conflict(f"cluster {cluster_id} is busy: {busy} runs on it; ask again once it is over")
+    op = Operation(kind="cluster_upgrade", cluster_upgrade=OwnClusterUpgradeRequest(
+        cluster_id=cluster_id, **body.model_dump(exclude_unset=True)))
+    return op, await run_operation(inventory, temporal, service_id, caller, op, idempotency_key, wait, timeout)
 
 
 async def policy_warnings(live: LiveContinuum, inventory: Inventory, service_id: str,
