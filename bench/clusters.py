@@ -3,7 +3,8 @@ provider's own time and Legato's overhead (target: orchestration adds under 5%).
 
     .venv/bin/python bench/clusters.py                        # the sim, provider times set below
     .venv/bin/python bench/clusters.py --backend kwok         # real control planes (LEGATO_TESTBED_BIN)
-    .venv/bin/python bench/clusters.py --backend clusterapi --clusterapi SECTION.yaml
+    .venv/bin/python bench/clusters.py --backend clusterapi   # the test bed's management cluster
+    .venv/bin/python bench/clusters.py --backend clusterapi --clusterapi SECTION.yaml   # yours
 
 The baseline is the provider alone, measured in the same run on a twin cluster of the same site:
 the same MCM and PIM calls a minimal orchestrator would make, in the same order, called directly
@@ -17,9 +18,11 @@ and replaced). overhead = Legato / provider - 1.
 
 On the sim the provider's times are set (`--provider-seconds`, scaled per call: a cluster create
 takes 6 units, a node added 2, a control plane upgrade 6, a node replaced 3, a replica 0.5), so
-the provider is slow as real ones are; kwok's are its own. For `clusterapi` the site's section
-(management kubeconfig, infrastructure) comes from the file given; both clusters are created by the
-bench on the site's hosts.
+the provider is slow as real ones are; kwok's are its own. For `clusterapi` the bench starts the
+test bed's management cluster (the real CAPI managers and the kwok infrastructure provider,
+tests/real/capi_testbed.py) with both sites' hosts enrolled, or, given `--clusterapi FILE`, uses the
+site's section (management kubeconfig, infrastructure) from the file, whose hosts must be enrolled;
+both clusters are created by the bench on the site's hosts.
 """
 
 from __future__ import annotations
@@ -40,11 +43,14 @@ from temporalio.api.enums.v1 import EventType
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from legato.devserver import DevServer, free_port  # noqa: E402
+from legato.model import Host  # noqa: E402
 from legato.model.versions import parse  # noqa: E402
 from legato.model.workloads import WorkloadSpec  # noqa: E402
 from legato.temporal import connect  # noqa: E402
 from legato.workflows.contracts import service_workflow_id  # noqa: E402
 from tests.e2e.calls import active  # noqa: E402
+from tests.real.capi_testbed import management_cluster as start_management_cluster  # noqa: E402
+from tests.real.capi_testbed import site_config  # noqa: E402
 from tests.real.testbed import delete_every_cluster  # noqa: E402
 from tests.stack import Stack, running_stack  # noqa: E402
 
@@ -215,15 +221,16 @@ async def legato_upgrade(stack: Stack, version: str) -> float:
 
 async def run(args: argparse.Namespace) -> None:
     clusterapi = yaml.safe_load(Path(args.clusterapi).read_text()) if args.clusterapi else None
-    if args.backend == "clusterapi" and clusterapi is None:
-        sys.exit("--backend clusterapi needs --clusterapi FILE: the site's clusterapi section (see README)")
     root = Path(tempfile.mkdtemp(prefix="bench-clusters-"))
+    testbed_bin = Path(os.environ.get("LEGATO_TESTBED_BIN", Path.home() / ".cache/legato/testbed/current/bin"))
+    management = None
+    if args.backend == "clusterapi" and clusterapi is None:
+        management, clusterapi = management_cluster(testbed_bin, root / "capi", args.nodes)
     (root / "topology.yaml").write_text(yaml.safe_dump(topology(args.backend, args.nodes, clusterapi)))
     server = DevServer(root / "temporal.db", port=free_port(), ui_port=None).start()
     overrides = {"topology": root / "topology.yaml"}
     if args.backend != "sim":
-        default = Path.home() / ".cache/legato/testbed/current/bin"
-        overrides["testbed_bin"] = Path(os.environ.get("LEGATO_TESTBED_BIN", default))
+        overrides["testbed_bin"] = testbed_bin
     try:
         async with running_stack(root / "legato", server.address, **overrides) as stack:
             try:
@@ -233,7 +240,18 @@ async def run(args: argparse.Namespace) -> None:
                     await delete_every_cluster(stack.adapters.mcm.backends.of(SITE))
     finally:
         server.stop()
+        if management is not None:
+            management.stop()
     report(args, rows)
+
+
+def management_cluster(testbed_bin: Path, workdir: Path, nodes: int):
+    """The test bed's management cluster, both sites' hosts enrolled, and the sites' clusterapi section."""
+    workdir.mkdir(parents=True)
+    hosts = [Host(id=f"{p}-h{i}", cpu=8, memory_mb=16384) for p in ("l", "b") for i in range(1, nodes + 3)]
+    mc = start_management_cluster(testbed_bin, workdir, hosts)
+    versions = ["v1.34.4", "v1.35.4"] if (testbed_bin / "kube-v1.35.4" / "kube-apiserver").exists() else []
+    return mc, site_config(mc.kubeconfig, versions=versions, ready_timeout_seconds=300).model_dump()
 
 
 async def measure(stack: Stack, args: argparse.Namespace) -> list[tuple[str, float, float]]:

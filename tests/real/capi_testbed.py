@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kubernetes import client, config, utils
 
+from legato.adapters.mcm.kwok import ports_config
 from legato.adapters.mcm.nodes import kwok_node
 from legato.config import PROJECT_ROOT
 from legato.devserver import free_port
@@ -46,7 +47,7 @@ def site_config(kubeconfig: Path, **extra) -> ClusterAPISite:
             api_version="infrastructure.legato.test/v1alpha1", cluster_kind="KwokCluster",
             machine_template_kind="KwokMachineTemplate", host_resource="kwokhosts.v1alpha1.infrastructure.legato.test",
         ),
-        ready_timeout_seconds=100, **extra,
+        **({"ready_timeout_seconds": 100} | extra),
     )  # fmt: skip
 
 
@@ -72,7 +73,7 @@ class ManagementCluster:
     def start(self) -> None:
         flags = [f"--{f}-binary={self.bin / b}" for f, b in BINARIES.items()]
         self.kwokctl(MANAGEMENT, "create", "cluster", "--runtime=binary", "--kubeconfig=", "--quiet-pull",
-                     "--wait=120s", *flags)  # fmt: skip
+                     "--wait=120s", ports_config(self.workdir, MANAGEMENT), *flags)  # fmt: skip
         api = self.api
         for crd in sorted((self.bin / "capi-crds").glob("*.yaml")) + [PROVIDER_CRDS]:
             utils.create_from_yaml(api, str(crd))

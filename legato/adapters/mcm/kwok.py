@@ -10,6 +10,7 @@ crash mid-create leaves something `delete_cluster` can find and remove."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -30,12 +31,34 @@ from legato.adapters.mcm.nodes import (
     kubelet_versions,
     remove,
 )
+from legato.devserver import free_port
 from legato.model import Cluster, Host, Site
 from legato.model.clusters import DrainResult
 from legato.model.service import NAME_PATTERN
 from legato.model.versions import canonical, canonical_or_none, parse, upgrade_refusal
 
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+PORTS = ("etcdPort", "etcdPeerPort", "kubeApiserverPort", "kubeControllerManagerPort", "kubeSchedulerPort",
+         "kwokControllerPort")
+
+
+def ports_config(workdir: Path, name: str, apiserver: int | None = None) -> str:
+    """kwokctl's `--config` flag for a cluster whose every port the OS chose. Left to itself,
+    kwokctl takes ports counting down from 32767, so two control planes created at once (two
+    Legato workers, two test runs, a test bed provider beside an MCM) take the same ones and one
+    never starts. The ports are kept in the cluster's kwok.yaml, so a restart reuses them."""
+    ports: set[int] = {apiserver} if apiserver else set()
+    while len(ports) < len(PORTS):
+        ports.add(free_port())
+    chosen = sorted(ports - {apiserver})
+    options = dict(zip([p for p in PORTS if not (apiserver and p == "kubeApiserverPort")], chosen, strict=True))
+    if apiserver:
+        options["kubeApiserverPort"] = apiserver
+    path = workdir / f"{name}.ports.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({"apiVersion": "config.kwok.x-k8s.io/v1alpha1", "kind": "KwokctlConfiguration",
+                                    "options": options}))  # fmt: skip
+    return f"--config={path}"
 # What an upgrade restarts on the new release; etcd (the state) and kwok (the nodes' and pods'
 # heartbeats) keep running, so the pods stay Ready through it.
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
@@ -327,8 +350,14 @@ class KwokMCM:
                 pass
             await self._kwokctl(cluster_id, "delete", "cluster")  # half made: start again
         flags = [f"--{b if b != 'kwok' else 'kwok-controller'}-binary={self.bin_dir / b}" for b in BINARIES]
-        await self._kwokctl(cluster_id, "create", "cluster", "--runtime=binary", "--kubeconfig=", "--quiet-pull",
-                            f"--wait={self.start_timeout:g}s", *flags)  # fmt: skip
+        flags.append(ports_config(self.workdir, cluster_id))
+        try:
+            await self._kwokctl(cluster_id, "create", "cluster", "--runtime=binary", "--kubeconfig=", "--quiet-pull",
+                                f"--wait={self.start_timeout:g}s", *flags)  # fmt: skip
+        except TransientFault:  # no half-made control plane left running until the retry
+            with contextlib.suppress(TransientFault):
+                await self._kwokctl(cluster_id, "delete", "cluster")
+            raise
         self._clients.pop(cluster_id, None)
         if not await self._answers(cluster_id):
             raise TransientFault(f"cluster {cluster_id}: the API server does not answer after kwokctl create")

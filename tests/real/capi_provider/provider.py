@@ -43,6 +43,7 @@ from cryptography.x509.oid import NameOID
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from legato.adapters.mcm.kwok import ports_config
 from legato.devserver import free_port
 
 GROUP, VERSION = "infrastructure.legato.test", "v1alpha1"
@@ -276,7 +277,7 @@ class Provider:
         binaries = [f"--{flag}-binary={self.release(version, b) / b}" for flag, b in BINARIES.items()]
         log.info("starting the control plane of %s/%s on port %s", ns, cluster, port)
         self.kwokctl(workload, "create", "cluster", "--runtime=binary", "--kubeconfig=", "--quiet-pull", "--wait=120s",
-                     f"--kube-apiserver-port={port}", *binaries)  # fmt: skip
+                     ports_config(self.workdir, workload, apiserver=port), *binaries)  # fmt: skip
         (self.workdir / "clusters" / workload / "version").write_text(version)
         log.info("control plane of %s/%s on port %s", ns, cluster, port)
 
