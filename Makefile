@@ -17,11 +17,15 @@ up: $(BIN)/.installed
 	$(BIN)/legato up
 
 # The real-backend tests need the Kubernetes test bed (built once, then cached; see scripts/testbed.sh).
-# LEGATO_SKIP_TESTBED=1 skips them locally; CI never sets it.
+# LEGATO_SKIP_TESTBED=1 skips them locally; CI never sets it. The suite runs in WORKERS processes
+# (pytest-xdist), a test file per process at a time: its module fixtures (a management cluster, a
+# Redfish emulator) are started once; most tests wait on Temporal and control planes, not on a core.
+WORKERS ?= 3
+PYTEST   = $(BIN)/pytest -n $(WORKERS) --dist loadfile
 test: $(BIN)/.installed
 	$(BIN)/ruff check legato tests bench
-	if [ "$$LEGATO_SKIP_TESTBED" = 1 ]; then $(BIN)/pytest; \
-	else bin="$$(bash scripts/testbed.sh)" && LEGATO_TESTBED_BIN="$$bin" $(BIN)/pytest; fi
+	if [ "$$LEGATO_SKIP_TESTBED" = 1 ]; then $(PYTEST); \
+	else bin="$$(bash scripts/testbed.sh)" && LEGATO_TESTBED_BIN="$$bin" $(PYTEST); fi
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check legato tests bench

@@ -3,6 +3,27 @@ import pytest
 from legato.devserver import DevServer, free_port
 from tests.stack import running_stack
 
+# The longest files, started first: a parallel run (`make test`, pytest-xdist by file) then ends
+# with short files on every worker instead of one worker on a long file while the others idle.
+# Longest first, from the durations the runs print; a file missing here only starts later.
+LONGEST_FIRST = [
+    "tests/real/test_cluster_api.py",
+    "tests/contract/test_mcm_upgrade_contract.py",
+    "tests/contract/test_mcm_contract.py",
+    "tests/contract/test_wdm_contract.py",
+    "tests/real/test_shared_kwok.py",
+    "tests/e2e/test_chaos.py",
+    "tests/real/test_real_continuum.py",
+    "tests/e2e/test_shared_continuum.py",
+    "tests/real/test_cluster_upgrade.py",
+    "tests/real/test_helm_charts.py",
+]
+
+
+def pytest_collection_modifyitems(items):
+    rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep their order
+
 
 @pytest.fixture(scope="session")
 def temporal_server(tmp_path_factory):

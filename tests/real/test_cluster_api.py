@@ -1,8 +1,9 @@
-"""The clusterapi MCM on the test bed: the real Cluster API managers build workload clusters on the
-hosts Legato hands them (through the test bed's kwok infrastructure provider), the Kubernetes WDM
-deploys onto them with the kubeconfig CAPI wrote, machines come and go with the MachineDeployment,
-and a deleted cluster leaves no CAPI object and no host held: first through the MCM itself, then
-through the public API with the Redfish PIM allocating the hosts."""
+"""The clusterapi MCM on the test bed, through the public API with the Redfish PIM allocating the
+hosts: the real Cluster API managers build workload clusters on the hosts Legato hands them (through
+the test bed's kwok infrastructure provider), the Kubernetes WDM deploys onto them with the
+kubeconfig CAPI wrote, machines come and go with the MachineDeployment, an upgrade rolls the control
+plane then each worker while a service runs, and a deleted service leaves no CAPI object and no host
+held. The MCM's own calls, one by one, are the contract suite's (tests/contract, `clusterapi`)."""
 
 from __future__ import annotations
 
@@ -12,20 +13,15 @@ import pytest
 import yaml
 from kubernetes import client
 
-from legato.adapters.mcm.clusterapi import CLUSTER_LABEL, ClusterAPIMCM
-from legato.adapters.wdm.kubernetes import KubernetesWDM
+from legato.adapters.mcm.clusterapi import CLUSTER_LABEL
 from legato.adapters.wdm.tenancy import SERVICE, service_namespace
 from legato.model import Host
-from legato.model.backends import SiteBackends
-from tests.contract.worlds import settled, site, until, workload
 from tests.e2e.calls import active
 from tests.real.capi_testbed import ManagementCluster, management_cluster, site_config
 from tests.real.pod_history import PodHistory
 from tests.real.test_real_continuum import powered_on
 from tests.stack import running_stack
 
-HOSTS = ["m1", "m2", "m3"]
-SITE = "edge-capi"
 KINDS = [("clusters", "cluster.x-k8s.io", "v1beta2"), ("machines", "cluster.x-k8s.io", "v1beta2"),
          ("machinedeployments", "cluster.x-k8s.io", "v1beta2"), ("machinesets", "cluster.x-k8s.io", "v1beta2"),
          ("kubeadmcontrolplanes", "controlplane.cluster.x-k8s.io", "v1beta2"),
@@ -38,16 +34,9 @@ KINDS = [("clusters", "cluster.x-k8s.io", "v1beta2"), ("machines", "cluster.x-k8
 
 @pytest.fixture(scope="module")
 def capi(kube_bin, tmp_path_factory):
-    here = site(SITE, HOSTS)
-    mc = management_cluster(kube_bin, tmp_path_factory.mktemp("capi"), here.hosts)
+    mc = management_cluster(kube_bin, tmp_path_factory.mktemp("capi"), [])  # the API stack enrols its hosts
     yield mc
     mc.stop()
-
-
-@pytest.fixture
-def mcm(capi: ManagementCluster) -> ClusterAPIMCM:
-    backend = SiteBackends(mcm="clusterapi", wdm="kubernetes", clusterapi=site_config(capi.kubeconfig))
-    return ClusterAPIMCM(site(SITE, HOSTS, backend=backend))
 
 
 def hosts_of(capi: ManagementCluster) -> dict[str, tuple[str | None, str | None]]:
@@ -61,117 +50,6 @@ def worker_nodes(capi: ManagementCluster, cluster_id: str) -> list[str]:
     machines = [m for m in capi.objects("machines") if m["metadata"]["labels"].get("cluster.x-k8s.io/cluster-name")
                 == cluster_id and "cluster.x-k8s.io/control-plane" not in m["metadata"]["labels"]]  # fmt: skip
     return sorted(m.get("status", {}).get("nodeRef", {}).get("name", "") for m in machines)
-
-
-async def test_a_cluster_built_grown_shrunk_and_deleted_through_cluster_api(capi: ManagementCluster,
-                                                                             mcm: ClusterAPIMCM):  # fmt: skip
-    try:
-        await _lifecycle(capi, mcm)
-    except BaseException:
-        print(capi.logs())
-        raise
-
-
-async def _lifecycle(capi: ManagementCluster, mcm: ClusterAPIMCM) -> None:
-    m1, m2, m3 = HOSTS
-    cluster = await mcm.create_cluster("op-create", "capi-a", SITE, [m1], "svc-a")
-    assert (cluster.id, cluster.site, cluster.hosts, cluster.shared, cluster.service_id) == (
-        "capi-a", SITE, [m1], False, "svc-a")  # fmt: skip
-    assert cluster.kubernetes_version == "v1.34.4"  # read from the workload cluster's /version
-    # The CAPI objects show the host: a worker Machine whose node is m1, on the KwokHost Legato labelled.
-    assert worker_nodes(capi, "capi-a") == [m1]
-    labelled, claimed = hosts_of(capi)[m1]
-    assert labelled == "capi-a" and claimed
-    assert hosts_of(capi)[m2] == (None, None)
-    (md,) = [d for d in capi.objects("machinedeployments") if d["metadata"]["name"] == "capi-a-workers"]
-    assert md["spec"]["replicas"] == 1
-    assert await mcm.create_cluster("op-create", "capi-a", SITE, [m1], "svc-a") == cluster  # the retry finds it
-
-    # The WDM deploys onto it through the kubeconfig CAPI wrote.
-    wdm = KubernetesWDM(mcm)
-    spec = workload("web", 1, cpu=0.5)
-    await wdm.deploy("op-deploy", "capi-a", spec)
-    web = await until(lambda: settled(wdm, "capi-a", spec.id), timeout=90)
-    assert web.nodes == {m1: 1}
-
-    # ScaleCluster's MCM calls: a host joins (replicas up), then m1 goes make-before-break.
-    grown = await mcm.add_nodes("op-add", "capi-a", [m2])
-    assert grown.hosts == [m1, m2] and worker_nodes(capi, "capi-a") == [m1, m2]
-    await mcm.drain_nodes("op-drain", "capi-a", [m1], partial=False)
-    await until(lambda: _empty(mcm, "capi-a", m1), timeout=90)
-    after = await mcm.remove_nodes("op-remove", "capi-a", [m1])
-    assert after.hosts == [m2] and worker_nodes(capi, "capi-a") == [m2]
-    assert hosts_of(capi)[m1] == (None, None)  # freed: unlabelled, no machine holds it
-    moved = await until(lambda: settled(wdm, "capi-a", spec.id), timeout=90)
-    assert moved.nodes == {m2: 1}
-
-    # Delete: every CAPI object goes, and every host is free again.
-    await mcm.delete_cluster("op-delete", "capi-a")
-    assert await mcm.get_cluster("capi-a") is None
-    for plural, group, version in KINDS:
-        assert capi.objects(plural, group, version) == [], plural
-    assert set(hosts_of(capi).values()) == {(None, None)}
-    await mcm.delete_cluster("op-delete-again", "capi-a")  # idempotent
-    assert m3 not in grown.hosts
-
-
-async def test_a_cluster_api_cluster_upgraded_one_minor_node_by_node(capi: ManagementCluster, kube_bin):
-    """The MCM's upgrade calls as UpgradeCluster makes them: the KubeadmControlPlane to the next
-    minor (CAPI rolls its machine; the provider restarts the control plane on that release), then
-    each worker drained and its machine replaced on the same host with the new kubelet, while the
-    workload keeps a ready replica."""
-    if not (kube_bin / "kube-v1.35.4" / "kube-apiserver").exists():
-        pytest.fail("the test bed's next minor (scripts/testbed.d/kube-next.sh) is missing")
-    backend = SiteBackends(mcm="clusterapi", wdm="kubernetes",
-                           clusterapi=site_config(capi.kubeconfig, versions=["v1.34.4", "v1.35.4"]))  # fmt: skip
-    mcm = ClusterAPIMCM(site(SITE, HOSTS, backend=backend))
-    m1, m2, _ = HOSTS
-    try:
-        await mcm.create_cluster("op-create-u", "capi-u", SITE, [m1, m2], "svc-u")
-        wdm = KubernetesWDM(mcm)
-        spec = workload("api", 1, cpu=0.5)
-        await wdm.deploy("op-deploy-u", "capi-u", spec)
-        await until(lambda: settled(wdm, "capi-u", spec.id), timeout=90)
-        assert await mcm.kubernetes_versions("capi-u") == ["v1.34.4", "v1.35.4"]
-
-        await mcm.upgrade_control_plane("op-cp", "capi-u", "v1.35.4")
-        upgraded = await until(lambda: _at(mcm, "capi-u", "v1.35.4"), timeout=240)
-        assert upgraded.node_versions == {m1: "v1.34.4", m2: "v1.34.4"}
-        (kcp,) = capi.objects("kubeadmcontrolplanes", "controlplane.cluster.x-k8s.io", "v1beta2")
-        assert kcp["spec"]["version"] == "v1.35.4"
-
-        for host in (m1, m2):
-            await mcm.drain_nodes(f"op-drain-{host}", "capi-u", [host], partial=False)
-            await until(lambda h=host: _empty(mcm, "capi-u", h), timeout=90)
-            await mcm.upgrade_nodes(f"op-nodes-{host}", "capi-u", [host], "v1.35.4")
-            await until(lambda h=host: _node_at(mcm, "capi-u", h, "v1.35.4"), timeout=180)
-            assert (await wdm.status("capi-u", spec.id)).ready_replicas >= 1
-        after = await mcm.get_cluster("capi-u")
-        assert after.hosts == [m1, m2] and after.node_versions == {m1: "v1.35.4", m2: "v1.35.4"}
-        await until(lambda: _workers_on(capi, "capi-u", [m1, m2]), timeout=60)  # replaced on the same hosts
-        await until(lambda: settled(wdm, "capi-u", spec.id), timeout=90)
-        await mcm.delete_cluster("op-delete-u", "capi-u")
-    except BaseException:
-        print(capi.logs())
-        raise
-
-
-async def _workers_on(capi: ManagementCluster, cluster_id: str, hosts: list[str]) -> bool:
-    return worker_nodes(capi, cluster_id) == hosts
-
-
-async def _at(mcm: ClusterAPIMCM, cluster_id: str, version: str):
-    cluster = await mcm.get_cluster(cluster_id)
-    return cluster if cluster.kubernetes_version == version else None
-
-
-async def _node_at(mcm: ClusterAPIMCM, cluster_id: str, host: str, version: str) -> bool:
-    cluster = await mcm.get_cluster(cluster_id)
-    return cluster.node_versions.get(host) == version
-
-
-async def _empty(mcm: ClusterAPIMCM, cluster_id: str, host: str) -> bool:
-    return (await mcm.busy_nodes(cluster_id, [host]))[host] == 0
 
 
 # ---- through the public API: the Redfish PIM allocates, CAPI builds, the WDM deploys
