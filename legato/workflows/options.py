@@ -21,6 +21,12 @@ def _call(give_up_after: timedelta, longest_backoff: timedelta, non_retryable: l
 # A forward step: retried on transient faults for a while, then the service rolls back.
 STEP = _call(timedelta(minutes=15), timedelta(seconds=5), NON_RETRYABLE)
 
+# Provisioning machines (hosts powered on and booted, a cluster built or grown on them): retried as
+# a step is, but for as long as bare metal takes; Metal3 inspects, deploys and boots a server in
+# tens of minutes, and a backend call that outlasts its own wait says so (TransientFault) and is
+# asked again until then.
+PROVISION = _call(timedelta(hours=2), timedelta(seconds=30), NON_RETRYABLE)
+
 # A compensation must not give up: leaking a host is worse than waiting for a backend.
 UNDO = _call(timedelta(hours=6), timedelta(seconds=30), ["InvalidRequest"])
 

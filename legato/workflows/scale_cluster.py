@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.model.clusters import ScaleClusterRequest, ScaleClusterResult
     from legato.model.continuum import pool_owner
     from legato.workflows.drain import drain
-    from legato.workflows.options import STEP, UNDO, waiting
+    from legato.workflows.options import PROVISION, STEP, UNDO, waiting
     from legato.workflows.progress import error_text
     from legato.workflows.saga import Saga
 
@@ -96,12 +96,12 @@ class ScaleCluster:
             await workflow.execute_activity_method(PIMActivities.allocate_hosts,
                 AllocateHosts(op_id=alloc, service_id=req.service_id, step=f"allocate-hosts@{req.site}",
                               site=req.site, host_ids=add),
-                **STEP,
+                **PROVISION,
             )
             saga.activity("nodes", "add-nodes", MCMActivities.remove_nodes, self._nodes_req(
                 req, f"{wid}/undo-add-nodes", add))
             cluster = await workflow.execute_activity_method(
-                MCMActivities.add_nodes, self._nodes_req(req, f"{wid}/add-nodes", add, "add-nodes"), **STEP)
+                MCMActivities.add_nodes, self._nodes_req(req, f"{wid}/add-nodes", add, "add-nodes"), **PROVISION)
         except Exception as err:
             await saga.unwind()
             raise ApplicationError(f"scale-up of {req.cluster_id} failed: {error_text(err)}",

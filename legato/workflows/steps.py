@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.model.names import cluster_name, link_name, qos_name, workload_name
     from legato.model.workloads import WorkloadSpec, WorkloadStatus
     from legato.workflows.entity import Compensation, ComponentState, ConnectionState
-    from legato.workflows.options import STEP, UNDO, waiting
+    from legato.workflows.options import PROVISION, STEP, UNDO, waiting
     from legato.workflows.progress import Progress
     from legato.workflows.saga import Saga, workflow_name
     from legato.workflows.scale_cluster import ScaleCluster, allocation_op
@@ -106,7 +106,7 @@ async def provision_site(ctx: Ctx, plan: SitePlan, base: str) -> str:
         host_ids=plan.add_hosts))
     await ctx.progress.track(step, ", ".join(plan.add_hosts), workflow.execute_activity_method(
         PIMActivities.allocate_hosts,
-        AllocateHosts(op_id=alloc_op, service_id=sid, step=step, site=site, host_ids=plan.add_hosts), **STEP))
+        AllocateHosts(op_id=alloc_op, service_id=sid, step=step, site=site, host_ids=plan.add_hosts), **PROVISION))
 
     create_op = f"{base}/create-cluster"
     cluster_id = cluster_name(site, create_op)
@@ -115,7 +115,7 @@ async def provision_site(ctx: Ctx, plan: SitePlan, base: str) -> str:
         op_id=f"{base}/delete-cluster", service_id=sid, step=f"delete-cluster@{site}", cluster_id=cluster_id))
     await ctx.progress.track(step, cluster_id, workflow.execute_activity_method(MCMActivities.create_cluster,
         CreateCluster(op_id=create_op, service_id=sid, step=step, cluster_id=cluster_id, site=site,
-                      host_ids=plan.add_hosts), **STEP))
+                      host_ids=plan.add_hosts), **PROVISION))
     return cluster_id
 
 
