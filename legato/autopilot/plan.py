@@ -1,0 +1,197 @@
+"""What the autopilot does for one component, from its recent samples, its objectives, the bounds
+the policies allow, and what earlier actions achieved (docs/design.md, "The autopilot").
+
+Pure: the same inputs give the same plan, so a planning round can be replayed from its recorded
+inputs and tested without telemetry. The rules, in the order they are tried:
+
+1. **Nothing within the cooldown** of the service's last action, nor beyond its hourly budget: an
+   action is never reversed before its effect can be measured, and nothing flaps.
+2. **Scale out** when utilisation is above the band now, or is predicted above it within the
+   horizon (the forecast's upper bound of the request rate, over the replicas there are): to the
+   replicas that bring the predicted load to the middle of the band, within `max_replicas`.
+3. **Move towards the users** when an area's p95 latency breaches its objective and the replicas
+   are not busy (distance, not load, is the cause), or when scaling out for that area's latency
+   did not help last time (the measures say so).
+4. **Scale in** only after `CALM` samples in a row below the band, and only as far as keeps the
+   predicted peak inside the band: hysteresis twice over.
+
+Errors that come with high utilisation are answered by rule 2; errors at normal utilisation are a
+bad version's, which a canary's gate and rollback answer, not the autopilot (reported, not acted)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from legato.autopilot.forecast import Forecast, forecast
+
+CALM = 3  # samples in a row below the band before a scale-in
+BUSY = 0.05  # utilisation under which a sample tells nothing about a replica's capacity
+HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One reading of a component (telemetry over a window ending at `at`)."""
+
+    at: float
+    replicas: int  # ready
+    request_rate: float  # req/s
+    utilisation: float  # of the CPU its replicas asked for
+    error_rate: float = 0.0
+    p95_ms: dict[str, float] = field(default_factory=dict)  # by user area
+
+
+@dataclass(frozen=True)
+class Objectives:
+    """A component's SLOs as the planner reads them."""
+
+    util_low: float = 0.3
+    util_high: float = 0.75
+    p95_ms: dict[str, float] = field(default_factory=dict)  # by user area
+    max_error_rate: float | None = None
+
+    @property
+    def util_target(self) -> float:
+        return (self.util_low + self.util_high) / 2
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What the effective policy (operator's, tightened by the service's) lets the autopilot do."""
+
+    scale: bool = True
+    move: bool = True
+    min_replicas: int = 1
+    max_replicas: int = 20
+    cooldown_seconds: float = 300.0
+    max_actions_per_hour: int = 6
+
+
+@dataclass(frozen=True)
+class Past:
+    """An earlier action of the service and what it achieved (a measure)."""
+
+    at: float
+    kind: str
+    component: str
+    breach: str  # e.g. "utilisation", "latency:paris"
+    helped: bool | None = None  # None: not measured yet
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: Literal["scale", "move"]
+    component: str
+    breach: str
+    reason: str  # for the operations log and the operator: what, and the figures behind it
+    replicas: int | None = None  # scale: the new count
+    area: str | None = None  # move: towards whom
+    data: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Held:
+    """No action, and why (shown in the autopilot's round, never silently dropped)."""
+
+    component: str
+    reason: str
+
+
+def plan(component: str, samples: Sequence[Sample], objectives: Objectives, bounds: Bounds, past: Sequence[Past],
+         now: float, horizon: int, season: int | None = None) -> Action | Held | None:
+    """The action for `component` now, a Held saying why there is none though something breaches,
+    or None when all is well. `samples` oldest first, evenly spaced; `horizon` in samples."""
+    if not samples:
+        return None
+    last = samples[-1]
+    rates = [s.request_rate for s in samples]
+    ahead = forecast(rates, horizon, season)
+    capacity = _capacity(samples)  # req/s one replica serves at utilisation 1
+    latency = _latency_breaches(last, objectives)
+    busy_now = last.utilisation > objectives.util_high
+    predicted = ahead.upper / (capacity * last.replicas) if capacity and last.replicas else None
+    busy_ahead = predicted is not None and predicted > objectives.util_high
+    calm = len(samples) >= CALM and all(s.utilisation < objectives.util_low for s in samples[-CALM:])
+    if not (busy_now or busy_ahead or latency or calm):
+        errors = objectives.max_error_rate is not None and last.error_rate > objectives.max_error_rate
+        return Held(component, f"error rate {last.error_rate:.1%} at utilisation {last.utilisation:.0%}: "
+                               "a version's errors, for its canary gate, not the autopilot") if errors else None
+    if (why := _held_back(past, now, bounds)) is not None:
+        return Held(component, why)
+    if (busy_now or busy_ahead) and capacity:
+        if (out := _scale_out(component, last, ahead, capacity, objectives, bounds, busy_now, latency, past)):
+            return out
+    if latency:
+        area, seen, wanted = latency[0]
+        if bounds.move:
+            return Action("move", component, f"latency:{area}", area=area,
+                          reason=f"p95 latency from {area} {seen:.0f} ms > {wanted:.0f} ms at utilisation "
+                                 f"{last.utilisation:.0%}: the distance, not the load; move towards {area}",
+                          data={"p95_ms": seen, "objective_ms": wanted, "utilisation": last.utilisation})  # fmt: skip
+        return Held(component, f"p95 latency from {area} {seen:.0f} ms > {wanted:.0f} ms, and moves are not allowed")
+    if calm and capacity and bounds.scale:
+        return _scale_in(component, last, ahead, capacity, objectives, bounds)
+    return None
+
+
+def _scale_out(component: str, last: Sample, ahead: Forecast, capacity: float, objectives: Objectives,
+               bounds: Bounds, busy_now: bool, latency: list, past: Sequence[Past]) -> Action | Held | None:
+    if not bounds.scale:
+        return Held(component, "utilisation above its band, and scaling is not allowed")
+    breach = "utilisation"
+    if latency and any(p.kind == "scale" and p.breach == f"latency:{latency[0][0]}" and p.helped is False
+                       for p in past if p.component == component):  # fmt: skip
+        return None  # scaling did not cure this area's latency last time: let the move rule try
+    load = max(ahead.upper, last.request_rate)
+    wanted = min(bounds.max_replicas, max(bounds.min_replicas, math.ceil(load / (capacity * objectives.util_target))))
+    if wanted <= last.replicas:
+        return Held(component, f"utilisation above its band at {last.replicas} replicas, the most allowed "
+                               f"({bounds.max_replicas})")
+    when = (f"utilisation {last.utilisation:.0%} > {objectives.util_high:.0%} now" if busy_now else
+            f"utilisation predicted {ahead.upper / (capacity * last.replicas):.0%} > {objectives.util_high:.0%} "
+            f"within the horizon ({last.request_rate:.0f} -> {ahead.upper:.0f} req/s, {ahead.method})")
+    return Action("scale", component, breach, replicas=wanted,
+                  reason=f"{when}: {last.replicas} -> {wanted} replicas",
+                  data={"utilisation": last.utilisation, "request_rate": last.request_rate,
+                        "forecast_peak": ahead.peak, "forecast_upper": ahead.upper, "capacity_per_replica": capacity,
+                        "method": ahead.method})  # fmt: skip
+
+
+def _scale_in(component: str, last: Sample, ahead: Forecast, capacity: float, objectives: Objectives,
+              bounds: Bounds) -> Action | None:
+    load = max(ahead.peak, last.request_rate)
+    wanted = max(bounds.min_replicas, math.ceil(load / (capacity * objectives.util_target)))
+    if wanted >= last.replicas or ahead.upper / (capacity * wanted) > objectives.util_high:
+        return None  # fewer would leave the band at the predicted peak
+    return Action("scale", component, "utilisation-low", replicas=wanted,
+                  reason=f"utilisation under {objectives.util_low:.0%} for {CALM} samples "
+                         f"({last.utilisation:.0%} now), and the predicted peak ({ahead.peak:.0f} req/s) fits "
+                         f"{wanted}: {last.replicas} -> {wanted} replicas",
+                  data={"utilisation": last.utilisation, "forecast_peak": ahead.peak, "capacity_per_replica": capacity})
+
+
+def _held_back(past: Sequence[Past], now: float, bounds: Bounds) -> str | None:
+    recent = [p.at for p in past if now - p.at < HOUR]
+    if recent and now - max(recent) < bounds.cooldown_seconds:
+        return f"cooldown: the last action was {now - max(recent):.0f} s ago (< {bounds.cooldown_seconds:g} s)"
+    if len(recent) >= bounds.max_actions_per_hour:
+        return f"{len(recent)} actions in the last hour, the most allowed"
+    return None
+
+
+def _capacity(samples: Sequence[Sample]) -> float | None:
+    """Requests per second one replica serves at full utilisation, from the samples that show load."""
+    seen = [s.request_rate / (s.utilisation * s.replicas) for s in samples
+            if s.utilisation >= BUSY and s.replicas > 0 and s.request_rate > 0]  # fmt: skip
+    return statistics.median(seen) if seen else None
+
+
+def _latency_breaches(last: Sample, objectives: Objectives) -> list[tuple[str, float, float]]:
+    """(area, p95 seen, objective), the worst ratio first."""
+    found = [(area, last.p95_ms[area], wanted) for area, wanted in objectives.p95_ms.items()
+             if area in last.p95_ms and last.p95_ms[area] > wanted]  # fmt: skip
+    return sorted(found, key=lambda f: f[1] / f[2], reverse=True)
