@@ -183,6 +183,8 @@ class UserArea(Strict):
     max_latency_ms: float = Field(default=50, gt=0)
     qos_profile: str = Field(default="best-effort", pattern=r"^(best-effort|low-latency|guaranteed-bitrate)$")
     bandwidth_mbps: float = Field(default=10, gt=0)
+    demand_rps: float = Field(default=10, gt=0, description="requests per second the area's users send, on "
+                              "average over a day: the base of the simulator's load, what following the users changes")
 
 
 class Policy(Strict):
