@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from legato.adapters.wdm.hardware import hardware_errors
 from legato.model import Component, ServiceSpec, Topology
+from legato.model.intents import latency_areas
 from legato.model.service import ComponentKind
 
 
@@ -95,8 +96,25 @@ def continuum_errors(spec: ServiceSpec, facts: ContinuumFacts, partner_areas: se
         if area.max_latency_ms < nearest:
             err(("user_areas", i, "max_latency_ms"), f"impossible latency: {area.max_latency_ms:g} ms, but the "
                 f"nearest site to {area.area} is {nearest:g} ms away", "impossible_latency")
+    errors += slo_latency_errors(spec, facts)
     if not federated and not errors:
         errors += _unplaceable(spec, facts)
+    return errors
+
+
+def slo_latency_errors(spec: ServiceSpec, facts: ContinuumFacts) -> list[dict]:
+    """A latency objective no placement can meet: tighter than the network alone from the area to
+    its nearest site (areas the continuum does not know are a partner's to judge)."""
+    errors = []
+    for i, slo in enumerate(spec.slos):
+        if slo.p95_latency_ms is None:
+            continue
+        for area in sorted(latency_areas(spec, slo)):
+            nearest = facts.nearest_ms.get(area)
+            if nearest is not None and slo.p95_latency_ms < nearest:
+                errors.append({"loc": ["body", "slos", i, "p95_latency_ms"], "type": "impossible_latency",
+                               "msg": f"impossible latency: {slo.p95_latency_ms:g} ms, but the nearest site to "
+                                      f"{area} is {nearest:g} ms away"})
     return errors
 
 

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from temporalio.client import Client
 
 from legato.api import (
+    autopilot,
     clusters,
     errors,
     federation,
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(resources.router)
     app.include_router(federation.router)
     app.include_router(proposals.router)
+    app.include_router(autopilot.router)
     app.include_router(schedules.router)
     app.include_router(sim.router)
     for router in tmf_routers:

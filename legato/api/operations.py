@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 
 from legato.api.dependencies import BackendsDep, CallerDep, ContinuumDep, InventoryDep, TemporalDep
 from legato.api.service_layer.service_operations import (
+    check_slos,
     operation_of,
     operations_of,
     policy_warnings,
@@ -72,6 +73,7 @@ _component_route("move", MoveRequest)
 async def update_service(service_id: str, body: UpdateServiceRequest, response: Response, caller: CallerDep,
                          inventory: InventoryDep, temporal: TemporalDep, live: ContinuumDep, wait: bool = WAIT,
                          timeout: float = TIMEOUT, idempotency_key: str | None = KEY):
+    await check_slos(live, inventory, caller, service_id, body)
     op = Operation(kind="update", update=body)
     result = await run_operation(inventory, temporal, service_id, caller, op, idempotency_key, wait, timeout)
     answer = operation_answer(response, service_id, op.request.request_id, result)

@@ -53,14 +53,15 @@ def part_spec(spec: ServiceSpec, names: set[str], areas: set[str] | None = None)
 
 def remote_spec(spec: ServiceSpec, names: set[str], partner: Partner) -> ServiceSpec:
     """What a partner is asked to deploy: the part, without our site and provider names (which mean
-    nothing in its continuum), with only the user areas it serves."""
+    nothing in its continuum), with only the user areas it serves, and without our SLOs (the home
+    side keeps the service's intents; a partner's automatic action is bounded by its own policy)."""
     part = part_spec(spec, names, set(partner.areas))
     comps = [c.model_copy(update={"placement": PlacementRules(tiers=c.placement.tiers,
                                                                countries=c.placement.countries)})
              for c in part.components]
     policy = part.policy.model_copy(update={"allowed_providers": None})
     return ServiceSpec.model_validate(part.model_copy(update={
-        "id": None, "tenant": None, "not_before": None, "components": comps, "policy": policy,
+        "id": None, "tenant": None, "not_before": None, "components": comps, "policy": policy, "slos": [],
     }).model_dump(by_alias=True))
 
 

@@ -8,7 +8,12 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
-from legato.inventory import maintenance_tables, tables, tmf_tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from legato.inventory import (  # noqa: F401  (registers the tables on SQLModel.metadata)
+    autopilot_tables,
+    maintenance_tables,
+    tables,
+    tmf_tables,
+)
 
 
 def open_engine(url: str) -> Engine:

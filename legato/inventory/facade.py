@@ -11,6 +11,7 @@ Each owner's records live in their own module and class, each a `Store` that wri
 | API records: proposals | proposals.py | proposals |
 | API records: federation | federation.py | federated_parts, federation_nonces |
 | API records: maintenance windows | maintenance.py | maintenance_windows |
+| API records: the operator's autopilot policy | autopilot_policy.py | autopilot_policy |
 | API records: TMF | tmf.py (`TmfRecords`, over this facade) | tmf_* (catalog, orders, hubs, events...) |
 
 A write that spans owners is composed here, in one transaction: a cluster deleted takes the
@@ -19,6 +20,7 @@ bandwidth it held. Who writes each table is said in docs/design.md ("Who writes 
 
 from __future__ import annotations
 
+from legato.inventory.autopilot_policy import AutopilotPolicyRecords
 from legato.inventory.cluster_operations import ClusterOperations
 from legato.inventory.federation import FederationRecords
 from legato.inventory.maintenance import MaintenanceRecords
@@ -29,7 +31,7 @@ from legato.inventory.workloads import Workloads
 
 
 class Inventory(Resources, Reservations, ClusterOperations, Workloads, ProposalRecords, FederationRecords,
-                MaintenanceRecords):
+                MaintenanceRecords, AutopilotPolicyRecords):
     def cluster_deleted(self, cluster_id: str) -> None:
         with self.session():
             Resources.cluster_deleted(self, cluster_id)

@@ -7,6 +7,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, model_validator
 
+from legato.model.intents import SLO, ServiceAutopilot
 from legato.model.service import Name, PlacementRules, Policy, Strict
 
 RequestId = str
@@ -79,13 +80,22 @@ class MoveRequest(OperationRequest):
                             "give a target `site`, or new `placement` rules for placement to apply")
 
 
+UPDATABLE = ("policy", "labels", "slos", "autopilot")  # what PATCH /v1/services/{id} may change, each replaced whole
+
+
 class UpdateServiceRequest(OperationRequest):
     policy: Policy | None = None
     labels: dict[str, str] | None = None
+    slos: list[SLO] | None = Field(default=None, max_length=1000, description="the service's SLOs, all of them "
+                                   "([] removes them); checked against the spec like at creation")
+    autopilot: ServiceAutopilot | None = None
 
     @model_validator(mode="after")
     def _something_to_update(self) -> UpdateServiceRequest:
-        return one_of_given(self, ("policy", "labels"), "nothing to update: give `policy` and/or `labels`")
+        return one_of_given(self, UPDATABLE, "nothing to update: give any of " + ", ".join(f"`{k}`" for k in UPDATABLE))
+
+    def given(self) -> list[str]:
+        return [k for k in UPDATABLE if getattr(self, k) is not None]
 
 
 class Finding(Strict):

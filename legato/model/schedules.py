@@ -117,7 +117,8 @@ class ScheduledOperation(Strict):
         if others:
             raise ValueError(f"{others[0]}: a {self.kind} operation takes only a `{self.kind}` body")
         if self.kind == "update" and self.component is not None:
-            raise ValueError("component: an update changes the service's policy and labels, not a component")
+            raise ValueError("component: an update changes the service's policy, labels, SLOs or autopilot, "
+                             "not a component")
         if self.kind != "update" and self.component is None:
             raise ValueError(f"component: which component to {self.kind}")
         if body.request_id is not None:
@@ -146,7 +147,7 @@ class ScheduledOperation(Strict):
             return f"upgrade {self.component} to {b.version} ({b.strategy})"
         if self.kind == "move":
             return f"move {self.component} to {b.site or 'where its new placement rules allow'}"
-        return "update " + " and ".join(k for k in ("policy", "labels") if getattr(b, k) is not None)
+        return "update " + " and ".join(b.given())
 
 
 Overlap = Literal["buffer_all", "buffer_one", "skip"]

@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from legato.model.charts import ChartSource
+from legato.model.intents import SLO, ServiceAutopilot, slo_errors
 
 # Hardware features a component may require and a host may offer. A closed vocabulary, so a typo
 # in a spec ("srIOV", "dpkd") is rejected at the door instead of becoming an unplaceable service.
@@ -221,6 +222,10 @@ class ServiceSpec(Strict):
     progress_deadline_seconds: float = Field(
         default=600, ge=5, le=86_400, description="how long any wait for readiness may take (like a Deployment's "
         "progressDeadlineSeconds); past it the deployment, or a day-2 operation that does not set its own, is undone")
+    slos: list[SLO] = Field(default_factory=list, max_length=1000, description="service level objectives per "
+                            "component and user area (legato/model/intents.py): what the autopilot keeps")
+    autopilot: ServiceAutopilot = Field(default_factory=ServiceAutopilot, description="automatic action on this "
+                                        "service: off, or only with approval (never looser than the operator's policy)")
 
     @model_validator(mode="after")
     def _graph_is_consistent(self) -> ServiceSpec:
@@ -242,6 +247,9 @@ class ServiceSpec(Strict):
         if self.policy.min_sites > len(names):
             raise ValueError(f"policy.min_sites: {self.policy.min_sites} sites, but the service has only "
                              f"{len(names)} component(s)")
+        slos = slo_errors(self)
+        if slos:
+            raise ValueError("; ".join(slos))
         return self
 
     def _hints_are_consistent(self, known: set[str]) -> None:

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.activities.maintenance import MaintenanceActivities, WindowCheck, WindowQuery
     from legato.activities.wdm import WDMActivities
     from legato.model import ServiceState
+    from legato.model.intents import slo_errors
     from legato.model.operations import (
         Continuity,
         MoveRequest,
@@ -231,6 +232,10 @@ class Operations:
                 raise ApplicationError(f"cluster '{op.cluster_upgrade.cluster_id}' is not one of this service's own "
                                        "(a shared cluster is upgraded by the operator)", type="NotFound")
             return
+        if op.kind == "update" and op.update.slos is not None:
+            wrong = slo_errors(self.entity.spec.model_copy(update={"slos": op.update.slos}))
+            if wrong:
+                raise ApplicationError("; ".join(wrong), type="InvalidOperation")
         if op.kind != "update" and op.component not in self.entity.components and part is None:
             remote = [c for p in self.entity.federated.values() for c in p.components]
             known = sorted([*self.entity.components, *remote])
@@ -258,12 +263,8 @@ class Operations:
             return await repair.repair(self, op.repair.findings, base)
         if op.kind == "cluster_upgrade":
             return await cluster_upgrade.upgrade_cluster(self, op, base)
-        spec = self.entity.spec
-        self.entity.spec = spec.model_copy(update={
-            "policy": op.update.policy or spec.policy,
-            "labels": spec.labels if op.update.labels is None else op.update.labels,
-        })
-        return "policy and labels updated; later moves use them"
+        self.entity.spec = self.entity.spec.model_copy(update={k: getattr(op.update, k) for k in op.update.given()})
+        return f"{' and '.join(op.update.given())} updated; later operations and the autopilot use them"
 
     async def _continuity(self, name: str, before: int, record: OperationRecord) -> Continuity | None:
         """How the component served while the operation ran: exact from the backend's history where

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+from pydantic import ValidationError
+
 from legato.api.auth import Caller
 from legato.api.dependencies import Backends, Temporal
 from legato.api.service_layer.cluster_upgrades import busy_with, upgrade_request
@@ -15,6 +17,7 @@ from legato.client import NotRunning, Refused, Running
 from legato.inventory import Inventory
 from legato.inventory.live import LiveContinuum
 from legato.inventory.tables import ServiceOperationRow
+from legato.model import ServiceSpec
 from legato.model.operations import (
     KubernetesVersionRequest,
     Operation,
@@ -22,6 +25,7 @@ from legato.model.operations import (
     OwnClusterUpgradeRequest,
     UpdateServiceRequest,
 )
+from legato.validation import slo_latency_errors
 
 # What each refusal of the workflow's validator is, for the caller.
 REFUSALS: dict[str, type[Refusal]] = {"Busy": Conflict, "InvalidState": Conflict, "NotFound": NotFound,
@@ -70,6 +74,23 @@ async def upgrade_own_cluster(
     op = Operation(kind="cluster_upgrade", cluster_upgrade=OwnClusterUpgradeRequest(
         cluster_id=cluster_id, **body.model_dump(exclude_unset=True)))
     return op, await run_operation(inventory, temporal, service_id, caller, op, idempotency_key, wait, timeout)
+
+
+async def check_slos(live: LiveContinuum, inventory: Inventory, caller: Caller, service_id: str,
+                     body: UpdateServiceRequest) -> None:
+    """New SLOs checked against the service's spec and the continuum as at creation, each error
+    naming its field (the service's workflow checks them against the spec again, as it holds it)."""
+    if body.slos is None:
+        return
+    row = await visible_service(inventory, caller, service_id)
+    try:
+        spec = ServiceSpec.model_validate({**row.spec, "slos": [s.model_dump() for s in body.slos]})
+    except ValidationError as err:
+        raise Invalid([{"loc": ["body", "slos"], "type": "invalid_slos", "msg": e["msg"].removeprefix("Value error, ")}
+                       for e in err.errors()]) from None
+    errors = slo_latency_errors(spec, await asyncio.to_thread(live.facts))
+    if errors:
+        raise Invalid(errors)
 
 
 async def policy_warnings(live: LiveContinuum, inventory: Inventory, service_id: str,
