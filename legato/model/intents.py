@@ -136,7 +136,7 @@ def effective_policy(operator: AutopilotPolicy, service: ServiceSpec) -> Effecti
     loosen any of them."""
     own, spec_cost = service.autopilot, service.policy.max_cost_per_hour
     costs = [c for c in (operator.max_cost_per_hour, spec_cost) if c is not None]
-    result = operator.model_dump()
+    result = operator.model_dump(include=set(AutopilotPolicy.model_fields))  # not a stored view's extras
     stricter = []
     if operator.enabled and not own.enabled:
         result["enabled"], stricter = False, [*stricter, "enabled"]

@@ -5,6 +5,7 @@ looser than the operator's)."""
 import pytest
 from pydantic import ValidationError
 
+from legato.inventory.autopilot_policy import AutopilotPolicyView
 from legato.model import ServiceSpec
 from legato.model.intents import SLO, AutopilotPolicy, ServiceAutopilot, effective_policy, objectives, served_areas
 
@@ -115,6 +116,8 @@ def test_a_service_never_loosens_the_operator():
     got = effective_policy(operator, loose)
     assert (got.enabled, got.approval, got.max_cost_per_hour) == (False, "approve", 10)
     assert got.stricter_by_service == []
+    stored = AutopilotPolicyView(approval="auto", updated_by="operator")  # the policy as the inventory keeps it
+    assert effective_policy(stored, loose).approval == "auto"
     # the operator sets no cost bound: the service's own is the bound
     assert effective_policy(AutopilotPolicy(), loose).max_cost_per_hour == 50
     assert effective_policy(AutopilotPolicy(), ServiceSpec.model_validate(shop())).max_cost_per_hour is None

@@ -9,13 +9,15 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 
 from legato.activities.contracts import SiteChoice
+from legato.activities.inventory import InventoryActivities
 from legato.activities.mcm import MCMActivities
 from legato.activities.pim import PIMActivities
 from legato.activities.placement import PlacementActivities
 from legato.activities.tcm import TCMActivities
 from legato.activities.wdm import WDMActivities
-from legato.model import ServiceState, SitePlan
-from legato.model.operations import CanaryPolicy, Finding, RepairRequest
+from legato.model import ServiceSpec, ServiceState, SitePlan
+from legato.model.intents import SLO, ServiceAutopilot
+from legato.model.operations import CanaryPolicy, Finding, Operation, RepairRequest, UpdateServiceRequest
 from legato.model.workloads import WorkloadMetrics
 from legato.workflows.deploy_service import DeployService
 from legato.workflows.migrate_workload import MigrateWorkload
@@ -30,6 +32,7 @@ from tests.unit.workflows.services import (
     operate,
     placed,
     scale,
+    spec,
     status,
     upgrade,
 )
@@ -242,3 +245,20 @@ async def test_a_repair_signal_redeploys_and_reconnects_what_is_missing(client, 
     assert redeployed.workload.id == web.id and "/op/repair-" in redeployed.op_id
     assert new_link != old_link and new_link in cut and old_link not in cut
 
+
+
+async def test_an_update_keeps_new_slos_and_the_validator_refuses_ones_the_spec_contradicts(client, doubles):
+    """The API checks SLOs first; the workflow checks them again against the spec as it holds it, so
+    a scheduled or forwarded update cannot leave a spec whose SLOs name what it does not have."""
+    async with worker(client, doubles, DeployService) as tq:
+        handle = await active(client, tq)
+        slos = [SLO(component="web", p95_latency_ms=30), SLO(component="db", utilisation=[0.2, 0.7])]
+        done = await operate(handle, Operation(kind="update", update=UpdateServiceRequest(
+            request_id="slo-1", slos=slos, autopilot=ServiceAutopilot(approval="approve"))))
+        with pytest.raises(WorkflowUpdateFailedError) as entry:  # db is the entry of no area
+            await operate(handle, Operation(kind="update", update=UpdateServiceRequest(
+                request_id="slo-2", slos=[SLO(component="db", p95_latency_ms=10)])))
+    assert done.state == "succeeded" and "slos and autopilot updated" in done.detail
+    assert refusal(entry) == "InvalidOperation" and "'db' is the entry of no user area" in entry.value.cause.message
+    kept = ServiceSpec.model_validate(doubles.args(InventoryActivities.update_service)[-1].spec)  # as recorded
+    assert kept.slos == slos and kept.autopilot.approval == "approve" and kept.policy == spec().policy
