@@ -12,6 +12,7 @@ from pathlib import Path
 from legato.adapters.mcm import MCM
 from legato.adapters.pim import PIM
 from legato.adapters.tcm import TCM
+from legato.adapters.telemetry import Telemetry
 from legato.adapters.wdm import WDM
 from legato.config import Settings
 from legato.model import Topology
@@ -24,6 +25,7 @@ class Adapters:
     mcm: MCM
     wdm: WDM
     tcm: TCM
+    telemetry: Telemetry
 
 
 @functools.lru_cache(maxsize=8)
@@ -36,11 +38,13 @@ def build_adapters(settings: Settings) -> Adapters:
     from legato.adapters.mcm.sim import SimMCM
     from legato.adapters.pim.sim import SimPIM
     from legato.adapters.tcm.sim import SimTCM
+    from legato.adapters.telemetry.sim import SimTelemetry
     from legato.adapters.wdm.sim import SimWDM
     from legato.simulator import SimContinuum
 
     continuum = SimContinuum(settings.sim_path)
-    sim = Adapters(SimPIM(continuum), SimMCM(continuum), SimWDM(continuum), SimTCM(continuum))
+    sim = Adapters(SimPIM(continuum), SimMCM(continuum), SimWDM(continuum), SimTCM(continuum),
+                   SimTelemetry(continuum))
     topology = _topology(settings.topology, settings.topology.stat().st_mtime)
     real = [s for s in topology.sites.values() if (s.backend.pim, s.backend.mcm) != ("sim", "sim")]
     if not real:
@@ -79,7 +83,15 @@ def _routed(settings: Settings, topology: Topology, sim: Adapters) -> Adapters:
         wdm=RoutedWDM(sim.wdm, KubernetesWDM(routed_mcm, Publications(list(topology.sites.values()), routed_mcm)),
                       routed_mcm),
         tcm=sim.tcm,
+        telemetry=_telemetry(topology, sim.telemetry),
     )
+
+
+def _telemetry(topology: Topology, sim: Telemetry) -> Telemetry:  # noqa: ARG001 - the sites choose, later
+    """Per site, as the other managers: every site's `backend.telemetry` is `sim` today (a real
+    site's workloads are not in the simulator, so it answers None for them, never a guess). A
+    `prometheus` backend joins here, behind a router that sends each component to its site's source."""
+    return sim
 
 
 def start_shared_clusters(settings: Settings) -> list[str]:

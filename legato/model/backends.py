@@ -125,6 +125,8 @@ class SiteBackends(BaseModel):
     pim: Literal["sim", "redfish"] = "sim"
     mcm: Literal["sim", "kwok", "kubeconfig", "clusterapi"] = "sim"
     wdm: Literal["sim", "kubernetes"] = "sim"
+    telemetry: Literal["sim"] = Field(default="sim", description="where the autopilot reads KPIs and health "
+                                      "(prometheus, over PromQL, is not built yet)")
     redfish: RedfishSite | None = None
     kubeconfig: KubeconfigSite | None = None
     clusterapi: ClusterAPISite | None = None

@@ -6,7 +6,9 @@ import time
 
 from legato.adapters.errors import InvalidRequest
 from legato.simulator import rows
+from legato.simulator.health import HealthPart
 from legato.simulator.history import HistoryPart
+from legato.simulator.kpis import KpiPart
 from legato.simulator.mcm import McmPart
 from legato.simulator.pim import PimPart
 from legato.simulator.tcm import TcmPart
@@ -14,7 +16,7 @@ from legato.simulator.upgrades import UpgradePart
 from legato.simulator.wdm import WdmPart
 
 
-class SimContinuum(PimPart, McmPart, UpgradePart, WdmPart, TcmPart, HistoryPart):
+class SimContinuum(PimPart, McmPart, UpgradePart, WdmPart, TcmPart, HistoryPart, KpiPart, HealthPart):
     """One simulated continuum, stored at `path`; open it from as many processes as needed."""
 
     def leftovers(self, service_id: str) -> dict[str, int]:
@@ -64,6 +66,10 @@ class SimContinuum(PimPart, McmPart, UpgradePart, WdmPart, TcmPart, HistoryPart)
             ).rowcount
             db.execute("DELETE FROM replicas WHERE host = :h AND created_at > :now", {"now": now, "h": host_id})
         return stopped
+
+    def fail_site(self, site: str) -> int:
+        """The site loses power: every host of it fails (fail_host). Returns the replicas it ran."""
+        return sum(self.fail_host(h) for h in self.site_hosts(site))
 
     def delete_workload_behind_back(self, workload_id: str) -> int:
         """Drift: the workload vanishes from every cluster without Legato asking (reconcile tests)."""

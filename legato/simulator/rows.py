@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from legato.adapters.errors import NotFound
+from legato.adapters.errors import NotFound, TransientFault
 
 # When a replica of a version that never becomes ready would be ready: later than any test runs.
 NEVER = 1e18
@@ -31,7 +31,14 @@ def existing_cluster(db: sqlite3.Connection, cluster_id: str) -> sqlite3.Row:
     row = db.execute("SELECT * FROM clusters WHERE id = ?", (cluster_id,)).fetchone()
     if row is None:
         raise NotFound(f"cluster {cluster_id} does not exist")
+    reachable(db, cluster_id)
     return row
+
+
+def reachable(db: sqlite3.Connection, cluster_id: str) -> None:
+    """A cluster failed by `fail_cluster` refuses changes as an API server that does not answer does."""
+    if db.execute("SELECT 1 FROM cluster_outages WHERE cluster = ?", (cluster_id,)).fetchone():
+        raise TransientFault(f"cluster {cluster_id}: its API server does not answer")
 
 
 def workload(db: sqlite3.Connection, cluster_id: str, workload_id: str) -> sqlite3.Row | None:
@@ -42,6 +49,7 @@ def existing_workload(db: sqlite3.Connection, cluster_id: str, workload_id: str)
     row = workload(db, cluster_id, workload_id)
     if row is None:
         raise NotFound(f"workload {workload_id} does not exist on cluster {cluster_id}")
+    reachable(db, cluster_id)
     return row
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import sqlite3
 
-VERSION = 5  # PRAGMA user_version; 0 is the first layout, where replicas and connections were deleted;
+VERSION = 6  # PRAGMA user_version; 0 is the first layout, where replicas and connections were deleted;
 # 3 adds cordoned nodes and versions that never become ready; 4 adds charts and their releases' revisions;
-# 5 adds Kubernetes versions in progress (a control plane's and each node's: see versions.py)
+# 5 adds Kubernetes versions in progress (a control plane's and each node's: see versions.py);
+# 6 adds the load model (daily curves, flash crowds, user shifts, request costs) and clusters out of reach
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,12 +54,25 @@ CREATE TABLE IF NOT EXISTS connections (
     created_at REAL NOT NULL, removed_at REAL);
 CREATE UNIQUE INDEX IF NOT EXISTS live_connection ON connections (id) WHERE removed_at IS NULL;
 CREATE INDEX IF NOT EXISTS connections_of_service ON connections (service_id);
+CREATE TABLE IF NOT EXISTS daily_curves (
+    area TEXT PRIMARY KEY, amplitude REAL NOT NULL, peak_hour REAL NOT NULL, clock TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS flash_crowds (
+    seq INTEGER PRIMARY KEY, area TEXT NOT NULL, start REAL NOT NULL, duration REAL NOT NULL,
+    multiplier REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS user_shifts (
+    seq INTEGER PRIMARY KEY, source TEXT NOT NULL, target TEXT NOT NULL, start REAL NOT NULL,
+    duration REAL NOT NULL, share REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS request_costs (
+    service_id TEXT NOT NULL, component TEXT NOT NULL, cpu_seconds REAL NOT NULL,
+    PRIMARY KEY (service_id, component));
+CREATE TABLE IF NOT EXISTS cluster_outages (cluster TEXT PRIMARY KEY, since REAL NOT NULL);
 """
 VERSION_COLUMNS = (("clusters", "version_from", "TEXT"), ("clusters", "version_at", "REAL"),
                    ("cluster_nodes", "version", "TEXT"), ("cluster_nodes", "version_from", "TEXT"),
                    ("cluster_nodes", "version_at", "REAL"))  # fmt: skip
 TABLES = ("meta", "settings", "error_rates", "stuck_versions", "faults", "latencies", "operations", "hosts",
-          "clusters", "cluster_nodes", "workloads", "releases", "replicas", "connections")  # fmt: skip
+          "clusters", "cluster_nodes", "workloads", "releases", "replicas", "connections", "daily_curves",
+          "flash_crowds", "user_shifts", "request_costs", "cluster_outages")  # fmt: skip
 
 # A first-layout file (from before day 2) keeps its state: its rows become history that began at 0.
 COPY_FIRST_LAYOUT = (
