@@ -20,6 +20,7 @@ from legato.api import (
     errors,
     federation,
     health,
+    measures,
     metrics,
     operations,
     proposals,
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(federation.router)
     app.include_router(proposals.router)
     app.include_router(autopilot.router)
+    app.include_router(measures.router)
     app.include_router(schedules.router)
     app.include_router(sim.router)
     for router in tmf_routers:

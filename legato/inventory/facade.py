@@ -12,6 +12,7 @@ Each owner's records live in their own module and class, each a `Store` that wri
 | API records: federation | federation.py | federated_parts, federation_nonces |
 | API records: maintenance windows | maintenance.py | maintenance_windows |
 | API records: the operator's autopilot policy | autopilot_policy.py | autopilot_policy |
+| the autopilot's samples and measures | measures.py | kpi_samples, measures |
 | API records: TMF | tmf.py (`TmfRecords`, over this facade) | tmf_* (catalog, orders, hubs, events...) |
 
 A write that spans owners is composed here, in one transaction: a cluster deleted takes the
@@ -24,6 +25,7 @@ from legato.inventory.autopilot_policy import AutopilotPolicyRecords
 from legato.inventory.cluster_operations import ClusterOperations
 from legato.inventory.federation import FederationRecords
 from legato.inventory.maintenance import MaintenanceRecords
+from legato.inventory.measures import MeasureRecords
 from legato.inventory.proposals import ProposalRecords
 from legato.inventory.reservations import Reservations
 from legato.inventory.resources import Resources
@@ -31,7 +33,7 @@ from legato.inventory.workloads import Workloads
 
 
 class Inventory(Resources, Reservations, ClusterOperations, Workloads, ProposalRecords, FederationRecords,
-                MaintenanceRecords, AutopilotPolicyRecords):
+                MaintenanceRecords, AutopilotPolicyRecords, MeasureRecords):
     def cluster_deleted(self, cluster_id: str) -> None:
         with self.session():
             Resources.cluster_deleted(self, cluster_id)

@@ -1,0 +1,39 @@
+"""/v1/measures: what the autopilot did, why, and what it achieved (legato/inventory/measures.py).
+A tenant sees the measures of its own services; an operator every one."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Query, Response
+
+from legato.api.dependencies import CallerDep, InventoryDep
+from legato.api.schemas import MAX_OFFSET, Page
+from legato.api.service_layer.outcomes import NotFound
+from legato.api.service_layer.services_view import visible_service
+from legato.inventory.measure_tables import MeasureRow
+
+router = APIRouter(prefix="/v1/measures", tags=["autopilot"])
+
+
+@router.get("", response_model=Page)
+async def list_measures(response: Response, caller: CallerDep, inventory: InventoryDep,
+                        service_id: str | None = Query(None, description="only this service's"),
+                        offset: int = Query(0, ge=0, le=MAX_OFFSET), limit: int = Query(100, ge=1, le=1000)) -> Page:
+    """Newest first: each automatic action (or proposal) with its reason and figures, the KPIs over
+    the window before and after it, their difference (`effect`) and whether the breach it answered
+    was gone after (`helped`)."""
+    if service_id is not None:
+        await visible_service(inventory, caller, service_id)
+    tenant = None if caller.admin else caller.tenant
+    items, total = await asyncio.to_thread(inventory.measures, tenant, service_id, offset, limit)
+    response.headers["X-Total-Count"] = str(total)
+    return Page(items=items, total=total, offset=offset, limit=limit)
+
+
+@router.get("/{measure_id}", response_model=MeasureRow)
+async def get_measure(measure_id: str, caller: CallerDep, inventory: InventoryDep) -> MeasureRow:
+    row = await asyncio.to_thread(inventory.measure, measure_id)
+    if row is None or not caller.sees(row.tenant):
+        raise NotFound(f"measure '{measure_id}' not found")
+    return row

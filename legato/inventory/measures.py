@@ -1,0 +1,81 @@
+"""The autopilot's records: the KPI samples it forecasts from, and the measures database — every
+automatic action (or proposal) with the reason and figures behind it, the KPIs before and after a
+fixed window, and its measured effect, which the planner reads back ("an action that did not help
+last time, in the same situation, is not the first choice next time"). Written only by the
+autopilot's activities; `GET /v1/measures` reads them (a tenant, its own services' only)."""
+
+from __future__ import annotations
+
+from sqlmodel import col, delete, func, select
+
+from legato.inventory.measure_tables import KpiSampleRow, MeasureRow
+from legato.inventory.store import Store
+
+
+class MeasureRecords(Store):
+    # ---- samples
+
+    def samples_recorded(self, rows: list[KpiSampleRow]) -> None:
+        with self.session() as s:
+            s.add_all(rows)
+
+    def samples(self, service_id: str, component: str, since: float) -> list[KpiSampleRow]:
+        with self.session() as s:
+            query = select(KpiSampleRow).where(KpiSampleRow.service_id == service_id,
+                                               KpiSampleRow.component == component, KpiSampleRow.at >= since)
+            return list(s.exec(query.order_by(col(KpiSampleRow.at))))
+
+    def samples_pruned(self, before: float) -> int:
+        """Samples older than the forecasts' history are dropped (the table stays bounded)."""
+        with self.session() as s:
+            return s.exec(delete(KpiSampleRow).where(col(KpiSampleRow.at) < before)).rowcount  # type: ignore[call-overload]
+
+    # ---- measures
+
+    def measure_recorded(self, row: MeasureRow) -> MeasureRow:
+        """Idempotent on the id: a retried activity finds the first record."""
+        with self.session() as s:
+            found = s.get(MeasureRow, row.id)
+            if found is not None:
+                return found
+            s.add(row)
+            return row
+
+    def measure_updated(self, measure_id: str, **fields) -> MeasureRow | None:
+        with self.session() as s:
+            row = s.get(MeasureRow, measure_id)
+            if row is None:
+                return None
+            for k, v in fields.items():
+                setattr(row, k, v)
+            s.add(row)
+            return row
+
+    def measure(self, measure_id: str) -> MeasureRow | None:
+        with self.session() as s:
+            return s.get(MeasureRow, measure_id)
+
+    def measures(self, tenant: str | None = None, service_id: str | None = None, offset: int = 0,
+                 limit: int = 100) -> tuple[list[MeasureRow], int]:
+        """Newest first. `tenant`: only that tenant's (None: every tenant's, for an operator)."""
+        with self.session() as s:
+            query = select(MeasureRow)
+            if tenant is not None:
+                query = query.where(MeasureRow.tenant == tenant)
+            if service_id is not None:
+                query = query.where(MeasureRow.service_id == service_id)
+            total = s.exec(select(func.count()).select_from(query.subquery())).one()
+            rows = s.exec(query.order_by(col(MeasureRow.decided_at).desc()).offset(offset).limit(limit))
+            return list(rows), total
+
+    def measures_of(self, service_id: str, since: float) -> list[MeasureRow]:
+        """The service's actions since `since`, oldest first: its cooldown, budget and lessons."""
+        with self.session() as s:
+            query = select(MeasureRow).where(MeasureRow.service_id == service_id, MeasureRow.decided_at >= since)
+            return list(s.exec(query.order_by(col(MeasureRow.decided_at))))
+
+    def measures_due(self, decided_before: float) -> list[MeasureRow]:
+        """Actions done whose after-window has passed and that are not measured yet."""
+        with self.session() as s:
+            query = select(MeasureRow).where(MeasureRow.state == "done", col(MeasureRow.decided_at) < decided_before)
+            return list(s.exec(query.order_by(col(MeasureRow.decided_at))))
