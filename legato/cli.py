@@ -63,6 +63,7 @@ def _call(client: httpx.Client, method: str, path: str, **kw) -> dict:
 
 
 TENANT = typer.Option("demo", "--tenant", help="tenant whose token to use from the tokens file")
+OPERATOR = typer.Option("operator", "--tenant", help="an operator's tenant in the tokens file")
 
 
 @app.command()
@@ -688,10 +689,92 @@ def cluster_upgrade(cluster_id: str, version: str = typer.Argument(..., help="e.
                       f"nodes replaced: {', '.join(result.get('nodes') or []) or 'none'}[/green]")
 
 
+autopilot_app = typer.Typer(help="The autopilot's bounds: the operator's policy on automatic action.",
+                            no_args_is_help=True)
+app.add_typer(autopilot_app, name="autopilot")
+policy_app = typer.Typer(help="Show the operator's autopilot policy (or, with --service, the bounds on one service); "
+                         "`set` changes it (operator).", invoke_without_command=True)
+autopilot_app.add_typer(policy_app, name="policy")
+POLICY = "/v1/autopilot/policy"
+
+
+@policy_app.callback()
+def autopilot_policy(ctx: typer.Context, tenant: str = TENANT,
+                     service: str = typer.Option(None, "--service", help="the bounds on this service: the "
+                                                 "operator's, made stricter by its spec")) -> None:
+    """Show the autopilot policy."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _client(tenant) as client:
+        _print_policy(_call(client, "GET", f"/v1/services/{service}/autopilot" if service else POLICY))
+
+
+def _listed(text: str, none_word: str) -> list[str] | None:
+    return None if text == none_word else [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _cost(text: str) -> float | None:
+    if text == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        console.print(f"[red]--max-cost-per-hour: a number, or none (got {escape(text)})[/red]")
+        raise typer.Exit(2) from None
+
+
+@policy_app.command("set")
+def autopilot_policy_set(
+    enabled: bool = typer.Option(None, "--enabled/--disabled", help="the autopilot acts (or proposes) at all"),
+    approval: str = typer.Option(None, "--approval", help="auto (act and record) or approve (propose; act once "
+                                 "approved)"),
+    actions: str = typer.Option(None, "--actions", help="kinds allowed, e.g. scale,heal (of scale, move, "
+                                "grow-cluster, heal)"),
+    max_replicas: int = typer.Option(None, "--max-replicas", help="the most replicas of any one component"),
+    max_cost: str = typer.Option(None, "--max-cost-per-hour", help="per service; none: no bound"),
+    sites: str = typer.Option(None, "--allowed-sites", help="site ids, comma-separated, where it may place; any: "
+                              "every site"),
+    cooldown: float = typer.Option(None, "--cooldown", help="seconds after an action on a service before another"),
+    per_hour: int = typer.Option(None, "--max-actions-per-hour", help="per service"),
+    confirm: float = typer.Option(None, "--confirm", help="seconds a failure must last before healing acts"),
+    tenant: str = OPERATOR,
+) -> None:
+    """Change the operator's autopilot policy: the fields given, the others as they are (operator)."""
+    given = {"enabled": enabled, "approval": approval, "max_replicas": max_replicas, "cooldown_seconds": cooldown,
+             "max_actions_per_hour": per_hour, "confirm_seconds": confirm}
+    changes = {k: v for k, v in given.items() if v is not None}
+    if actions is not None:
+        changes["actions"] = _listed(actions, "none") or []
+    if max_cost is not None:
+        changes["max_cost_per_hour"] = _cost(max_cost)
+    if sites is not None:
+        changes["allowed_sites"] = _listed(sites, "any")
+    with _client(tenant) as client:
+        current = _call(client, "GET", POLICY)
+        current.pop("updated_by", None), current.pop("updated_at", None)
+        _print_policy(_call(client, "PUT", POLICY, json={**current, **changes}))
+
+
+def _print_policy(policy: dict) -> None:
+    table = Table("bound", "value", show_header=False, box=None)
+    sites, cost = policy["allowed_sites"], policy["max_cost_per_hour"]
+    shown = {**policy, "actions": ", ".join(policy["actions"]) or "none",
+             "allowed_sites": "any" if sites is None else ", ".join(sites) or "none (scaling in place only)",
+             "max_cost_per_hour": "none" if cost is None else f"{cost:g}"}
+    for key in ("enabled", "approval", "actions", "max_replicas", "max_cost_per_hour", "allowed_sites",
+                "cooldown_seconds", "max_actions_per_hour", "confirm_seconds"):
+        table.add_row(key, escape(str(shown[key])))
+    console.print(table)
+    if policy.get("stricter_by_service"):
+        console.print(f"made stricter by the service's spec: {', '.join(policy['stricter_by_service'])}")
+    elif "updated_by" in policy:
+        console.print(f"set by {policy['updated_by']} at {_when(policy['updated_at'])}" if policy["updated_by"]
+                      else "never set: the defaults")
+
+
 sim_app = typer.Typer(help="The simulator's control surface, for demos and rehearsals (operator's token).",
                       no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
-OPERATOR = typer.Option("operator", "--tenant", help="an operator's tenant in the tokens file")
 
 
 def _sim(path: str, body: dict, tenant: str) -> None:

@@ -2,7 +2,7 @@
 running service, bad ones refused naming the field; the operator's autopilot policy readable by
 tenants, set by an operator only, bad values refused; and the policy that bounds one service."""
 
-from tests.e2e.calls import active, day2
+from tests.e2e.calls import active, day2, legato
 from tests.specs import example
 
 SLOS = [{"component": "frontend", "p95_latency_ms": 10, "max_error_rate": 0.01},
@@ -97,3 +97,23 @@ async def test_the_autopilot_policy_is_read_by_anyone_and_set_by_an_operator(sta
         assert bounds["stricter_by_service"] == ["approval"]
         await stack.remove(service_id)
         assert (await operator.put("/v1/autopilot/policy", json={})).json()["approval"] == "approve"  # the defaults
+
+
+async def test_the_cli_shows_the_policy_and_an_operator_sets_it(stack):
+    code, out = await legato(stack, "autopilot", "policy", "set", "--approval", "auto", "--max-replicas", "7",
+                             "--actions", "scale,heal", "--allowed-sites", "paris-edge-1", "--max-cost-per-hour",
+                             "25", "--cooldown", "90", tenant="operator")
+    assert code == 0, out
+    code, out = await legato(stack, "autopilot", "policy", "set", "--max-replicas", "9")  # a tenant's token
+    assert code == 1 and "403" in out and "operator" in out, out
+    code, out = await legato(stack, "autopilot", "policy")
+    assert code == 0, out
+    shown = dict(line.split(None, 1) for line in out.splitlines() if line.strip() and not line.startswith("set by"))
+    assert {k: shown[k].strip() for k in ("approval", "max_replicas", "actions", "allowed_sites", "max_cost_per_hour",
+                                          "cooldown_seconds", "confirm_seconds")} == {
+        "approval": "auto", "max_replicas": "7", "actions": "scale, heal", "allowed_sites": "paris-edge-1",
+        "max_cost_per_hour": "25", "cooldown_seconds": "90.0", "confirm_seconds": "30.0"}  # the rest kept
+    assert "set by operator" in out
+    code, out = await legato(stack, "autopilot", "policy", "set", "--allowed-sites", "any", "--max-cost-per-hour",
+                             "none", "--max-replicas", "0", tenant="operator")
+    assert code == 1 and "422" in out and "max_replicas" in out, out
