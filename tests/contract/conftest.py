@@ -1,7 +1,7 @@
 """One fixture per protocol, parametrized over its backends, each yielding a ready backend in its
 small world (worlds.py): `pim_world` (sim, redfish), `mcm_world` (sim, kwok, kubeconfig,
 clusterapi), `wdm_world` (sim, kubernetes, and the same two with every workload a chart's release:
-sim-chart, kubernetes-chart), `tcm_world` (sim). A new backend is one more parameter.
+sim-chart, kubernetes-chart), `tcm_world` (sim), `telemetry_world` (sim). A new backend is one more parameter.
 
 The sim backends run everywhere. The real ones run on the same terms as tests/real, whose fixtures
 they share: the Redfish emulator always (its power changes made prompt, see prompt_bmc.py), kwok,
@@ -29,6 +29,7 @@ from legato.adapters.mcm.sim import SimMCM
 from legato.adapters.pim.redfish import RedfishPIM
 from legato.adapters.pim.sim import SimPIM
 from legato.adapters.tcm.sim import SimTCM
+from legato.adapters.telemetry.sim import SimTelemetry
 from legato.adapters.wdm.helm import Helm
 from legato.adapters.wdm.kubernetes import KubernetesWDM
 from legato.adapters.wdm.sim import SimWDM
@@ -37,6 +38,8 @@ from legato.devserver import free_port, wait_for_port
 from legato.model import Cluster, Site
 from legato.model.backends import KubeconfigSite, RedfishSite, SiteBackends
 from legato.model.charts import ChartSource
+from legato.model.telemetry import AreaDemand, DeployedComponent
+from legato.model.workloads import WorkloadSpec
 from legato.simulator import SimContinuum
 from tests.contract.worlds import (
     FixedClusters,
@@ -44,9 +47,11 @@ from tests.contract.worlds import (
     McmWorld,
     PimWorld,
     TcmWorld,
+    TelemetryWorld,
     WdmWorld,
     api_client,
     kubeconfig_server,
+    settled,
     sim_topology,
     site,
     until,
@@ -358,3 +363,34 @@ def tcm_world(request, tmp_path):
     continuum = SimContinuum(tmp_path / "sim.db")
     continuum.seed(TcmWorld.topology())
     return TcmWorld(request.param, SimTCM(continuum))
+
+
+# ---- telemetry: sim
+
+
+@pytest.fixture(params=["sim"])
+def telemetry_world(request, tmp_path):
+    """The sim's world: its WDM deploys, its BMCs cut power, its clusters fail (fail_cluster)."""
+    w = TelemetryWorld
+    continuum = SimContinuum(tmp_path / "sim.db")
+    continuum.seed(w.topology())
+    wdm = SimWDM(continuum)
+
+    async def deploy(name: str, replicas: int, areas: list[AreaDemand]) -> DeployedComponent:
+        spec = WorkloadSpec(id=f"{name}-c0ffee", service_id="svc-contract", tenant="t", component=name,
+                            image="registry.example/app", version="1.0", replicas=replicas, cpu=0.5, memory_mb=128)
+        await wdm.deploy(op(f"deploy-{name}"), w.cluster, spec)
+        await until(lambda: settled(wdm, w.cluster, spec.id), every=0.05)
+        return DeployedComponent(service_id=spec.service_id, component=name, cluster=w.cluster,
+                                 workload_id=spec.id, site=w.site, areas=areas)
+
+    async def power_off(host: str) -> None:
+        continuum.fail_host(host)
+
+    async def power_on(host: str) -> None:
+        continuum.recover_host(host)
+
+    async def stop_cluster() -> None:
+        continuum.fail_cluster(w.cluster)
+
+    return w(request.param, SimTelemetry(continuum), deploy, power_off, power_on, stop_cluster)

@@ -22,10 +22,12 @@ from legato.adapters.mcm import MCM
 from legato.adapters.mcm.kwok import KwokMCM
 from legato.adapters.pim import PIM
 from legato.adapters.tcm import TCM
+from legato.adapters.telemetry import Telemetry
 from legato.adapters.wdm import WDM
 from legato.model import Cluster, Host, Site, Topology, UserAreaDef
 from legato.model.backends import SiteBackends
 from legato.model.charts import ChartSource
+from legato.model.telemetry import AreaDemand, DeployedComponent
 from legato.model.workloads import WorkloadSpec, WorkloadStatus
 
 
@@ -239,4 +241,34 @@ class TcmWorld:
             site_latency_ms={a: {b: cls.latency}, b: {a: cls.latency}},
             area_latency_ms={cls.area: {a: cls.area_latency, b: 20.0}},
             site_bandwidth_mbps={a: {b: cls.bandwidth}, b: {a: cls.bandwidth}},
+        )
+
+
+@dataclass
+class TelemetryWorld:
+    """Site `site` has the shared cluster `cluster` on `nodes` and the free host `free`; user area
+    `near` is `near_ms` from the site, `far` `far_ms`. The hooks make what a source must see happen:
+    a workload deployed and serving, a host's power cut and restored, the cluster's API gone and back."""
+
+    backend: str
+    telemetry: Telemetry
+    deploy: Callable[[str, int, list[AreaDemand]], Awaitable[DeployedComponent]]  # name, replicas, areas
+    power_off: Callable[[str], Awaitable[None]]
+    power_on: Callable[[str], Awaitable[None]]
+    stop_cluster: Callable[[], Awaitable[None]]
+    site: str = "edge-m"
+    cluster: str = "shared-m"
+    nodes: tuple[str, ...] = ("m1", "m2")
+    free: str = "m3"
+    near: str = "near"
+    far: str = "far"
+    near_ms: float = 3.0
+    far_ms: float = 40.0
+
+    @classmethod
+    def topology(cls) -> Topology:
+        return sim_topology(
+            [site(cls.site, [*cls.nodes, cls.free], [Cluster(id=cls.cluster, hosts=list(cls.nodes))])],
+            areas={a: UserAreaDef(id=a, lat=45, lon=5) for a in (cls.near, cls.far)},
+            area_latency_ms={cls.near: {cls.site: cls.near_ms}, cls.far: {cls.site: cls.far_ms}},
         )

@@ -1,0 +1,96 @@
+"""The telemetry contract (the table in legato/adapters/telemetry/__init__.py), held against every
+source: the sim for now; Prometheus (PromQL over the test bed) proves itself here next. Windows are
+short and start once the workload serves, so a source's figures are about what the world did."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from legato.adapters.errors import InvalidRequest
+from legato.model.telemetry import AreaDemand, DeployedComponent
+from tests.contract.worlds import TelemetryWorld
+
+WINDOW = 0.5
+
+
+async def measured(w: TelemetryWorld, deployed: list[DeployedComponent]):
+    """A window that begins after the world's last change."""
+    await asyncio.sleep(WINDOW * 1.2)
+    return await w.telemetry.components(deployed, WINDOW)
+
+
+def ghost(w: TelemetryWorld) -> DeployedComponent:
+    return DeployedComponent(service_id="svc-contract", component="ghost", cluster=w.cluster,
+                             workload_id="ghost-c0ffee", site=w.site, areas=[AreaDemand(area=w.near, demand_rps=5)])
+
+
+async def test_one_answer_per_component_in_order_over_the_window_asked(telemetry_world: TelemetryWorld):
+    w = telemetry_world
+    web = await w.deploy("web", 1, [AreaDemand(area=w.near, demand_rps=5)])
+    before = time.time()
+    answers = await w.telemetry.components([ghost(w), web], 30)
+    assert [(a.component, a.cluster, a.workload_id, a.site) for a in answers] == [
+        ("ghost", w.cluster, "ghost-c0ffee", w.site), ("web", w.cluster, web.workload_id, w.site)]
+    for a in answers:
+        assert before <= a.until <= time.time() and a.until - a.since == pytest.approx(30)
+    for window in (0, -1):
+        with pytest.raises(InvalidRequest):
+            await w.telemetry.components([web], window)
+
+
+async def test_a_workload_the_source_does_not_see_has_no_figures(telemetry_world: TelemetryWorld):
+    w = telemetry_world
+    [unseen] = await w.telemetry.components([ghost(w)], WINDOW)
+    assert (unseen.request_rate_rps, unseen.error_rate, unseen.cpu_utilisation, unseen.ready_replicas) == (
+        None, None, None, None)
+    assert unseen.areas == {}
+
+
+async def test_a_serving_component_reports_its_load_per_area_with_the_network_under_its_latency(
+        telemetry_world: TelemetryWorld):
+    w = telemetry_world
+    web = await w.deploy("web", 2, [AreaDemand(area=w.near, demand_rps=8), AreaDemand(area=w.far, demand_rps=8)])
+    [kpis] = await measured(w, [web])
+    assert kpis.ready_replicas == 2
+    assert kpis.request_rate_rps > 0
+    assert kpis.request_rate_rps == pytest.approx(sum(a.request_rate_rps for a in kpis.areas.values()))
+    assert 0 <= kpis.error_rate <= 1 and 0 < kpis.cpu_utilisation
+    near, far = kpis.areas[w.near].latency_p95_ms, kpis.areas[w.far].latency_p95_ms
+    assert near >= w.near_ms and far >= w.far_ms and far > near
+
+
+async def test_with_nothing_ready_the_users_requests_fail_and_see_no_latency(telemetry_world: TelemetryWorld):
+    w = telemetry_world
+    web = await w.deploy("web", 2, [AreaDemand(area=w.near, demand_rps=8)])
+    for node in w.nodes:
+        await w.power_off(node)
+    [kpis] = await measured(w, [web])
+    assert kpis.ready_replicas == 0 and kpis.error_rate == 1
+    assert kpis.cpu_utilisation is None and kpis.areas[w.near].latency_p95_ms is None
+
+
+async def test_health_says_what_is_down_and_why_as_it_is_now(telemetry_world: TelemetryWorld):
+    w = telemetry_world
+    first = await w.telemetry.health()
+    assert {h.id for h in first.hosts} == {*w.nodes, w.free} and all(h.healthy for h in first.hosts)
+    assert [(c.id, c.healthy) for c in first.clusters] == [(w.cluster, True)]
+    assert [(s.id, s.healthy) for s in first.sites] == [(w.site, True)]
+
+    await w.power_off(w.nodes[0])
+    hosts = {h.id: (h.healthy, h.reason) for h in (await w.telemetry.health(w.site)).hosts}
+    assert hosts == {w.nodes[0]: (False, "power off: node NotReady"), w.nodes[1]: (True, None), w.free: (True, None)}
+    await w.power_off(w.nodes[1])
+    report = await w.telemetry.health(w.site)
+    assert [(c.healthy, c.reason) for c in report.clusters] == [(False, "every node NotReady")]
+    assert [(s.healthy, s.reason) for s in report.sites] == [(False, "every host down")]
+
+    for node in w.nodes:
+        await w.power_on(node)
+    report = await w.telemetry.health(w.site)  # the next reading: nothing held back
+    assert all(h.healthy for h in report.hosts) and report.clusters[0].healthy and report.sites[0].healthy
+
+    await w.stop_cluster()
+    assert [(c.healthy, c.reason) for c in (await w.telemetry.health()).clusters] == [(False, "API unreachable")]
