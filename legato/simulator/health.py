@@ -31,6 +31,8 @@ class HealthPart(Store):
         """Its API answers again; the pods it ran are not restarted (their workloads are as the
         controllers left them: the orchestrator's to re-create or remove)."""
         with self._tx() as db:
+            if db.execute("SELECT 1 FROM clusters WHERE id = ?", (cluster_id,)).fetchone() is None:
+                raise InvalidRequest(f"unknown cluster '{cluster_id}'")
             db.execute("DELETE FROM cluster_outages WHERE cluster = ?", (cluster_id,))
 
     def recover_host(self, host_id: str) -> None:
