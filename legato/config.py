@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     rebalance_every_seconds: float = 900.0
     rebalance_mode: Literal["approve", "auto"] = "approve"
     rebalance_min_gain: float = Field(default=0.1, ge=0, le=1)  # relative score gain a move must bring
+    # The autopilot: a round (read telemetry, forecast, plan, act or propose, measure) this often.
+    autopilot_every_seconds: float = Field(default=60.0, gt=0)
     log_format: str = "json"  # json | text
 
     @property

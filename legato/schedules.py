@@ -17,11 +17,13 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from legato.activities.contracts import AutopilotRound
 from legato.config import Settings
 from legato.workflows.rebalance import RebalanceParams
 
 RECONCILE = "reconcile"
 REBALANCE = "rebalance"
+AUTOPILOT = "autopilot"
 
 
 def schedule_id(name: str, settings: Settings) -> str:
@@ -36,6 +38,10 @@ def reconcile_id(settings: Settings) -> str:
 
 def rebalance_id(settings: Settings) -> str:
     return schedule_id(REBALANCE, settings)
+
+
+def autopilot_id(settings: Settings) -> str:
+    return schedule_id(AUTOPILOT, settings)
 
 
 def _every(workflow: str, workflow_id: str, seconds: float, settings: Settings, *args) -> Schedule:
@@ -58,6 +64,14 @@ def rebalance_schedule(settings: Settings) -> Schedule:
     return _every("Rebalance", rebalance_id(settings), settings.rebalance_every_seconds, settings, params)
 
 
+def autopilot_schedule(settings: Settings) -> Schedule:
+    """A reading per round, over the round's interval; a day of readings is the forecasts' season."""
+    every = settings.autopilot_every_seconds
+    params = AutopilotRound(window_seconds=every, season_steps=max(2, round(86_400 / every)),
+                            measure_after_seconds=max(600.0, 10 * every), settle_seconds=every)
+    return _every("Autopilot", autopilot_id(settings), every, settings, params)
+
+
 async def _ensure(client: Client, schedule_id: str, wanted: Schedule) -> None:
     try:
         await client.create_schedule(schedule_id, wanted)
@@ -76,3 +90,4 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
     pause set by an operator in the Web UI is kept."""
     await _ensure(client, reconcile_id(settings), reconcile_schedule(settings))
     await _ensure(client, rebalance_id(settings), rebalance_schedule(settings))
+    await _ensure(client, autopilot_id(settings), autopilot_schedule(settings))

@@ -1,6 +1,7 @@
 """Every activity group, built on the worker's adapters and inventory."""
 
 
+from legato.activities.autopilot import AutopilotActivities
 from legato.activities.federation import FederationActivities
 from legato.activities.inventory import InventoryActivities
 from legato.activities.maintenance import MaintenanceActivities
@@ -32,6 +33,7 @@ def build_activities(adapters: Adapters, inventory: Inventory, federation: Feder
         TCMActivities(adapters.tcm, inventory),
         ReconcileActivities(adapters, inventory),
         RebalanceActivities(inventory, live),
+        AutopilotActivities(adapters.telemetry, inventory, live),
         TmfActivities(inventory),
         FederationActivities(federation, inventory),
         ScheduleActivities(inventory),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -275,6 +275,37 @@ class RecordComponent(ComponentRecord):
 class RecordOperation(BaseModel):
     service_id: str
     record: dict
+
+
+class AutopilotRound(BaseModel):
+    """One run of the autopilot: how it reads, forecasts and measures (the schedule's parameters)."""
+
+    round_id: str = ""  # set by the workflow: names the actions decided in the round
+    window_seconds: float = Field(default=60, gt=0, description="each reading's window")
+    history_seconds: float = Field(default=2 * 86_400, gt=0, description="samples kept and forecast from")
+    horizon_steps: int = Field(default=5, ge=1, description="how many readings ahead the forecast looks")
+    season_steps: int | None = Field(default=1440, ge=2, description="readings per day (the season)")
+    before_samples: int = Field(default=5, ge=1, description="the readings an action's 'before' is the mean of")
+    settle_seconds: float = Field(default=60, ge=0, description="after an action, readings ignored while it settles")
+    measure_after_seconds: float = Field(default=600, gt=0, description="when an action's effect is measured")
+
+
+class AutopilotAction(BaseModel):
+    """A decision of the planner, with what it was decided on (kept as the measure's record)."""
+
+    id: str
+    service_id: str
+    tenant: str
+    component: str
+    kind: Literal["scale", "move"]
+    breach: str
+    reason: str
+    replicas: int | None = None
+    area: str | None = None
+    mode: Literal["auto", "approve"] = "auto"
+    decided_at: float
+    before: dict = Field(default_factory=dict)
+    data: dict = Field(default_factory=dict)
 
 
 class RebalanceScan(BaseModel):

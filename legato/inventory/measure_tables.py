@@ -38,7 +38,8 @@ class MeasureRow(SQLModel, table=True):
     mode: str = "auto"  # auto: acted | approve: proposed, acted once approved
     state: str = "acting"  # acting | proposed | done | failed | refused | measured
     detail: str = ""
-    decided_at: float = Field(index=True)  # epoch seconds
+    decided_at: float = Field(index=True)  # epoch seconds: the reading it was decided on
+    acted_at: float | None = None  # when its operation ended: the window after starts here
     before: dict = Field(default_factory=dict, sa_column=Column(JSON))  # KPIs over the window before
     after: dict | None = Field(default=None, sa_column=Column(JSON))  # KPIs over the window after
     effect: dict | None = Field(default=None, sa_column=Column(JSON))  # after - before, per KPI

@@ -74,8 +74,8 @@ class MeasureRecords(Store):
             query = select(MeasureRow).where(MeasureRow.service_id == service_id, MeasureRow.decided_at >= since)
             return list(s.exec(query.order_by(col(MeasureRow.decided_at))))
 
-    def measures_due(self, decided_before: float) -> list[MeasureRow]:
-        """Actions done whose after-window has passed and that are not measured yet."""
+    def measures_due(self, acted_before: float) -> list[MeasureRow]:
+        """Actions done before `acted_before` (their after-window has passed), not measured yet."""
         with self.session() as s:
-            query = select(MeasureRow).where(MeasureRow.state == "done", col(MeasureRow.decided_at) < decided_before)
+            query = select(MeasureRow).where(MeasureRow.state == "done", col(MeasureRow.acted_at) <= acted_before)
             return list(s.exec(query.order_by(col(MeasureRow.decided_at))))
