@@ -36,6 +36,7 @@ from legato.schedules import reconcile_schedule
 from legato.temporal import connect
 from legato.workflows.rebalance import Rebalance, RebalanceParams
 from legato.workflows.reconcile import Reconcile
+from tests.e2e.test_autopilot import autopilot_round, loaded, policy
 from tests.federation import ROAMING, federated_pair
 from tests.specs import example, scale_path_spec
 from tests.stack import Stack, running_stack
@@ -433,6 +434,16 @@ async def service_cluster_upgrade(stack: Stack) -> None:
     await terminate(stack, service_id)
 
 
+async def autopilot(stack: Stack) -> None:
+    """Two Autopilot rounds: the first scales a component loaded above its SLO's band (its own
+    scale operation, asked by `autopilot`), the second measures the effect."""
+    await policy(stack, approval="auto")
+    service_id = await loaded(stack)
+    assert (await autopilot_round(stack)).outcomes == {"done": 1}
+    assert (await autopilot_round(stack)).measured == 1
+    await terminate(stack, service_id)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "deploy_terminate": Scenario(deploy_terminate),
     "deploy_rollback": Scenario(deploy_rollback),
@@ -456,6 +467,7 @@ SCENARIOS: dict[str, Scenario] = {
     # since the scalings join the cluster's operations (scale_cluster.JOINS_CLUSTER_OPERATIONS)
     "cluster_scale_joined": Scenario(cluster_scale, keep=frozenset({"ScaleCluster"})),
     "service_cluster_upgrade": Scenario(service_cluster_upgrade),
+    "autopilot": Scenario(autopilot),
     "scheduled_operations": Scenario(scheduled_operations),
 }
 
