@@ -802,6 +802,83 @@ def sim_fail_host(host: str, tenant: str = OPERATOR) -> None:
     _sim("fail-host", {"host": host}, tenant)
 
 
+@sim_app.command("recover-host")
+def sim_recover_host(host: str, tenant: str = OPERATOR) -> None:
+    """HOST is back: powered on, its node schedulable again (empty)."""
+    _sim("recover-host", {"host": host}, tenant)
+
+
+@sim_app.command("fail-cluster")
+def sim_fail_cluster(cluster: str, tenant: str = OPERATOR) -> None:
+    """CLUSTER's API stops answering and its pods stop."""
+    _sim("fail-cluster", {"cluster": cluster}, tenant)
+
+
+@sim_app.command("recover-cluster")
+def sim_recover_cluster(cluster: str, tenant: str = OPERATOR) -> None:
+    """CLUSTER's API answers again (its stopped pods are not restarted)."""
+    _sim("recover-cluster", {"cluster": cluster}, tenant)
+
+
+@sim_app.command("fail-site")
+def sim_fail_site(site: str, tenant: str = OPERATOR) -> None:
+    """SITE loses power: every host of it fails."""
+    _sim("fail-site", {"site": site}, tenant)
+
+
+@sim_app.command("load")
+def sim_load(tenant: str = OPERATOR) -> None:
+    """The users' load model: sim time now, compression, daily curves, flash crowds, shifts."""
+    with _client(tenant) as client:
+        console.print_json(data=_call(client, "GET", "/v1/sim/load"))
+
+
+@sim_app.command("curve")
+def sim_curve(area: str, amplitude: float, peak_hour: float,
+              clock: str = typer.Option("local", help="local (the area's mean solar time) or utc"),
+              tenant: str = OPERATOR) -> None:
+    """AREA's users follow a daily curve: (1 +/- AMPLITUDE) x their declared demand, peaking at PEAK_HOUR."""
+    _sim("load/daily-curve", {"area": area, "amplitude": amplitude, "peak_hour": peak_hour, "clock": clock}, tenant)
+
+
+@sim_app.command("flash-crowd")
+def sim_flash_crowd(area: str, multiplier: float, duration: float = typer.Option(..., help="sim seconds"),
+                    start: str = typer.Option(..., help="sim time, ISO 8601 (UTC when no zone)"),
+                    tenant: str = OPERATOR) -> None:
+    """AREA's demand is MULTIPLIER times as high for DURATION from START."""
+    _sim("load/flash-crowd", {"area": area, "multiplier": multiplier, "duration_seconds": duration,
+                              "start": start}, tenant)
+
+
+@sim_app.command("shift")
+def sim_shift(from_area: str, to_area: str, share: float, duration: float = typer.Option(0, help="sim seconds"),
+              start: str = typer.Option(..., help="sim time, ISO 8601 (UTC when no zone)"),
+              tenant: str = OPERATOR) -> None:
+    """SHARE (0..1) of FROM_AREA's users move to TO_AREA over DURATION from START, and stay."""
+    _sim("load/shift", {"from_area": from_area, "to_area": to_area, "share": share, "duration_seconds": duration,
+                        "start": start}, tenant)
+
+
+@sim_app.command("compress")
+def sim_compress(factor: float, start: str | None = typer.Option(None, help="the sim time now, ISO 8601 "
+                                                                 "(default: carry on)"),
+                 tenant: str = OPERATOR) -> None:
+    """Sim time runs FACTOR times the real clock (1440: a day a minute)."""
+    _sim("load/compression", {"factor": factor, "start": start}, tenant)
+
+
+@sim_app.command("request-cost")
+def sim_request_cost(service: str, component: str, cpu_seconds: float, tenant: str = OPERATOR) -> None:
+    """A request to COMPONENT of SERVICE takes CPU_SECONDS (default 0.01)."""
+    _sim("load/request-cost", {"service_id": service, "component": component, "cpu_seconds": cpu_seconds}, tenant)
+
+
+@sim_app.command("load-clear")
+def sim_load_clear(tenant: str = OPERATOR) -> None:
+    """No curves, flash crowds, shifts or request costs; sim time is the real clock again."""
+    _sim("load/clear", {}, tenant)
+
+
 @sim_app.command("clear")
 def sim_clear(tenant: str = OPERATOR) -> None:
     """Clear every injected fault, error rate and never-ready version."""

@@ -5,12 +5,14 @@ loaded by a request cost the operator set."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
 import pytest
 
 from legato.model import ServiceSpec
 from legato.model.telemetry import Where, deployed_components
+from tests.e2e.calls import legato
 
 MIDNIGHT = "2026-12-01T00:00:00Z"
 
@@ -70,3 +72,27 @@ async def test_a_deployed_service_sees_its_declared_demand_moved_and_loaded_as_t
     async with stack.http("operator") as op:
         assert (await op.post("/v1/sim/load/clear")).is_success
     await stack.remove(service_id)
+
+
+async def test_the_cli_steers_the_load_and_the_failures_as_the_api_does(stack):
+    code, out = await legato(stack, "sim", "curve", "lyon", "0.5", "19", "--clock", "utc")
+    assert code == 1 and "403" in out, out  # a tenant may not
+    for args, said in [
+        (("curve", "lyon", "0.5", "19", "--clock", "utc"), "users in lyon peak at 19h (utc)"),
+        (("flash-crowd", "lyon", "3", "--duration", "600", "--start", "2026-12-01T18:00:00"), "3x for 600 s"),
+        (("shift", "lyon", "milan", "0.25", "--duration", "3600", "--start", "2026-12-01T08:00:00"),
+         "25% of the users of lyon move to milan"),
+        (("compress", "1440", "--start", MIDNIGHT), "1440x the real clock"),
+        (("request-cost", "some-service", "app", "0.02"), "takes 0.02 CPU-s"),
+        (("fail-cluster", "paris-cloud-k8s"), "its API does not answer"),
+        (("recover-cluster", "paris-cloud-k8s"), "answers again"),
+    ]:
+        code, out = await legato(stack, "sim", *args, tenant="operator")
+        assert code == 0 and said in " ".join(out.split()), (args, out)
+    code, out = await legato(stack, "sim", "load", tenant="operator")
+    shown = json.loads(out)
+    assert shown["curves"]["lyon"]["clock"] == "utc" and shown["shifts"][0]["target"] == "milan", out
+    code, out = await legato(stack, "sim", "curve", "atlantis", "0.5", "19", tenant="operator")
+    assert code == 1 and "422" in out and "unknown user area 'atlantis'" in out, out
+    code, out = await legato(stack, "sim", "load-clear", tenant="operator")
+    assert code == 0 and stack.sim.load().curves == {}, out
