@@ -1,7 +1,8 @@
 """KPIs derived from the simulated continuum, never scripted: the load (load.py) routed to ready
 replicas, queued, served or refused.
 
-At each of SAMPLES instants of the window:
+At instants spread evenly over the window (one per sim minute, at least SAMPLES, at most
+MAX_SAMPLES, so a compressed day's flash crowd is not stepped over):
 
 - **routing**: the users of an area go to the workload of their entry component nearest to the
   area they are in (the topology's area latency) among those with a ready replica, as DNS or
@@ -41,6 +42,8 @@ from legato.simulator.load import LoadModel, LoadPart, load_model
 
 DEFAULT_CPU_SECONDS = 0.01  # a small web request: 10 ms of one core
 SAMPLES = 12
+MAX_SAMPLES = 1440
+STEP = 60.0  # sim seconds between instants, where the bounds allow
 RHO_MAX = 0.95
 P95 = math.log(20)  # -ln(1 - 0.95)
 
@@ -52,11 +55,7 @@ class Workload:
     cpu: float
     cost: float
     spans: tuple[tuple[float, float, float | None, str], ...]  # (created_at, ready_at, removed_at, version)
-
-    @property
-    def born(self) -> float:
-        """When its first replica was created: before that no user was sent to it."""
-        return min((created for created, *_ in self.spans), default=-math.inf)
+    born: float  # when its first replica was created: before that no user was sent to it
 
     def ready(self, t: float) -> list[str]:
         """The versions of the replicas ready at t."""
@@ -77,16 +76,21 @@ class Instant:
     by_area: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
-def workload(db: sqlite3.Connection, d: DeployedComponent) -> Workload | None:
+def workload(db: sqlite3.Connection, d: DeployedComponent, since: float, until: float) -> Workload | None:
+    """Its replicas alive at some point of [since, until] only: a long history costs nothing."""
     row = db.execute("SELECT cpu FROM workloads WHERE cluster = ? AND id = ? AND service_id = ? AND component = ?",
                      (d.cluster, d.workload_id, d.service_id, d.component)).fetchone()
     if row is None:
         return None
     cost = db.execute("SELECT cpu_seconds FROM request_costs WHERE service_id = ? AND component = ?",
                       (d.service_id, d.component)).fetchone()
-    spans = db.execute("SELECT created_at, ready_at, removed_at, version FROM replicas "
-                       "WHERE cluster = ? AND workload = ?", (d.cluster, d.workload_id)).fetchall()
-    return Workload(row["cpu"], cost[0] if cost else DEFAULT_CPU_SECONDS, tuple(tuple(s) for s in spans))
+    args = {"c": d.cluster, "w": d.workload_id, "since": since, "until": until}
+    spans = db.execute("SELECT created_at, ready_at, removed_at, version FROM replicas WHERE cluster = :c AND "
+                       "workload = :w AND created_at <= :until AND (removed_at IS NULL OR removed_at > :since)",
+                       args).fetchall()
+    born = db.execute("SELECT MIN(created_at) FROM replicas WHERE cluster = :c AND workload = :w", args).fetchone()[0]
+    return Workload(row["cpu"], cost[0] if cost else DEFAULT_CPU_SECONDS, tuple(tuple(s) for s in spans),
+                    -math.inf if born is None else born)
 
 
 def ordered(upstream: dict[str, list[str]]) -> list[str]:
@@ -247,9 +251,10 @@ class KpiPart(LoadPart):
         with self._read() as db:
             topology = self._topology(db)
             model = load_model(db, topology)
-            held = [workload(db, d) for d in deployed]
+            held = [workload(db, d, since, end) for d in deployed]
             rates = {r["version"]: r["rate"] for r in db.execute("SELECT version, rate FROM error_rates")}
         derivation = Derivation(topology, model, deployed, held, rates)
-        times = [since + (k + 0.5) * window_seconds / SAMPLES for k in range(SAMPLES)]
+        count = min(MAX_SAMPLES, max(SAMPLES, math.ceil(window_seconds * model.clock.factor / STEP)))
+        times = [since + (k + 0.5) * window_seconds / count for k in range(count)]
         instants = [derivation.at(t) for t in times]
         return [summary(d, held[i], [s[i] for s in instants], topology, since, end) for i, d in enumerate(deployed)]

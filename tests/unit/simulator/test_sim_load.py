@@ -227,6 +227,16 @@ async def test_the_load_follows_the_compressed_day(sim):
     assert crowd.request_rate_rps == pytest.approx(90, rel=1e-3)
 
 
+async def test_a_short_flash_crowd_in_a_compressed_day_is_not_stepped_over(sim):
+    """An hour's crowd is 1/24 of a day a minute: 2.5 real seconds of a 60 s window."""
+    await sim.deploy("op-1", "shared-a", spec(replicas=4))
+    sim.set_compression(1440, sim_start=MIDNIGHT)
+    sim.add_flash_crowd("paris", MIDNIGHT + 7 * HOUR, HOUR, 10)
+    real_start = sim.load().clock.real_start
+    day = sim.component_kpis([at("shared-a", "edge-a", ("paris", 20))], 60, until=real_start + 60)[0]
+    assert day.request_rate_rps == pytest.approx(20 * (23 + 10) / 24)
+
+
 # ---- health and the failures that change it
 
 
