@@ -10,9 +10,10 @@ import math
 import time
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from legato.activities.base import ActivityGroup, heartbeating
-from legato.activities.contracts import AutopilotAction, AutopilotRound
+from legato.activities.contracts import ApplyMeasure, AutopilotAction, AutopilotRound
 from legato.adapters.telemetry import Telemetry
 from legato.autopilot import plan as planner
 from legato.autopilot.inputs import bounds_for, objectives_for, past_of, sample_row, samples_of
@@ -84,6 +85,20 @@ class AutopilotActivities(ActivityGroup):
                     actions.append(_action(req, spec, policy, decision, objectives, rows, site))
                     break
         return actions
+
+    @activity.defn(name="autopilot.apply")
+    async def apply(self, req: ApplyMeasure) -> str:
+        """Carry out a proposal someone approved (the API moved it from `proposed` to `acting`)."""
+        row = await self.record(self.inventory.measure, req.measure_id)
+        if row is None:
+            raise ApplicationError(f"measure {req.measure_id} not found", type="NotFound", non_retryable=True)
+        if row.state != "acting":
+            return row.state  # not approved, or carried out already
+        action = AutopilotAction(id=row.id, service_id=row.service_id, tenant=row.tenant, component=row.component,
+                                 kind=row.kind, breach=row.breach, reason=row.reason, replicas=row.data.get("replicas"),
+                                 area=row.data.get("area"), mode="auto", decided_at=row.decided_at, before=row.before,
+                                 data=row.data)  # fmt: skip
+        return await self.act(action)
 
     @activity.defn(name="autopilot.act")
     async def act(self, action: AutopilotAction) -> str:
@@ -160,7 +175,7 @@ def _action(req: AutopilotRound, spec: ServiceSpec, policy: EffectivePolicy, dec
     """The decision with what it was decided on: the KPIs over the samples before, the objectives
     (what `measure` judges it by), where the component ran and where it may go."""
     data = {**decision.data, "util_low": objectives.util_low, "util_high": objectives.util_high, "site": site,
-            "allowed_sites": policy.allowed_sites}
+            "allowed_sites": policy.allowed_sites, "replicas": decision.replicas, "area": decision.area}
     return AutopilotAction(
         id=f"autopilot-{req.round_id}-{spec.id}", service_id=spec.id, tenant=spec.tenant or "",
         component=decision.component, kind=decision.kind, breach=decision.breach, reason=decision.reason,

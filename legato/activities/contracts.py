@@ -308,6 +308,12 @@ class AutopilotAction(BaseModel):
     data: dict = Field(default_factory=dict)
 
 
+class ApplyMeasure(BaseModel):
+    """An approved autopilot proposal to carry out."""
+
+    measure_id: str
+
+
 class RebalanceScan(BaseModel):
     min_gain: float
 

@@ -1,5 +1,6 @@
-"""/v1/measures: what the autopilot did, why, and what it achieved (legato/inventory/measures.py).
-A tenant sees the measures of its own services; an operator every one."""
+"""/v1/measures: what the autopilot did, why, and what it achieved (legato/inventory/measures.py),
+and the approval or rejection of what it proposed (legato/api/service_layer/autopilot_decisions.py).
+A tenant sees, approves and rejects the measures of its own services; an operator every one."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import asyncio
 
 from fastapi import APIRouter, Query, Response
 
-from legato.api.dependencies import CallerDep, InventoryDep
+from legato.api.dependencies import CallerDep, InventoryDep, TemporalDep
 from legato.api.schemas import MAX_OFFSET, Page
-from legato.api.service_layer.outcomes import NotFound
+from legato.api.service_layer import autopilot_decisions
 from legato.api.service_layer.services_view import visible_service
 from legato.inventory.measure_tables import MeasureRow
 
@@ -33,7 +34,23 @@ async def list_measures(response: Response, caller: CallerDep, inventory: Invent
 
 @router.get("/{measure_id}", response_model=MeasureRow)
 async def get_measure(measure_id: str, caller: CallerDep, inventory: InventoryDep) -> MeasureRow:
-    row = await asyncio.to_thread(inventory.measure, measure_id)
-    if row is None or not caller.sees(row.tenant):
-        raise NotFound(f"measure '{measure_id}' not found")
+    return await autopilot_decisions.visible_measure(inventory, caller, measure_id)
+
+
+@router.post("/{measure_id}/approve", response_model=MeasureRow)
+async def approve(measure_id: str, response: Response, caller: CallerDep, inventory: InventoryDep,
+                  temporal: TemporalDep,
+                  wait: bool = Query(True, description="return when the action ends (else 202 at once)"),
+                  timeout: float = Query(300.0, ge=0, le=3600)) -> MeasureRow:
+    """Carry out what the autopilot proposed (approval mode): the service's own day-2 operation."""
+    row, over = await autopilot_decisions.approve(inventory, temporal, caller, measure_id,
+                                                  timeout if wait and timeout > 0 else None)
+    response.headers["Location"] = f"/v1/measures/{measure_id}"
+    if not over:
+        response.status_code = 202
     return row
+
+
+@router.post("/{measure_id}/reject", response_model=MeasureRow)
+async def reject(measure_id: str, caller: CallerDep, inventory: InventoryDep) -> MeasureRow:
+    return await autopilot_decisions.reject(inventory, caller, measure_id)

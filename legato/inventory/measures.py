@@ -51,6 +51,17 @@ class MeasureRecords(Store):
             s.add(row)
             return row
 
+    def measure_decided(self, measure_id: str, to_state: str, detail: str,
+                        only_from: tuple[str, ...]) -> MeasureRow | None:
+        """Move a proposal on (approved: `acting`; rejected), only from the states given; None otherwise."""
+        with self.session() as s:
+            row = s.get(MeasureRow, measure_id, with_for_update=True)
+            if row is None or row.state not in only_from:
+                return None
+            row.state, row.detail = to_state, detail
+            s.add(row)
+            return row
+
     def measure(self, measure_id: str) -> MeasureRow | None:
         with self.session() as s:
             return s.get(MeasureRow, measure_id)

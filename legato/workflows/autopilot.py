@@ -12,7 +12,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from legato.activities.autopilot import AutopilotActivities
-    from legato.activities.contracts import AutopilotAction, AutopilotRound
+    from legato.activities.contracts import ApplyMeasure, AutopilotAction, AutopilotRound
     from legato.workflows.options import OPERATION
 
 
@@ -39,3 +39,16 @@ class Autopilot:
             summary.outcomes[state] = summary.outcomes.get(state, 0) + 1
         summary.measured = await workflow.execute_activity_method(AutopilotActivities.measure, req, **OPERATION)
         return summary
+
+
+@workflow.defn(name="ApplyAutopilotAction")
+class ApplyAutopilotAction:
+    """One approved proposal of the autopilot carried out, so an approval survives an API restart."""
+
+    @workflow.run
+    async def run(self, req: ApplyMeasure) -> str:
+        return await workflow.execute_activity_method(AutopilotActivities.apply, req, **OPERATION)
+
+
+def apply_workflow_id(measure_id: str) -> str:
+    return f"apply-{measure_id}"

@@ -1,6 +1,6 @@
 """Every workflow the worker registers."""
 
-from legato.workflows.autopilot import Autopilot
+from legato.workflows.autopilot import ApplyAutopilotAction, Autopilot
 from legato.workflows.deploy_service import DeployService
 from legato.workflows.event_delivery import DeliverEvents
 from legato.workflows.federate_request import FederateRequest
@@ -13,8 +13,8 @@ from legato.workflows.service_order import ServiceOrderWorkflow
 from legato.workflows.upgrade_cluster import UpgradeCluster
 
 WORKFLOWS = [DeployService, ScaleCluster, UpgradeCluster, MigrateWorkload, Reconcile, Rebalance, ApplyProposal,
-             Autopilot, ServiceOrderWorkflow, DeliverEvents, FederateRequest, ScheduledOperation]
+             Autopilot, ApplyAutopilotAction, ServiceOrderWorkflow, DeliverEvents, FederateRequest, ScheduledOperation]
 
-__all__ = ["WORKFLOWS", "ApplyProposal", "Autopilot", "DeliverEvents", "DeployService", "FederateRequest",
-           "MigrateWorkload", "Rebalance", "Reconcile", "ScaleCluster", "ScheduledOperation", "ServiceOrderWorkflow",
-           "UpgradeCluster"]
+__all__ = ["WORKFLOWS", "ApplyAutopilotAction", "ApplyProposal", "Autopilot", "DeliverEvents", "DeployService",
+           "FederateRequest", "MigrateWorkload", "Rebalance", "Reconcile", "ScaleCluster", "ScheduledOperation",
+           "ServiceOrderWorkflow", "UpgradeCluster"]

@@ -69,7 +69,7 @@ async def test_a_component_above_its_band_is_scaled_out_and_the_effect_measured(
     await stack.remove(service_id)
 
 
-async def test_in_approval_mode_a_proposal_is_recorded_and_nothing_moves(stack):
+async def test_in_approval_mode_a_proposal_is_recorded_and_nothing_moves_until_approved(stack):
     await policy(stack, approval="approve")
     service_id = await loaded(stack)
     summary = await autopilot_round(stack)
@@ -81,4 +81,13 @@ async def test_in_approval_mode_a_proposal_is_recorded_and_nothing_moves(stack):
         assert not any(o["requested_by"] == "autopilot" for o in ops)
         (web,) = (await client.get(f"/v1/services/{service_id}")).json()["components"]
         assert web["replicas"] == 2
+        async with stack.http("beta") as other:  # another tenant's proposal: not even seen
+            assert (await other.post(f"/v1/measures/{proposal['id']}/approve")).status_code == 404
+
+        approved = await client.post(f"/v1/measures/{proposal['id']}/approve", timeout=120)
+        assert approved.status_code == 200 and approved.json()["state"] == "done", approved.text
+        (web,) = (await client.get(f"/v1/services/{service_id}")).json()["components"]
+        assert web["replicas"] == 4
+        again = await client.post(f"/v1/measures/{proposal['id']}/reject")
+        assert again.status_code == 409, again.text  # carried out: no longer a proposal
     await stack.remove(service_id)

@@ -435,12 +435,21 @@ async def service_cluster_upgrade(stack: Stack) -> None:
 
 
 async def autopilot(stack: Stack) -> None:
-    """Two Autopilot rounds: the first scales a component loaded above its SLO's band (its own
-    scale operation, asked by `autopilot`), the second measures the effect."""
+    """Autopilot rounds: one scales a component loaded above its SLO's band (its own scale
+    operation, asked by `autopilot`), the next measures the effect; in approval mode a round
+    proposes and an approval carries it out (ApplyAutopilotAction)."""
     await policy(stack, approval="auto")
     service_id = await loaded(stack)
     assert (await autopilot_round(stack)).outcomes == {"done": 1}
     assert (await autopilot_round(stack)).measured == 1
+    await terminate(stack, service_id)
+    await policy(stack, approval="approve")  # then a proposal, approved (ApplyAutopilotAction)
+    service_id = await loaded(stack)
+    first = await autopilot_round(stack)
+    measure_id = first.actions[0].split(": ", 1)[0]
+    async with stack.http() as http:
+        approved = await http.post(f"/v1/measures/{measure_id}/approve", timeout=120)
+        assert approved.status_code == 200 and approved.json()["state"] == "done", approved.text
     await terminate(stack, service_id)
 
 
