@@ -114,7 +114,7 @@ class AutopilotPolicy(BaseModel):
     def _site_ids(cls, value: list[str] | None) -> list[str] | None:
         if value is not None and any(not site.strip() for site in value):
             raise ValueError("a site id is not empty")
-        return None if value is None else sorted(set(value))
+        return None if value is None else list(dict.fromkeys(value))  # once each, in the order given
 
     def allows(self, kind: ActionKind) -> bool:
         """Whether the autopilot may take (or, under approval, propose) an action of this kind."""

@@ -23,8 +23,11 @@ async def set_policy(inventory: Inventory, caller: Caller, body: AutopilotPolicy
     nobody meant to forbid, and allow none of those meant)."""
     if not caller.admin:
         raise Forbidden("the autopilot policy is an operator's to set: use the operator's token")
-    unknown = [(i, site) for i, site in enumerate(body.allowed_sites or [])
-               if not await asyncio.to_thread(inventory.site_exists, site)]
+    def unknown_sites() -> list[tuple[int, str]]:
+        with inventory.session():  # one transaction for all the lookups
+            return [(i, site) for i, site in enumerate(body.allowed_sites or []) if not inventory.site_exists(site)]
+
+    unknown = await asyncio.to_thread(unknown_sites)
     if unknown:
         raise Invalid([{"loc": ["body", "allowed_sites", i], "type": "unknown_site",
                         "msg": f"allowed_sites: unknown site '{site}'"} for i, site in unknown])

@@ -92,9 +92,9 @@ def test_every_error_is_told_at_once():
 
 
 def test_the_effective_policy_is_the_stricter_of_the_operator_and_the_service():
-    operator = AutopilotPolicy(approval="auto", max_replicas=8, max_cost_per_hour=20, allowed_sites=["b", "a"],
+    operator = AutopilotPolicy(approval="auto", max_replicas=8, max_cost_per_hour=20, allowed_sites=["b", "a", "b"],
                                actions=["heal", "scale", "heal"])
-    assert operator.actions == ["scale", "heal"] and operator.allowed_sites == ["a", "b"]
+    assert operator.actions == ["scale", "heal"] and operator.allowed_sites == ["b", "a"]
     plain = ServiceSpec.model_validate(shop())
     same = effective_policy(operator, plain)
     assert same.model_dump(exclude={"stricter_by_service"}) == operator.model_dump()
@@ -106,7 +106,7 @@ def test_the_effective_policy_is_the_stricter_of_the_operator_and_the_service():
     assert (tight.enabled, tight.approval, tight.max_cost_per_hour) == (False, "approve", 5)
     assert tight.stricter_by_service == ["enabled", "approval", "max_cost_per_hour"]
     assert not tight.allows("scale") and operator.allows("scale") and not operator.allows("move")
-    assert (tight.max_replicas, tight.allowed_sites, tight.actions) == (8, ["a", "b"], ["scale", "heal"])
+    assert (tight.max_replicas, tight.allowed_sites, tight.actions) == (8, ["b", "a"], ["scale", "heal"])
 
 
 def test_a_service_never_loosens_the_operator():
