@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from legato.devserver import free_port
 from legato.model.workloads import WorkloadSpec
-from legato.schedules import ensure_schedules, reconcile_id
+from legato.schedules import autopilot_id, ensure_schedules, reconcile_id
 from legato.temporal import connect
 from tests.e2e.calls import active, component_workloads, day2
 from tests.specs import example
@@ -144,3 +144,7 @@ async def test_schedules_exist_after_start_and_can_be_paused(stack):
     await ensure_schedules(client, stack.settings)  # a restart keeps the operator's pause
     assert (await handle.describe()).schedule.state.paused
     await handle.unpause()
+    # the autopilot's rounds run beside reconcile and rebalance, a Schedule of their own
+    autopilot = await client.get_schedule_handle(autopilot_id(stack.settings)).describe()
+    assert autopilot.schedule.spec.intervals[0].every.total_seconds() == stack.settings.autopilot_every_seconds
+    assert autopilot.schedule.action.workflow == "Autopilot"
