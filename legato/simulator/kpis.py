@@ -126,18 +126,39 @@ class Derivation:
         self.groups: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i, d in enumerate(deployed):
             self.groups[(d.service_id, d.component)].append(i)
+        # the same at every instant: who declares which area (origin, demand, its entries), who calls whom
+        self.origins: list[tuple[str, float, list[int]]] = []
+        for members in self.groups.values():
+            declared: dict[str, float] = {}
+            for i in members:
+                for a in deployed[i].areas:
+                    declared.setdefault(a.area, a.demand_rps)
+            self.origins += [(origin, rps, [i for i in members if any(a.area == origin for a in deployed[i].areas)])
+                             for origin, rps in declared.items()]  # fmt: skip
+        services: dict[str, dict[str, list[str]]] = defaultdict(dict)
+        for (service, component), members in self.groups.items():
+            services[service][component] = sorted({u for i in members for u in deployed[i].upstream})
+        self.calls = [(members, [j for caller in upstream[component] for j in self.groups.get((service, caller), [])])
+                      for service, upstream in services.items() for component in ordered(upstream)
+                      for members in [self.groups[(service, component)]]]  # fmt: skip
+
+        self.latencies: dict[tuple[str, str, str], float] = {}
 
     def area_ms(self, area: str, site: str) -> float:
-        try:
-            return self.topology.area_latency(area, site)
-        except KeyError:
-            return math.inf
+        return self._latency("area", area, site)
 
     def site_ms(self, a: str, b: str) -> float:
-        try:
-            return self.topology.latency(a, b)
-        except KeyError:
-            return math.inf
+        return self._latency("site", a, b)
+
+    def _latency(self, kind: str, a: str, b: str) -> float:
+        """Looked up once a reading (the topology's model may compute it); unknown: infinitely far."""
+        key = (kind, a, b)
+        if key not in self.latencies:
+            try:
+                self.latencies[key] = (self.topology.area_latency if kind == "area" else self.topology.latency)(a, b)
+            except KeyError:
+                self.latencies[key] = math.inf
+        return self.latencies[key]
 
     def route(self, candidates: list[int], now: list[Instant], t: float,
               distance: Callable[[int], float]) -> int | None:
@@ -151,33 +172,21 @@ class Derivation:
     def at(self, t: float) -> list[Instant]:
         now = [Instant(ready=len(w.ready(t)) if w else 0) for w in self.held]
         sim_t = self.model.clock.sim(t)
-        for members in self.groups.values():
-            declared: dict[str, float] = {}
+        for origin, rps, entries in self.origins:
+            for area, demand in self.model.demand(origin, rps, sim_t).items():
+                i = self.route(entries, now, t, lambda j, area=area: self.area_ms(area, self.deployed[j].site))
+                if i is not None:
+                    now[i].offered += demand
+                    now[i].by_area[area] += demand
+        for members, callers in self.calls:
+            for j in callers:
+                if now[j].admitted > 0:
+                    src = self.deployed[j].site
+                    k = self.route(members, now, t, lambda m, src=src: self.site_ms(src, self.deployed[m].site))
+                    if k is not None:
+                        now[k].offered += now[j].admitted
             for i in members:
-                for a in self.deployed[i].areas:
-                    declared.setdefault(a.area, a.demand_rps)
-            for origin, rps in declared.items():
-                entries = [i for i in members if any(a.area == origin for a in self.deployed[i].areas)]
-                for area, demand in self.model.demand(origin, rps, sim_t).items():
-                    i = self.route(entries, now, t, lambda j, area=area: self.area_ms(area, self.deployed[j].site))
-                    if i is not None:
-                        now[i].offered += demand
-                        now[i].by_area[area] += demand
-        services: dict[str, dict[str, list[str]]] = defaultdict(dict)
-        for (service, component), members in self.groups.items():
-            services[service][component] = sorted({u for i in members for u in self.deployed[i].upstream})
-        for service, upstream in services.items():
-            for component in ordered(upstream):
-                members = self.groups[(service, component)]
-                for caller in upstream[component]:
-                    for j in self.groups.get((service, caller), []):
-                        if now[j].admitted > 0:
-                            src = self.deployed[j].site
-                            k = self.route(members, now, t, lambda m, src=src: self.site_ms(src, self.deployed[m].site))
-                            if k is not None:
-                                now[k].offered += now[j].admitted
-                for i in members:
-                    self.serve(i, now[i], t)
+                self.serve(i, now[i], t)
         return now
 
     def serve(self, i: int, now: Instant, t: float) -> None:
