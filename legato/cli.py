@@ -802,9 +802,15 @@ def sim_fail_host(host: str, tenant: str = OPERATOR) -> None:
     _sim("fail-host", {"host": host}, tenant)
 
 
+@sim_app.command("fail-node")
+def sim_fail_node(host: str, tenant: str = OPERATOR) -> None:
+    """HOST's node goes NotReady (its kubelet stopped; the host stays on): its replicas stop."""
+    _sim("fail-node", {"host": host}, tenant)
+
+
 @sim_app.command("recover-host")
 def sim_recover_host(host: str, tenant: str = OPERATOR) -> None:
-    """HOST is back: powered on, its node schedulable again (empty)."""
+    """HOST (or its NotReady node) is back: powered on, Ready, schedulable again (empty)."""
     _sim("recover-host", {"host": host}, tenant)
 
 

@@ -1,7 +1,7 @@
 """/v1/sim: the simulator's control surface, for demos and rehearsals (operator only). What a real
 continuum does on its own, on demand: a release that fails its requests (so a canary's gate has
 something to catch), a release whose replicas never become ready (so a progress deadline has
-something to end), a host, a cluster or a site that dies and comes back; and what its users do
+something to end), a host, a node, a cluster or a site that dies and comes back; and what its users do
 (`/v1/sim/load`): daily curves, flash crowds, shifts between areas, time compression."""
 
 from __future__ import annotations
@@ -118,6 +118,12 @@ async def never_ready(body: NeverReady, _: OperatorDep, sim: SimDep) -> dict:
 async def fail_host(body: FailHost, _: OperatorDep, sim: SimDep) -> dict:
     stopped = await act(sim.fail_host, body.host, missing=404)
     return {"message": f"host {body.host} failed: powered off, {stopped} replica(s) on it stopped"}
+
+
+@router.post("/fail-node")
+async def fail_node(body: FailHost, _: OperatorDep, sim: SimDep) -> dict:
+    stopped = await act(sim.fail_node, body.host, missing=404)
+    return {"message": f"the node on host {body.host} is NotReady (the host still on), {stopped} replica(s) stopped"}
 
 
 @router.post("/recover-host")

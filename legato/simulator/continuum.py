@@ -60,12 +60,7 @@ class SimContinuum(PimPart, McmPart, UpgradePart, WdmPart, TcmPart, HistoryPart,
             if db.execute("SELECT 1 FROM hosts WHERE id = ?", (host_id,)).fetchone() is None:
                 raise InvalidRequest(f"unknown host '{host_id}'")
             db.execute("UPDATE hosts SET power = 'off' WHERE id = ?", (host_id,))
-            db.execute("UPDATE cluster_nodes SET cordoned = 1 WHERE host = ?", (host_id,))
-            stopped = db.execute(
-                f"UPDATE replicas SET removed_at = :now WHERE host = :h AND {rows.live()}", {"now": now, "h": host_id}
-            ).rowcount
-            db.execute("DELETE FROM replicas WHERE host = :h AND created_at > :now", {"now": now, "h": host_id})
-        return stopped
+            return rows.stop_node(db, now, host_id)
 
     def fail_site(self, site: str) -> int:
         """The site loses power: every host of it fails (fail_host). Returns the replicas it ran."""

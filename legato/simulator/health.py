@@ -1,5 +1,6 @@
 """Health of the simulated hosts, clusters and sites as it is now, and the failures that change it:
-a host dying or coming back (its BMC's power), a cluster out of reach (its API server gone, and the
+a host dying or coming back (its BMC's power), a node NotReady on a host still on (its kubelet
+gone), a cluster out of reach (its API server gone, and the
 pods with it, as when a kwok cluster is stopped), a whole site losing power. One reading, no
 smoothing: confirming a failure over a window that tolerates blips is the reader's job."""
 
@@ -35,13 +36,24 @@ class HealthPart(Store):
                 raise InvalidRequest(f"unknown cluster '{cluster_id}'")
             db.execute("DELETE FROM cluster_outages WHERE cluster = ?", (cluster_id,))
 
+    def fail_node(self, host_id: str) -> int:
+        """The host stays on but its node goes NotReady (the kubelet stopped): its pods stop serving
+        and nothing is scheduled there. Returns the replicas it ran."""
+        now = time.time()
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM cluster_nodes WHERE host = ?", (host_id,)).fetchone() is None:
+                raise InvalidRequest(f"host '{host_id}' is no cluster's node")
+            db.execute("INSERT OR IGNORE INTO node_outages VALUES (?, ?)", (host_id, now))
+            return rows.stop_node(db, now, host_id)
+
     def recover_host(self, host_id: str) -> None:
-        """A failed host is back: powered on, its node schedulable again (empty)."""
+        """A failed host, or its NotReady node, is back: powered on, Ready, schedulable (empty)."""
         with self._tx() as db:
             if db.execute("SELECT 1 FROM hosts WHERE id = ?", (host_id,)).fetchone() is None:
                 raise InvalidRequest(f"unknown host '{host_id}'")
             db.execute("UPDATE hosts SET power = 'on' WHERE id = ? AND state = 'allocated'", (host_id,))
             db.execute("UPDATE cluster_nodes SET cordoned = 0 WHERE host = ?", (host_id,))
+            db.execute("DELETE FROM node_outages WHERE host = ?", (host_id,))
 
     def site_hosts(self, site: str) -> list[str]:
         with self._read() as db:
@@ -54,8 +66,9 @@ class HealthPart(Store):
         now = time.time()
         with self._read() as db:
             found = db.execute(
-                "SELECT h.id, h.site, h.state, h.power, n.cluster FROM hosts h LEFT JOIN cluster_nodes n "
-                "ON n.host = h.id WHERE ? IS NULL OR h.site = ? ORDER BY h.site, h.id", (site, site)).fetchall()
+                "SELECT h.id, h.site, h.state, h.power, n.cluster, o.since AS not_ready FROM hosts h "
+                "LEFT JOIN cluster_nodes n ON n.host = h.id LEFT JOIN node_outages o ON o.host = h.id "
+                "WHERE ? IS NULL OR h.site = ? ORDER BY h.site, h.id", (site, site)).fetchall()
             clusters = db.execute("SELECT c.id, c.site, o.since FROM clusters c LEFT JOIN cluster_outages o "
                                   "ON o.cluster = c.id WHERE ? IS NULL OR c.site = ? ORDER BY c.id",
                                   (site, site)).fetchall()
@@ -73,10 +86,13 @@ class HealthPart(Store):
 
 def host_health(r) -> HostHealth:
     """A free host is off by design (the PIM powers off what it frees): idle, not failed."""
-    down = r["power"] != "on" and r["state"] != "free"
+    off = r["power"] != "on" and r["state"] != "free"
     reason = None
-    if down:
+    if off:
         reason = "power off: node NotReady" if r["cluster"] else "power off"
+    elif r["not_ready"] is not None and r["cluster"]:
+        reason = "node NotReady"
+    down = reason is not None
     return HostHealth(id=r["id"], site=r["site"], cluster=r["cluster"], power=r["power"], healthy=not down,
                       reason=reason)
 

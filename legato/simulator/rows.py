@@ -103,6 +103,16 @@ def replicas_on(db: sqlite3.Connection, now: float, cluster_id: str, hosts: list
     return found
 
 
+def stop_node(db: sqlite3.Connection, now: float, host: str) -> int:
+    """The host's node is gone for the scheduler (cordoned) and every replica on it stops now;
+    nothing restarts them by itself. Returns the replicas it ran."""
+    db.execute("UPDATE cluster_nodes SET cordoned = 1 WHERE host = ?", (host,))
+    stopped = db.execute(f"UPDATE replicas SET removed_at = :now WHERE host = :h AND {live()}",
+                         {"now": now, "h": host}).rowcount
+    db.execute("DELETE FROM replicas WHERE host = :h AND created_at > :now", {"now": now, "h": host})
+    return stopped
+
+
 def retire_replicas(
     db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str | None = None, from_idx: int = 0
 ) -> None:

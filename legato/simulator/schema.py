@@ -8,7 +8,7 @@ import sqlite3
 VERSION = 6  # PRAGMA user_version; 0 is the first layout, where replicas and connections were deleted;
 # 3 adds cordoned nodes and versions that never become ready; 4 adds charts and their releases' revisions;
 # 5 adds Kubernetes versions in progress (a control plane's and each node's: see versions.py);
-# 6 adds the load model (daily curves, flash crowds, user shifts, request costs) and clusters out of reach
+# 6 adds the load model (daily curves, flash crowds, user shifts, request costs) and clusters and nodes out of reach
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,13 +66,15 @@ CREATE TABLE IF NOT EXISTS request_costs (
     service_id TEXT NOT NULL, component TEXT NOT NULL, cpu_seconds REAL NOT NULL,
     PRIMARY KEY (service_id, component));
 CREATE TABLE IF NOT EXISTS cluster_outages (cluster TEXT PRIMARY KEY, since REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS node_outages (host TEXT PRIMARY KEY, since REAL NOT NULL);
 """
 VERSION_COLUMNS = (("clusters", "version_from", "TEXT"), ("clusters", "version_at", "REAL"),
                    ("cluster_nodes", "version", "TEXT"), ("cluster_nodes", "version_from", "TEXT"),
                    ("cluster_nodes", "version_at", "REAL"))  # fmt: skip
 TABLES = ("meta", "settings", "error_rates", "stuck_versions", "faults", "latencies", "operations", "hosts",
           "clusters", "cluster_nodes", "workloads", "releases", "replicas", "connections", "daily_curves",
-          "flash_crowds", "user_shifts", "request_costs", "cluster_outages")  # fmt: skip
+          "flash_crowds", "user_shifts", "request_costs", "cluster_outages",
+          "node_outages")  # fmt: skip
 
 # A first-layout file (from before day 2) keeps its state: its rows become history that began at 0.
 COPY_FIRST_LAYOUT = (

@@ -390,7 +390,10 @@ def telemetry_world(request, tmp_path):
     async def power_on(host: str) -> None:
         continuum.recover_host(host)
 
+    async def not_ready(host: str) -> None:
+        continuum.fail_node(host)
+
     async def stop_cluster() -> None:
         continuum.fail_cluster(w.cluster)
 
-    return w(request.param, SimTelemetry(continuum), deploy, power_off, power_on, stop_cluster)
+    return w(request.param, SimTelemetry(continuum), deploy, power_off, power_on, not_ready, stop_cluster)

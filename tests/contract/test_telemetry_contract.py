@@ -92,5 +92,11 @@ async def test_health_says_what_is_down_and_why_as_it_is_now(telemetry_world: Te
     report = await w.telemetry.health(w.site)  # the next reading: nothing held back
     assert all(h.healthy for h in report.hosts) and report.clusters[0].healthy and report.sites[0].healthy
 
+    await w.not_ready(w.nodes[1])
+    hosts = {h.id: (h.healthy, h.reason, h.power) for h in (await w.telemetry.health(w.site)).hosts}
+    assert hosts[w.nodes[1]] == (False, "node NotReady", "on") and hosts[w.nodes[0]][0]
+    await w.power_on(w.nodes[1])
+    assert all(h.healthy for h in (await w.telemetry.health(w.site)).hosts)
+
     await w.stop_cluster()
     assert [(c.healthy, c.reason) for c in (await w.telemetry.health()).clusters] == [(False, "API unreachable")]

@@ -254,7 +254,8 @@ class TelemetryWorld:
     telemetry: Telemetry
     deploy: Callable[[str, int, list[AreaDemand]], Awaitable[DeployedComponent]]  # name, replicas, areas
     power_off: Callable[[str], Awaitable[None]]
-    power_on: Callable[[str], Awaitable[None]]
+    power_on: Callable[[str], Awaitable[None]]  # the host back, and its node Ready
+    not_ready: Callable[[str], Awaitable[None]]  # the node's kubelet stops, the host stays on
     stop_cluster: Callable[[], Awaitable[None]]
     site: str = "edge-m"
     cluster: str = "shared-m"

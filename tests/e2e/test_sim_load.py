@@ -84,6 +84,8 @@ async def test_the_cli_steers_the_load_and_the_failures_as_the_api_does(stack):
          "25% of the users of lyon move to milan"),
         (("compress", "1440", "--start", MIDNIGHT), "1440x the real clock"),
         (("request-cost", "some-service", "app", "0.02"), "takes 0.02 CPU-s"),
+        (("fail-node", "par-c-h01"), "NotReady (the host still on)"),
+        (("recover-host", "par-c-h01"), "host par-c-h01 is back"),
         (("fail-cluster", "paris-cloud-k8s"), "its API does not answer"),
         (("recover-cluster", "paris-cloud-k8s"), "answers again"),
     ]:

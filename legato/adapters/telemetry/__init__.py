@@ -28,6 +28,7 @@ passing it:
 | `health` | every host, cluster and site the source sees (of `site`, or all), each `healthy` or not with a `reason` |
 | | a host powered off at its BMC: unhealthy, "power off" (a node: "power off: node NotReady") |
 | | a free host powered off is idle: healthy |
+| | a node NotReady on a host still on: unhealthy, "node NotReady" |
 | | a cluster whose API does not answer: "API unreachable"; all its nodes down: "every node NotReady" |
 | | a site whose every host in use is down: "every host down" |
 | | as it is now: a host back on is healthy at the next reading |

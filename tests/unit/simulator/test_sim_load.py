@@ -252,6 +252,14 @@ async def test_health_reports_hosts_clusters_and_sites_as_they_are_now(sim):
     assert [(s.id, s.reason) for s in report.sites] == [("edge-a", "every host down")]
     sim.recover_host("a1")
     assert [s.healthy for s in sim.health("edge-a").sites] == [True]  # the next reading: no smoothing
+    await sim.deploy("op-a", "shared-a", spec(replicas=1))
+    assert sim.fail_node("a1") == 1  # the host stays on; its node's pods stop
+    assert [(h.reason, h.power) for h in sim.health("edge-a").hosts if h.id == "a1"] == [("node NotReady", "on")]
+    assert (await sim.workload_status("shared-a", "web-1")).ready_replicas == 0
+    with pytest.raises(InvalidRequest, match="no cluster's node"):
+        sim.fail_node("b3")
+    sim.recover_host("a1")
+    assert all(h.healthy for h in sim.health("edge-a").hosts if h.id == "a1")
 
     await sim.deploy("op-1", "shared-b", spec())
     assert sim.fail_cluster("shared-b") == 1
