@@ -17,7 +17,6 @@ checks take the spec as an argument."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -183,36 +182,6 @@ def latency_areas(spec: ServiceSpec, slo: SLO) -> dict[str, float]:
     """The areas a latency objective applies to, each with the area's own max_latency_ms."""
     mine = entries(spec).get(slo.component, {})
     return mine if slo.area is None else {a: ms for a, ms in mine.items() if a == slo.area}
-
-
-@dataclass(frozen=True)
-class ComponentObjectives:
-    """One component's SLOs resolved to where each is measured: an area's own objective wins over
-    the component's objective for every area."""
-
-    utilisation: tuple[float, float] | None = None
-    availability: float | None = None
-    p95_latency_ms: dict[str, float] = field(default_factory=dict)  # by user area it is the entry of
-    max_error_rate: dict[str | None, float] = field(default_factory=dict)  # by user area; None: every area
-
-
-def objectives(spec: ServiceSpec) -> dict[str, ComponentObjectives]:
-    """Every component's objectives (none set: an empty ComponentObjectives), from a valid spec."""
-    out: dict[str, ComponentObjectives] = {}
-    for comp in spec.components:
-        mine = [s for s in spec.slos if s.component == comp.name]
-        wide, per_area = [s for s in mine if s.area is None], [s for s in mine if s.area is not None]
-        latency: dict[str, float] = {}
-        errors: dict[str | None, float] = {}
-        for slo in wide + per_area:  # the per-area ones last: they win
-            if slo.p95_latency_ms is not None:
-                latency.update(dict.fromkeys(latency_areas(spec, slo), slo.p95_latency_ms))
-            if slo.max_error_rate is not None:
-                errors[slo.area] = slo.max_error_rate
-        band = next((tuple(s.utilisation) for s in wide if s.utilisation is not None), None)
-        available = next((s.availability for s in wide if s.availability is not None), None)
-        out[comp.name] = ComponentObjectives(band, available, latency, errors)
-    return out
 
 
 def slo_errors(spec: ServiceSpec) -> list[str]:

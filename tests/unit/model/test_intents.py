@@ -1,5 +1,5 @@
 """The intent database's rules: SLOs checked against the rest of the spec (what a client is told,
-field by field), resolved to where each is measured, and the effective policy of a service (never
+field by field), the areas each applies to, and the effective policy of a service (never
 looser than the operator's)."""
 
 import pytest
@@ -7,7 +7,14 @@ from pydantic import ValidationError
 
 from legato.inventory.autopilot_policy import AutopilotPolicyView
 from legato.model import ServiceSpec
-from legato.model.intents import SLO, AutopilotPolicy, ServiceAutopilot, effective_policy, objectives, served_areas
+from legato.model.intents import (
+    SLO,
+    AutopilotPolicy,
+    ServiceAutopilot,
+    effective_policy,
+    latency_areas,
+    served_areas,
+)
 
 
 def shop(slos: list[dict] | None = None, **extra) -> dict:
@@ -31,21 +38,17 @@ def refusal(slos: list[dict]) -> str:
     return str(err.value)
 
 
-def test_a_spec_with_slos_is_accepted_and_they_resolve_to_where_each_is_measured():
+def test_a_spec_with_slos_is_accepted_and_each_applies_where_it_is_measured():
     spec = ServiceSpec.model_validate(shop([
         {"component": "frontend", "p95_latency_ms": 18, "max_error_rate": 0.01},
         {"component": "api", "p95_latency_ms": 25, "utilisation": [0.3, 0.75], "availability": 0.999},
-        {"component": "api", "area": "turin", "p95_latency_ms": 20},  # wins over the component's 25 for turin
+        {"component": "api", "area": "turin", "p95_latency_ms": 20},  # turin's own beside the component's
         {"component": "db", "area": "milan", "max_error_rate": 0.001},  # milan reaches db through api
     ]))
     assert served_areas(spec) == {"frontend": {"milan"}, "api": {"milan", "turin"}, "db": {"milan", "turin"},
                                   "cache": set()}
-    found = objectives(spec)
-    assert found["frontend"].p95_latency_ms == {"milan": 18} and found["frontend"].max_error_rate == {None: 0.01}
-    assert found["api"].p95_latency_ms == {"turin": 20}  # api is the entry of turin only
-    assert found["api"].utilisation == (0.3, 0.75) and found["api"].availability == 0.999
-    assert found["db"].max_error_rate == {"milan": 0.001} and found["db"].p95_latency_ms == {}
-    assert found["cache"].utilisation is None and found["cache"].p95_latency_ms == {}
+    # a latency objective applies where the component is the entry: api's 25 to turin only
+    assert [latency_areas(spec, s) for s in spec.slos] == [{"milan": 20}, {"turin": 30}, {"turin": 30}, {}]
     assert ServiceSpec.model_validate(shop()).slos == []  # none: a spec as before
 
 
