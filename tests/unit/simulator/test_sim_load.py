@@ -3,11 +3,15 @@ KPIs it derives from placement, load and capacity: utilisation, queueing latency
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import pytest
 
 from legato.adapters.errors import InvalidRequest, TransientFault
+from legato.config import PROJECT_ROOT
 from legato.model import Cluster, Host, Site, Tier, Topology, UserAreaDef
 from legato.model.telemetry import AreaDemand, DeployedComponent
 from legato.model.workloads import WorkloadSpec
@@ -111,6 +115,18 @@ def test_time_compression_runs_the_sim_clock_faster_from_its_start_and_every_pro
     assert other.sim_now() == pytest.approx(MIDNIGHT + 1440 * (time.time() - begun), abs=1440 * 0.1)
     sim.clear_load()
     assert other.sim_now() == pytest.approx(time.time(), abs=1)
+
+
+async def test_the_load_another_process_sets_is_the_load_every_reader_derives_from(sim, tmp_path):
+    """A test or the API sets the load in its process; the worker's readings follow it."""
+    await sim.deploy("op-1", "shared-a", spec(replicas=2))
+    script = ("import sys, time; from legato.simulator import SimContinuum; c = SimContinuum(sys.argv[1]); "
+              "c.add_flash_crowd('paris', time.time() - 60, 3600, 4); c.set_request_cost('s1', 'web', 0.02)")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "sim.db")], check=True, env=env)
+    kpis = after(sim, [at("shared-a", "edge-a", ("paris", 10))])[0]
+    assert kpis.request_rate_rps == pytest.approx(40)
+    assert kpis.cpu_utilisation == pytest.approx(40 * 0.02 / (2 * 0.5))
 
 
 def test_load_controls_refuse_what_cannot_be(sim):
