@@ -24,7 +24,7 @@ class AreaDemand(BaseModel):
     demand_rps: float = Field(gt=0)
 
 
-class DeployedComponent(BaseModel):
+class WorkloadToMeasure(BaseModel):
     """One workload of a component, as the reader knows it from the inventory: what to measure."""
 
     service_id: str
@@ -107,7 +107,7 @@ class Where(NamedTuple):
 
 
 def deployed_components(spec: ServiceSpec, service_id: str,
-                        where: Mapping[str, Sequence[Where]]) -> list[DeployedComponent]:
+                        where: Mapping[str, Sequence[Where]]) -> list[WorkloadToMeasure]:
     """The telemetry query for a service: each workload of each component (`where`, by component
     name), the user areas entering at it with their declared demand, and the components linking to it."""
     upstream: dict[str, list[str]] = {}
@@ -117,7 +117,7 @@ def deployed_components(spec: ServiceSpec, service_id: str,
     for area in spec.user_areas:
         areas.setdefault(spec.entry_component(area), []).append(AreaDemand(area=area.area, demand_rps=area.demand_rps))
     return [
-        DeployedComponent(service_id=service_id, component=c.name, cluster=w.cluster, workload_id=w.workload_id,
+        WorkloadToMeasure(service_id=service_id, component=c.name, cluster=w.cluster, workload_id=w.workload_id,
                           site=w.site, areas=areas.get(c.name, []), upstream=upstream.get(c.name, []))
         for c in spec.components for w in where.get(c.name, ())
     ]  # fmt: skip

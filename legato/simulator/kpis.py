@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 from legato.adapters.errors import InvalidRequest
 from legato.model import Topology
-from legato.model.telemetry import AreaKpis, ComponentKpis, DeployedComponent
+from legato.model.telemetry import AreaKpis, ComponentKpis, WorkloadToMeasure
 from legato.simulator.load import LoadModel, LoadPart, load_model
 
 DEFAULT_CPU_SECONDS = 0.01  # a small web request: 10 ms of one core
@@ -76,7 +76,7 @@ class Instant:
     by_area: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
-def workload(db: sqlite3.Connection, d: DeployedComponent, since: float, until: float) -> Workload | None:
+def workload(db: sqlite3.Connection, d: WorkloadToMeasure, since: float, until: float) -> Workload | None:
     """Its replicas alive at some point of [since, until] only: a long history costs nothing."""
     row = db.execute("SELECT cpu FROM workloads WHERE cluster = ? AND id = ? AND service_id = ? AND component = ?",
                      (d.cluster, d.workload_id, d.service_id, d.component)).fetchone()
@@ -119,7 +119,7 @@ def ordered(upstream: dict[str, list[str]]) -> list[str]:
 class Derivation:
     """The instants of one query: the deployed components, what the simulator holds of each."""
 
-    def __init__(self, topology: Topology, model: LoadModel, deployed: list[DeployedComponent],
+    def __init__(self, topology: Topology, model: LoadModel, deployed: list[WorkloadToMeasure],
                  held: list[Workload | None], error_rates: dict[str, float]) -> None:
         self.topology, self.model, self.deployed, self.held = topology, model, deployed, held
         self.error_rates = error_rates
@@ -218,7 +218,7 @@ def quantile(weights: list[float], rates: list[float], q: float) -> float:
     return high
 
 
-def summary(d: DeployedComponent, held: Workload | None, instants: list[Instant], topology: Topology,
+def summary(d: WorkloadToMeasure, held: Workload | None, instants: list[Instant], topology: Topology,
             since: float, until: float) -> ComponentKpis:
     base = ComponentKpis(service_id=d.service_id, component=d.component, cluster=d.cluster,
                          workload_id=d.workload_id, site=d.site, since=since, until=until)
@@ -249,7 +249,7 @@ def summary(d: DeployedComponent, held: Workload | None, instants: list[Instant]
 
 
 class KpiPart(LoadPart):
-    def component_kpis(self, deployed: list[DeployedComponent], window_seconds: float,
+    def component_kpis(self, deployed: list[WorkloadToMeasure], window_seconds: float,
                        until: float | None = None) -> list[ComponentKpis]:
         """Each deployed component's KPIs over the `window_seconds` (real) ending at `until` (default
         now), in the order asked; all None for a workload the simulator does not hold."""

@@ -38,7 +38,7 @@ from legato.devserver import free_port, wait_for_port
 from legato.model import Cluster, Site
 from legato.model.backends import KubeconfigSite, RedfishSite, SiteBackends
 from legato.model.charts import ChartSource
-from legato.model.telemetry import AreaDemand, DeployedComponent
+from legato.model.telemetry import AreaDemand, WorkloadToMeasure
 from legato.model.workloads import WorkloadSpec
 from legato.simulator import SimContinuum
 from tests.contract.worlds import (
@@ -376,12 +376,12 @@ def telemetry_world(request, tmp_path):
     continuum.seed(w.topology())
     wdm = SimWDM(continuum)
 
-    async def deploy(name: str, replicas: int, areas: list[AreaDemand]) -> DeployedComponent:
+    async def deploy(name: str, replicas: int, areas: list[AreaDemand]) -> WorkloadToMeasure:
         spec = WorkloadSpec(id=f"{name}-c0ffee", service_id="svc-contract", tenant="t", component=name,
                             image="registry.example/app", version="1.0", replicas=replicas, cpu=0.5, memory_mb=128)
         await wdm.deploy(op(f"deploy-{name}"), w.cluster, spec)
         await until(lambda: settled(wdm, w.cluster, spec.id), every=0.05)
-        return DeployedComponent(service_id=spec.service_id, component=name, cluster=w.cluster,
+        return WorkloadToMeasure(service_id=spec.service_id, component=name, cluster=w.cluster,
                                  workload_id=spec.id, site=w.site, areas=areas)
 
     async def power_off(host: str) -> None:

@@ -10,20 +10,20 @@ import time
 import pytest
 
 from legato.adapters.errors import InvalidRequest
-from legato.model.telemetry import AreaDemand, DeployedComponent
+from legato.model.telemetry import AreaDemand, WorkloadToMeasure
 from tests.contract.worlds import TelemetryWorld
 
 WINDOW = 0.5
 
 
-async def measured(w: TelemetryWorld, deployed: list[DeployedComponent]):
+async def measured(w: TelemetryWorld, deployed: list[WorkloadToMeasure]):
     """A window that begins after the world's last change."""
     await asyncio.sleep(WINDOW * 1.2)
     return await w.telemetry.components(deployed, WINDOW)
 
 
-def ghost(w: TelemetryWorld) -> DeployedComponent:
-    return DeployedComponent(service_id="svc-contract", component="ghost", cluster=w.cluster,
+def ghost(w: TelemetryWorld) -> WorkloadToMeasure:
+    return WorkloadToMeasure(service_id="svc-contract", component="ghost", cluster=w.cluster,
                              workload_id="ghost-c0ffee", site=w.site, areas=[AreaDemand(area=w.near, demand_rps=5)])
 
 

@@ -27,7 +27,7 @@ from legato.adapters.wdm import WDM
 from legato.model import Cluster, Host, Site, Topology, UserAreaDef
 from legato.model.backends import SiteBackends
 from legato.model.charts import ChartSource
-from legato.model.telemetry import AreaDemand, DeployedComponent
+from legato.model.telemetry import AreaDemand, WorkloadToMeasure
 from legato.model.workloads import WorkloadSpec, WorkloadStatus
 
 
@@ -252,7 +252,7 @@ class TelemetryWorld:
 
     backend: str
     telemetry: Telemetry
-    deploy: Callable[[str, int, list[AreaDemand]], Awaitable[DeployedComponent]]  # name, replicas, areas
+    deploy: Callable[[str, int, list[AreaDemand]], Awaitable[WorkloadToMeasure]]  # name, replicas, areas
     power_off: Callable[[str], Awaitable[None]]
     power_on: Callable[[str], Awaitable[None]]  # the host back, and its node Ready
     not_ready: Callable[[str], Awaitable[None]]  # the node's kubelet stops, the host stays on

@@ -36,11 +36,11 @@ passing it:
 
 from typing import Protocol
 
-from legato.model.telemetry import ComponentKpis, DeployedComponent, HealthReport
+from legato.model.telemetry import ComponentKpis, HealthReport, WorkloadToMeasure
 
 
 class Telemetry(Protocol):
-    async def components(self, deployed: list[DeployedComponent], window_seconds: float) -> list[ComponentKpis]:
+    async def components(self, deployed: list[WorkloadToMeasure], window_seconds: float) -> list[ComponentKpis]:
         """KPIs of each deployed component over the last `window_seconds` (real seconds). Ask for a
         service's components together: an entry component's users and a linked component's calls
         are routed among the workloads asked (see docs/design.md, "Telemetry")."""

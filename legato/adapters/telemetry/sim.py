@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from legato.model.telemetry import ComponentKpis, DeployedComponent, HealthReport
+from legato.model.telemetry import ComponentKpis, HealthReport, WorkloadToMeasure
 from legato.simulator import SimContinuum
 
 
@@ -14,7 +14,7 @@ class SimTelemetry:
     def __init__(self, continuum: SimContinuum) -> None:
         self.continuum = continuum
 
-    async def components(self, deployed: list[DeployedComponent], window_seconds: float) -> list[ComponentKpis]:
+    async def components(self, deployed: list[WorkloadToMeasure], window_seconds: float) -> list[ComponentKpis]:
         return await asyncio.to_thread(self.continuum.component_kpis, deployed, window_seconds)
 
     async def health(self, site: str | None = None) -> HealthReport:

@@ -13,7 +13,7 @@ import pytest
 from legato.adapters.errors import InvalidRequest, TransientFault
 from legato.config import PROJECT_ROOT
 from legato.model import Cluster, Host, Site, Tier, Topology, UserAreaDef
-from legato.model.telemetry import AreaDemand, DeployedComponent
+from legato.model.telemetry import AreaDemand, WorkloadToMeasure
 from legato.model.workloads import WorkloadSpec
 from legato.simulator import SimContinuum
 from legato.simulator.kpis import DEFAULT_CPU_SECONDS, P95
@@ -53,13 +53,13 @@ def spec(component: str = "web", replicas: int = 1, cpu: float = 0.5, version: s
 
 
 def at(cluster: str, site: str, *areas: tuple[str, float], component: str = "web",
-       upstream: tuple[str, ...] = ()) -> DeployedComponent:
-    return DeployedComponent(service_id="s1", component=component, cluster=cluster, workload_id=f"{component}-1",
+       upstream: tuple[str, ...] = ()) -> WorkloadToMeasure:
+    return WorkloadToMeasure(service_id="s1", component=component, cluster=cluster, workload_id=f"{component}-1",
                              site=site, areas=[AreaDemand(area=a, demand_rps=r) for a, r in areas],
                              upstream=list(upstream))  # fmt: skip
 
 
-def after(sim: SimContinuum, deployed: list[DeployedComponent], window: float = 10.0):
+def after(sim: SimContinuum, deployed: list[WorkloadToMeasure], window: float = 10.0):
     """The KPIs over a window that starts once what was just deployed runs (a future window: the
     replica history is written ahead, and the load is a function of time)."""
     return sim.component_kpis(deployed, window, until=time.time() + 1 + window)
