@@ -26,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from legato.maintenance import DISRUPTIVE, NoCommonWindow
 from legato.model import ServiceSpec, ServiceStatus
-from legato.model.operations import Operation, OperationRecord, WindowWait, asked, params_of
+from legato.model.operations import Operation, OperationRecord, RepairRequest, WindowWait, asked, params_of
 from legato.workflows.contracts import SERVICE_ID, STATE, TENANT, DeployRequest, service_workflow_id
 from legato.workflows.deploy_service import DeployService
 
@@ -146,6 +146,16 @@ class ServiceClient:
                 return Running(op.request.request_id)
         except WorkflowUpdateFailedError as err:
             raise _refusal(err) from None
+        except RPCError as err:
+            if unreachable(err):
+                raise
+            raise NotRunning(f"service '{service_id}' is not running: {err.message}") from None
+
+    async def repair(self, service_id: str, request: RepairRequest) -> None:
+        """Ask the service to put back what the findings say is missing (a signal: it runs when
+        no operation is running). NotRunning when its workflow is gone."""
+        try:
+            await self.handle(service_id).signal(DeployService.repair, request)
         except RPCError as err:
             if unreachable(err):
                 raise

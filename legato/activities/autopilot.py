@@ -16,14 +16,15 @@ from legato.activities.base import ActivityGroup, heartbeating
 from legato.activities.contracts import ApplyMeasure, AutopilotAction, AutopilotRound
 from legato.adapters.telemetry import Telemetry
 from legato.autopilot import plan as planner
+from legato.autopilot.confirm import Reading, verdict
 from legato.autopilot.inputs import bounds_for, objectives_for, past_of, sample_row, samples_of
 from legato.client import NotRunning, Refused, Running, ServiceClient
 from legato.inventory import Inventory
 from legato.inventory.live import LiveContinuum
-from legato.inventory.measure_tables import KpiSampleRow, MeasureRow
+from legato.inventory.measure_tables import FailureRow, HealthReadingRow, KpiSampleRow, MeasureRow
 from legato.maintenance import MaintenanceGate
 from legato.model.intents import EffectivePolicy, effective_policy
-from legato.model.operations import MoveRequest, Operation, ScaleRequest
+from legato.model.operations import Finding, MoveRequest, Operation, RepairRequest, ScaleRequest
 from legato.model.service import ServiceSpec
 from legato.model.telemetry import Where, deployed_components
 
@@ -37,38 +38,57 @@ class AutopilotActivities(ActivityGroup):
         self.telemetry, self.live = telemetry, live
 
     async def _services(self) -> list[tuple[ServiceSpec, EffectivePolicy]]:
-        """Active services with SLOs whose effective policy lets the autopilot act or propose."""
+        """Active services whose effective policy lets the autopilot act or propose."""
         operator = await self.record(self.inventory.autopilot_policy)
         running = await self.record(self.inventory.running_services)
-        found = []
-        for spec, _ in running:
-            policy = effective_policy(operator, spec)
-            if policy.enabled and spec.slos:
-                found.append((spec, policy))
-        return found
+        return [(spec, policy) for spec, _ in running if (policy := effective_policy(operator, spec)).enabled]
 
     @activity.defn(name="autopilot.observe")
     async def observe(self, req: AutopilotRound) -> int:
         """One reading of every component the autopilot watches, kept as samples; old ones dropped."""
         rows: list[KpiSampleRow] = []
+        in_use: set[str] = set()
         async with heartbeating():
-            for spec, _ in await self._services():
+            for spec, policy in await self._services():
                 where: dict[str, list[Where]] = {}
                 for c in await self.record(self.inventory.components, spec.id):
                     where.setdefault(c.name, []).append(Where(c.cluster, c.workload_id, c.site))
-                kpis = await self.telemetry.components(deployed_components(spec, spec.id, where), req.window_seconds)
-                rows += [sample_row(k) for k in kpis]
+                    if policy.allows("heal"):
+                        in_use |= {f"cluster:{c.cluster}", f"site:{c.site}"}
+                deployed = deployed_components(spec, spec.id, where)  # also what a heal's effect is measured on
+                rows += [sample_row(k) for k in await self.telemetry.components(deployed, req.window_seconds)]
+            await self._read_health(req, in_use)
         await self.record(self.inventory.samples_recorded, rows)
         await self.record(self.inventory.samples_pruned, time.time() - req.history_seconds)
         return len(rows)
+
+    async def _read_health(self, req: AutopilotRound, in_use: set[str]) -> None:
+        """A reading of each host, cluster and site that a healed service uses (a host: through its
+        cluster), that is unhealthy, or that was read lately (so a recovery is seen)."""
+        report = await self.telemetry.health()
+        watched = await self.record(self.inventory.watched_resources, report.at - req.health_window_seconds)
+        readings = [HealthReadingRow(resource=f"host:{h.id}", at=report.at, healthy=h.healthy, detail=h.reason or "",
+                                     cluster=h.cluster, site=h.site) for h in report.hosts]
+        readings += [HealthReadingRow(resource=f"cluster:{c.id}", at=report.at, healthy=c.healthy,
+                                      detail=c.reason or "", cluster=c.id, site=c.site) for c in report.clusters]
+        readings += [HealthReadingRow(resource=f"site:{x.id}", at=report.at, healthy=x.healthy, detail=x.reason or "",
+                                      site=x.id) for x in report.sites]  # fmt: skip
+        kept = [r for r in readings if not r.healthy or r.resource in watched or r.resource in in_use
+                or (r.cluster is not None and f"cluster:{r.cluster}" in in_use)]  # fmt: skip
+        await self.record(self.inventory.readings_recorded, kept)
+        await self.record(self.inventory.readings_pruned, report.at - req.health_window_seconds)
 
     @activity.defn(name="autopilot.plan")
     async def plan(self, req: AutopilotRound) -> list[AutopilotAction]:
         """At most one action per service (its first component in need, in spec order); what is held
         back, and why, goes to the worker's log and the round's summary."""
         now = time.time()
-        actions: list[AutopilotAction] = []
-        for spec, policy in await self._services():
+        services = await self._services()
+        actions = await self._heal(services, req, now)
+        healing = {a.service_id for a in actions}
+        for spec, policy in services:
+            if not spec.slos or spec.id in healing:
+                continue
             past = past_of(await self.record(self.inventory.measures_of, spec.id, now - planner.HOUR))
             for comp in spec.components:
                 objectives = objectives_for(spec, comp.name)
@@ -84,6 +104,46 @@ class AutopilotActivities(ActivityGroup):
                     site = at.site if at else None
                     actions.append(_action(req, spec, policy, decision, objectives, rows, site))
                     break
+        return actions
+
+    async def _heal(self, services: list[tuple[ServiceSpec, EffectivePolicy]], req: AutopilotRound,
+                    now: float) -> list[AutopilotAction]:
+        """Failures confirmed over the policy's `confirm_seconds` (blips never), and recoveries;
+        then a heal for each component on a failed host that has not had one for that failure."""
+        operator = await self.record(self.inventory.autopilot_policy)
+        failures = await self.record(self.inventory.open_failures)
+        for resource, rows in (await self.record(self.inventory.readings, now - req.health_window_seconds)).items():
+            seen = verdict([Reading(r.at, r.healthy, r.detail) for r in rows], operator.confirm_seconds,
+                           resource in failures)  # fmt: skip
+            last = rows[-1]
+            if seen.state == "failed" and resource not in failures:
+                failure = FailureRow(resource=resource, since=seen.since or last.at, confirmed_at=now,
+                                     detail=seen.detail, cluster=last.cluster, site=last.site)  # fmt: skip
+                await self.record(self.inventory.failure_opened, failure)
+                failures[resource] = failure
+            elif seen.state == "healthy" and resource in failures:
+                activity.logger.info("autopilot: %s healthy again (%s)", resource, failures.pop(resource).detail)
+                await self.record(self.inventory.failure_closed, resource)
+        actions = []
+        for failure in failures.values():
+            if not failure.resource.startswith("host:") or failure.cluster is None:
+                continue  # a whole cluster or site: re-placing elsewhere is not built yet (README)
+            for spec, policy in services:
+                if not policy.allows("heal"):
+                    continue
+                for c in await self.record(self.inventory.components, spec.id):
+                    if c.cluster != failure.cluster:
+                        continue
+                    heal_id = f"heal-{spec.id}-{c.name}-{failure.resource.split(':', 1)[1]}-{int(failure.since)}"
+                    if await self.record(self.inventory.measure, heal_id) is None:
+                        actions.append(AutopilotAction(
+                            id=heal_id, service_id=spec.id, tenant=spec.tenant or "", component=c.name, kind="heal",
+                            breach=f"failure:{failure.resource}", mode=policy.approval, decided_at=now,
+                            reason=f"{failure.resource} failed ({failure.detail}, confirmed over "
+                                   f"{operator.confirm_seconds:g} s): {c.name}'s replicas there re-created on the "
+                                   f"other nodes of {c.cluster}", replicas=c.replicas,
+                            data={"replicas": c.replicas, "cluster": c.cluster, "host": failure.resource,
+                                  "since": failure.since}))  # fmt: skip
         return actions
 
     @activity.defn(name="autopilot.apply")
@@ -112,6 +172,8 @@ class AutopilotActivities(ActivityGroup):
             before=action.before))  # fmt: skip
         if row.state != "acting":
             return row.state
+        if action.kind == "heal":
+            return await self._request_repair(action)
         op = await self._operation(action)
         if op is None:
             return (await self.record(self.inventory.measure_updated, action.id, state="refused",
@@ -128,6 +190,22 @@ class AutopilotActivities(ActivityGroup):
             detail = f"{record.kind} {record.state}: {record.detail}"
         return (await self.record(self.inventory.measure_updated, action.id, state=state, detail=detail,
                                   acted_at=time.time())).state
+
+    async def _request_repair(self, action: AutopilotAction) -> str:
+        """A host's replicas re-created where the cluster has room: the service's own repair (its
+        operations log says asked by `autopilot`); the replicas elsewhere never stopped serving."""
+        host = action.data["host"].split(":", 1)[1]
+        finding = Finding(kind="host-failed", resource=host, service_id=action.service_id, component=action.component,
+                          detail=action.reason, action="repair-requested")  # fmt: skip
+        services = ServiceClient(activity.client(), activity.info().task_queue)
+        try:
+            await services.repair(action.service_id, RepairRequest(findings=[finding], requested_by=AUTOPILOT,
+                                                                   request_id=action.id))  # fmt: skip
+        except NotRunning as gone:
+            return (await self.record(self.inventory.measure_updated, action.id, state="refused",
+                                      detail=str(gone))).state
+        return (await self.record(self.inventory.measure_updated, action.id, state="done", acted_at=time.time(),
+                                  detail="repair requested of the service")).state
 
     async def _operation(self, action: AutopilotAction) -> Operation | None:
         asked = {"request_id": action.id, "requested_by": AUTOPILOT}
@@ -159,7 +237,7 @@ class AutopilotActivities(ActivityGroup):
         for row in await self.record(self.inventory.measures_due, now - req.measure_after_seconds):
             since = (row.acted_at or row.decided_at) + req.settle_seconds
             samples = [r for r in await self.record(self.inventory.samples, row.service_id, row.component, since)
-                       if r.at > since]  # fmt: skip
+                       if r.at - req.window_seconds >= since]  # readings whose whole window is after  # fmt: skip
             after = _mean(samples)
             if not after:
                 continue
@@ -204,6 +282,9 @@ def _helped(row: MeasureRow, after: dict) -> bool | None:
     if row.breach in ("utilisation", "utilisation-low"):  # out of the band above, or in without leaving it
         high = data.get("util_high")
         return None if high is None or "cpu_utilisation" not in after else after["cpu_utilisation"] <= high
+    if row.breach.startswith("failure:"):  # healed: as many replicas ready as before the failure
+        wanted, ready = data.get("replicas"), after.get("ready_replicas")
+        return None if wanted is None or ready is None else ready >= wanted
     if row.breach.startswith("latency:"):
         area, wanted = row.breach.split(":", 1)[1], data.get("objective_ms")
         seen = after.get(f"latency_p95_ms:{area}")

@@ -288,6 +288,8 @@ class AutopilotRound(BaseModel):
     before_samples: int = Field(default=5, ge=1, description="the readings an action's 'before' is the mean of")
     settle_seconds: float = Field(default=60, ge=0, description="after an action, readings ignored while it settles")
     measure_after_seconds: float = Field(default=600, gt=0, description="when an action's effect is measured")
+    health_window_seconds: float = Field(default=600, gt=0, description="health readings kept: the confirmation "
+                                         "window (the policy's confirm_seconds) must fit in it")
 
 
 class AutopilotAction(BaseModel):
@@ -297,7 +299,7 @@ class AutopilotAction(BaseModel):
     service_id: str
     tenant: str
     component: str
-    kind: Literal["scale", "move"]
+    kind: Literal["scale", "move", "heal"]
     breach: str
     reason: str
     replicas: int | None = None

@@ -45,3 +45,29 @@ class MeasureRow(SQLModel, table=True):
     effect: dict | None = Field(default=None, sa_column=Column(JSON))  # after - before, per KPI
     helped: bool | None = None  # the breach it answered is gone after the window
     measured_at: float | None = None
+
+
+class HealthReadingRow(SQLModel, table=True):
+    """One reading of a host, cluster or site the autopilot watches (in use by a service, or seen
+    unhealthy lately): the series its failures are confirmed over."""
+
+    __tablename__ = "health_readings"
+    id: int | None = Field(default=None, primary_key=True)
+    resource: str = Field(index=True)  # host:<id> | cluster:<id> | site:<id>
+    at: float = Field(index=True)
+    healthy: bool
+    detail: str = ""
+    cluster: str | None = None  # a host's cluster
+    site: str = ""
+
+
+class FailureRow(SQLModel, table=True):
+    """A failure the autopilot confirmed, open until the resource is healthy again for the window."""
+
+    __tablename__ = "failures"
+    resource: str = Field(primary_key=True)
+    since: float  # the first unhealthy reading of the run
+    confirmed_at: float
+    detail: str = ""
+    cluster: str | None = None
+    site: str = ""

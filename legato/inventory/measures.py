@@ -1,4 +1,5 @@
-"""The autopilot's records: the KPI samples it forecasts from, and the measures database — every
+"""The autopilot's records: the KPI samples it forecasts from, the health readings and confirmed
+failures it heals from, and the measures database — every
 automatic action (or proposal) with the reason and figures behind it, the KPIs before and after a
 fixed window, and its measured effect, which the planner reads back ("an action that did not help
 last time, in the same situation, is not the first choice next time"). Written only by the
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from sqlmodel import col, delete, func, select
 
-from legato.inventory.measure_tables import KpiSampleRow, MeasureRow
+from legato.inventory.measure_tables import FailureRow, HealthReadingRow, KpiSampleRow, MeasureRow
 from legato.inventory.store import Store
 
 
@@ -90,3 +91,43 @@ class MeasureRecords(Store):
         with self.session() as s:
             query = select(MeasureRow).where(MeasureRow.state == "done", col(MeasureRow.acted_at) <= acted_before)
             return list(s.exec(query.order_by(col(MeasureRow.decided_at))))
+
+    # ---- health readings and failures
+
+    def readings_recorded(self, rows: list[HealthReadingRow]) -> None:
+        with self.session() as s:
+            s.add_all(rows)
+
+    def watched_resources(self, since: float) -> set[str]:
+        """Resources read since `since` (a resource seen unhealthy is read on until it leaves)."""
+        with self.session() as s:
+            return set(s.exec(select(HealthReadingRow.resource).where(col(HealthReadingRow.at) >= since).distinct()))
+
+    def readings(self, since: float) -> dict[str, list[HealthReadingRow]]:
+        """Every watched resource's readings since `since`, oldest first."""
+        with self.session() as s:
+            rows = s.exec(select(HealthReadingRow).where(col(HealthReadingRow.at) >= since)
+                          .order_by(col(HealthReadingRow.at)))
+            found: dict[str, list[HealthReadingRow]] = {}
+            for row in rows:
+                found.setdefault(row.resource, []).append(row)
+            return found
+
+    def readings_pruned(self, before: float) -> None:
+        with self.session() as s:
+            s.exec(delete(HealthReadingRow).where(col(HealthReadingRow.at) < before))  # type: ignore[call-overload]
+
+    def open_failures(self) -> dict[str, FailureRow]:
+        with self.session() as s:
+            return {f.resource: f for f in s.exec(select(FailureRow))}
+
+    def failure_opened(self, row: FailureRow) -> None:
+        with self.session() as s:
+            if s.get(FailureRow, row.resource) is None:
+                s.add(row)
+
+    def failure_closed(self, resource: str) -> None:
+        with self.session() as s:
+            row = s.get(FailureRow, resource)
+            if row is not None:
+                s.delete(row)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from legato.adapters.errors import CapacityExhausted
@@ -104,7 +105,7 @@ def why(nodes: list[Node], need: Need) -> str:
     )
 
 
-def schedule(nodes: list[Node], need: Need, indexes: range, total: int, workload_id: str, cluster_id: str,
+def schedule(nodes: list[Node], need: Need, indexes: Sequence[int], total: int, workload_id: str, cluster_id: str,
              prefer: list[str] | None = None) -> list[str]:
     """The node of each replica in `indexes` (replica i tries `prefer[i]` first); CapacityExhausted
     (nothing written) if one does not fit."""

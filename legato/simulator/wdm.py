@@ -89,18 +89,23 @@ class WdmPart(Store):
         self, db: sqlite3.Connection, now: float, cluster_id: str, workload_id: str, replicas: int,
         prefer_nodes: list[str] | None = None,
     ) -> WorkloadStatus:
-        """Keep running replicas; schedule the extra ones (all must fit) or stop the surplus now."""
+        """Keep running replicas; schedule the extra ones and those a failed node took (all must
+        fit: a Deployment's controller keeps its count), or stop the surplus now."""
         w = rows.existing_workload(db, cluster_id, workload_id)
         if replicas < 0:
             raise InvalidRequest(f"workload {workload_id}: replicas must be >= 0, not {replicas}")
         have = w["replicas"]
-        if replicas > have:
+        present = {r["idx"] for r in db.execute(
+            "SELECT idx FROM replicas WHERE cluster = ? AND workload = ? AND (removed_at IS NULL OR removed_at > ?)",
+            (cluster_id, workload_id, now))}  # fmt: skip
+        missing = [i for i in range(replicas) if i not in present]
+        if missing:
             nodes = free_nodes(db, cluster_id, now)
             hints = [""] * have + list(prefer_nodes or [])  # the hints are for the added replicas, in order
-            placed = schedule(nodes, Need.of(w), range(have, replicas), replicas, workload_id, cluster_id, hints)
+            placed = schedule(nodes, Need.of(w), missing, replicas, workload_id, cluster_id, hints)
             ready_at = now + self._ready_delay(db)
-            for i, host in enumerate(placed):
-                rows.add_replica(db, w, idx=have + i, host=host, created_at=now, ready_at=ready_at)
+            for i, host in zip(missing, placed, strict=True):
+                rows.add_replica(db, w, idx=i, host=host, created_at=now, ready_at=ready_at)
         rows.retire_replicas(db, now, cluster_id, workload_id, from_idx=replicas)
         db.execute(
             "UPDATE workloads SET replicas = ? WHERE cluster = ? AND id = ?", (replicas, cluster_id, workload_id)

@@ -149,16 +149,19 @@ class Operations:
 
     @workflow.signal(name="repair")
     def repair(self, request: RepairRequest) -> None:
-        """From the Reconcile workflow: run when no operation is running (see the main loop)."""
+        """From the Reconcile workflow, or the autopilot healing a failed host: run when no
+        operation is running (see the main loop)."""
         if self.entity.deployed and self.status.state == ServiceState.active:
             self.entity.pending_repairs.append(request.model_dump(mode="json"))
 
     async def run_repairs(self) -> None:
-        findings = [f for r in self.entity.pending_repairs for f in RepairRequest.model_validate(r).findings]
+        asked = [RepairRequest.model_validate(r) for r in self.entity.pending_repairs]
+        findings = [f for r in asked for f in r.findings]
+        by = ", ".join(sorted({r.requested_by or "reconcile" for r in asked}))  # reconcile, the autopilot's healing
         self.entity.pending_repairs.clear()
         rid = f"repair-{workflow.uuid4().hex[:12]}"
         await self._execute(Operation(kind="repair", repair=RepairRequest(
-            request_id=rid, requested_by="reconcile", findings=findings)), rid)
+            request_id=rid, requested_by=by, findings=findings)), rid)
 
     async def _execute(self, op: Operation, rid: str) -> OperationRecord:
         record = OperationRecord(request_id=rid, kind=op.kind, component=op.component, params=params_of(op),

@@ -5,6 +5,8 @@ cooldown; the action's effect measured after; in approval mode only a proposal i
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 
 import pytest
@@ -12,6 +14,8 @@ import pytest
 from legato.activities.contracts import AutopilotRound
 from legato.temporal import connect
 from legato.workflows.autopilot import Autopilot, AutopilotSummary
+from tests.e2e.calls import active
+from tests.e2e.test_shared_continuum import on_milan
 
 SPEC = {"name": "busy", "components": [{"name": "web", "image": "registry.example/web", "replicas": 2, "cpu": 0.5}],
         "user_areas": [{"area": "paris-center", "demand_rps": 100, "max_latency_ms": 50}],
@@ -60,6 +64,7 @@ async def test_a_component_above_its_band_is_scaled_out_and_the_effect_measured(
         assert (shown["kind"], shown["breach"], shown["state"]) == ("scale", "utilisation", "done")
         assert shown["before"]["cpu_utilisation"] == pytest.approx(0.9, abs=0.05)
 
+    await asyncio.sleep(ROUND.window_seconds)  # the next reading's whole window after the action
     second = await autopilot_round(stack)  # within the cooldown: nothing, whatever the readings
     assert second.actions == [] and second.measured == 1, second
     async with stack.http() as client:
@@ -90,4 +95,62 @@ async def test_in_approval_mode_a_proposal_is_recorded_and_nothing_moves_until_a
         assert web["replicas"] == 4
         again = await client.post(f"/v1/measures/{proposal['id']}/reject")
         assert again.status_code == 409, again.text  # carried out: no longer a proposal
+    await stack.remove(service_id)
+
+
+async def ready_on(stack, service_id: str) -> tuple[int, dict[str, int]]:
+    (work,) = await stack.sim_workloads(service_id)
+    return work.ready_replicas, work.nodes
+
+
+async def repair_of(stack, service_id: str) -> dict | None:
+    async with stack.http() as client:
+        ops = (await client.get(f"/v1/services/{service_id}/operations")).json()
+    return next((o for o in ops if o["kind"] == "repair"), None)
+
+
+async def test_a_failed_host_is_healed_once_confirmed_and_a_blip_is_not(stack):
+    await policy(stack, approval="auto", confirm_seconds=2)
+    service_id = await active(stack, on_milan("steady", 3, 25))
+    ready, nodes = await ready_on(stack, service_id)
+    assert ready == 3 and len(nodes) >= 2, nodes
+    first, second = sorted(nodes)[:2]
+
+    # A blip: NotReady for less than the confirmation window, then back. Nothing acts.
+    stack.sim.fail_node(first)
+    assert (await autopilot_round(stack)).actions == []
+    stack.sim.recover_host(first)
+    await asyncio.sleep(2.5)
+    assert (await autopilot_round(stack)).actions == []
+    assert stack.inventory.open_failures() == {}
+
+    # A failure that lasts: confirmed over the window, then the service's replicas re-created on
+    # the nodes left, as its own repair (asked by the autopilot).
+    stack.sim.fail_host(second)
+    assert (await autopilot_round(stack)).actions == []  # suspect only
+    await asyncio.sleep(2.5)
+    healed = await autopilot_round(stack)
+    (heal,) = healed.actions
+    assert heal.startswith(f"heal-{service_id}-work-{second}") and "confirmed over 2 s" in heal, heal
+    assert healed.outcomes == {"done": 1}
+    deadline = time.monotonic() + 60
+    while (repair := await repair_of(stack, service_id)) is None or repair["state"] == "running":
+        assert time.monotonic() < deadline, (repair, await ready_on(stack, service_id))
+        await asyncio.sleep(0.3)
+    assert repair["requested_by"] == "autopilot" and repair["state"] == "succeeded", repair
+    ready, nodes = await ready_on(stack, service_id)
+    assert ready == 3 and second not in nodes, nodes
+    await asyncio.sleep(ROUND.window_seconds)
+    assert (await autopilot_round(stack)).actions == []  # healed once for this failure, not every round
+    measure_id = heal.split(": ", 1)[0]
+    async with stack.http() as client:
+        measured = (await client.get(f"/v1/measures/{measure_id}")).json()
+    assert (measured["state"], measured["helped"]) == ("measured", True), measured
+
+    # Back: healthy for the window, the failure is closed; nothing moves back by itself.
+    stack.sim.recover_host(second)
+    await autopilot_round(stack)
+    await asyncio.sleep(2.5)
+    assert (await autopilot_round(stack)).actions == []
+    assert stack.inventory.open_failures() == {}
     await stack.remove(service_id)
