@@ -95,13 +95,14 @@ class AutopilotActivities(ActivityGroup):
                 if objectives is None:
                     continue
                 rows = await self.record(self.inventory.samples, spec.id, comp.name, now - req.history_seconds)
+                at = await self.record(self.inventory.component, spec.id, comp.name)
+                site = at.site if at else None
+                geography = await asyncio.to_thread(self._geography, spec, comp.name, site, policy)
                 decision = planner.plan(comp.name, samples_of(rows), objectives, bounds_for(policy), past, now,
-                                        req.horizon_steps, req.season_steps)
+                                        req.horizon_steps, req.season_steps, geography)
                 if isinstance(decision, planner.Held):
                     activity.logger.info("autopilot holds %s/%s: %s", spec.id, comp.name, decision.reason)
                 elif decision is not None:
-                    at = await self.record(self.inventory.component, spec.id, comp.name)
-                    site = at.site if at else None
                     actions.append(_action(req, spec, policy, decision, objectives, rows, site))
                     break
         return actions
@@ -218,6 +219,18 @@ class AutopilotActivities(ActivityGroup):
         return Operation(kind="move", component=action.component,
                          move=MoveRequest(site=site, pin=False, outside_window="refuse", **asked))
 
+    def _geography(self, spec: ServiceSpec, component: str, site: str | None,
+                   policy: EffectivePolicy) -> planner.Geography | None:
+        """For an entry component (users reach it): the latency from every user area of the
+        continuum to each site the policy allows — users may now be in areas the spec never named."""
+        if site is None or not any(spec.entry_component(a) == component for a in spec.user_areas):
+            return None
+        with self.live.use() as (continuum, _):
+            sites = [s for s in continuum.sites if s == site or policy.allowed_sites is None
+                     or s in policy.allowed_sites]  # fmt: skip
+            return planner.Geography(site, {a: {s: continuum.area_latency(a, s) for s in sites}
+                                            for a in continuum.areas})  # fmt: skip
+
     def _nearest_site(self, action: AutopilotAction) -> str | None:
         """The site nearest the area the latency breach came from, among those the policy allows,
         other than where the component runs (placement checks it can take the component)."""
@@ -225,7 +238,8 @@ class AutopilotActivities(ActivityGroup):
             here = action.data.get("site")
             allowed = action.data.get("allowed_sites")
             candidates = [s for s in continuum.sites if s != here and (allowed is None or s in allowed)]
-            ranked = sorted(candidates, key=lambda s: continuum.area_latency(action.area, s))
+            ranked = action.data.get("toward_sites") or sorted(candidates,
+                                                                key=lambda s: continuum.area_latency(action.area, s))
         return ranked[0] if ranked else None
 
     @activity.defn(name="autopilot.measure")

@@ -40,14 +40,16 @@ def sample_row(kpis: ComponentKpis) -> KpiSampleRow:
                         ready_replicas=kpis.ready_replicas, request_rate_rps=kpis.request_rate_rps,
                         cpu_utilisation=kpis.cpu_utilisation, error_rate=kpis.error_rate,
                         latency_p95_ms={a: k.latency_p95_ms for a, k in kpis.areas.items()
-                                        if k.latency_p95_ms is not None})  # fmt: skip
+                                        if k.latency_p95_ms is not None},
+                        area_rps={a: k.request_rate_rps for a, k in kpis.areas.items()})  # fmt: skip
 
 
 def samples_of(rows: list[KpiSampleRow]) -> list[Sample]:
     """The readings the planner can use: a reading without replicas, load or utilisation (nothing
     was ready, the source saw nothing) tells it nothing and is left out."""
     return [Sample(at=r.at, replicas=r.ready_replicas, request_rate=r.request_rate_rps,
-                   utilisation=r.cpu_utilisation, error_rate=r.error_rate or 0.0, p95_ms=dict(r.latency_p95_ms))
+                   utilisation=r.cpu_utilisation, error_rate=r.error_rate or 0.0, p95_ms=dict(r.latency_p95_ms),
+                   area_rps=dict(r.area_rps or {}))
             for r in rows if r.ready_replicas and r.request_rate_rps is not None
             and r.cpu_utilisation is not None]  # fmt: skip
 

@@ -9,10 +9,14 @@ inputs and tested without telemetry. The rules, in the order they are tried:
 2. **Scale out** when utilisation is above the band now, or is predicted above it within the
    horizon (the forecast's upper bound of the request rate, over the replicas there are): to the
    replicas that bring the predicted load to the middle of the band, within `max_replicas`.
-3. **Move towards the users** when an area's p95 latency breaches its objective and the replicas
+3. **Follow the users** (an entry component, whose `Geography` the caller gives): when most of its
+   requests now come from one area, its p95 there breaches or is about to (`NEAR` of the
+   objective), and another site would cut the demand-weighted network latency by at least `GAIN`,
+   move it to the site nearest the centre of demand (`toward_demand`).
+4. **Move towards the users** when an area's p95 latency breaches its objective and the replicas
    are not busy (distance, not load, is the cause), or when scaling out for that area's latency
    did not help last time (the measures say so).
-4. **Scale in** only after `CALM` samples in a row below the band, and only as far as keeps the
+5. **Scale in** only after `CALM` samples in a row below the band, and only as far as keeps the
    predicted peak inside the band: hysteresis twice over.
 
 Errors that come with high utilisation are answered by rule 2; errors at normal utilisation are a
@@ -31,6 +35,9 @@ from legato.autopilot.forecast import Forecast, forecast
 CALM = 3  # samples in a row below the band before a scale-in
 BUSY = 0.05  # utilisation under which a sample tells nothing about a replica's capacity
 HOUR = 3600.0
+SHIFTED = 0.5  # share of a component's requests from one area that makes that area where its users are
+NEAR = 0.8  # a p95 at this share of its objective is about to breach: move before users feel it
+GAIN = 0.2  # a move must cut the demand-weighted network latency by this share (else it is not worth a move)
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class Sample:
     utilisation: float  # of the CPU its replicas asked for
     error_rate: float = 0.0
     p95_ms: dict[str, float] = field(default_factory=dict)  # by user area
+    area_rps: dict[str, float] = field(default_factory=dict)  # requests per second by the area they come from
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,15 @@ class Action:
 
 
 @dataclass(frozen=True)
+class Geography:
+    """Where an entry component runs, and the network latency (ms, one-way as the topology states
+    it) from each user area to each site it may go to, the current one included."""
+
+    site: str
+    area_ms: dict[str, dict[str, float]]  # area -> site -> ms
+
+
+@dataclass(frozen=True)
 class Held:
     """No action, and why (shown in the autopilot's round, never silently dropped)."""
 
@@ -102,9 +119,11 @@ class Held:
 
 
 def plan(component: str, samples: Sequence[Sample], objectives: Objectives, bounds: Bounds, past: Sequence[Past],
-         now: float, horizon: int, season: int | None = None) -> Action | Held | None:
+         now: float, horizon: int, season: int | None = None, geography: Geography | None = None,
+         ) -> Action | Held | None:
     """The action for `component` now, a Held saying why there is none though something breaches,
-    or None when all is well. `samples` oldest first, evenly spaced; `horizon` in samples."""
+    or None when all is well. `samples` oldest first, evenly spaced; `horizon` in samples;
+    `geography` for an entry component (users reach it), else None."""
     if not samples:
         return None
     last = samples[-1]
@@ -116,7 +135,8 @@ def plan(component: str, samples: Sequence[Sample], objectives: Objectives, boun
     predicted = ahead.upper / (capacity * last.replicas) if capacity and last.replicas else None
     busy_ahead = predicted is not None and predicted > objectives.util_high
     calm = len(samples) >= CALM and all(s.utilisation < objectives.util_low for s in samples[-CALM:])
-    if not (busy_now or busy_ahead or latency or calm):
+    follow = toward_demand(component, last, objectives, geography) if geography is not None else None
+    if not (busy_now or busy_ahead or latency or calm or follow):
         errors = objectives.max_error_rate is not None and last.error_rate > objectives.max_error_rate
         return Held(component, f"error rate {last.error_rate:.1%} at utilisation {last.utilisation:.0%}: "
                                "a version's errors, for its canary gate, not the autopilot") if errors else None
@@ -125,6 +145,8 @@ def plan(component: str, samples: Sequence[Sample], objectives: Objectives, boun
     if (busy_now or busy_ahead) and capacity:
         if (out := _scale_out(component, last, ahead, capacity, objectives, bounds, busy_now, latency, past)):
             return out
+    if follow is not None:
+        return follow if bounds.move else Held(component, f"{follow.reason}; and moves are not allowed")
     if latency:
         area, seen, wanted = latency[0]
         if bounds.move:
@@ -172,6 +194,44 @@ def _scale_in(component: str, last: Sample, ahead: Forecast, capacity: float, ob
                          f"({last.utilisation:.0%} now), and the predicted peak ({ahead.peak:.0f} req/s) fits "
                          f"{wanted}: {last.replicas} -> {wanted} replicas",
                   data={"utilisation": last.utilisation, "forecast_peak": ahead.peak, "capacity_per_replica": capacity})
+
+
+def toward_demand(component: str, last: Sample, objectives: Objectives, geo: Geography) -> Action | None:
+    """A move to where the users now are, or None. The centre of demand is the site with the least
+    network latency weighted by each area's request rate; the move is asked when one area sends at
+    least `SHIFTED` of the requests, its p95 is at `NEAR` of its objective or over, and the centre
+    cuts the weighted latency by `GAIN` or more. Users located in an area with no objective of its
+    own (they moved there from the area they were declared in) keep the component's tightest."""
+    demand = {a: r for a, r in last.area_rps.items() if r > 0 and a in geo.area_ms}
+    total = sum(demand.values())
+    if not total or not objectives.p95_ms:
+        return None
+    area = max(demand, key=lambda a: (demand[a], a))
+    share = demand[area] / total
+    wanted = objectives.p95_ms.get(area, min(objectives.p95_ms.values()))
+    seen = last.p95_ms.get(area)
+    if share < SHIFTED or seen is None or seen < NEAR * wanted:
+        return None
+    sites = set.intersection(*(set(geo.area_ms[a]) for a in demand))
+
+    def weighted(site: str) -> float:
+        return sum(rate * geo.area_ms[a][site] for a, rate in demand.items()) / total
+
+    if geo.site not in sites:
+        return None
+    here = weighted(geo.site)
+    better = sorted((s for s in sites if s != geo.site and weighted(s) <= (1 - GAIN) * here),
+                    key=lambda s: (weighted(s), s))  # fmt: skip
+    if not better:
+        return None
+    state = "breaches" if seen > wanted else "is about to breach"
+    return Action("move", component, f"latency:{area}", area=area,
+                  reason=f"{share:.0%} of the requests now come from {area}, whose p95 {seen:.0f} ms {state} "
+                         f"{wanted:.0f} ms: move to {better[0]}, the centre of demand (network latency weighted by "
+                         f"demand {here:.0f} -> {weighted(better[0]):.0f} ms)",
+                  data={"p95_ms": seen, "objective_ms": wanted, "share": round(share, 4),
+                        "area_rps": dict(sorted(demand.items())), "weighted_ms": round(here, 2),
+                        "toward_sites": better, "weighted_ms_there": round(weighted(better[0]), 2)})  # fmt: skip
 
 
 def _held_back(past: Sequence[Past], now: float, bounds: Bounds) -> str | None:

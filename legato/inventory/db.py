@@ -49,7 +49,7 @@ def open_engine(url: str) -> Engine:
 
 
 ADDED_COLUMNS = [("hosts", "reservation", "VARCHAR"), ("service_operations", "continuity", "JSON"),
-                 ("clusters", "node_versions", "JSON")]
+                 ("clusters", "node_versions", "JSON"), ("kpi_samples", "area_rps", "JSON")]
 LEGACY_CLAIMS = (
     "INSERT INTO node_claims (cluster, host, service_id, component, holder, state, replicas, cpu, memory_mb, gpu) "
     "SELECT cluster, NULL, service_id, name, workload_id, 'running', replicas, cpu, memory_mb, gpu FROM components"

@@ -21,6 +21,7 @@ class KpiSampleRow(SQLModel, table=True):
     cpu_utilisation: float | None = None
     error_rate: float | None = None
     latency_p95_ms: dict = Field(default_factory=dict, sa_column=Column(JSON))  # by user area
+    area_rps: dict = Field(default_factory=dict, sa_column=Column(JSON))  # requests per second by user area
 
 
 class MeasureRow(SQLModel, table=True):

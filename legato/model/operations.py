@@ -8,7 +8,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, Field, model_validator
 
 from legato.model.intents import SLO, ServiceAutopilot
-from legato.model.service import Name, PlacementRules, Policy, Strict
+from legato.model.service import Name, PlacementRules, Policy, Strict, UserArea
 
 RequestId = str
 
@@ -80,7 +80,8 @@ class MoveRequest(OperationRequest):
                             "give a target `site`, or new `placement` rules for placement to apply")
 
 
-UPDATABLE = ("policy", "labels", "slos", "autopilot")  # what PATCH /v1/services/{id} may change, each replaced whole
+# what PATCH /v1/services/{id} may change, each replaced whole
+UPDATABLE = ("policy", "labels", "slos", "autopilot", "user_areas")
 
 
 class UpdateServiceRequest(OperationRequest):
@@ -89,6 +90,9 @@ class UpdateServiceRequest(OperationRequest):
     slos: list[SLO] | None = Field(default=None, max_length=1000, description="the service's SLOs, all of them "
                                    "([] removes them); checked against the spec like at creation")
     autopilot: ServiceAutopilot | None = None
+    user_areas: list[UserArea] | None = Field(default=None, max_length=1000, description="the service's user "
+                                              "areas, all of them; only their `demand_rps` may change on a running "
+                                              "service (legato/model/user_areas.py)")
 
     @model_validator(mode="after")
     def _something_to_update(self) -> UpdateServiceRequest:

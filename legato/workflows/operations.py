@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         asked,
         params_of,
     )
+    from legato.model.user_areas import connection_changes
     from legato.workflows.day2 import cluster_upgrade, forward, move, repair, scale, upgrade
     from legato.workflows.day2.context import Refused, RolledBack
     from legato.workflows.options import STEP, UNDO
@@ -239,6 +240,10 @@ class Operations:
             wrong = slo_errors(self.entity.spec.model_copy(update={"slos": op.update.slos}))
             if wrong:
                 raise ApplicationError("; ".join(wrong), type="InvalidOperation")
+        if op.kind == "update" and op.update.user_areas is not None:
+            wrong = [why for _, why in connection_changes(self.entity.spec, op.update.user_areas)]
+            if wrong:
+                raise ApplicationError("user_areas: " + "; ".join(wrong), type="InvalidOperation")
         if op.kind != "update" and op.component not in self.entity.components and part is None:
             remote = [c for p in self.entity.federated.values() for c in p.components]
             known = sorted([*self.entity.components, *remote])
