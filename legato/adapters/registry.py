@@ -46,7 +46,8 @@ def build_adapters(settings: Settings) -> Adapters:
     sim = Adapters(SimPIM(continuum), SimMCM(continuum), SimWDM(continuum), SimTCM(continuum),
                    SimTelemetry(continuum))
     topology = _topology(settings.topology, settings.topology.stat().st_mtime)
-    real = [s for s in topology.sites.values() if (s.backend.pim, s.backend.mcm) != ("sim", "sim")]
+    real = [s for s in topology.sites.values()
+            if (s.backend.pim, s.backend.mcm, s.backend.telemetry) != ("sim", "sim", "sim")]
     if not real:
         return sim
     return _routed(settings, topology, sim)
@@ -87,11 +88,15 @@ def _routed(settings: Settings, topology: Topology, sim: Adapters) -> Adapters:
     )
 
 
-def _telemetry(topology: Topology, sim: Telemetry) -> Telemetry:  # noqa: ARG001 - the sites choose, later
-    """Per site, as the other managers: every site's `backend.telemetry` is `sim` today (a real
-    site's workloads are not in the simulator, so it answers None for them, never a guess). A
-    `prometheus` backend joins here, behind a router that sends each component to its site's source."""
-    return sim
+def _telemetry(topology: Topology, sim: Telemetry) -> Telemetry:
+    """Per site, as the other managers: `prometheus` sites read their own server, the rest the sim
+    (a real site left on `sim` gets None for its workloads, which the simulator does not hold)."""
+    from legato.adapters.routing import BySite, RoutedTelemetry
+    from legato.adapters.telemetry.prometheus import PrometheusTelemetry
+
+    prometheus = {s.id: PrometheusTelemetry(s, topology) for s in topology.sites.values()
+                  if s.backend.telemetry == "prometheus"}  # fmt: skip
+    return RoutedTelemetry(BySite(sim, prometheus)) if prometheus else sim
 
 
 def start_shared_clusters(settings: Settings) -> list[str]:

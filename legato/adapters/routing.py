@@ -4,16 +4,19 @@ backend and keep what belongs to the sites it serves."""
 
 from __future__ import annotations
 
+import time
 from typing import Generic, TypeVar
 
 from kubernetes import client
 
-from legato.adapters.errors import NotFound
+from legato.adapters.errors import InvalidRequest, NotFound
 from legato.adapters.mcm import MCM
 from legato.adapters.pim import PIM
+from legato.adapters.telemetry import Telemetry
 from legato.adapters.wdm import WDM
 from legato.model import Cluster, Host, Topology
 from legato.model.clusters import DrainResult
+from legato.model.telemetry import ComponentKpis, HealthReport, WorkloadToMeasure
 from legato.model.workloads import ServingHistory, WorkloadMetrics, WorkloadSpec, WorkloadStatus
 
 T = TypeVar("T")
@@ -166,3 +169,35 @@ class RoutedWDM:
                               until: float) -> ServingHistory | None:
         """The simulator's history where the component ran there; Kubernetes keeps none."""
         return await self.sim.serving_history(service_id, component, since, until)
+
+
+class RoutedTelemetry:
+    """Each component read from its site's source, in the order asked; health from every source,
+    each keeping what belongs to the sites it serves (the sim knows every site of the topology, but
+    says nothing true of one whose telemetry is Prometheus')."""
+
+    def __init__(self, backends: BySite[Telemetry]) -> None:
+        self.backends = backends
+
+    async def components(self, deployed: list[WorkloadToMeasure], window_seconds: float) -> list[ComponentKpis]:
+        if window_seconds <= 0:
+            raise InvalidRequest(f"window_seconds must be > 0, got {window_seconds}")
+        answers: dict[int, ComponentKpis] = {}
+        for b in self.backends.distinct():
+            mine = [i for i, d in enumerate(deployed) if self.backends.of(d.site) is b]
+            if mine:
+                for i, kpis in zip(mine, await b.components([deployed[i] for i in mine], window_seconds), strict=True):
+                    answers[i] = kpis
+        return [answers[i] for i in range(len(deployed))]
+
+    async def health(self, site: str | None = None) -> HealthReport:
+        if site is not None:
+            return await self.backends.of(site).health(site)
+        at, hosts, clusters, sites = time.time(), [], [], []
+        for b in self.backends.distinct():
+            report = await b.health()
+            at = min(at, report.at)
+            hosts += [h for h in report.hosts if self.backends.of(h.site) is b]
+            clusters += [c for c in report.clusters if self.backends.of(c.site) is b]
+            sites += [s for s in report.sites if self.backends.of(s.id) is b]
+        return HealthReport(at=at, hosts=hosts, clusters=clusters, sites=sites)

@@ -119,17 +119,50 @@ class SitePublication(Publication):
     clusters: dict[str, Publication] = Field(default_factory=dict)
 
 
+class PrometheusLabels(BaseModel):
+    """The label names the site's series carry (defaults: kube-state-metrics', cAdvisor's, and the
+    `http_requests_total` convention; renamed here when the site's relabelling differs)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workload: str = Field(default="workload", description="request series: the workload (Deployment) name")
+    area: str = Field(default="area", description="request series: the user area the request came from")
+    code: str = Field(default="code", description="request series: the HTTP status code")
+    namespace: str = Field(default="namespace", description="pod and container series: the pod's namespace")
+    pod: str = Field(default="pod", description="pod and container series: the pod's name")
+    node: str = Field(default="node", description="kube_node_status_condition: the node's name (the host id)")
+    cluster: str = Field(default="cluster", description="every series: the topology cluster id (a target label "
+                         "the scrape configuration sets)")
+    job: str = Field(default="job", description="`up`: the scrape job")
+
+
+class PrometheusSite(BaseModel):
+    """The Prometheus server that scrapes the site's clusters: telemetry `prometheus` reads it over
+    PromQL (`/api/v1/query`). What it reads is in README.md, *Telemetry*."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="base URL, e.g. https://prometheus.edge-1.example")
+    token: str | None = Field(default=None, description="bearer token by reference, 'file:/path' or 'env:NAME'")
+    verify_tls: bool = True
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    apiserver_job: str = Field(default="apiserver", description="the job scraping each cluster's API server: "
+                               "its `up` 0 means the API does not answer")
+    labels: PrometheusLabels = Field(default_factory=PrometheusLabels)
+
+
 class SiteBackends(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     pim: Literal["sim", "redfish"] = "sim"
     mcm: Literal["sim", "kwok", "kubeconfig", "clusterapi"] = "sim"
     wdm: Literal["sim", "kubernetes"] = "sim"
-    telemetry: Literal["sim"] = Field(default="sim", description="where the autopilot reads KPIs and health "
-                                      "(prometheus, over PromQL, is not built yet)")
+    telemetry: Literal["sim", "prometheus"] = Field(default="sim", description="where the autopilot reads KPIs and "
+                                                    "health: the simulator, or the site's Prometheus over PromQL")
     redfish: RedfishSite | None = None
     kubeconfig: KubeconfigSite | None = None
     clusterapi: ClusterAPISite | None = None
+    prometheus: PrometheusSite | None = None
     publish: SitePublication | None = Field(default=None, description="wdm kubernetes: how components' ports are "
                                             "published (default node-port)")
 
@@ -141,6 +174,8 @@ class SiteBackends(BaseModel):
             raise ValueError("mcm 'kubeconfig' needs a 'kubeconfig' section (path, contexts)")
         if self.mcm == "clusterapi" and self.clusterapi is None:
             raise ValueError("mcm 'clusterapi' needs a 'clusterapi' section (kubeconfig, infrastructure)")
+        if self.telemetry == "prometheus" and self.prometheus is None:
+            raise ValueError("telemetry 'prometheus' needs a 'prometheus' section (url)")
         if (self.wdm == "kubernetes") != (self.mcm in ("kwok", "kubeconfig", "clusterapi")):
             raise ValueError("wdm 'kubernetes' goes with mcm 'kwok', 'kubeconfig' or 'clusterapi' (and only with them)")
         return self

@@ -1,13 +1,14 @@
 """One fixture per protocol, parametrized over its backends, each yielding a ready backend in its
 small world (worlds.py): `pim_world` (sim, redfish), `mcm_world` (sim, kwok, kubeconfig,
 clusterapi), `wdm_world` (sim, kubernetes, and the same two with every workload a chart's release:
-sim-chart, kubernetes-chart), `tcm_world` (sim), `telemetry_world` (sim). A new backend is one more parameter.
+sim-chart, kubernetes-chart), `tcm_world` (sim), `telemetry_world` (sim, prometheus). A new backend
+is one more parameter.
 
 The sim backends run everywhere. The real ones run on the same terms as tests/real, whose fixtures
 they share: the Redfish emulator always (its power changes made prompt, see prompt_bmc.py), kwok,
 Cluster API and Kubernetes on the test bed (missing, it fails the run, unless LEGATO_SKIP_TESTBED=1
-skips them locally). One emulator, one kwok MCM and one management cluster per module; each test
-gets them back as it found them."""
+skips them locally). One emulator, one kwok MCM, one management cluster and one Prometheus per
+module; each test gets them back as it found them."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from legato.adapters.mcm.sim import SimMCM
 from legato.adapters.pim.redfish import RedfishPIM
 from legato.adapters.pim.sim import SimPIM
 from legato.adapters.tcm.sim import SimTCM
+from legato.adapters.telemetry.prometheus import PrometheusTelemetry
 from legato.adapters.telemetry.sim import SimTelemetry
 from legato.adapters.wdm.helm import Helm
 from legato.adapters.wdm.kubernetes import KubernetesWDM
@@ -36,7 +38,7 @@ from legato.adapters.wdm.sim import SimWDM
 from legato.config import PROJECT_ROOT
 from legato.devserver import free_port, wait_for_port
 from legato.model import Cluster, Site
-from legato.model.backends import KubeconfigSite, RedfishSite, SiteBackends
+from legato.model.backends import KubeconfigSite, PrometheusSite, RedfishSite, SiteBackends
 from legato.model.charts import ChartSource
 from legato.model.telemetry import AreaDemand, WorkloadToMeasure
 from legato.model.workloads import WorkloadSpec
@@ -51,6 +53,7 @@ from tests.contract.worlds import (
     WdmWorld,
     api_client,
     kubeconfig_server,
+    set_node_ready,
     settled,
     sim_topology,
     site,
@@ -61,8 +64,9 @@ from tests.real.capi_testbed import management_cluster
 from tests.real.capi_testbed import site_config as capi_config
 from tests.real.conftest import kube_bin, redfish_factory  # noqa: F401  (shared with tests/real)
 from tests.real.helm_charts import ChartRepository
+from tests.real.prometheus_server import SCRAPE_SECONDS, PrometheusServer, ScrapedCluster
 from tests.real.redfish_emulator import RedfishEmulator
-from tests.real.testbed import delete_every_cluster
+from tests.real.testbed import delete_every_cluster, require
 
 KWOK = SiteBackends(mcm="kwok", wdm="kubernetes")
 
@@ -365,11 +369,10 @@ def tcm_world(request, tmp_path):
     return TcmWorld(request.param, SimTCM(continuum))
 
 
-# ---- telemetry: sim
+# ---- telemetry: sim, Prometheus (the test bed's, scraping a kwok cluster)
 
 
-@pytest.fixture(params=["sim"])
-def telemetry_world(request, tmp_path):
+def telemetry_sim(tmp_path) -> TelemetryWorld:
     """The sim's world: its WDM deploys, its BMCs cut power, its clusters fail (fail_cluster)."""
     w = TelemetryWorld
     continuum = SimContinuum(tmp_path / "sim.db")
@@ -377,12 +380,10 @@ def telemetry_world(request, tmp_path):
     wdm = SimWDM(continuum)
 
     async def deploy(name: str, replicas: int, areas: list[AreaDemand]) -> WorkloadToMeasure:
-        spec = WorkloadSpec(id=f"{name}-c0ffee", service_id="svc-contract", tenant="t", component=name,
-                            image="registry.example/app", version="1.0", replicas=replicas, cpu=0.5, memory_mb=128)
+        spec = telemetry_workload(name, replicas)
         await wdm.deploy(op(f"deploy-{name}"), w.cluster, spec)
         await until(lambda: settled(wdm, w.cluster, spec.id), every=0.05)
-        return WorkloadToMeasure(service_id=spec.service_id, component=name, cluster=w.cluster,
-                                 workload_id=spec.id, site=w.site, areas=areas)
+        return measure(spec, areas)
 
     async def power_off(host: str) -> None:
         continuum.fail_host(host)
@@ -396,4 +397,86 @@ def telemetry_world(request, tmp_path):
     async def stop_cluster() -> None:
         continuum.fail_cluster(w.cluster)
 
-    return w(request.param, SimTelemetry(continuum), deploy, power_off, power_on, not_ready, stop_cluster)
+    return w("sim", SimTelemetry(continuum), deploy, power_off, power_on, not_ready, stop_cluster)
+
+
+def telemetry_workload(name: str, replicas: int) -> WorkloadSpec:
+    return WorkloadSpec(id=f"{name}-c0ffee", service_id="svc-contract", tenant="t", component=name,
+                        image="registry.example/app", version="1.0", replicas=replicas, cpu=0.5, memory_mb=128)
+
+
+def measure(spec: WorkloadSpec, areas: list[AreaDemand]) -> WorkloadToMeasure:
+    w = TelemetryWorld
+    return WorkloadToMeasure(service_id=spec.service_id, component=spec.component, cluster=w.cluster,
+                             workload_id=spec.id, site=w.site, areas=areas)
+
+
+def telemetry_sites(backend: SiteBackends) -> list[Site]:
+    w = TelemetryWorld
+    return [site(w.site, [*w.nodes, w.free], [Cluster(id=w.cluster, hosts=list(w.nodes))], backend)]
+
+
+@pytest.fixture(scope="module")
+async def telemetry_prometheus(kube_bin, tmp_path_factory):  # noqa: F811
+    """The world's cluster on kwok, scraped by the test bed's Prometheus (tests/real/prometheus_server.py)."""
+    binary = require(kube_bin, ["prometheus"], "the test bed's Prometheus", "scripts/testbed.sh") / "prometheus"
+    async with kwok_mcm(telemetry_sites(KWOK), kube_bin, tmp_path_factory.mktemp("kwok-telemetry")) as mcm:
+        cluster = ScrapedCluster(TelemetryWorld.cluster, mcm._kubeconfig(TelemetryWorld.cluster))
+        server = PrometheusServer(binary, tmp_path_factory.mktemp("prometheus"), [cluster])
+        try:
+            await asyncio.to_thread(server.start)
+            yield mcm, server
+        except BaseException:
+            print(server.log())
+            raise
+        finally:
+            server.stop()
+
+
+@pytest.fixture(params=["sim", "prometheus"])
+async def telemetry_world(request, tmp_path):
+    if request.param == "sim":
+        yield telemetry_sim(tmp_path)
+        return
+    kwok, server = request.getfixturevalue("telemetry_prometheus")
+    w = TelemetryWorld
+    backend = SiteBackends(mcm="kwok", wdm="kubernetes", telemetry="prometheus",
+                           prometheus=PrometheusSite(url=server.url))
+    topology = w.topology().model_copy(update={"sites": {s.id: s for s in telemetry_sites(backend)}})
+    wdm = KubernetesWDM(kwok)
+    core = client.CoreV1Api(await kwok.api_client(w.cluster))
+    deployed: list[str] = []
+
+    async def deploy(name: str, replicas: int, areas: list[AreaDemand]) -> WorkloadToMeasure:
+        spec = telemetry_workload(name, replicas)
+        deployed.append(spec.id)
+        await wdm.deploy(op(f"deploy-{name}"), w.cluster, spec)
+        await until(lambda: settled(wdm, w.cluster, spec.id))
+        server.load(w.cluster, spec.id, {a.area: a.demand_rps for a in areas}, serving_ms=20)
+        await server.settle()
+        return measure(spec, areas)
+
+    async def kubelet(host: str, ready: bool) -> None:
+        await set_node_ready(core, host, ready)
+        await server.settle()
+
+    async def stop_cluster() -> None:
+        await kwok._stop(w.cluster, "kube-apiserver")
+        await server.settle()
+
+    world = w("prometheus", PrometheusTelemetry(topology.sites[w.site], topology), deploy,
+              power_off=lambda host: kubelet(host, False), power_on=lambda host: kubelet(host, True),
+              not_ready=lambda host: kubelet(host, False), stop_cluster=stop_cluster,
+              window=4 * SCRAPE_SECONDS)  # fmt: skip
+    try:
+        yield world
+    finally:  # the next test finds the cluster as this one did: its API up, every node Ready, no workload
+        if not await kwok._answers(w.cluster):
+            await kwok._kwokctl(w.cluster, "start", "cluster")
+            await until(lambda: kwok._answers(w.cluster))
+        for node in w.nodes:
+            await set_node_ready(core, node, True)
+        for workload_id in deployed:
+            server.load(w.cluster, workload_id, None)
+            await wdm.remove(op("cleanup"), w.cluster, workload_id)
+        await until(lambda: _idle(kwok, w.cluster, list(w.nodes)))

@@ -9,6 +9,7 @@ the fixtures in conftest.py undo what a test left (workloads, clusters, nodes, h
 from __future__ import annotations
 
 import asyncio
+import datetime
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -116,6 +117,31 @@ def write_kubeconfig(path: Path, server: str, ca: str, credentials: Path | None 
         "contexts": [{"name": "contract", "context": {"cluster": "c", "user": "u"}}],
     }))  # fmt: skip
     return path
+
+
+async def set_node_ready(core: client.CoreV1Api, node: str, ready: bool) -> None:
+    """A kwok node's kubelet stopped (NotReady, its pods no longer ready) or back, as the cluster
+    shows a powered-off host's node once the node controller has noticed, without waiting its grace
+    period: kwok is told to leave the node alone (its annotation removed; else it would report the
+    node Ready again), and the node's and its pods' Ready conditions are written as the kubelet's
+    silence and the node controller would leave them. Back: the annotation and the conditions restored."""
+    status = "True" if ready else "False"
+    now = datetime.datetime.now(datetime.UTC).isoformat()
+
+    def apply() -> None:
+        core.patch_node(node, {"metadata": {"annotations": {"kwok.x-k8s.io/node": "fake" if ready else None}}})
+        condition = {"type": "Ready", "status": status, "reason": "KubeletReady" if ready else "NodeStatusUnknown",
+                     "lastHeartbeatTime": now, "lastTransitionTime": now}
+        core.patch_node_status(node, {"status": {"conditions": [condition]}})
+        for pod in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items:
+            if pod.metadata.namespace == "kube-system":
+                continue
+            conditions = [{"type": t, "status": status, "lastTransitionTime": now}
+                          for t in ("Ready", "ContainersReady")]  # fmt: skip
+            core.patch_namespaced_pod_status(pod.metadata.name, pod.metadata.namespace,
+                                             {"status": {"conditions": conditions}})
+
+    await asyncio.to_thread(apply)
 
 
 class FixedClusters:
@@ -265,6 +291,7 @@ class TelemetryWorld:
     far: str = "far"
     near_ms: float = 3.0
     far_ms: float = 40.0
+    window: float = 0.5  # long enough for the source's figures: Prometheus' rates need two scrapes in it
 
     @classmethod
     def topology(cls) -> Topology:

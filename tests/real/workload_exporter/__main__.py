@@ -1,0 +1,3 @@
+from tests.real.workload_exporter.exporter import main
+
+main()
