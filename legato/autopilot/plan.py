@@ -199,8 +199,10 @@ def _scale_in(component: str, last: Sample, ahead: Forecast, capacity: float, ob
 def toward_demand(component: str, last: Sample, objectives: Objectives, geo: Geography) -> Action | None:
     """A move to where the users now are, or None. The centre of demand is the site with the least
     network latency weighted by each area's request rate; the move is asked when one area sends at
-    least `SHIFTED` of the requests, its p95 is at `NEAR` of its objective or over, and the centre
-    cuts the weighted latency by `GAIN` or more. Users located in an area with no objective of its
+    least `SHIFTED` of the requests, its p95 is at `NEAR` of its objective or over, the centre
+    cuts the weighted latency by `GAIN` or more, and the area's p95 there (less the network it
+    leaves, plus the network it gains) meets the objective: where the time is spent being served,
+    a move cures nothing and the scale rules answer. Users located in an area with no objective of its
     own (they moved there from the area they were declared in) keep the component's tightest."""
     demand = {a: r for a, r in last.area_rps.items() if r > 0 and a in geo.area_ms}
     total = sum(demand.values())
@@ -222,7 +224,8 @@ def toward_demand(component: str, last: Sample, objectives: Objectives, geo: Geo
     here = weighted(geo.site)
     better = sorted((s for s in sites if s != geo.site and weighted(s) <= (1 - GAIN) * here),
                     key=lambda s: (weighted(s), s))  # fmt: skip
-    if not better:
+    expected = seen - geo.area_ms[area][geo.site] + geo.area_ms[area][better[0]] if better else None
+    if expected is None or expected > wanted:
         return None
     state = "breaches" if seen > wanted else "is about to breach"
     return Action("move", component, f"latency:{area}", area=area,
@@ -231,7 +234,8 @@ def toward_demand(component: str, last: Sample, objectives: Objectives, geo: Geo
                          f"demand {here:.0f} -> {weighted(better[0]):.0f} ms)",
                   data={"p95_ms": seen, "objective_ms": wanted, "share": round(share, 4),
                         "area_rps": dict(sorted(demand.items())), "weighted_ms": round(here, 2),
-                        "toward_sites": better, "weighted_ms_there": round(weighted(better[0]), 2)})  # fmt: skip
+                        "toward_sites": better, "weighted_ms_there": round(weighted(better[0]), 2),
+                        "expected_p95_ms": round(expected, 2)})  # fmt: skip
 
 
 def _held_back(past: Sequence[Past], now: float, bounds: Bounds) -> str | None:

@@ -53,6 +53,11 @@ def test_demand_spread_over_two_far_cities_goes_to_the_site_between_them():
     assert action.data["toward_sites"] == ["milan-dc", "rome-dc"]
 
 
+def test_a_latency_spent_being_served_is_not_answered_by_a_move():
+    slow = reading({"paris": 10, "milan": 40}, {"milan": 110.0})  # 30 ms of network, 80 being served
+    assert toward_demand("web", slow[-1], OBJ, GEO) is None  # 110 - 30 + 5 = 85 ms at milan-dc: no cure
+
+
 def test_already_at_the_centre_or_without_objectives_nothing_moves():
     at_milan = Geography("milan-dc", GEO.area_ms)
     assert toward_demand("web", reading({"milan": 40}, {"milan": 45})[-1], OBJ, at_milan) is None
