@@ -2,7 +2,8 @@
 
 A ServiceSpecification's `specCharacteristic` lists what an order may set. Per component `c`:
 `c.replicas`, `c.version`, `c.image`, `c.site` (pin to a site), `c.tiers` (placement tiers); per
-service: `policy`, `labels`, and `userAreas` (add only). An `add` item applies them to the
+service: `policy`, `labels`, and `userAreas` (on modify only their `demand_rps` may change:
+legato/model/user_areas.py). An `add` item applies them to the
 template; a `modify` item turns the ones that differ from the running service into day-2
 operations (scale, upgrade, move, update), each with a deterministic request id."""
 
@@ -14,7 +15,8 @@ from pydantic import ValidationError
 
 from legato.model import ServiceSpec
 from legato.model.operations import MoveRequest, Operation, ScaleRequest, UpdateServiceRequest, UpgradeRequest
-from legato.model.service import PlacementRules
+from legato.model.service import PlacementRules, UserArea
+from legato.model.user_areas import connection_changes
 
 COMPONENT_FIELDS = {  # name suffix -> (valueType, what it is)
     "replicas": ("integer", "replicas; on modify: scale"),
@@ -26,9 +28,9 @@ COMPONENT_FIELDS = {  # name suffix -> (valueType, what it is)
 SERVICE_FIELDS = {
     "policy": ("object", "placement policy: objective weights and hard rules; on modify: update"),
     "labels": ("object", "labels; on modify: update"),
-    "userAreas": ("array", "user areas the service serves; on add only"),
+    "userAreas": ("array", "user areas the service serves; on modify: update (only each area's demand_rps)"),
 }
-ADD_ONLY = {"userAreas"}
+ADD_ONLY: set[str] = set()
 
 
 class InvalidCharacteristic(ValueError):
@@ -160,8 +162,17 @@ def operations(current: ServiceSpec, sites: dict[str, str], chars: list[dict], w
     update = {k: values[k] for k in ("policy", "labels") if k in values}
     changed = ("policy" in update and update["policy"] != current.policy.model_dump(mode="json")) or (
         "labels" in update and update["labels"] != current.labels)
+    if "userAreas" in values:
+        if not isinstance(values["userAreas"], list):
+            raise InvalidCharacteristic(field("userAreas"), "a list of user areas, all of the service's")
+        areas = build("userAreas", lambda: [UserArea.model_validate(a) for a in values["userAreas"]])
+        refused = connection_changes(current, areas)
+        if refused:
+            raise InvalidCharacteristic(field("userAreas"), "; ".join(why for _, why in refused))
+        if areas != current.user_areas:
+            update["user_areas"], changed = areas, True
     if changed:
-        name = next(iter(update))
+        name = {"user_areas": "userAreas"}.get(next(iter(update)), next(iter(update)))
         ops.append(build(name, lambda: Operation(kind="update", update=UpdateServiceRequest(
             request_id=f"{request_base}/update", **update))))
     for comp in current.components:
@@ -198,8 +209,9 @@ def inverse(op: Operation, before: ServiceSpec, sites: dict[str, str]) -> Operat
     """The operation that undoes `op` on a service that was `before` (a cancelled order's compensation)."""
     rid, by = f"{op.request.request_id}/undo", f"{op.request.requested_by} (cancelled)".strip()
     if op.kind == "update":
-        return Operation(kind="update", update=UpdateServiceRequest(request_id=rid, requested_by=by,
-                                                                    policy=before.policy, labels=before.labels))
+        return Operation(kind="update", update=UpdateServiceRequest(
+            request_id=rid, requested_by=by, policy=before.policy, labels=before.labels,
+            user_areas=before.user_areas if op.update.user_areas is not None else None))
     comp = before.component(op.component)
     if op.kind == "scale":
         return Operation(kind="scale", component=comp.name, scale=ScaleRequest(request_id=rid, requested_by=by,
