@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     rebalance_min_gain: float = Field(default=0.1, ge=0, le=1)  # relative score gain a move must bring
     # The autopilot: a round (read telemetry, forecast, plan, act or propose, measure) this often.
     autopilot_every_seconds: float = Field(default=60.0, gt=0)
+    # Location events (POST /v1/services/{id}/user-locations) applied to a service at most this often.
+    user_locations_interval_seconds: float = Field(default=30.0, ge=0)
     log_format: str = "json"  # json | text
 
     @property

@@ -27,6 +27,7 @@ from legato.model.intents import EffectivePolicy, effective_policy
 from legato.model.operations import Finding, MoveRequest, Operation, RepairRequest, ScaleRequest
 from legato.model.service import ServiceSpec
 from legato.model.telemetry import Where, deployed_components
+from legato.user_locations import apply_pending
 
 AUTOPILOT = "autopilot"  # who the operations log says asked
 KPIS = ("ready_replicas", "request_rate_rps", "cpu_utilisation", "error_rate")
@@ -46,6 +47,7 @@ class AutopilotActivities(ActivityGroup):
     @activity.defn(name="autopilot.observe")
     async def observe(self, req: AutopilotRound) -> int:
         """One reading of every component the autopilot watches, kept as samples; old ones dropped."""
+        await self._apply_user_locations()
         rows: list[KpiSampleRow] = []
         in_use: set[str] = set()
         async with heartbeating():
@@ -61,6 +63,20 @@ class AutopilotActivities(ActivityGroup):
         await self.record(self.inventory.samples_recorded, rows)
         await self.record(self.inventory.samples_pruned, time.time() - req.history_seconds)
         return len(rows)
+
+    async def _apply_user_locations(self) -> None:
+        """Location reports left waiting (coalesced within their interval, or a busy service) applied
+        once their interval has passed: a burst's last report is never lost for want of a next one."""
+        now = time.time()
+        services = ServiceClient(activity.client(), activity.info().task_queue)
+        for service_id in await self.record(self.inventory.locations_due, now):
+            row = await self.record(self.inventory.service, service_id)
+            if row is None:
+                continue
+            try:
+                await apply_pending(self.inventory, services, ServiceSpec.model_validate(row.spec), now)
+            except Refused as busy:
+                activity.logger.info("user locations of %s wait: %s", service_id, busy.message)
 
     async def _read_health(self, req: AutopilotRound, in_use: set[str]) -> None:
         """A reading of each host, cluster and site that a healed service uses (a host: through its

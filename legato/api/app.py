@@ -28,6 +28,7 @@ from legato.api import (
     schedules,
     services,
     sim,
+    user_locations,
 )
 from legato.api.auth import TokenStore
 from legato.api.tmf.routes import routers as tmf_routers
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(proposals.router)
     app.include_router(autopilot.router)
     app.include_router(measures.router)
+    app.include_router(user_locations.router)
     app.include_router(schedules.router)
     app.include_router(sim.router)
     for router in tmf_routers:

@@ -16,6 +16,7 @@ from legato.api.service_layer.service_operations import (
     run_operation,
     upgrade_own_cluster,
 )
+from legato.api.service_layer.user_locations import check_user_areas
 from legato.client import Running
 from legato.model.operations import (
     KubernetesVersionRequest,
@@ -74,6 +75,7 @@ async def update_service(service_id: str, body: UpdateServiceRequest, response: 
                          inventory: InventoryDep, temporal: TemporalDep, live: ContinuumDep, wait: bool = WAIT,
                          timeout: float = TIMEOUT, idempotency_key: str | None = KEY):
     await check_slos(live, inventory, caller, service_id, body)
+    await check_user_areas(live, inventory, caller, service_id, body)
     op = Operation(kind="update", update=body)
     result = await run_operation(inventory, temporal, service_id, caller, op, idempotency_key, wait, timeout)
     answer = operation_answer(response, service_id, op.request.request_id, result)

@@ -10,6 +10,7 @@ from sqlmodel import SQLModel, create_engine
 
 from legato.inventory import (  # noqa: F401  (registers the tables on SQLModel.metadata)
     autopilot_tables,
+    location_tables,
     maintenance_tables,
     measure_tables,
     tables,

@@ -13,6 +13,7 @@ Each owner's records live in their own module and class, each a `Store` that wri
 | API records: maintenance windows | maintenance.py | maintenance_windows |
 | API records: the operator's autopilot policy | autopilot_policy.py | autopilot_policy |
 | the autopilot's samples and measures | measures.py | kpi_samples, measures |
+| API records: where the users are | user_locations.py | user_location_reports |
 | API records: TMF | tmf.py (`TmfRecords`, over this facade) | tmf_* (catalog, orders, hubs, events...) |
 
 A write that spans owners is composed here, in one transaction: a cluster deleted takes the
@@ -29,11 +30,12 @@ from legato.inventory.measures import MeasureRecords
 from legato.inventory.proposals import ProposalRecords
 from legato.inventory.reservations import Reservations
 from legato.inventory.resources import Resources
+from legato.inventory.user_locations import LocationRecords
 from legato.inventory.workloads import Workloads
 
 
 class Inventory(Resources, Reservations, ClusterOperations, Workloads, ProposalRecords, FederationRecords,
-                MaintenanceRecords, AutopilotPolicyRecords, MeasureRecords):
+                MaintenanceRecords, AutopilotPolicyRecords, MeasureRecords, LocationRecords):
     def cluster_deleted(self, cluster_id: str) -> None:
         with self.session():
             Resources.cluster_deleted(self, cluster_id)
