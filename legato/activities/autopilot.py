@@ -139,29 +139,48 @@ class AutopilotActivities(ActivityGroup):
                 await self.record(self.inventory.failure_opened, failure)
                 failures[resource] = failure
             elif seen.state == "healthy" and resource in failures:
-                activity.logger.info("autopilot: %s healthy again (%s)", resource, failures.pop(resource).detail)
+                back = failures.pop(resource)
+                activity.logger.info("autopilot: %s healthy again (%s)", resource, back.detail)
+                await self._clean_up(back)
                 await self.record(self.inventory.failure_closed, resource)
         actions = []
-        for failure in failures.values():
-            if not failure.resource.startswith("host:") or failure.cluster is None:
-                continue  # a whole cluster or site: re-placing elsewhere is not built yet (README)
-            for spec, policy in services:
-                if not policy.allows("heal"):
+        for spec, policy in services:
+            if not policy.allows("heal"):
+                continue
+            for c in await self.record(self.inventory.components, spec.id):
+                failure = _worst(failures, c.site, c.cluster)
+                if failure is None:
                     continue
-                for c in await self.record(self.inventory.components, spec.id):
-                    if c.cluster != failure.cluster:
-                        continue
-                    heal_id = f"heal-{spec.id}-{c.name}-{failure.resource.split(':', 1)[1]}-{int(failure.since)}"
-                    if await self.record(self.inventory.measure, heal_id) is None:
-                        actions.append(AutopilotAction(
-                            id=heal_id, service_id=spec.id, tenant=spec.tenant or "", component=c.name, kind="heal",
-                            breach=f"failure:{failure.resource}", mode=policy.approval, decided_at=now,
-                            reason=f"{failure.resource} failed ({failure.detail}, confirmed over "
-                                   f"{operator.confirm_seconds:g} s): {c.name}'s replicas there re-created on the "
-                                   f"other nodes of {c.cluster}", replicas=c.replicas,
-                            data={"replicas": c.replicas, "cluster": c.cluster, "host": failure.resource,
-                                  "since": failure.since}))  # fmt: skip
+                heal_id = f"heal-{spec.id}-{c.name}-{failure.resource.replace(':', '-')}-{int(failure.since)}"
+                if await self.record(self.inventory.measure, heal_id) is not None:
+                    continue  # healed once for this failure
+                in_place = failure.resource.startswith("host:")
+                what = (f"{c.name}'s replicas there re-created on the other nodes of {c.cluster}" if in_place else
+                        f"{c.name} moved away from {c.site}, make-before-break")
+                actions.append(AutopilotAction(
+                    id=heal_id, service_id=spec.id, tenant=spec.tenant or "", component=c.name, kind="heal",
+                    breach=f"failure:{failure.resource}", mode=policy.approval, decided_at=now, replicas=c.replicas,
+                    reason=f"{failure.resource} failed ({failure.detail}, confirmed over "
+                           f"{operator.confirm_seconds:g} s): {what}",
+                    data={"replicas": c.replicas, "cluster": c.cluster, "site": c.site, "failed": failure.resource,
+                          "since": failure.since, "in_place": in_place,
+                          "allowed_sites": policy.allowed_sites}))  # fmt: skip
         return actions
+
+    async def _clean_up(self, back: FailureRow) -> None:
+        """A failed cluster or site is back: each service that moved away from it removes what it
+        had to leave there and gives the site back (its `left-behind` repair)."""
+        if back.resource.startswith("host:"):
+            return  # a host's replicas were re-created elsewhere on its cluster; it comes back empty
+        healed, _ = await self.record(self.inventory.measures, None, None, 0, 10_000)
+        services = ServiceClient(activity.client(), activity.info().task_queue)
+        for row in [m for m in healed if m.breach == f"failure:{back.resource}" and m.state in ("done", "measured")]:
+            finding = Finding(kind="left-behind", resource=row.data["cluster"], service_id=row.service_id,
+                              detail=f"{back.resource} is back", action="repair-requested")  # fmt: skip
+            try:
+                await services.repair(row.service_id, RepairRequest(findings=[finding], requested_by=AUTOPILOT))
+            except NotRunning:
+                pass  # the service is gone: its teardown gave everything back
 
     @activity.defn(name="autopilot.apply")
     async def apply(self, req: ApplyMeasure) -> str:
@@ -189,13 +208,15 @@ class AutopilotActivities(ActivityGroup):
             before=action.before))  # fmt: skip
         if row.state != "acting":
             return row.state
-        if action.kind == "heal":
+        if action.kind == "heal" and action.data.get("in_place"):
             return await self._request_repair(action)
         op = await self._operation(action)
         if op is None:
             return (await self.record(self.inventory.measure_updated, action.id, state="refused",
                                       detail="no site nearer to the users can take it")).state
-        services = ServiceClient(activity.client(), activity.info().task_queue, windows=MaintenanceGate(self.inventory))
+        # healing never waits for a maintenance window; scaling and moves respect them
+        windows = None if action.kind == "heal" else MaintenanceGate(self.inventory)
+        services = ServiceClient(activity.client(), activity.info().task_queue, windows=windows)
         try:
             async with heartbeating():
                 record = await services.operate(action.service_id, op)
@@ -211,7 +232,7 @@ class AutopilotActivities(ActivityGroup):
     async def _request_repair(self, action: AutopilotAction) -> str:
         """A host's replicas re-created where the cluster has room: the service's own repair (its
         operations log says asked by `autopilot`); the replicas elsewhere never stopped serving."""
-        host = action.data["host"].split(":", 1)[1]
+        host = action.data["failed"].split(":", 1)[1]
         finding = Finding(kind="host-failed", resource=host, service_id=action.service_id, component=action.component,
                           detail=action.reason, action="repair-requested")  # fmt: skip
         services = ServiceClient(activity.client(), activity.info().task_queue)
@@ -226,6 +247,9 @@ class AutopilotActivities(ActivityGroup):
 
     async def _operation(self, action: AutopilotAction) -> Operation | None:
         asked = {"request_id": action.id, "requested_by": AUTOPILOT}
+        if action.kind == "heal":  # a failed cluster or site: elsewhere, its workload there not waited for
+            return Operation(kind="move", component=action.component, move=MoveRequest(
+                away_from=[action.data["site"]], pin=False, source_down=True, **asked))
         if action.kind == "scale":
             return Operation(kind="scale", component=action.component,
                              scale=ScaleRequest(replicas=action.replicas, **asked))
@@ -290,6 +314,16 @@ def _action(req: AutopilotRound, spec: ServiceSpec, policy: EffectivePolicy, dec
         replicas=decision.replicas, area=decision.area, mode=policy.approval, decided_at=rows[-1].at,
         before=_mean(rows[-req.before_samples:]), data=data,
     )
+
+
+def _worst(failures: dict[str, FailureRow], site: str, cluster: str) -> FailureRow | None:
+    """The failure a component is healed from: its site's, else its cluster's, else one of its
+    cluster's hosts' (a site down takes its clusters and hosts with it: one heal, the widest)."""
+    for key in (f"site:{site}", f"cluster:{cluster}"):
+        if key in failures:
+            return failures[key]
+    hosts = [f for f in failures.values() if f.resource.startswith("host:") and f.cluster == cluster]
+    return min(hosts, key=lambda f: f.since) if hosts else None
 
 
 def _mean(rows: list[KpiSampleRow]) -> dict:

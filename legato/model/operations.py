@@ -73,11 +73,15 @@ class MoveRequest(OperationRequest):
     placement: PlacementRules | None = Field(default=None, description="new placement rules of the component")
     pin: bool = Field(default=True, description="keep the component at the named `site` from now on (placement "
                       "rules become that site); a rebalancing move does not pin")
+    away_from: list[Name] | None = Field(default=None, description="sites to leave for this move only (a failure: "
+                                         "the component's own placement rules are kept for later)")
+    source_down: bool = Field(default=False, description="the cluster it runs on does not answer (a failure): its "
+                              "workload there is removed once the cluster is back, not waited for")
 
     @model_validator(mode="after")
     def _something_to_do(self) -> MoveRequest:
-        return one_of_given(self, ("site", "placement"),
-                            "give a target `site`, or new `placement` rules for placement to apply")
+        return one_of_given(self, ("site", "placement", "away_from"),
+                            "give a target `site`, new `placement` rules for placement to apply, or sites to leave")
 
 
 # what PATCH /v1/services/{id} may change, each replaced whole

@@ -35,6 +35,13 @@ class ConnectionState(BaseModel):
     description: str
 
 
+class LeftBehind(BaseModel):
+    component: str
+    site: str
+    cluster: str
+    workload_id: str
+
+
 class ServiceEntity(BaseModel):
     spec: ServiceSpec
     status: ServiceStatus
@@ -46,6 +53,9 @@ class ServiceEntity(BaseModel):
     deployed: bool = False
     terminate_requested: bool = False
     pending_repairs: list[dict] = Field(default_factory=list)  # RepairRequests signalled by Reconcile
+    # What a move away from a failed cluster could not remove there (its cluster did not answer):
+    # removed, and the site given back, when the autopilot sees the cluster back (a `left-behind` repair).
+    left_behind: list[LeftBehind] = Field(default_factory=list)
 
     def federated_part(self, component: str | None) -> FederatedPart | None:
         return next((p for p in self.federated.values() if component in p.components), None)

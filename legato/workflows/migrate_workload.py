@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.activities.wdm import WDMActivities
     from legato.model import ServiceSpec, ServiceState, ServiceStatus, SitePlan, Step
     from legato.workflows.entity import Compensation, ComponentState, ConnectionState
-    from legato.workflows.options import UNDO
+    from legato.workflows.options import ONCE, UNDO
     from legato.workflows.progress import Progress, error_text
     from legato.workflows.saga import Saga
     from legato.workflows.steps import (
@@ -41,6 +41,7 @@ class MigrateRequest(BaseModel):
     ready_poll_seconds: float = 0.2
     reservation: str | None = None  # what placement reserved at the target (the parent releases it)
     progress_deadline: float = DEFAULT_PROGRESS_DEADLINE
+    source_down: bool = False  # the source's cluster does not answer: its removal is tried once, then left
 
 
 class MigrateResult(BaseModel):
@@ -48,6 +49,7 @@ class MigrateResult(BaseModel):
     connections: list[ConnectionState]  # the new ones, replacing those with the same keys
     undo: list[Compensation] = Field(default_factory=list)  # how to undo what the target holds
     steps: list[Step] = Field(default_factory=list)
+    source_left: bool = False  # the source's workload is still there (its cluster did not answer)
 
 
 @workflow.defn(name="MigrateWorkload")
@@ -92,13 +94,22 @@ class MigrateWorkload:
         keys = {f"link@{i}" for i in links} | {f"qos@{i}" for i in areas}
         old = [c for c in req.connections if c.key in keys]
         await gather_all(self._disconnect(spec.id, wid, c) for c in old)
-        await progress.track(f"remove-source@{name}", f"{source.workload_id} on {source.cluster}",
-                             workflow.execute_activity_method(WDMActivities.remove_workload, RemoveWorkload(
-                                 op_id=f"{wid}/remove-source", service_id=spec.id, step=f"remove-source@{name}",
-                                 cluster_id=source.cluster, workload_id=source.workload_id, component=name), **UNDO))
+        remove = RemoveWorkload(op_id=f"{wid}/remove-source", service_id=spec.id, step=f"remove-source@{name}",
+                                cluster_id=source.cluster, workload_id=source.workload_id, component=name)
+        left = False
+        if req.source_down:  # healing: the target serves already; a dead cluster is not waited for
+            try:
+                await progress.track(f"remove-source@{name}", f"{source.workload_id} on {source.cluster} (down)",
+                                     workflow.execute_activity_method(WDMActivities.remove_workload, remove,
+                                                                      **ONCE))
+            except Exception:  # noqa: BLE001 - left for the cleanup when the cluster is back
+                left = True
+        else:
+            await progress.track(f"remove-source@{name}", f"{source.workload_id} on {source.cluster}",
+                                 workflow.execute_activity_method(WDMActivities.remove_workload, remove, **UNDO))
         self.status.state = ServiceState.active
         return MigrateResult(component=target, connections=new_connections, undo=list(saga.undo),
-                             steps=self.status.steps)
+                             steps=self.status.steps, source_left=left)
 
     @staticmethod
     def _touching(spec: ServiceSpec, name: str) -> tuple[list[int], list[int]]:

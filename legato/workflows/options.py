@@ -30,6 +30,11 @@ PROVISION = _call(timedelta(hours=2), timedelta(seconds=30), NON_RETRYABLE)
 # A compensation must not give up: leaking a host is worse than waiting for a backend.
 UNDO = _call(timedelta(hours=6), timedelta(seconds=30), ["InvalidRequest"])
 
+# A call tried briefly and given up: removing what a failed cluster ran, while it does not answer
+# (what is left is cleaned up when it is back).
+ONCE = dict(start_to_close_timeout=timedelta(seconds=30), schedule_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RetryPolicy(maximum_attempts=2, non_retryable_error_types=NON_RETRYABLE))
+
 # Running a whole day-2 operation from outside its service (e.g. a rebalancing move): as long as a
 # move may take, heartbeating, retried with the same idempotency key.
 OPERATION = dict(

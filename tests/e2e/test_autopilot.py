@@ -131,7 +131,7 @@ async def test_a_failed_host_is_healed_once_confirmed_and_a_blip_is_not(stack):
     await asyncio.sleep(2.5)
     healed = await autopilot_round(stack)
     (heal,) = healed.actions
-    assert heal.startswith(f"heal-{service_id}-work-{second}") and "confirmed over 2 s" in heal, heal
+    assert heal.startswith(f"heal-{service_id}-work-host-{second}") and "confirmed over 2 s" in heal, heal
     assert healed.outcomes == {"done": 1}
     deadline = time.monotonic() + 60
     while (repair := await repair_of(stack, service_id)) is None or repair["state"] == "running":
@@ -153,4 +153,44 @@ async def test_a_failed_host_is_healed_once_confirmed_and_a_blip_is_not(stack):
     await asyncio.sleep(2.5)
     assert (await autopilot_round(stack)).actions == []
     assert stack.inventory.open_failures() == {}
+    await stack.remove(service_id)
+
+
+async def test_a_failed_cluster_is_left_make_before_break_and_cleaned_up_once_back(stack):
+    await policy(stack, approval="auto", confirm_seconds=2)
+    spec = {"name": "roam", "components": [{"name": "work", "image": "registry.example/roam", "replicas": 2,
+                                            "cpu": 1, "memory_mb": 256}]}  # fmt: skip
+    service_id = await active(stack, spec)
+    async with stack.http() as client:
+        (before,) = (await client.get(f"/v1/services/{service_id}")).json()["components"]
+    stack.sim.fail_cluster(before["cluster"])
+    assert (await autopilot_round(stack)).actions == []  # suspect
+    await asyncio.sleep(2.5)
+    healed = await autopilot_round(stack)
+    (heal,) = healed.actions
+    assert f"cluster:{before['cluster']} failed" in heal and f"moved away from {before['site']}" in heal, heal
+    assert healed.outcomes == {"done": 1}, healed
+    async with stack.http() as client:
+        (after,) = (await client.get(f"/v1/services/{service_id}")).json()["components"]
+        ops = (await client.get(f"/v1/services/{service_id}/operations")).json()
+    assert after["site"] != before["site"] and after["cluster"] != before["cluster"], after
+    move = next(o for o in ops if o["kind"] == "move")
+    assert (move["requested_by"], move["state"]) == ("autopilot", "succeeded"), move
+    (work,) = await stack.sim_workloads(service_id)
+    assert work.cluster == after["cluster"] and work.ready_replicas == 2
+
+    # Back: the failure closes, and what the move left at the old site is given back.
+    stack.sim.recover_cluster(before["cluster"])
+    await autopilot_round(stack)
+    await asyncio.sleep(2.5)
+    assert (await autopilot_round(stack)).actions == []
+    assert stack.inventory.open_failures() == {}
+    deadline = time.monotonic() + 60
+    while (repair := await repair_of(stack, service_id)) is None or repair["state"] == "running":
+        assert time.monotonic() < deadline, repair
+        await asyncio.sleep(0.3)
+    assert repair["state"] == "succeeded" and "cleaned up" in repair["detail"], repair
+    async with stack.http() as client:
+        (still,) = (await client.get(f"/v1/services/{service_id}")).json()["components"]
+    assert still["site"] == after["site"]  # nothing moves back by itself
     await stack.remove(service_id)

@@ -36,7 +36,12 @@ from legato.schedules import reconcile_schedule
 from legato.temporal import connect
 from legato.workflows.rebalance import Rebalance, RebalanceParams
 from legato.workflows.reconcile import Reconcile
-from tests.e2e.test_autopilot import autopilot_round, loaded, policy
+from tests.e2e.test_autopilot import (
+    autopilot_round,
+    loaded,
+    policy,
+    test_a_failed_cluster_is_left_make_before_break_and_cleaned_up_once_back,
+)
 from tests.federation import ROAMING, federated_pair
 from tests.specs import example, scale_path_spec
 from tests.stack import Stack, running_stack
@@ -477,6 +482,8 @@ SCENARIOS: dict[str, Scenario] = {
     "cluster_scale_joined": Scenario(cluster_scale, keep=frozenset({"ScaleCluster"})),
     "service_cluster_upgrade": Scenario(service_cluster_upgrade),
     "autopilot": Scenario(autopilot),
+    # a failed cluster healed (a move whose source does not answer), then cleaned up once back
+    "autopilot_heal": Scenario(test_a_failed_cluster_is_left_make_before_break_and_cleaned_up_once_back),
     "scheduled_operations": Scenario(scheduled_operations),
 }
 

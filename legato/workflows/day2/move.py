@@ -11,7 +11,7 @@ with workflow.unsafe.imports_passed_through():
     from legato.model.operations import Operation
     from legato.model.service import PlacementRules
     from legato.workflows.day2.context import Refused, ServiceContext, op_ctx
-    from legato.workflows.entity import ComponentState
+    from legato.workflows.entity import ComponentState, LeftBehind
     from legato.workflows.migrate_workload import MigrateRequest, MigrateResult, MigrateWorkload
     from legato.workflows.options import STEP
     from legato.workflows.progress import CHILD_PREFIX
@@ -28,10 +28,15 @@ async def move(svc: ServiceContext, op: Operation, base: str) -> str:
     current = {n: c.site for n, c in svc.entity.components.items()}
     ctx = op_ctx(svc, op, svc.saga)
     reservation = hold(ctx, f"{base}/place")
+    placing = spec
+    if req.away_from:  # for this move only: the component's own rules stay as they are
+        rules = spec.component(name).placement
+        placing = spec.with_component(name, placement=rules.model_copy(
+            update={"avoid_sites": sorted({*rules.avoid_sites, *req.away_from})}))
     try:
         choice = await workflow.execute_activity_method(
             PlacementActivities.place_component,
-            PlaceComponent(spec=spec, component=name, current=current, target_site=req.site, hold=reservation),
+            PlaceComponent(spec=placing, component=name, current=current, target_site=req.site, hold=reservation),
             **STEP,
         )
         if choice.plan is None:
@@ -52,6 +57,7 @@ async def move(svc: ServiceContext, op: Operation, base: str) -> str:
                     ready_poll_seconds=svc.poll_seconds,
                     reservation=reservation.op_id,
                     progress_deadline=ctx.progress_deadline,
+                    source_down=req.source_down,
                 ),
                 id=child_id,
             ),
@@ -71,8 +77,13 @@ async def move(svc: ServiceContext, op: Operation, base: str) -> str:
     svc.entity.spec = spec
     update_placement(svc, name, result.component, choice, base.rsplit("/op/", 1)[-1])
     svc.refresh_endpoints()
+    moved = f"{name}: {source.site} → {result.component.site} ({choice.reason})"
+    if req.source_down:  # a failed cluster or site: what is left there is cleaned up once it is back
+        svc.entity.left_behind.append(LeftBehind(component=name, site=source.site, cluster=source.cluster,
+                                                 workload_id=source.workload_id if result.source_left else ""))
+        return moved + (f"; its workload stays on {source.cluster} until it is back" if result.source_left else "")
     await free_site(svc, source.site)
-    return f"{name}: {source.site} → {result.component.site} ({choice.reason})"
+    return moved
 
 
 async def free_site(svc: ServiceContext, site: str) -> None:

@@ -1,16 +1,18 @@
-"""Put back what Reconcile found missing (workloads, links, user QoS), through the activities a
-deployment uses."""
+"""Put back what Reconcile found missing (workloads, links, user QoS), or what a failed node took
+(the autopilot's healing), through the activities a deployment uses; and once a failed cluster is
+back, clean up what a move away from it had to leave there."""
 
 from __future__ import annotations
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from legato.activities.contracts import DeployWorkload
+    from legato.activities.contracts import DeployWorkload, RemoveWorkload
     from legato.activities.wdm import WDMActivities
     from legato.model.operations import Finding
     from legato.workflows.day2.context import ServiceContext
-    from legato.workflows.options import STEP
+    from legato.workflows.day2.move import free_site
+    from legato.workflows.options import STEP, UNDO
     from legato.workflows.steps import connect_link, set_user_qos, wait_ready, workload_spec
 
 
@@ -46,6 +48,17 @@ async def repair(svc: ServiceContext, findings: list[Finding], base: str) -> str
         )
         await wait_ready(svc.ctx(), name, state.cluster, state.workload_id, f"{base}/{name}/wait")
         done.append(f"{name} redeployed")
+    back = {f.resource for f in findings if f.kind == "left-behind"}
+    for left in [x for x in svc.entity.left_behind if x.cluster in back]:
+        if left.workload_id:
+            await svc.progress.track(f"clean-up@{left.cluster}", f"{left.workload_id}, left when it failed",
+                                     workflow.execute_activity_method(WDMActivities.remove_workload, RemoveWorkload(
+                                         op_id=f"{base}/{left.component}/clean-up", service_id=svc.entity.spec.id,
+                                         step=f"clean-up@{left.cluster}", cluster_id=left.cluster,
+                                         workload_id=left.workload_id, component=left.component), **UNDO))
+        svc.entity.left_behind.remove(left)
+        await free_site(svc, left.site)
+        done.append(f"{left.cluster} cleaned up")
     lost = {f.resource for f in findings if f.kind == "connection-missing"}
     for conn in [c for c in svc.entity.connections if c.id in lost]:
         kind, index = conn.key.split("@")
