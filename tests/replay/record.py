@@ -42,6 +42,9 @@ from tests.e2e.test_autopilot import (
     policy,
     test_a_failed_cluster_is_left_make_before_break_and_cleaned_up_once_back,
 )
+from tests.e2e.test_following_users import (
+    test_a_user_shift_moves_the_entry_component_toward_the_users_with_the_path_connected as follow_users,
+)
 from tests.federation import ROAMING, federated_pair
 from tests.specs import example, scale_path_spec
 from tests.stack import Stack, running_stack
@@ -485,6 +488,9 @@ SCENARIOS: dict[str, Scenario] = {
     # a failed cluster healed (a move whose source does not answer), then cleaned up once back
     "autopilot_heal": Scenario(test_a_failed_cluster_is_left_make_before_break_and_cleaned_up_once_back),
     "scheduled_operations": Scenario(scheduled_operations),
+    # the users moved to another city: an Autopilot round moves the entry component toward them (the
+    # move itself is the `move` scenario's path; its DeployService and MigrateWorkload are not kept)
+    "follow_users": Scenario(follow_users, keep=frozenset({"Autopilot"})),
 }
 
 
