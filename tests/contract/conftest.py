@@ -457,6 +457,7 @@ async def telemetry_world(request, tmp_path):
         return measure(spec, areas)
 
     async def kubelet(host: str, ready: bool) -> None:
+        await kwok._stop(w.cluster, "kwok-controller")  # restarted after the test
         await set_node_ready(core, host, ready)
         await server.settle()
 
@@ -470,10 +471,9 @@ async def telemetry_world(request, tmp_path):
               window=4 * SCRAPE_SECONDS)  # fmt: skip
     try:
         yield world
-    finally:  # the next test finds the cluster as this one did: its API up, every node Ready, no workload
-        if not await kwok._answers(w.cluster):
-            await kwok._kwokctl(w.cluster, "start", "cluster")
-            await until(lambda: kwok._answers(w.cluster))
+    finally:  # the next test finds the cluster as this one did: every process up, every node Ready, no workload
+        await kwok._kwokctl(w.cluster, "start", "cluster")  # whatever a hook stopped
+        await until(lambda: kwok._answers(w.cluster))
         for node in w.nodes:
             await set_node_ready(core, node, True)
         for workload_id in deployed:

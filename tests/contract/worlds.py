@@ -120,16 +120,14 @@ def write_kubeconfig(path: Path, server: str, ca: str, credentials: Path | None 
 
 
 async def set_node_ready(core: client.CoreV1Api, node: str, ready: bool) -> None:
-    """A kwok node's kubelet stopped (NotReady, its pods no longer ready) or back, as the cluster
-    shows a powered-off host's node once the node controller has noticed, without waiting its grace
-    period: kwok is told to leave the node alone (its annotation removed; else it would report the
-    node Ready again), and the node's and its pods' Ready conditions are written as the kubelet's
-    silence and the node controller would leave them. Back: the annotation and the conditions restored."""
+    """A node's kubelet stopped (its node NotReady, its pods no longer ready) or back, written as the
+    kubelet's silence and the node controller leave them, without waiting the grace period. kwok
+    reports every node it manages Ready: stop its controller first (`KwokMCM._stop(cluster,
+    "kwok-controller")`), or it writes the conditions back at once."""
     status = "True" if ready else "False"
-    now = datetime.datetime.now(datetime.UTC).isoformat()
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def apply() -> None:
-        core.patch_node(node, {"metadata": {"annotations": {"kwok.x-k8s.io/node": "fake" if ready else None}}})
         condition = {"type": "Ready", "status": status, "reason": "KubeletReady" if ready else "NodeStatusUnknown",
                      "lastHeartbeatTime": now, "lastTransitionTime": now}
         core.patch_node_status(node, {"status": {"conditions": [condition]}})

@@ -8,9 +8,9 @@ rate, CPU utilisation of what its ready replicas asked for, ready replicas. `hea
 cluster and site, healthy or not and why, as it is now (one reading: confirming a failure over a
 window that tolerates blips is the reader's job).
 
-The contract every backend keeps (the sim, for now; Prometheus to come);
-`tests/contract/test_telemetry_contract.py` holds each rule, and the next backend proves itself by
-passing it:
+The contract every backend keeps (the sim; Prometheus, except the rows its docstring names: a BMC's
+power and free hosts, which it does not see); `tests/contract/test_telemetry_contract.py` holds
+each rule, a source's gaps marked there, and the next backend proves itself by passing it:
 
 | call | rule |
 |---|---|

@@ -75,6 +75,22 @@ def series(name: str, labels: dict[str, str], value: float) -> str:
     return f"{name}{{{text}}} {value!r}"
 
 
+TYPES = {"http_requests_total": "counter", "http_request_duration_seconds": "histogram",
+         "container_cpu_usage_seconds_total": "counter", "kube_pod_status_ready": "gauge",
+         "kube_pod_container_resource_requests": "gauge", "kube_node_status_condition": "gauge"}  # fmt: skip
+
+
+def exposition(lines: list[str]) -> str:
+    """The text format: each family's samples together, under its TYPE line."""
+    families: dict[str, list[str]] = {name: [] for name in TYPES}
+    for line in lines:
+        name = line.split("{", 1)[0]
+        family = next(f for f in TYPES if name == f or name.startswith(f + "_"))
+        families[family].append(line)
+    return "".join(f"# TYPE {f} {TYPES[f]}\n" + "".join(line + "\n" for line in samples)
+                   for f, samples in families.items() if samples)  # fmt: skip
+
+
 class Exporter:
     def __init__(self, core: client.CoreV1Api) -> None:
         self.core = core
@@ -98,7 +114,7 @@ class Exporter:
             now = time.time()
             self._advance(pods, now - self.last)
             self.last = now
-            return "\n".join(self._requests() + self._pods(pods) + self._nodes(nodes)) + "\n"
+            return exposition(self._requests() + self._pods(pods) + self._nodes(nodes))
 
     def _advance(self, pods: list[client.V1Pod], dt: float) -> None:
         for workload, load in self.loads.items():
@@ -127,7 +143,7 @@ class Exporter:
                     self.cpu[key] += served * load.cpu_seconds / len(ready) / len(pod.spec.containers)
 
     def _requests(self) -> list[str]:
-        out = ["# TYPE http_requests_total counter", "# TYPE http_request_duration_seconds histogram"]
+        out = []
         for workload, counted in self.counted.items():
             where = {"namespace": counted.namespace, "workload": workload}
             for (area, code), n in sorted(counted.requests.items()):
@@ -140,8 +156,7 @@ class Exporter:
         return out
 
     def _pods(self, pods: list[client.V1Pod]) -> list[str]:
-        out = ["# TYPE container_cpu_usage_seconds_total counter", "# TYPE kube_pod_status_ready gauge",
-               "# TYPE kube_pod_container_resource_requests gauge"]
+        out = []
         for pod in pods:
             ns, name = pod.metadata.namespace, pod.metadata.name
             ready = pod_ready(pod)
@@ -158,7 +173,7 @@ class Exporter:
         return out
 
     def _nodes(self, nodes: list[client.V1Node]) -> list[str]:
-        out = ["# TYPE kube_node_status_condition gauge"]
+        out = []
         for node in nodes:
             ready = next((c.status for c in (node.status.conditions or []) if c.type == "Ready"), "Unknown")
             for status in ("true", "false", "unknown"):
