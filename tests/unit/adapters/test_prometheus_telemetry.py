@@ -6,11 +6,11 @@ import pytest
 
 from legato.adapters.errors import InvalidRequest
 from legato.adapters.registry import _telemetry
-from legato.adapters.routing import RoutedTelemetry
+from legato.adapters.routing import BySite, RoutedTelemetry
 from legato.adapters.telemetry.prometheus import PrometheusTelemetry
 from legato.adapters.telemetry.promql import Queries, duration, one_of, quoted
 from legato.model.backends import PrometheusLabels
-from legato.model.telemetry import WorkloadToMeasure
+from legato.model.telemetry import ComponentKpis, HealthReport, SiteHealth, WorkloadToMeasure
 from legato.topology_loader import TopologyError, parse_topology
 
 SITE = {"id": "edge-p", "tier": "edge", "provider": "p", "region": "r", "country": "FR", "lat": 45, "lon": 5,
@@ -101,3 +101,30 @@ def test_a_prometheus_site_needs_its_section_and_is_routed_to_its_source():
     routed = _telemetry(topology(), sim=object())
     assert isinstance(routed, RoutedTelemetry) and isinstance(routed.backends.of("edge-p"), PrometheusTelemetry)
     assert routed.backends.of("elsewhere") is routed.backends.default
+
+
+class Answering:
+    """A source that names itself in each answer's workload, and reports its site healthy."""
+
+    def __init__(self, name: str, site: str) -> None:
+        self.name, self.site = name, site
+
+    async def components(self, deployed, window_seconds):
+        return [ComponentKpis(service_id=d.service_id, component=self.name, cluster=d.cluster,
+                              workload_id=d.workload_id, site=d.site, since=0, until=window_seconds)
+                for d in deployed]  # fmt: skip
+
+    async def health(self, site=None):
+        return HealthReport(at=1.0, sites=[SiteHealth(id=s, healthy=True) for s in ("edge-p", "edge-s")])
+
+
+async def test_the_router_asks_each_sites_source_and_answers_in_the_order_asked():
+    router = RoutedTelemetry(BySite(Answering("sim", "edge-s"), {"edge-p": Answering("prometheus", "edge-p")}))
+    asked = [WorkloadToMeasure(service_id="svc", component="c", cluster="k", workload_id=f"w{i}", site=site)
+             for i, site in enumerate(["edge-s", "edge-p", "edge-s"])]  # fmt: skip
+    answers = await router.components(asked, 5)
+    assert [(a.workload_id, a.component) for a in answers] == [("w0", "sim"), ("w1", "prometheus"), ("w2", "sim")]
+    with pytest.raises(InvalidRequest):
+        await router.components(asked, 0)
+    report = await router.health()  # each site once, from its own source
+    assert sorted(s.id for s in report.sites) == ["edge-p", "edge-s"]
