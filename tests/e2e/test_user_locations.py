@@ -2,7 +2,8 @@
 `user_areas` changes an area's demand (what the simulator's load and the autopilot read) and
 refuses, naming the field, what the user QoS would have to follow; location reports become the
 areas' demand, applied at most once per interval — a burst coalesced into one update, the latest
-report winning, the last one applied by the autopilot's round without waiting for another."""
+report winning, the last one applied by the autopilot's round without waiting for another; a TMF
+modify of the `userAreas` characteristic is the same update."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from tests.e2e.test_autopilot import autopilot_round, policy
 from tests.e2e.test_following_users import SPEC
 from tests.stack import running_stack
+from tests.tmf import ORDERING, modify, order, wait_order
 
 INTERVAL = 2.0
 
@@ -84,4 +86,23 @@ async def test_location_reports_become_demand_at_most_once_per_interval(stack):
         reports = (await client.get(url)).json()
     assert [r["users"] for r in reports] == [3000, 2000, 1000]
     assert reports[0]["operation"] == reports[1]["operation"] != reports[2]["operation"]
+    await stack.remove(service_id)
+
+
+async def test_a_tmf_modify_of_user_areas_changes_the_demand_and_refuses_a_new_area(stack):
+    service_id = await stack.deploy(SPEC)
+    await stack.wait_state(service_id, {"active"})
+    area = SPEC["user_areas"][0]
+    async with stack.http() as client:
+        added = await client.post(f"{ORDERING}/serviceOrder", json=order(modify(
+            service_id, userAreas=[area, {"area": "milan"}])))
+        assert added.status_code == 400 and "(userAreas).value" in added.text, added.text
+        created = await client.post(f"{ORDERING}/serviceOrder", json=order(modify(
+            service_id, userAreas=[{**area, "demand_rps": 65}])))
+        assert created.status_code == 201, created.text
+        done = await wait_order(client, created.json()["id"], {"completed", "failed"})
+        assert done["state"] == "completed", done
+        ops = (await client.get(f"/v1/services/{service_id}/operations")).json()
+    assert any(o["kind"] == "update" and o["state"] == "succeeded" for o in ops), ops
+    assert demand(stack, service_id) == 65
     await stack.remove(service_id)
