@@ -27,6 +27,8 @@ from legato.model.intents import EffectivePolicy, effective_policy
 from legato.model.operations import Finding, MoveRequest, Operation, RepairRequest, ScaleRequest
 from legato.model.service import ServiceSpec
 from legato.model.telemetry import Where, deployed_components
+from legato.placement.engine import search_move
+from legato.placement.index import SiteIndex
 from legato.user_locations import apply_pending
 
 AUTOPILOT = "autopilot"  # who the operations log says asked
@@ -274,13 +276,27 @@ class AutopilotActivities(ActivityGroup):
     def _nearest_site(self, action: AutopilotAction) -> str | None:
         """The site nearest the area the latency breach came from, among those the policy allows,
         other than where the component runs (placement checks it can take the component)."""
-        with self.live.use() as (continuum, _):
+        with self.live.use() as (continuum, index):
             here = action.data.get("site")
             allowed = action.data.get("allowed_sites")
             candidates = [s for s in continuum.sites if s != here and (allowed is None or s in allowed)]
-            ranked = action.data.get("toward_sites") or sorted(candidates,
-                                                                key=lambda s: continuum.area_latency(action.area, s))
+            if action.data.get("toward_sites"):
+                return self._first_accepted(action, action.data["toward_sites"], index)
+            ranked = sorted(candidates, key=lambda s: continuum.area_latency(action.area, s))
         return ranked[0] if ranked else None
+
+    def _first_accepted(self, action: AutopilotAction, ranked: list[str], index: SiteIndex) -> str | None:
+        """The first of the sites toward the users (nearest the centre of demand first) that
+        placement accepts for the component, the others staying put: a full or ruled-out site is
+        passed over here rather than refused by the move (which checks again, and reserves)."""
+        row = self.inventory.service(action.service_id)
+        if row is None:
+            return None
+        spec = ServiceSpec.model_validate(row.spec)
+        current = {c.name: c.site for c in self.inventory.components(action.service_id)}
+        usage = self.inventory.usage()
+        return next((s for s in ranked
+                     if search_move(spec, action.component, index, usage, current, s).plan is not None), None)
 
     @activity.defn(name="autopilot.measure")
     async def measure(self, req: AutopilotRound) -> int:

@@ -24,9 +24,11 @@ async def web_site(stack, service_id: str) -> str:
     return web["site"]
 
 
-async def test_a_user_shift_moves_the_entry_component_toward_the_users_with_the_path_connected(stack):
+async def shift_to_milan(stack, spec: dict) -> tuple[str, dict, dict]:
+    """Deploy `spec` next to paris-center's users, move 90% of them to milan, run the rounds:
+    where the component ended, its move's operation record, and its measure."""
     await policy(stack, approval="auto")
-    service_id = await stack.deploy(SPEC)
+    service_id = await stack.deploy(spec)
     await stack.wait_state(service_id, {"active"})
     async with stack.http("operator") as op:  # 1 ms of CPU a request: the latency is mostly the network's
         resp = await op.post("/v1/sim/load/request-cost", json={"service_id": service_id, "component": "web",
@@ -46,15 +48,19 @@ async def test_a_user_shift_moves_the_entry_component_toward_the_users_with_the_
     assert moved.outcomes == {"done": 1}, moved
     (measure_id, reason), = (a.split(": ", 1) for a in moved.actions)
     assert "90% of the requests now come from milan" in reason, reason
-
-    there = await web_site(stack, service_id)
-    assert there in MILAN_SITES, there
     async with stack.http() as client:
         ops = (await client.get(f"/v1/services/{service_id}/operations")).json()
-        move = next(o for o in ops if o["request_id"] == measure_id)
-        assert (move["kind"], move["requested_by"], move["state"]) == ("move", "autopilot", "succeeded"), move
-        assert move["continuity"]["path_connected"] is True and move["continuity"]["min_ready"] >= 2, move
         shown = (await client.get(f"/v1/measures/{measure_id}")).json()
+    move = next(o for o in ops if o["request_id"] == measure_id)
+    assert (move["kind"], move["requested_by"], move["state"]) == ("move", "autopilot", "succeeded"), move
+    return service_id, move, shown
+
+
+async def test_a_user_shift_moves_the_entry_component_toward_the_users_with_the_path_connected(stack):
+    service_id, move, shown = await shift_to_milan(stack, SPEC)
+    there = await web_site(stack, service_id)
+    assert there in MILAN_SITES, there
+    assert move["continuity"]["path_connected"] is True and move["continuity"]["min_ready"] >= 2, move
     assert (shown["kind"], shown["breach"], shown["data"]["toward_sites"][0]) == ("move", "latency:milan", there)
     assert shown["before"]["latency_p95_ms:milan"] > 8, shown["before"]
     # the simulator's own record over the whole move: never fewer than 2 ready, users always reached
@@ -66,7 +72,15 @@ async def test_a_user_shift_moves_the_entry_component_toward_the_users_with_the_
     after = await autopilot_round(stack)
     assert after.actions == [] and after.measured >= 1, after
     async with stack.http() as client:
-        measured = (await client.get(f"/v1/measures/{measure_id}")).json()
+        measured = (await client.get(f"/v1/measures/{shown['id']}")).json()
     assert measured["state"] == "measured" and measured["helped"] is True, measured
     assert measured["after"]["latency_p95_ms:milan"] <= 8 < measured["before"]["latency_p95_ms:milan"]
+    await stack.remove(service_id)
+
+
+async def test_the_site_nearest_the_users_that_placement_refuses_is_passed_over_for_the_next(stack):
+    avoiding = {**SPEC, "components": [{**SPEC["components"][0], "placement": {"avoid_sites": ["milan-far-edge-1"]}}]}
+    service_id, move, shown = await shift_to_milan(stack, avoiding)
+    first, second = shown["data"]["toward_sites"][:2]
+    assert first == "milan-far-edge-1" and await web_site(stack, service_id) == second != first, shown["data"]
     await stack.remove(service_id)
