@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -28,9 +29,24 @@ def temporal_binary() -> str:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now on this machine. The caller binds it a moment later, so another process may
+    take it in between: with `LEGATO_PORT_RANGE` ("lo-hi") the choice stays inside that range, which
+    parallel test processes each get one of (tests/conftest.py), so they never pick each other's."""
+    span = os.environ.get("LEGATO_PORT_RANGE")
+    if not span:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    lo, hi = (int(p) for p in span.split("-", 1))
+    for _ in range(500):
+        port = random.randint(lo, hi)
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in LEGATO_PORT_RANGE {span}")
 
 
 class Interrupted(Exception):

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from legato.devserver import DevServer, free_port
@@ -18,6 +20,15 @@ LONGEST_FIRST = [
     "tests/real/test_cluster_upgrade.py",
     "tests/real/test_helm_charts.py",
 ]
+
+
+# Each parallel worker (pytest-xdist: gw0, gw1, ...) picks the ports of what it starts (dev servers,
+# APIs, control planes, emulators) from a range of its own, below the kernel's ephemeral ports: a port
+# one worker picked but has not bound yet is never another's pick (legato.devserver.free_port).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if WORKER.startswith("gw") and WORKER[2:].isdigit():
+    _lo = 10_000 + 4_000 * int(WORKER[2:])
+    os.environ["LEGATO_PORT_RANGE"] = f"{_lo}-{_lo + 3_999}"
 
 
 def pytest_collection_modifyitems(items):
