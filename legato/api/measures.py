@@ -8,6 +8,7 @@ import asyncio
 
 from fastapi import APIRouter, Query, Response
 
+from legato.api.answers import decided, paged
 from legato.api.dependencies import CallerDep, InventoryDep, TemporalDep
 from legato.api.schemas import MAX_OFFSET, Page
 from legato.api.service_layer import autopilot_decisions
@@ -28,8 +29,7 @@ async def list_measures(response: Response, caller: CallerDep, inventory: Invent
         await visible_service(inventory, caller, service_id)
     tenant = None if caller.admin else caller.tenant
     items, total = await asyncio.to_thread(inventory.measures, tenant, service_id, offset, limit)
-    response.headers["X-Total-Count"] = str(total)
-    return Page(items=items, total=total, offset=offset, limit=limit)
+    return paged(response, items, total, offset, limit)
 
 
 @router.get("/{measure_id}", response_model=MeasureRow)
@@ -45,10 +45,7 @@ async def approve(measure_id: str, response: Response, caller: CallerDep, invent
     """Carry out what the autopilot proposed (approval mode): the service's own day-2 operation."""
     row, over = await autopilot_decisions.approve(inventory, temporal, caller, measure_id,
                                                   timeout if wait and timeout > 0 else None)
-    response.headers["Location"] = f"/v1/measures/{measure_id}"
-    if not over:
-        response.status_code = 202
-    return row
+    return decided(response, f"/v1/measures/{measure_id}", row, over)
 
 
 @router.post("/{measure_id}/reject", response_model=MeasureRow)

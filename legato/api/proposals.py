@@ -7,6 +7,7 @@ import asyncio
 
 from fastapi import APIRouter, Query, Response
 
+from legato.api.answers import decided, paged
 from legato.api.dependencies import CallerDep, InventoryDep, TemporalDep
 from legato.api.schemas import MAX_OFFSET, Page
 from legato.api.service_layer import proposal_decisions
@@ -21,8 +22,7 @@ async def list_proposals(response: Response, caller: CallerDep, inventory: Inven
                          limit: int = Query(100, ge=1, le=1000)) -> Page:
     tenant = None if caller.admin else caller.tenant
     items, total = await asyncio.to_thread(inventory.proposals, tenant, state, offset, limit)
-    response.headers["X-Total-Count"] = str(total)
-    return Page(items=items, total=total, offset=offset, limit=limit)
+    return paged(response, items, total, offset, limit)
 
 
 @router.get("/{proposal_id}", response_model=Proposal)
@@ -38,10 +38,7 @@ async def approve(proposal_id: str, response: Response, caller: CallerDep, inven
     """Carry the move out. Approving again is harmless: the same workflow, the same move."""
     proposal, over = await proposal_decisions.approve(inventory, temporal, caller, proposal_id,
                                                       timeout if wait and timeout > 0 else None)
-    response.headers["Location"] = f"/v1/proposals/{proposal_id}"
-    if not over:
-        response.status_code = 202
-    return proposal
+    return decided(response, f"/v1/proposals/{proposal_id}", proposal, over)
 
 
 @router.post("/{proposal_id}/reject", response_model=Proposal)

@@ -10,6 +10,7 @@ import asyncio
 from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from legato.api.answers import paged
 from legato.api.dependencies import BackendsDep, CallerDep, InventoryDep
 from legato.api.schemas import MAX_OFFSET, Page
 from legato.api.service_layer.continuum_view import clusters_page, continuum_page, findings_for
@@ -19,15 +20,10 @@ OFFSET = Query(0, ge=0, le=MAX_OFFSET)
 LIMIT = Query(100, ge=1, le=1000)
 
 
-def _page(response: Response, items: list[dict], total: int, offset: int, limit: int) -> Page:
-    response.headers["X-Total-Count"] = str(total)
-    return Page(items=items, total=total, offset=offset, limit=limit)
-
-
 @router.get("/sites", response_model=Page)
 async def list_sites(response: Response, caller: CallerDep, inventory: InventoryDep, offset: int = OFFSET,
                      limit: int = LIMIT) -> Page:
-    return _page(response, *await continuum_page(inventory, caller, inventory.sites, offset, limit), offset, limit)
+    return paged(response, *await continuum_page(inventory, caller, inventory.sites, offset, limit), offset, limit)
 
 
 class SitePrices(BaseModel):
@@ -55,13 +51,13 @@ async def list_clusters(response: Response, caller: CallerDep, inventory: Invent
     """Each shared cluster lists, in `pool`, the nodes its own pool holds: nodes a service gave up
     while they still ran other services' pods (given back once they run nothing). Versions are as
     each cluster reports them now (`kubernetes_version` from its `/version`, `node_versions`)."""
-    return _page(response, *await clusters_page(inventory, backends, caller, offset, limit, site), offset, limit)
+    return paged(response, *await clusters_page(inventory, backends, caller, offset, limit, site), offset, limit)
 
 
 @router.get("/hosts", response_model=Page)
 async def list_hosts(response: Response, caller: CallerDep, inventory: InventoryDep, offset: int = OFFSET,
                      limit: int = LIMIT, site: str | None = None) -> Page:
-    return _page(response, *await continuum_page(inventory, caller, inventory.hosts, offset, limit, site=site),
+    return paged(response, *await continuum_page(inventory, caller, inventory.hosts, offset, limit, site=site),
                  offset, limit)
 
 

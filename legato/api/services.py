@@ -7,6 +7,7 @@ import asyncio
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.exceptions import RequestValidationError
 
+from legato.api.answers import paged
 from legato.api.dependencies import BackendsDep, CallerDep, ContinuumDep, FederationDep, InventoryDep, TemporalDep
 from legato.api.schemas import MAX_OFFSET, Accepted, Page, ServiceDetail, ServiceSummary
 from legato.api.service_layer import service_lifecycle, services_view
@@ -36,9 +37,8 @@ async def list_services(response: Response, caller: CallerDep, inventory: Invent
                         offset: int = Query(0, ge=0, le=MAX_OFFSET), limit: int = Query(100, ge=1, le=1000)) -> Page:
     rows, total = await asyncio.to_thread(inventory.services, None if caller.admin else caller.tenant, offset, limit,
                                           True)
-    response.headers["X-Total-Count"] = str(total)
     items = [ServiceSummary.model_validate(r, from_attributes=True) for r in rows]
-    return Page(items=items, total=total, offset=offset, limit=limit)
+    return paged(response, items, total, offset, limit)
 
 
 @router.get("/{service_id}", response_model=ServiceDetail)

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-
 from legato.activities.contracts import ApplyMeasure
 from legato.api.auth import Caller
 from legato.api.dependencies import Temporal
+from legato.api.service_layer.approvals import run_once
 from legato.api.service_layer.outcomes import Conflict, NotFound
 from legato.inventory import Inventory
 from legato.inventory.measure_tables import MeasureRow
@@ -34,21 +32,9 @@ async def approve(inventory: Inventory, temporal: Temporal, caller: Caller, meas
         raise Conflict(f"measure '{measure_id}' is {found.state}, not a proposal waiting for approval")
     await asyncio.to_thread(inventory.measure_decided, measure_id, "acting", f"approved by {caller.tenant}",
                             ("proposed",))
-    client = await temporal.client()
-    wid = apply_workflow_id(measure_id)
-    try:
-        handle = await client.start_workflow(ApplyAutopilotAction.run, ApplyMeasure(measure_id=measure_id), id=wid,
-                                             task_queue=temporal.task_queue,
-                                             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
-    except WorkflowAlreadyStartedError:
-        handle = client.get_workflow_handle(wid)
-    if wait is not None:
-        try:
-            await asyncio.wait_for(handle.result(), wait)
-            return await visible_measure(inventory, caller, measure_id), True
-        except TimeoutError:
-            pass
-    return await visible_measure(inventory, caller, measure_id), False
+    over = await run_once(temporal, ApplyAutopilotAction.run, ApplyMeasure(measure_id=measure_id),
+                          apply_workflow_id(measure_id), wait)
+    return await visible_measure(inventory, caller, measure_id), over
 
 
 async def reject(inventory: Inventory, caller: Caller, measure_id: str) -> MeasureRow:

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
-from temporalio.client import WorkflowHandle
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
-
 from legato.activities.contracts import ExecuteProposal
 from legato.api.auth import Caller
 from legato.api.dependencies import Temporal
+from legato.api.service_layer.approvals import run_once
 from legato.api.service_layer.outcomes import Conflict, NotFound
 from legato.inventory import Inventory
 from legato.model.proposals import Proposal
@@ -34,21 +31,9 @@ async def approve(inventory: Inventory, temporal: Temporal, caller: Caller, prop
     if found.state not in ("pending", "approved"):
         raise Conflict(f"proposal '{proposal_id}' is {found.state}: {found.detail}".rstrip(": "))
     await asyncio.to_thread(inventory.proposal_decided, proposal_id, "approved", caller.tenant, only_from=("pending",))
-    client = await temporal.client()
-    wid = proposal_workflow_id(proposal_id)
-    try:
-        handle: WorkflowHandle = await client.start_workflow(
-            ApplyProposal.run, ExecuteProposal(proposal_id=proposal_id, by=caller.tenant), id=wid,
-            task_queue=temporal.task_queue, result_type=Proposal,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE)
-    except WorkflowAlreadyStartedError:
-        handle = client.get_workflow_handle(wid, result_type=Proposal)
-    if wait is not None:
-        try:
-            return await asyncio.wait_for(handle.result(), wait), True
-        except TimeoutError:
-            pass
-    return await visible_proposal(inventory, caller, proposal_id), False
+    over = await run_once(temporal, ApplyProposal.run, ExecuteProposal(proposal_id=proposal_id, by=caller.tenant),
+                          proposal_workflow_id(proposal_id), wait)
+    return await visible_proposal(inventory, caller, proposal_id), over
 
 
 async def reject(inventory: Inventory, caller: Caller, proposal_id: str) -> Proposal:
