@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlmodel import col, delete, func, select
 
 from legato.inventory.measure_tables import FailureRow, HealthReadingRow, KpiSampleRow, MeasureRow
-from legato.inventory.store import Store
+from legato.inventory.store import Store, updated
 
 
 class MeasureRecords(Store):
@@ -44,13 +44,7 @@ class MeasureRecords(Store):
 
     def measure_updated(self, measure_id: str, **fields) -> MeasureRow | None:
         with self.session() as s:
-            row = s.get(MeasureRow, measure_id)
-            if row is None:
-                return None
-            for k, v in fields.items():
-                setattr(row, k, v)
-            s.add(row)
-            return row
+            return updated(s, MeasureRow, measure_id, fields)
 
     def measure_decided(self, measure_id: str, to_state: str, detail: str,
                         only_from: tuple[str, ...]) -> MeasureRow | None:

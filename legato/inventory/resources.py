@@ -10,7 +10,7 @@ from collections import defaultdict
 from sqlmodel import Session, col, delete, func, select, update
 
 from legato.inventory.paging import page
-from legato.inventory.store import Store
+from legato.inventory.store import Store, updated
 from legato.inventory.tables import (
     AreaRow,
     ClusterRow,
@@ -267,13 +267,9 @@ class Resources(Store):
         placement and the rebalancer read them from here. Restarting with a topology file restores
         the file's values."""
         with self.session() as s:
-            row = s.get(SiteRow, site_id)
-            if row is None:
-                return None
-            for name, value in prices.items():
-                setattr(row, name, value)
-            s.add(row)
-            stamp(s, [], static=True)  # prices order the cached index: rebuild it
+            row = updated(s, SiteRow, site_id, prices)
+            if row is not None:
+                stamp(s, [], static=True)  # prices order the cached index: rebuild it
             return row
 
     def hosts(self, offset: int = 0, limit: int = 100, site: str | None = None) -> tuple[list[HostRow], int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -16,6 +17,7 @@ from sqlmodel import Session
 from legato.inventory.db import open_engine
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+T = TypeVar("T")
 
 
 class Store:
@@ -39,3 +41,14 @@ class Store:
                 session.commit()
             finally:
                 self._local.session = None
+
+
+def updated(s: Session, table: type[T], key: object, fields: dict) -> T | None:
+    """The row of `table` at `key` with `fields` set (in `s`, the caller's transaction); None if absent."""
+    row = s.get(table, key)
+    if row is None:
+        return None
+    for name, value in fields.items():
+        setattr(row, name, value)
+    s.add(row)
+    return row
