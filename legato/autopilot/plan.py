@@ -15,7 +15,8 @@ inputs and tested without telemetry. The rules, in the order they are tried:
    move it to the site nearest the centre of demand (`toward_demand`).
 4. **Move towards the users** when an area's p95 latency breaches its objective and the replicas
    are not busy (distance, not load, is the cause), or when scaling out for that area's latency
-   did not help last time (the measures say so).
+   did not help last time (the measures say so) — but not, for an entry component, towards an
+   area that sends less than `SHIFTED` of its requests: that would undo rule 3 at the next cooldown.
 5. **Scale in** only after `CALM` samples in a row below the band, and only as far as keeps the
    predicted peak inside the band: hysteresis twice over.
 
@@ -149,6 +150,10 @@ def plan(component: str, samples: Sequence[Sample], objectives: Objectives, boun
         return follow if bounds.move else Held(component, f"{follow.reason}; and moves are not allowed")
     if latency:
         area, seen, wanted = latency[0]
+        share = _share(last, area) if geography is not None else None
+        if share is not None and share < SHIFTED:
+            return Held(component, f"p95 latency from {area} {seen:.0f} ms > {wanted:.0f} ms, but only {share:.0%} "
+                                   "of the requests come from there: it stays where most of its users are")
         if bounds.move:
             return Action("move", component, f"latency:{area}", area=area,
                           reason=f"p95 latency from {area} {seen:.0f} ms > {wanted:.0f} ms at utilisation "
@@ -236,6 +241,12 @@ def toward_demand(component: str, last: Sample, objectives: Objectives, geo: Geo
                         "area_rps": dict(sorted(demand.items())), "weighted_ms": round(here, 2),
                         "toward_sites": better, "weighted_ms_there": round(weighted(better[0]), 2),
                         "expected_p95_ms": round(expected, 2)})  # fmt: skip
+
+
+def _share(last: Sample, area: str) -> float | None:
+    """The share of the requests that come from `area` (None: the reading has no per-area rates)."""
+    total = sum(last.area_rps.values())
+    return last.area_rps.get(area, 0.0) / total if total > 0 else None
 
 
 def _held_back(past: Sequence[Past], now: float, bounds: Bounds) -> str | None:

@@ -64,6 +64,15 @@ def test_already_at_the_centre_or_without_objectives_nothing_moves():
     assert toward_demand("web", reading({"milan": 40}, {"milan": 45})[-1], Objectives(), GEO) is None
 
 
+def test_the_few_users_left_behind_do_not_pull_the_component_back():
+    at_milan = Geography("milan-dc", GEO.area_ms)
+    after = reading({"paris": 4, "milan": 36}, {"paris": 45.0, "milan": 10.0})  # paris breaches, for 10%
+    held = plan("web", after, OBJ, Bounds(), [], NOW, horizon=3, geography=at_milan)
+    assert isinstance(held, Held) and "only 10% of the requests come from there" in held.reason
+    without_rates = reading({}, {"paris": 45.0})  # no per-area rates: the breach rule moves as before
+    assert plan("web", without_rates, OBJ, Bounds(), [], NOW, horizon=3, geography=at_milan).kind == "move"
+
+
 def test_moves_not_allowed_are_held_with_the_reason():
     shifted = reading({"paris": 10, "milan": 40}, {"milan": 45})
     held = plan("web", shifted, OBJ, Bounds(move=False), [], NOW, horizon=3, geography=GEO)
