@@ -433,18 +433,26 @@ async def telemetry_prometheus(kube_bin, tmp_path_factory):  # noqa: F811
             server.stop()
 
 
-@pytest.fixture(params=["sim", "prometheus"])
-async def telemetry_world(request, tmp_path):
+@pytest.fixture(scope="module", params=["sim", "prometheus"])
+def telemetry_backend(request):
     if request.param == "sim":
+        return "sim", None
+    return "prometheus", request.getfixturevalue("telemetry_prometheus")
+
+
+@pytest.fixture
+async def telemetry_world(telemetry_backend, tmp_path):
+    name, started = telemetry_backend
+    if name == "sim":
         yield telemetry_sim(tmp_path)
         return
-    kwok, server = request.getfixturevalue("telemetry_prometheus")
+    kwok, server = started
     w = TelemetryWorld
     backend = SiteBackends(mcm="kwok", wdm="kubernetes", telemetry="prometheus",
                            prometheus=PrometheusSite(url=server.url))
     topology = w.topology().model_copy(update={"sites": {s.id: s for s in telemetry_sites(backend)}})
     wdm = KubernetesWDM(kwok)
-    core = client.CoreV1Api(await kwok.api_client(w.cluster))
+    api = await kwok.api_client(w.cluster)
     deployed: list[str] = []
 
     async def deploy(name: str, replicas: int, areas: list[AreaDemand]) -> WorkloadToMeasure:
@@ -457,8 +465,7 @@ async def telemetry_world(request, tmp_path):
         return measure(spec, areas)
 
     async def kubelet(host: str, ready: bool) -> None:
-        await kwok._stop(w.cluster, "kwok-controller")  # restarted after the test
-        await set_node_ready(core, host, ready)
+        await set_node_ready(api, host, ready)
         await server.settle()
 
     async def stop_cluster() -> None:
@@ -471,12 +478,14 @@ async def telemetry_world(request, tmp_path):
               window=4 * SCRAPE_SECONDS)  # fmt: skip
     try:
         yield world
-    finally:  # the next test finds the cluster as this one did: every process up, every node Ready, no workload
-        await kwok._kwokctl(w.cluster, "start", "cluster")  # whatever a hook stopped
-        await until(lambda: kwok._answers(w.cluster))
+    finally:  # the next test finds the cluster as this one did: its API up, every node Ready, no workload
+        if not await kwok._answers(w.cluster):
+            await kwok._kwokctl(w.cluster, "start", "cluster")
+            await until(lambda: kwok._answers(w.cluster))
         for node in w.nodes:
-            await set_node_ready(core, node, True)
+            await set_node_ready(api, node, True)
         for workload_id in deployed:
             server.load(w.cluster, workload_id, None)
             await wdm.remove(op("cleanup"), w.cluster, workload_id)
         await until(lambda: _idle(kwok, w.cluster, list(w.nodes)))
+        await server.settle()  # and Prometheus has seen it so

@@ -119,25 +119,44 @@ def write_kubeconfig(path: Path, server: str, ca: str, credentials: Path | None 
     return path
 
 
-async def set_node_ready(core: client.CoreV1Api, node: str, ready: bool) -> None:
+HOLDER = "legato.test/kwok-holder"  # the lease's holder while the test holds it
+
+
+async def set_node_ready(api: client.ApiClient, node: str, ready: bool) -> None:
     """A node's kubelet stopped (its node NotReady, its pods no longer ready) or back, written as the
     kubelet's silence and the node controller leave them, without waiting the grace period. kwok
-    reports every node it manages Ready: stop its controller first (`KwokMCM._stop(cluster,
-    "kwok-controller")`), or it writes the conditions back at once."""
+    keeps a node Ready while it holds the node's lease: the lease is taken from it first (held by
+    the test for an hour) and handed back to kwok's holder when the kubelet is back."""
+    core, leases = client.CoreV1Api(api), client.CoordinationV1Api(api)
     status = "True" if ready else "False"
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.datetime.now(datetime.UTC)
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def apply() -> None:
+        if not ready:
+            held = leases.read_namespaced_lease(node, "kube-node-lease").spec.holder_identity
+            hold(annotations={HOLDER: held}, holder="stopped-kubelet", seconds=3600)
         condition = {"type": "Ready", "status": status, "reason": "KubeletReady" if ready else "NodeStatusUnknown",
-                     "lastHeartbeatTime": now, "lastTransitionTime": now}
+                     "lastHeartbeatTime": stamp, "lastTransitionTime": stamp}
         core.patch_node_status(node, {"status": {"conditions": [condition]}})
         for pod in core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={node}").items:
             if pod.metadata.namespace == "kube-system":
                 continue
-            conditions = [{"type": t, "status": status, "lastTransitionTime": now}
+            conditions = [{"type": t, "status": status, "lastTransitionTime": stamp}
                           for t in ("Ready", "ContainersReady")]  # fmt: skip
             core.patch_namespaced_pod_status(pod.metadata.name, pod.metadata.namespace,
                                              {"status": {"conditions": conditions}})
+        if ready:
+            lease = leases.read_namespaced_lease(node, "kube-node-lease")
+            held = (lease.metadata.annotations or {}).get(HOLDER)
+            if held:
+                hold(annotations={HOLDER: None}, holder=held, seconds=40)
+
+    def hold(annotations: dict, holder: str, seconds: int) -> None:
+        leases.patch_namespaced_lease(node, "kube-node-lease", {
+            "metadata": {"annotations": annotations},
+            "spec": {"holderIdentity": holder, "leaseDurationSeconds": seconds,
+                     "renewTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}})
 
     await asyncio.to_thread(apply)
 
