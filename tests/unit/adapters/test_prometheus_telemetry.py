@@ -1,14 +1,21 @@
-"""The Prometheus source without a server: the PromQL it asks (label names from the site's
-configuration, values quoted, workload regexes exact) and how answers become KPIs (what it cannot
-see is None). The queries run against a real Prometheus in tests/contract/test_telemetry_contract.py."""
+"""The Prometheus source without a Prometheus: the PromQL it asks (label names from the site's
+configuration, values quoted, workload regexes exact), how answers become KPIs (what it cannot see
+is None), and its token's path (a stand-in HTTP server). The queries run against a real Prometheus
+in tests/contract/test_telemetry_contract.py."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import pytest
 
-from legato.adapters.errors import InvalidRequest
+from legato.adapters.errors import InvalidRequest, PermanentFault, TransientFault
 from legato.adapters.registry import _telemetry
 from legato.adapters.routing import BySite, RoutedTelemetry
 from legato.adapters.telemetry.prometheus import PrometheusTelemetry
 from legato.adapters.telemetry.promql import Queries, duration, one_of, quoted
+from legato.devserver import free_port
 from legato.model.backends import PrometheusLabels
 from legato.model.telemetry import ComponentKpis, HealthReport, SiteHealth, WorkloadToMeasure
 from legato.topology_loader import TopologyError, parse_topology
@@ -128,3 +135,49 @@ async def test_the_router_asks_each_sites_source_and_answers_in_the_order_asked(
         await router.components(asked, 0)
     report = await router.health()  # each site once, from its own source
     assert sorted(s.id for s in report.sites) == ["edge-p", "edge-s"]
+
+
+@pytest.fixture
+def prometheus_api():
+    """A server answering /api/v1/query as Prometheus does (an empty vector), 401 without the token
+    `s3cret-token`; it records the queries asked."""
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            asked.append(form["query"][0])
+            ok = self.headers.get("Authorization") == "Bearer s3cret-token"
+            body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": []}}) if ok else ""
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    server.shutdown()
+
+
+def source(url: str, token: str) -> PrometheusTelemetry:
+    topo = topology({"telemetry": "prometheus", "prometheus": {"url": url, "token": token}})
+    return PrometheusTelemetry(topo.sites["edge-p"], topo)
+
+
+async def test_the_token_is_read_by_reference_sent_and_never_in_an_error(prometheus_api, monkeypatch, tmp_path):
+    url, asked = prometheus_api
+    monkeypatch.setenv("PROM_TOKEN", "s3cret-token")
+    d = WorkloadToMeasure(service_id="svc", component="web", cluster="c", workload_id="web-1", site="edge-p")
+    [kpis] = await source(url, "env:PROM_TOKEN").components([d], 10)
+    assert kpis.request_rate_rps is None and len(asked) == 6  # six figures, one query each
+    wrong = tmp_path / "token"
+    wrong.write_text("not-the-token\n")
+    with pytest.raises(PermanentFault) as refused:
+        await source(url, f"file:{wrong}").health()
+    assert "401" in str(refused.value) and "not-the-token" not in str(refused.value)
+    with pytest.raises(TransientFault):
+        await source(f"http://127.0.0.1:{free_port()}", "env:PROM_TOKEN").health()
