@@ -260,10 +260,10 @@ class ClusterAPIMCM:
         entry = f"{int(time.time())} {answer}"
         body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": self._meta(self._ops_name(cluster_id), cluster_id),
                 "data": {self._op_key(op_id): entry}}  # fmt: skip
-        await call(self.where, lambda: self.core.patch_namespaced_config_map(
+        written = await call(self.where, lambda: self.core.patch_namespaced_config_map(
             self._ops_name(cluster_id), self.ns, body, field_manager=f"{FIELD_MANAGER}-{self._op_key(op_id)[:8]}",
             force=True, _content_type="application/apply-patch+yaml"))  # fmt: skip
-        if stale := stale_answers(await self._answers(cluster_id), time.time()):
+        if stale := stale_answers(written.data or {}, time.time()):  # the record as the apply left it
             await call_or_none(self.where, lambda: self.core.patch_namespaced_config_map(
                 self._ops_name(cluster_id), self.ns, {"data": dict.fromkeys(stale)}))  # fmt: skip
 
