@@ -23,7 +23,7 @@ from legato.inventory import Inventory
 from legato.inventory.live import LiveContinuum
 from legato.inventory.measure_tables import FailureRow, HealthReadingRow, KpiSampleRow, MeasureRow
 from legato.maintenance import MaintenanceGate
-from legato.model.intents import EffectivePolicy, effective_policy
+from legato.model.intents import AutopilotPolicy, EffectivePolicy, effective_policy
 from legato.model.operations import Finding, MoveRequest, Operation, RepairRequest, ScaleRequest
 from legato.model.service import ServiceSpec
 from legato.model.telemetry import Where, deployed_components
@@ -40,11 +40,13 @@ class AutopilotActivities(ActivityGroup):
         super().__init__(inventory)
         self.telemetry, self.live = telemetry, live
 
-    async def _services(self) -> list[tuple[ServiceSpec, EffectivePolicy]]:
-        """Active services whose effective policy lets the autopilot act or propose."""
+    async def _services(self) -> tuple[AutopilotPolicy, list[tuple[ServiceSpec, EffectivePolicy]]]:
+        """The operator's policy, and the active services whose effective policy lets the autopilot
+        act or propose."""
         operator = await self.record(self.inventory.autopilot_policy)
         running = await self.record(self.inventory.running_services)
-        return [(spec, policy) for spec, _ in running if (policy := effective_policy(operator, spec)).enabled]
+        return operator, [(spec, policy) for spec, _ in running
+                          if (policy := effective_policy(operator, spec)).enabled]  # fmt: skip
 
     @activity.defn(name="autopilot.observe")
     async def observe(self, req: AutopilotRound) -> int:
@@ -53,7 +55,7 @@ class AutopilotActivities(ActivityGroup):
         rows: list[KpiSampleRow] = []
         in_use: set[str] = set()
         async with heartbeating():
-            for spec, policy in await self._services():
+            for spec, policy in (await self._services())[1]:
                 where: dict[str, list[Where]] = {}
                 for c in await self.record(self.inventory.components, spec.id):
                     where.setdefault(c.name, []).append(Where(c.cluster, c.workload_id, c.site))
@@ -101,8 +103,8 @@ class AutopilotActivities(ActivityGroup):
         """At most one action per service (its first component in need, in spec order); what is held
         back, and why, goes to the worker's log and the round's summary."""
         now = time.time()
-        services = await self._services()
-        actions = await self._heal(services, req, now)
+        operator, services = await self._services()
+        actions = await self._heal(operator, services, req, now)
         healing = {a.service_id for a in actions}
         for spec, policy in services:
             if not spec.slos or spec.id in healing:
@@ -125,11 +127,11 @@ class AutopilotActivities(ActivityGroup):
                     break
         return actions
 
-    async def _heal(self, services: list[tuple[ServiceSpec, EffectivePolicy]], req: AutopilotRound,
-                    now: float) -> list[AutopilotAction]:
+    async def _heal(self, operator: AutopilotPolicy, services: list[tuple[ServiceSpec, EffectivePolicy]],
+                    req: AutopilotRound, now: float) -> list[AutopilotAction]:
         """Failures confirmed over the policy's `confirm_seconds` (blips never), and recoveries;
-        then a heal for each component on a failed host that has not had one for that failure."""
-        operator = await self.record(self.inventory.autopilot_policy)
+        then a heal for each component on a failed host, cluster or site that has not had one for
+        that failure."""
         failures = await self.record(self.inventory.open_failures)
         for resource, rows in (await self.record(self.inventory.readings, now - req.health_window_seconds)).items():
             seen = verdict([Reading(r.at, r.healthy, r.detail) for r in rows], operator.confirm_seconds,
@@ -174,9 +176,9 @@ class AutopilotActivities(ActivityGroup):
         had to leave there and gives the site back (its `left-behind` repair)."""
         if back.resource.startswith("host:"):
             return  # a host's replicas were re-created elsewhere on its cluster; it comes back empty
-        healed, _ = await self.record(self.inventory.measures, None, None, 0, 10_000)
+        healed = await self.record(self.inventory.measures_answering, f"failure:{back.resource}")
         services = ServiceClient(activity.client(), activity.info().task_queue)
-        for row in [m for m in healed if m.breach == f"failure:{back.resource}" and m.state in ("done", "measured")]:
+        for row in [m for m in healed if m.state in ("done", "measured")]:
             finding = Finding(kind="left-behind", resource=row.data["cluster"], service_id=row.service_id,
                               detail=f"{back.resource} is back", action="repair-requested")  # fmt: skip
             try:

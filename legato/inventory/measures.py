@@ -80,6 +80,11 @@ class MeasureRecords(Store):
             query = select(MeasureRow).where(MeasureRow.service_id == service_id, MeasureRow.decided_at >= since)
             return list(s.exec(query.order_by(col(MeasureRow.decided_at))))
 
+    def measures_answering(self, breach: str) -> list[MeasureRow]:
+        """The actions taken for one breach (a failure's heals: whom to clean up after when it ends)."""
+        with self.session() as s:
+            return list(s.exec(select(MeasureRow).where(MeasureRow.breach == breach)))
+
     def measures_due(self, acted_before: float) -> list[MeasureRow]:
         """Actions done before `acted_before` (their after-window has passed), not measured yet."""
         with self.session() as s:
