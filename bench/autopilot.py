@@ -196,12 +196,14 @@ async def count_autopilot(stack: Stack, service_id: str, blip: str | None, coold
     tally.blip_actions = sum(1 for r in acted if blip and blip in r.breach)
     scales = [r for r in acted if r.kind == "scale"]
     for a, b in zip(scales, scales[1:], strict=False):
-        up_then_down = (a.data.get("replicas") or 0) > (a.before.get("ready_replicas") or 0) and \
-            (b.data.get("replicas") or 0) < (b.before.get("ready_replicas") or 0)
-        down_then_up = not up_then_down and (a.data.get("replicas") or 0) < (a.before.get("ready_replicas") or 0) \
-            and (b.data.get("replicas") or 0) > (b.before.get("ready_replicas") or 0)
-        if (up_then_down or down_then_up) and b.decided_at - (a.acted_at or a.decided_at) < cooldown:
+        if direction(a) * direction(b) < 0 and b.decided_at - (a.acted_at or a.decided_at) < cooldown:
             tally.reversed_in_cooldown += 1
+
+
+def direction(row) -> int:
+    """+1 for a scale-out, -1 for a scale-in, 0 for neither."""
+    change = (row.data.get("replicas") or 0) - (row.before.get("ready_replicas") or 0)
+    return (change > 0) - (change < 0)
 
 
 def report(results: dict[str, Tally], args: argparse.Namespace) -> None:
