@@ -16,6 +16,7 @@ from kubernetes import client
 from legato.adapters.mcm.clusterapi import CLUSTER_LABEL
 from legato.adapters.wdm.tenancy import SERVICE, service_namespace
 from legato.model import Host
+from tests.contract.worlds import until
 from tests.e2e.calls import active
 from tests.real.capi_testbed import ManagementCluster, management_cluster, site_config
 from tests.real.pod_history import PodHistory
@@ -83,6 +84,10 @@ async def api_stack(capi: ManagementCluster, redfish_factory, temporal_server, t
     async with running_stack(work / "legato", temporal_server.address, topology=path) as stack:
         stack.emulator = emulator
         yield stack
+
+
+async def _workers_are(capi: ManagementCluster, cluster_id: str, hosts: list[str]) -> bool:
+    return worker_nodes(capi, cluster_id) == hosts
 
 
 def capi_objects(capi: ManagementCluster, cluster_id: str) -> list[str]:
@@ -178,5 +183,7 @@ async def _upgrade_under_a_service(capi: ManagementCluster, api_stack) -> None:
     assert len(history.pods_seen({SERVICE: service_id})) > 2  # its pods moved off each node before it went
     cluster = await api_stack.adapters.mcm.get_cluster(POOL)
     assert cluster.kubernetes_version == "v1.35.4" and cluster.node_versions == dict.fromkeys(workers, "v1.35.4")
-    assert worker_nodes(capi, POOL) == workers  # the same hosts, their machines replaced
+    # the same hosts, their machines replaced: CAPI fills a new Machine's nodeRef on its next
+    # reconcile, after the node itself answers with the new kubelet (what the roll waited for)
+    await until(lambda: _workers_are(capi, POOL, workers), timeout=60)
     await api_stack.remove(service_id)
